@@ -1,0 +1,128 @@
+/*
+ * kernels/lc_kernels.h — the plain C entry points of the CUDA kernels.
+ *
+ * Everything behind these functions is CUDA C++ (kernels/<op>.cu); what is
+ * in front of them is C.  Each entry validates what it needs, sets the
+ * device, launches, checks the launch, and returns an lc_status with a
+ * message in `err` (err_len bytes, may be 0).  Pointers named *_dev are
+ * device memory, *_host host memory.  Only compiled when LC_HAVE_CUDA.
+ */
+#ifndef LC_KERNELS_H
+#define LC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layercast.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lc_cuda_device_info {
+  int device;   /* index */
+  int cc_major; /* compute capability */
+  int cc_minor;
+  int n_sm;            /* multiprocessors */
+  size_t l2_bytes;     /* L2 cache size */
+  size_t global_bytes; /* device memory */
+  char name[256];      /* e.g. "NVIDIA H100 80GB HBM3" */
+} lc_cuda_device_info;
+
+/* Number of usable CUDA devices; 0 on any error (no driver, no GPU: without
+ * a GPU cudaGetDeviceCount returns cudaErrorInsufficientDriver, not
+ * cudaErrorNoDevice). */
+int lc_kernels_device_count(void);
+
+/* Selects `device`, reads its properties and runs a probe kernel built for
+ * this library's architectures, so that a GPU the build cannot run on
+ * (compute capability below sm_90, no kernel image) fails here and not at
+ * the first op.  LC_ERR_NO_DEVICE, LC_ERR_CUDA. */
+lc_status lc_kernels_device_probe(int device, lc_cuda_device_info *info, char *err, size_t err_len);
+
+/* The canonical functions of cast/ evaluated on the device, for tests that
+ * check host and device give the same bits. */
+typedef enum lc_canon_fn {
+  LC_CANON_FN_EXP = 0,     /* lc_expf */
+  LC_CANON_FN_LOG = 1,     /* lc_logf */
+  LC_CANON_FN_SILU = 2,    /* lc_siluf */
+  LC_CANON_FN_SIGMOID = 3, /* lc_sigmoidf */
+  LC_CANON_FN_BF16 = 4,    /* lc_bf16_to_f32(lc_f32_to_bf16(x)) */
+  LC_CANON_FN_F16 = 5,     /* lc_f16_to_f32(lc_f32_to_f16(x)) */
+  LC_CANON_FN_COUNT
+} lc_canon_fn;
+
+/* out_host[i] = fn(in_host[i]) computed on `device`, i < n. */
+lc_status lc_kernels_eval_canon(int device, lc_canon_fn fn, const float *in_host, float *out_host,
+                                int64_t n, char *err, size_t err_len);
+
+/* ======================================================================== *
+ *  Strict ops.  Contract for every entry below:
+ *  - tensors are device pointers, index arrays too (lib/ copies the host
+ *    arrays of the public API to the device first); `stream` is the
+ *    context's cudaStream_t passed as void*;
+ *  - arguments were validated by lib/ (shapes in range, no bad aliasing,
+ *    indices in range), so the entries only check what they launch;
+ *  - launches are asynchronous: the status reports launch errors;
+ *  - results are bitwise those of the cpu_ref/ *_strict function of the
+ *    same name (docs/numerics.md), whatever the GPU, M or row position.
+ * ======================================================================== */
+
+/* Which matmul kernel runs.  Both compute the canonical order, so the choice
+ * never changes a bit; AUTO picks by M alone (decode for M <= 16). */
+typedef enum lc_kmatmul_path {
+  LC_KMATMUL_AUTO = 0,
+  LC_KMATMUL_DECODE = 1, /* K split across blocks at segment boundaries */
+  LC_KMATMUL_TILED = 2,  /* register-tiled, two accumulator sets */
+} lc_kmatmul_path;
+
+/* Device workspace bytes lc_kernels_matmul needs for this shape and path
+ * (0 when none). */
+size_t lc_kernels_matmul_workspace(int64_t m, int64_t k, int64_t n, lc_kmatmul_path path);
+
+/* y[m][n] = x[m][k] W[n][k]^T (+ bias[n]).  x, y fp32 [m][k] / [m][n];
+ * w bf16 [n][k]; bias NULL or bf16 [n]; ws: workspace of ws_bytes. */
+lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                            const uint16_t *bias, float *y, lc_kmatmul_path path, void *ws,
+                            size_t ws_bytes, void *stream, char *err, size_t err_len);
+
+/* x, y [m][n] (y may equal x), w bf16 [n]. */
+lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
+                             float *y, void *stream, char *err, size_t err_len);
+
+/* x [m][n_heads][head_dim] in place; pos int32 [m]; cos/sin [max_pos][head_dim/2]. */
+lc_status lc_kernels_rope(float *x, int64_t m, int64_t n_heads, int64_t head_dim,
+                          const int32_t *pos, const float *cos_tab, const float *sin_tab,
+                          lc_rope_style style, void *stream, char *err, size_t err_len);
+
+/* Attention for total_q query rows; row r belongs to cache slot q_slot[r] and
+ * sits at position q_pos[r] (it sees keys 0..q_pos[r]).  q, out
+ * [total_q][n_heads][head_dim]; caches [n_slots][max_len][n_kv_heads][head_dim].
+ * ws: workspace of lc_kernels_attention_workspace() bytes. */
+size_t lc_kernels_attention_workspace(const lc_attn_shape *shape, int64_t total_q);
+lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, const int32_t *q_slot,
+                               const int32_t *q_pos, const float *q, const float *k_cache,
+                               const float *v_cache, float *out, void *ws, size_t ws_bytes,
+                               void *stream, char *err, size_t err_len);
+
+/* out[i] = silu(gate[i]) * up[i]; out may equal gate or up. */
+lc_status lc_kernels_silu_mul(const float *gate, const float *up, int64_t n, float *out,
+                              void *stream, char *err, size_t err_len);
+/* out[i] = a[i] + b[i]; out may equal a or b. */
+lc_status lc_kernels_add(const float *a, const float *b, int64_t n, float *out, void *stream,
+                         char *err, size_t err_len);
+/* out[i][:] = widen(table[ids[i]][:]); table bf16 [vocab][dim], ids int32 [m]. */
+lc_status lc_kernels_embedding(const uint16_t *table, int64_t dim, const int32_t *ids, int64_t m,
+                               float *out, void *stream, char *err, size_t err_len);
+/* Row softmax (log_softmax when `log` != 0); x, y [m][n], y may equal x. */
+lc_status lc_kernels_softmax(const float *x, int64_t m, int64_t n, int log, float *y, void *stream,
+                             char *err, size_t err_len);
+/* idx[i] = first index of the row maximum (first NaN wins); idx int32 [m]. */
+lc_status lc_kernels_argmax(const float *x, int64_t m, int64_t n, int32_t *idx, void *stream,
+                            char *err, size_t err_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LC_KERNELS_H */

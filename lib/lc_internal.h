@@ -1,0 +1,99 @@
+/*
+ * lib/lc_internal.h — the runtime's private structs and helpers.
+ *
+ * lib/ validates every public call, keeps the error message, and dispatches
+ * to cpu_ref/ (CPU backend) or kernels/ (CUDA backend).  The backends assume
+ * valid arguments: everything a caller can get wrong is caught here.
+ */
+#ifndef LC_INTERNAL_H
+#define LC_INTERNAL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "layercast.h"
+
+#define LC_ERR_LEN 512
+/* Largest dimension (row or column count) and tensor size accepted. */
+#define LC_MAX_DIM ((int64_t)INT32_MAX)
+#define LC_MAX_BYTES ((int64_t)1 << 40)
+
+typedef struct lc_cuda_state lc_cuda_state; /* lib/cuda_backend.c */
+
+struct lc_context {
+  lc_backend backend;   /* LC_BACKEND_CPU or LC_BACKEND_CUDA */
+  lc_mode mode;         /* numerics mode, fixed for the context's life */
+  int device;           /* CUDA device index (CUDA backend) */
+  int cpu_threads;      /* OpenBLAS threads pinned at creation (CPU) */
+  lc_cuda_state *cuda;  /* CUDA backend state, NULL on the CPU */
+  char err[LC_ERR_LEN]; /* last failure on this context */
+};
+
+struct lc_weights {
+  lc_context *ctx;           /* owner */
+  int64_t rows, cols;        /* [rows][cols] */
+  uint16_t *data;            /* (rows, cols) bf16, backend memory */
+  lc_conversion_stats stats; /* what rounding to bf16 did */
+};
+
+struct lc_rope {
+  lc_context *ctx;     /* owner */
+  int64_t head_dim;    /* even, 2 .. LC_MAX_HEAD_DIM */
+  int64_t max_pos;     /* table rows */
+  lc_rope_style style; /* pairing of the rotated elements */
+  float *cos_tab;      /* (max_pos, head_dim/2) fp32, backend memory */
+  float *sin_tab;      /* (max_pos, head_dim/2) fp32, backend memory */
+};
+
+/* Records "STATUS_NAME (file:line): message" on ctx (if not NULL) and in the
+ * calling thread's buffer; returns st so callers can `return LC_FAIL(...)`. */
+lc_status lc_fail_at(lc_context *ctx, lc_status st, const char *file, int line, const char *fmt,
+                     ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+#define LC_FAIL(ctx, st, ...) lc_fail_at((ctx), (st), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Propagates a non-OK status unchanged. */
+#define LC_TRY(expr)                            \
+  do {                                          \
+    lc_status lc_try_st_ = (expr);              \
+    if (lc_try_st_ != LC_OK) return lc_try_st_; \
+  } while (0)
+
+/* ---- validation helpers (each records the message on failure) ------------*/
+lc_status lc_check_ctx(const lc_context *ctx, const char *fn);
+lc_status lc_check_ptr(lc_context *ctx, const void *p, const char *fn, const char *name);
+/* rows: 0 .. LC_MAX_DIM */
+lc_status lc_check_rows(lc_context *ctx, int64_t m, const char *fn, const char *name);
+/* dims: 1 .. LC_MAX_DIM */
+lc_status lc_check_dim(lc_context *ctx, int64_t n, const char *fn, const char *name);
+/* a * b * elem_size < LC_MAX_BYTES, with a, b already range-checked; *bytes gets the size */
+lc_status lc_check_bytes(lc_context *ctx, int64_t a, int64_t b, int64_t elem_size, const char *fn,
+                         size_t *bytes);
+/* LC_ERR_INVALID_ARGUMENT if [a, a+abytes) and [b, b+bbytes) overlap. */
+lc_status lc_check_disjoint(lc_context *ctx, const void *a, size_t abytes, const void *b,
+                            size_t bbytes, const char *fn, const char *an, const char *bn);
+/* Overlap allowed only when a == b exactly (in-place). */
+lc_status lc_check_same_or_disjoint(lc_context *ctx, const void *a, size_t abytes, const void *b,
+                                    size_t bbytes, const char *fn, const char *an, const char *bn);
+lc_status lc_check_weights(lc_context *ctx, const lc_weights *w, const char *fn, const char *name);
+
+/* ---- CUDA backend (lib/cuda_backend.c; stubs returning LC_ERR_UNSUPPORTED
+ * when built without CUDA) ----------------------------------------------------*/
+lc_status lc_cuda_context_init(lc_context *ctx);
+void lc_cuda_context_free(lc_context *ctx);
+lc_status lc_cuda_synchronize(lc_context *ctx);
+lc_status lc_cuda_alloc(lc_context *ctx, size_t bytes, void **out);
+void lc_cuda_free(lc_context *ctx, void *p);
+lc_status lc_cuda_write(lc_context *ctx, void *dst, const void *src, size_t bytes);
+lc_status lc_cuda_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
+
+/* Backend-neutral memory used by the objects (weights, rope tables). */
+lc_status lc_mem_alloc(lc_context *ctx, size_t bytes, void **out);
+void lc_mem_free(lc_context *ctx, void *p);
+lc_status lc_mem_write(lc_context *ctx, void *dst, const void *src, size_t bytes);
+lc_status lc_mem_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
+
+#endif /* LC_INTERNAL_H */

@@ -1,0 +1,347 @@
+/*
+ * lib/ops.c — the op entry points: validate every argument, then dispatch
+ * to the backend and numerics mode of the context.
+ *
+ * Validation happens completely before anything is written, so a failing
+ * call leaves its outputs untouched.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cast/lc_canon.h"
+#include "cpu_ref/cpu_ref.h"
+#include "lib/lc_internal.h"
+
+/* Ops the CUDA backend does not run yet: say so plainly. */
+static lc_status not_on_backend(lc_context *ctx, const char *fn) {
+  return LC_FAIL(ctx, LC_ERR_UNSUPPORTED,
+                 "%s: not implemented on the %s backend in mode %s in layercast %s", fn,
+                 lc_backend_name(ctx->backend), lc_mode_name(ctx->mode), LC_VERSION_STRING);
+}
+
+static int is_strict(const lc_context *ctx) {
+  return ctx->mode == LC_MODE_STRICT;
+}
+
+/* ---- matmul ----------------------------------------------------------------*/
+
+lc_status lc_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
+                    const lc_weights *bias, float *y) {
+  static const char fn[] = "lc_matmul";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(lc_check_weights(ctx, w, fn, "w"));
+  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
+  int64_t n = w->rows, k = w->cols;
+  if (bias) {
+    LC_TRY(lc_check_weights(ctx, bias, fn, "bias"));
+    if (bias->rows != 1 || bias->cols != n)
+      return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: bias is [%lld][%lld], expected [1][%lld] (N of w)", fn,
+                     (long long)bias->rows, (long long)bias->cols, (long long)n);
+  }
+  if (m == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
+  LC_TRY(lc_check_ptr(ctx, y, fn, "y"));
+  size_t xb, yb;
+  LC_TRY(lc_check_bytes(ctx, m, k, 4, fn, &xb));
+  LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &yb));
+  LC_TRY(lc_check_disjoint(ctx, y, yb, x, xb, fn, "y", "x"));
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  const uint16_t *b = bias ? bias->data : NULL;
+  lc_status st = is_strict(ctx) ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
+                                : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
+  if (st != LC_OK)
+    return LC_FAIL(ctx, st, "%s: scratch allocation for [%lld][%lld] x [%lld][%lld]^T failed", fn,
+                   (long long)m, (long long)k, (long long)n, (long long)k);
+  return LC_OK;
+}
+
+/* ---- rmsnorm ---------------------------------------------------------------*/
+
+lc_status lc_rmsnorm(lc_context *ctx, const float *x, int64_t m, const lc_weights *weight,
+                     float eps, float *y) {
+  static const char fn[] = "lc_rmsnorm";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(lc_check_weights(ctx, weight, fn, "weight"));
+  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
+  if (weight->rows != 1)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: weight is [%lld][%lld], expected a vector [1][n]", fn,
+                   (long long)weight->rows, (long long)weight->cols);
+  if (!(isfinite(eps) && eps >= 0.0f))
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: eps = %g, expected finite and >= 0", fn,
+                   (double)eps);
+  if (m == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
+  LC_TRY(lc_check_ptr(ctx, y, fn, "y"));
+  int64_t n = weight->cols;
+  size_t xb;
+  LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &xb));
+  LC_TRY(lc_check_same_or_disjoint(ctx, y, xb, x, xb, fn, "y", "x"));
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (is_strict(ctx)) {
+    lc_cpu_rmsnorm_strict(x, m, n, weight->data, eps, y);
+  } else {
+    lc_cpu_rmsnorm_ref(x, m, n, weight->data, eps, y);
+  }
+  return LC_OK;
+}
+
+/* ---- rope ------------------------------------------------------------------*/
+
+lc_status lc_rope_apply(lc_context *ctx, const lc_rope *rope, float *x, int64_t m, int64_t n_heads,
+                        const int32_t *pos) {
+  static const char fn[] = "lc_rope_apply";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  if (!rope) return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: rope is NULL", fn);
+  if (rope->ctx != ctx)
+    return LC_FAIL(ctx, LC_ERR_MISMATCH, "%s: rope was created with another context", fn);
+  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
+  LC_TRY(lc_check_dim(ctx, n_heads, fn, "n_heads"));
+  if (m == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
+  LC_TRY(lc_check_ptr(ctx, pos, fn, "pos"));
+  size_t xb;
+  LC_TRY(lc_check_bytes(ctx, m, n_heads * rope->head_dim, 4, fn, &xb));
+  for (int64_t i = 0; i < m; i++) {
+    if (pos[i] < 0 || pos[i] >= rope->max_pos)
+      return LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE, "%s: pos[%lld] = %d, the table covers 0..%lld", fn,
+                     (long long)i, (int)pos[i], (long long)rope->max_pos - 1);
+  }
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (is_strict(ctx)) {
+    lc_cpu_rope_strict(x, m, n_heads, rope->head_dim, pos, rope->cos_tab, rope->sin_tab,
+                       rope->style);
+  } else {
+    lc_cpu_rope_ref(x, m, n_heads, rope->head_dim, pos, rope->cos_tab, rope->sin_tab, rope->style);
+  }
+  return LC_OK;
+}
+
+/* ---- attention -------------------------------------------------------------*/
+
+float lc_attn_default_scale(int32_t head_dim) {
+  if (head_dim < 1) return lc_f32_from_bits(LC_F32_CANONICAL_NAN_U32);
+  /* In single precision, 1.0f / sqrtf(d) is off by one ulp for 54 of the
+   * head dims 1..256 (two roundings); through double it is the nearest float
+   * for all of them (tests/test_api.c checks 1..256 against long double). */
+  return (float)(1.0 / sqrt((double)head_dim));
+}
+
+/* Checks the shape and every sequence; on success *total_q is the number of
+ * query rows and *cache_bytes the size of one cache tensor. */
+static lc_status check_attn(lc_context *ctx, const char *fn, const lc_attn_shape *sh,
+                            const lc_attn_seq *seqs, int64_t n_seqs, int64_t *total_q,
+                            size_t *cache_bytes) {
+  LC_TRY(lc_check_ptr(ctx, sh, fn, "shape"));
+  LC_TRY(lc_check_rows(ctx, n_seqs, fn, "n_seqs"));
+  if (sh->n_heads < 1 || sh->n_kv_heads < 1 || sh->n_heads % sh->n_kv_heads != 0)
+    return LC_FAIL(ctx, LC_ERR_SHAPE,
+                   "%s: n_heads = %d, n_kv_heads = %d: both must be >= 1 and n_heads a multiple "
+                   "of n_kv_heads",
+                   fn, (int)sh->n_heads, (int)sh->n_kv_heads);
+  if (sh->head_dim < 1 || sh->head_dim > LC_MAX_HEAD_DIM)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: head_dim = %d, expected 1..%d", fn, (int)sh->head_dim,
+                   LC_MAX_HEAD_DIM);
+  if (sh->max_len < 1 || sh->n_slots < 1)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: max_len = %d, n_slots = %d, expected >= 1", fn,
+                   (int)sh->max_len, (int)sh->n_slots);
+  if (!isfinite(sh->scale))
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: scale is not finite", fn);
+  LC_TRY(lc_check_bytes(ctx, (int64_t)sh->n_slots * sh->max_len,
+                        (int64_t)sh->n_kv_heads * sh->head_dim, 4, fn, cache_bytes));
+  if (n_seqs > 0) LC_TRY(lc_check_ptr(ctx, seqs, fn, "seqs"));
+  int64_t tq = 0;
+  for (int64_t i = 0; i < n_seqs; i++) {
+    const lc_attn_seq *s = &seqs[i];
+    if (s->slot < 0 || s->slot >= sh->n_slots)
+      return LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE,
+                     "%s: seqs[%lld].slot = %d, the cache has slots 0..%d", fn, (long long)i,
+                     (int)s->slot, (int)sh->n_slots - 1);
+    if (s->n_q < 0)
+      return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: seqs[%lld].n_q = %d is negative", fn, (long long)i,
+                     (int)s->n_q);
+    if (s->pos < 0 || (int64_t)s->pos + s->n_q > sh->max_len)
+      return LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE,
+                     "%s: seqs[%lld] covers positions %d..%lld, the cache holds 0..%d", fn,
+                     (long long)i, (int)s->pos, (long long)s->pos + s->n_q - 1,
+                     (int)sh->max_len - 1);
+    tq += s->n_q;
+  }
+  *total_q = tq;
+  return LC_OK;
+}
+
+lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const lc_attn_seq *seqs,
+                      int64_t n_seqs, const float *k, const float *v, float *k_cache,
+                      float *v_cache) {
+  static const char fn[] = "lc_kv_write";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  int64_t tq;
+  size_t cb, rowb;
+  LC_TRY(check_attn(ctx, fn, shape, seqs, n_seqs, &tq, &cb));
+  if (tq == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, k, fn, "k"));
+  LC_TRY(lc_check_ptr(ctx, v, fn, "v"));
+  LC_TRY(lc_check_ptr(ctx, k_cache, fn, "k_cache"));
+  LC_TRY(lc_check_ptr(ctx, v_cache, fn, "v_cache"));
+  size_t kb;
+  LC_TRY(lc_check_bytes(ctx, tq, (int64_t)shape->n_kv_heads * shape->head_dim, 4, fn, &kb));
+  LC_TRY(lc_check_disjoint(ctx, k_cache, cb, v_cache, cb, fn, "k_cache", "v_cache"));
+  LC_TRY(lc_check_disjoint(ctx, k_cache, cb, k, kb, fn, "k_cache", "k"));
+  LC_TRY(lc_check_disjoint(ctx, k_cache, cb, v, kb, fn, "k_cache", "v"));
+  LC_TRY(lc_check_disjoint(ctx, v_cache, cb, k, kb, fn, "v_cache", "k"));
+  LC_TRY(lc_check_disjoint(ctx, v_cache, cb, v, kb, fn, "v_cache", "v"));
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  rowb = (size_t)shape->n_kv_heads * (size_t)shape->head_dim * sizeof(float);
+  int64_t row = 0;
+  for (int64_t i = 0; i < n_seqs; i++) {
+    size_t at = ((size_t)seqs[i].slot * (size_t)shape->max_len + (size_t)seqs[i].pos) * rowb;
+    size_t len = (size_t)seqs[i].n_q * rowb;
+    memcpy((char *)k_cache + at, (const char *)k + (size_t)row * rowb, len);
+    memcpy((char *)v_cache + at, (const char *)v + (size_t)row * rowb, len);
+    row += seqs[i].n_q;
+  }
+  return LC_OK;
+}
+
+lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_attn_seq *seqs,
+                       int64_t n_seqs, const float *q, const float *k_cache, const float *v_cache,
+                       float *out) {
+  static const char fn[] = "lc_attention";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  int64_t tq;
+  size_t cb;
+  LC_TRY(check_attn(ctx, fn, shape, seqs, n_seqs, &tq, &cb));
+  if (tq == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, q, fn, "q"));
+  LC_TRY(lc_check_ptr(ctx, k_cache, fn, "k_cache"));
+  LC_TRY(lc_check_ptr(ctx, v_cache, fn, "v_cache"));
+  LC_TRY(lc_check_ptr(ctx, out, fn, "out"));
+  size_t qb;
+  LC_TRY(lc_check_bytes(ctx, tq, (int64_t)shape->n_heads * shape->head_dim, 4, fn, &qb));
+  LC_TRY(lc_check_disjoint(ctx, out, qb, q, qb, fn, "out", "q"));
+  LC_TRY(lc_check_disjoint(ctx, out, qb, k_cache, cb, fn, "out", "k_cache"));
+  LC_TRY(lc_check_disjoint(ctx, out, qb, v_cache, cb, fn, "out", "v_cache"));
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (is_strict(ctx)) {
+    lc_cpu_attention_strict(shape, seqs, n_seqs, q, k_cache, v_cache, out);
+    return LC_OK;
+  }
+  lc_status st = lc_cpu_attention_ref(shape, seqs, n_seqs, q, k_cache, v_cache, out);
+  if (st != LC_OK) return LC_FAIL(ctx, st, "%s: scratch allocation failed", fn);
+  return LC_OK;
+}
+
+/* ---- elementwise -----------------------------------------------------------*/
+
+/* n elements of a, b and out; out may equal a or b exactly. */
+static lc_status check_elementwise(lc_context *ctx, const char *fn, const float *a, const char *an,
+                                   const float *b, const char *bn, int64_t n, const float *out) {
+  LC_TRY(lc_check_rows(ctx, n, fn, "n"));
+  if (n == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, a, fn, an));
+  LC_TRY(lc_check_ptr(ctx, b, fn, bn));
+  LC_TRY(lc_check_ptr(ctx, out, fn, "out"));
+  size_t bytes;
+  LC_TRY(lc_check_bytes(ctx, n, 1, 4, fn, &bytes));
+  LC_TRY(lc_check_same_or_disjoint(ctx, out, bytes, a, bytes, fn, "out", an));
+  LC_TRY(lc_check_same_or_disjoint(ctx, out, bytes, b, bytes, fn, "out", bn));
+  return LC_OK;
+}
+
+lc_status lc_silu_mul(lc_context *ctx, const float *gate, const float *up, int64_t n, float *out) {
+  static const char fn[] = "lc_silu_mul";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(check_elementwise(ctx, fn, gate, "gate", up, "up", n, out));
+  if (n == 0) return LC_OK;
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (is_strict(ctx)) {
+    lc_cpu_silu_mul_strict(gate, up, n, out);
+  } else {
+    lc_cpu_silu_mul_ref(gate, up, n, out);
+  }
+  return LC_OK;
+}
+
+lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, float *out) {
+  static const char fn[] = "lc_add";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(check_elementwise(ctx, fn, a, "a", b, "b", n, out));
+  if (n == 0) return LC_OK;
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  lc_cpu_add(a, b, n, out);
+  return LC_OK;
+}
+
+lc_status lc_embedding(lc_context *ctx, const lc_weights *table, const int32_t *ids, int64_t m,
+                       float *out) {
+  static const char fn[] = "lc_embedding";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(lc_check_weights(ctx, table, fn, "table"));
+  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
+  if (m == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, ids, fn, "ids"));
+  LC_TRY(lc_check_ptr(ctx, out, fn, "out"));
+  size_t ob;
+  LC_TRY(lc_check_bytes(ctx, m, table->cols, 4, fn, &ob));
+  for (int64_t i = 0; i < m; i++) {
+    if (ids[i] < 0 || ids[i] >= table->rows)
+      return LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE, "%s: ids[%lld] = %d, the table has rows 0..%lld", fn,
+                     (long long)i, (int)ids[i], (long long)table->rows - 1);
+  }
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  lc_cpu_embedding(table->data, table->cols, ids, m, out);
+  return LC_OK;
+}
+
+/* ---- row ops ---------------------------------------------------------------*/
+
+static lc_status check_rows_op(lc_context *ctx, const char *fn, const float *x, int64_t m,
+                               int64_t n, const void *y, size_t y_elem, int y_may_alias) {
+  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
+  LC_TRY(lc_check_dim(ctx, n, fn, "n"));
+  if (m == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
+  LC_TRY(lc_check_ptr(ctx, y, fn, y_elem == 4 && y_may_alias ? "y" : "idx"));
+  size_t xb;
+  LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &xb));
+  if (y_may_alias) return lc_check_same_or_disjoint(ctx, y, xb, x, xb, fn, "y", "x");
+  return lc_check_disjoint(ctx, y, (size_t)m * y_elem, x, xb, fn, "idx", "x");
+}
+
+lc_status lc_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, float *y) {
+  static const char fn[] = "lc_softmax";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(check_rows_op(ctx, fn, x, m, n, y, 4, 1));
+  if (m == 0) return LC_OK;
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (is_strict(ctx)) {
+    lc_cpu_softmax_strict(x, m, n, y);
+  } else {
+    lc_cpu_softmax_ref(x, m, n, y);
+  }
+  return LC_OK;
+}
+
+lc_status lc_log_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, float *y) {
+  static const char fn[] = "lc_log_softmax";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(check_rows_op(ctx, fn, x, m, n, y, 4, 1));
+  if (m == 0) return LC_OK;
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (is_strict(ctx)) {
+    lc_cpu_log_softmax_strict(x, m, n, y);
+  } else {
+    lc_cpu_log_softmax_ref(x, m, n, y);
+  }
+  return LC_OK;
+}
+
+lc_status lc_argmax(lc_context *ctx, const float *x, int64_t m, int64_t n, int32_t *idx) {
+  static const char fn[] = "lc_argmax";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(check_rows_op(ctx, fn, x, m, n, idx, sizeof(int32_t), 0));
+  if (m == 0) return LC_OK;
+  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  lc_cpu_argmax(x, m, n, idx);
+  return LC_OK;
+}
