@@ -1,0 +1,93 @@
+/*
+ * cpu_ref/cpu_ref.h — the CPU backend: every op twice.
+ *
+ *   *_strict  the canonical order of docs/numerics.md, exactly: explicit fmaf,
+ *             no contraction, the 32-lane row reduction emulated lane by lane.
+ *             Bitwise equal to the CUDA strict kernels by construction.
+ *   *_ref     the reference flavour: plain FP32 in the obvious order, matmul
+ *             through OpenBLAS cblas_sgemm.  The agreement oracle; promises no
+ *             invariance.
+ *
+ * Contract for every function here: arguments were validated by lib/ (shapes
+ * >= 1 except row counts, which may be 0; pointers non-NULL where used; no
+ * illegal aliasing; indices in range).  All pointers are host memory.  bf16
+ * data is uint16_t bit patterns.  Functions that allocate scratch return a
+ * status (LC_ERR_OUT_OF_MEMORY); the rest cannot fail and return void.
+ * Strict outputs never hold a NaN other than the canonical 0x7FC00000.
+ */
+#ifndef LC_CPU_REF_H
+#define LC_CPU_REF_H
+
+#include <stdint.h>
+
+#include "layercast.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- canonical row reduction (strict) ------------------------------------
+ * sum over v[0..n) in the canonical order: LC_REDUCE_LANES lanes, lane l
+ * accumulates v[l], v[l+32], ... sequentially (acc = acc + v), then the
+ * butterfly acc[l] = acc[l] + acc[l ^ o] for o = 16, 8, 4, 2, 1.  Every lane
+ * ends with the same value, which is returned.  Lanes with no element start
+ * and stay at +0. */
+float lc_cpu_canon_sum(const float *v, int64_t n);
+/* The same with acc = fmaf(v, v, acc): the sum of squares of RMSNorm. */
+float lc_cpu_canon_sumsq(const float *v, int64_t n);
+/* Combines 32 lane partials with the butterfly, in place: afterwards every
+ * lane holds the same value (NaN payloads aside), which is returned. */
+float lc_cpu_canon_butterfly(float lanes[32]);
+
+/* ---- matmul: y[m][n] = sum_k x[m][k] * w[n][k] (+ bias[n]) ----------------
+ * x [m][k] fp32, w [n][k] bf16, bias NULL or [n] bf16, y [m][n] fp32. */
+lc_status lc_cpu_matmul_strict(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                               const uint16_t *bias, float *y);
+lc_status lc_cpu_matmul_ref(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                            const uint16_t *bias, float *y);
+
+/* ---- rmsnorm: x, y [m][n] (y may equal x), w [n] bf16 -------------------*/
+void lc_cpu_rmsnorm_strict(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
+                           float *y);
+void lc_cpu_rmsnorm_ref(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
+                        float *y);
+
+/* ---- rope: x [m][n_heads][head_dim] in place; cos/sin [max_pos][hd/2] ----*/
+void lc_cpu_rope_strict(float *x, int64_t m, int64_t n_heads, int64_t head_dim, const int32_t *pos,
+                        const float *cos_tab, const float *sin_tab, lc_rope_style style);
+void lc_cpu_rope_ref(float *x, int64_t m, int64_t n_heads, int64_t head_dim, const int32_t *pos,
+                     const float *cos_tab, const float *sin_tab, lc_rope_style style);
+
+/* ---- attention over the cache (see lc_attention in layercast.h) ----------*/
+void lc_cpu_attention_strict(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
+                             const float *q, const float *k_cache, const float *v_cache,
+                             float *out);
+lc_status lc_cpu_attention_ref(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
+                               const float *q, const float *k_cache, const float *v_cache,
+                               float *out);
+
+/* ---- elementwise: [n] each; out may equal an input ------------------------*/
+void lc_cpu_silu_mul_strict(const float *gate, const float *up, int64_t n, float *out);
+void lc_cpu_silu_mul_ref(const float *gate, const float *up, int64_t n, float *out);
+/* One IEEE add per element: the same in both flavours (strict canonicalises
+ * NaN, which the reference does too, harmlessly). */
+void lc_cpu_add(const float *a, const float *b, int64_t n, float *out);
+
+/* ---- embedding: exact widening, the same in both flavours ----------------*/
+void lc_cpu_embedding(const uint16_t *table, int64_t dim, const int32_t *ids, int64_t m,
+                      float *out);
+
+/* ---- softmax / log_softmax over rows of n: x, y [m][n], y may equal x ----*/
+void lc_cpu_softmax_strict(const float *x, int64_t m, int64_t n, float *y);
+void lc_cpu_softmax_ref(const float *x, int64_t m, int64_t n, float *y);
+void lc_cpu_log_softmax_strict(const float *x, int64_t m, int64_t n, float *y);
+void lc_cpu_log_softmax_ref(const float *x, int64_t m, int64_t n, float *y);
+
+/* ---- argmax: exact, the same in both flavours ----------------------------*/
+void lc_cpu_argmax(const float *x, int64_t m, int64_t n, int32_t *idx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LC_CPU_REF_H */
