@@ -1,0 +1,192 @@
+/* tests/test_util.c — see test_util.h. */
+#include "test_util.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cast/lc_cast.h"
+
+lct_rng lct_rng_new(uint64_t seed) {
+  lct_rng r = {seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull};
+  return r;
+}
+
+uint64_t lct_next(lct_rng *r) {
+  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+double lct_uniform(lct_rng *r) {
+  return (double)(lct_next(r) >> 11) * 0x1p-53;
+}
+
+float lct_uniformf(lct_rng *r, float lo, float hi) {
+  return (float)(lo + (hi - lo) * lct_uniform(r));
+}
+
+int64_t lct_range(lct_rng *r, int64_t lo, int64_t hi) {
+  return lo + (int64_t)(lct_next(r) % (uint64_t)(hi - lo + 1));
+}
+
+float lct_normalf(lct_rng *r) {
+  double u1 = lct_uniform(r), u2 = lct_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+float lct_any_finite(lct_rng *r) {
+  for (;;) {
+    float f = lc_f32_from_bits((uint32_t)lct_next(r));
+    if (isfinite(f)) return f;
+  }
+}
+
+float lct_any_bits(lct_rng *r) {
+  return lc_f32_from_bits((uint32_t)lct_next(r));
+}
+
+static void *xmalloc(size_t bytes) {
+  void *p = malloc(bytes ? bytes : 1);
+  assert_non_null(p);
+  return p;
+}
+
+float *lct_randn(lct_rng *r, int64_t n, float scale) {
+  float *v = xmalloc((size_t)n * sizeof *v);
+  for (int64_t i = 0; i < n; i++) v[i] = scale * lct_normalf(r);
+  return v;
+}
+
+float *lct_rand_uniform(lct_rng *r, int64_t n, float lo, float hi) {
+  float *v = xmalloc((size_t)n * sizeof *v);
+  for (int64_t i = 0; i < n; i++) v[i] = lct_uniformf(r, lo, hi);
+  return v;
+}
+
+uint16_t *lct_rand_bf16(lct_rng *r, int64_t n, float scale) {
+  uint16_t *v = xmalloc((size_t)n * sizeof *v);
+  for (int64_t i = 0; i < n; i++) v[i] = lc_f32_to_bf16(scale * lct_normalf(r));
+  return v;
+}
+
+static const char *const poison_names[LCT_POISON_KINDS] = {"NaN",    "+Inf",      "-Inf",
+                                                           "+-3e38", "subnormal", "mixed"};
+
+const char *lct_poison_name(int kind) {
+  return poison_names[((kind % LCT_POISON_KINDS) + LCT_POISON_KINDS) % LCT_POISON_KINDS];
+}
+
+void lct_fill_poison(float *v, int64_t n, int kind, lct_rng *r) {
+  static const float specials[] = {NAN, INFINITY, -INFINITY, 3e38f, -3e38f, 1e-40f, -1e-45f};
+  kind %= LCT_POISON_KINDS;
+  for (int64_t i = 0; i < n; i++) {
+    switch (kind) {
+      case 0:
+        v[i] = NAN;
+        break;
+      case 1:
+        v[i] = INFINITY;
+        break;
+      case 2:
+        v[i] = -INFINITY;
+        break;
+      case 3:
+        v[i] = (lct_next(r) & 1) ? 3e38f : -3e38f;
+        break;
+      case 4:
+        v[i] = lc_f32_from_bits((uint32_t)(lct_next(r) & 0x807FFFFFu));
+        break;
+      default:
+        v[i] = specials[lct_next(r) % (sizeof specials / sizeof specials[0])];
+        break;
+    }
+  }
+}
+
+lc_context *lct_cpu(lc_mode mode) {
+  lc_context_params p;
+  lc_context_params_default(&p);
+  p.backend = LC_BACKEND_CPU;
+  p.mode = mode;
+  lc_context *ctx = NULL;
+  lc_status st = lc_context_create(&p, &ctx);
+  if (st != LC_OK)
+    fail_msg("lc_context_create(cpu, %s): %s: %s", lc_mode_name(mode), lc_status_name(st),
+             lc_last_error(NULL));
+  return ctx;
+}
+
+int lct_have_cuda(void) {
+  lc_context_params p;
+  lc_context_params_default(&p);
+  p.backend = LC_BACKEND_CUDA;
+  lc_context *ctx = NULL;
+  if (lc_context_create(&p, &ctx) != LC_OK) return 0;
+  lc_context_free(ctx);
+  return 1;
+}
+
+const char *lct_models_dir(void) {
+  const char *d = getenv("LC_MODELS_DIR");
+  return (d && *d) ? d : LC_SOURCE_DIR "/../shared/models";
+}
+
+void lct_assert_bitwise_f32(const float *got, const float *ref, int64_t n, const char *what) {
+  if (memcmp(got, ref, (size_t)n * sizeof(float)) == 0) return;
+  for (int64_t i = 0; i < n; i++) {
+    if (lc_f32_bits(got[i]) != lc_f32_bits(ref[i])) {
+      fail_msg("%s: not bitwise equal: first difference at [%" PRId64
+               "]: ref %.9g (0x%08X) got %.9g "
+               "(0x%08X), %" PRIu64 " ulp",
+               what, i, (double)ref[i], lc_f32_bits(ref[i]), (double)got[i], lc_f32_bits(got[i]),
+               lc_ulp_distance_f32(got[i], ref[i]));
+    }
+  }
+}
+
+static uint64_t ulp_vs_double(float got, double ref) {
+  return lc_ulp_distance_f32(got, (float)ref);
+}
+
+void lct_assert_within(const float *got, const double *ref, const double *tol, int64_t n,
+                       const char *what) {
+  int64_t worst = -1;
+  double worst_ratio = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    double g = got[i], r = ref[i];
+    if (isnan(r) || isnan(g)) {
+      if (isnan(r) && isnan(g)) continue;
+      fail_msg("%s: [%" PRId64 "] ref %.17g got %.9g: NaN on one side only", what, i, r, g);
+    }
+    if (isinf(r) || isinf(g)) {
+      if (r == g) continue;
+      fail_msg("%s: [%" PRId64 "] ref %.17g got %.9g: Inf on one side only", what, i, r, g);
+    }
+    double err = fabs(g - r);
+    double ratio = tol[i] > 0 ? err / tol[i] : (err > 0 ? INFINITY : 0.0);
+    if (ratio > worst_ratio || worst < 0) {
+      worst_ratio = ratio;
+      worst = i;
+    }
+  }
+  if (worst >= 0 && worst_ratio > 1.0) {
+    fail_msg("%s: out of tolerance at [%" PRId64 "] of %" PRId64
+             ": ref %.17g got %.9g abs %.3g tol %.3g "
+             "(%.2fx) %" PRIu64 " ulp",
+             what, worst, n, ref[worst], (double)got[worst], fabs((double)got[worst] - ref[worst]),
+             tol[worst], worst_ratio, ulp_vs_double(got[worst], ref[worst]));
+  }
+}
+
+void lct_assert_close(const float *got, const double *ref, int64_t n, double atol, double rtol,
+                      const char *what) {
+  double *tol = xmalloc((size_t)(n ? n : 1) * sizeof *tol);
+  for (int64_t i = 0; i < n; i++) tol[i] = atol + rtol * fabs(ref[i]);
+  lct_assert_within(got, ref, tol, n, what);
+  free(tol);
+}
