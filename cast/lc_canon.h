@@ -76,9 +76,10 @@ LC_HD float lc_pow2i(int e) {
 
 /* ---- exp -----------------------------------------------------------------
  * exp(x) = 2^n * exp(r), n = rint(x * log2(e)), r = x - n*ln2 computed with
- * a two-part ln2 (the first fma is exact: ln2_hi has its last bit at 2^-24
- * and |r| < 1/2), exp(r) by its Taylor polynomial of degree 7 in Horner form
- * (truncation below 0.05 ulp on |r| <= 0.35), then 2^n applied as two
+ * a two-part ln2 (the first fma is exact: x - n*ln2_hi is a multiple of the
+ * smaller of x's and n*ln2_hi's last bits and below 1/2 in magnitude, so it
+ * fits in 24 bits), exp(r) by its Taylor polynomial of degree 7 in Horner
+ * form (truncation below 0.1 ulp on |r| <= 0.35), then 2^n applied as two
  * factors 2^(n/2) * 2^(n - n/2) so that n down to -150 (subnormal results)
  * and up to 128 need no special path: the first product is exact and the
  * second rounds once.
