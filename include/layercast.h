@@ -39,9 +39,10 @@
  *   different threads.  Objects created from one context must not be used
  *   with another (LC_ERR_MISMATCH).  The status/name/version lookups and the
  *   comparison helpers are pure and thread-safe.
- * - NaN: in strict mode every NaN that an op writes is the canonical quiet
- *   NaN 0x7FC00000 (LC_F32_CANONICAL_NAN), so that NaN results too are
- *   bitwise reproducible across backends.  Inf and signed zeros follow IEEE
+ * - NaN: in strict mode every NaN that an op computes is written as the
+ *   canonical quiet NaN 0x7FC00000 (LC_F32_CANONICAL_NAN_BITS), so that NaN
+ *   results too are bitwise reproducible across backends.  (lc_embedding
+ *   copies bits: a NaN stored in the table comes out as stored.)  Inf and signed zeros follow IEEE
  *   754 through the canonical formulas.  docs/numerics.md has every rule.
  */
 #ifndef LAYERCAST_H
@@ -128,8 +129,8 @@ typedef enum lc_mode {
   LC_MODE_REFERENCE = 1,   /* CPU only: plain FP32, OpenBLAS sgemm */
   LC_MODE_FAST = 2,        /* reserved (3xbf16 tensor cores) */
   LC_MODE_BF16 = 3,        /* reserved (bf16 activations, fixed order) */
-  LC_MODE_VENDOR_BF16 = 4, /* reserved for the CUDA backend: cuBLASLt bf16 */
-  LC_MODE_VENDOR_FP32 = 5, /* reserved for the CUDA backend: upcast + SGEMM */
+  LC_MODE_VENDOR_BF16 = 4, /* CUDA: cuBLASLt bf16 x bf16, FP32 accumulate */
+  LC_MODE_VENDOR_FP32 = 5, /* CUDA: per-call upcast + cuBLASLt SGEMM */
 } lc_mode;
 
 typedef enum lc_dtype {
@@ -217,6 +218,19 @@ LC_API lc_status lc_context_synchronize(lc_context *ctx);
  * lc_context_create() explains itself.  The string stays valid until the
  * next failing call on the same context (or thread). */
 LC_API const char *lc_last_error(const lc_context *ctx);
+
+/* Backend memory the context accounts for, in bytes. */
+typedef struct lc_memory_stats {
+  size_t weights_bytes;        /* live lc_weights (2 bytes per element) */
+  size_t tables_bytes;         /* live lc_rope tables */
+  size_t workspace_bytes;      /* scratch the context holds now (matmul
+                                  partials, attention partitions, index
+                                  arrays, vendor-fp32's widened weights) */
+  size_t workspace_peak_bytes; /* the most scratch held at once */
+} lc_memory_stats;
+
+/* Fills *out.  LC_ERR_INVALID_ARGUMENT for NULL. */
+LC_API lc_status lc_context_memory(const lc_context *ctx, lc_memory_stats *out);
 
 /* ======================================================================== *
  *  Backend memory

@@ -2,9 +2,10 @@
  * kernels/lc_kernels.h — the plain C entry points of the CUDA kernels.
  *
  * Everything behind these functions is CUDA C++ (kernels/<op>.cu); what is
- * in front of them is C.  Each entry validates what it needs, sets the
- * device, launches, checks the launch, and returns an lc_status with a
- * message in `err` (err_len bytes, may be 0).  Pointers named *_dev are
+ * in front of them is C.  Each entry checks what it launches, launches on
+ * the current device (lib/ makes the context's device current first),
+ * checks the launch, and returns an lc_status with a message in `err`
+ * (err_len bytes, may be 0).  Pointers named *_dev are
  * device memory, *_host host memory.  Only compiled when LC_HAVE_CUDA.
  */
 #ifndef LC_KERNELS_H
@@ -69,7 +70,8 @@ lc_status lc_kernels_eval_canon(int device, lc_canon_fn fn, const float *in_host
  * ======================================================================== */
 
 /* Which matmul kernel runs.  Both compute the canonical order, so the choice
- * never changes a bit; AUTO picks by M alone (decode for M <= 16). */
+ * never changes a bit; AUTO picks by M alone (decode for M <= 32, where the measured times cross).
+ */
 typedef enum lc_kmatmul_path {
   LC_KMATMUL_AUTO = 0,
   LC_KMATMUL_DECODE = 1, /* K split across blocks at segment boundaries */
@@ -120,6 +122,17 @@ lc_status lc_kernels_softmax(const float *x, int64_t m, int64_t n, int log, floa
 /* idx[i] = first index of the row maximum (first NaN wins); idx int32 [m]. */
 lc_status lc_kernels_argmax(const float *x, int64_t m, int64_t n, int32_t *idx, void *stream,
                             char *err, size_t err_len);
+
+/* ---- conversions and helpers used by the vendor baselines (kernels/convert.cu) */
+/* dst[i] = bf16(src[i]) (RNE, quiet NaN), i < n. */
+lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst, void *stream,
+                                 char *err, size_t err_len);
+/* dst[i] = widen(src[i]), i < n. */
+lc_status lc_kernels_bf16_to_f32(const uint16_t *src, int64_t n, float *dst, void *stream,
+                                 char *err, size_t err_len);
+/* y[i][j] = y[i][j] + widen(bias[j]) for y [m][n]. */
+lc_status lc_kernels_add_bias(float *y, int64_t m, int64_t n, const uint16_t *bias, void *stream,
+                              char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -149,10 +149,11 @@ lc_status lc_context_create(const lc_context_params *params, lc_context **out) {
     return LC_FAIL(NULL, LC_ERR_UNSUPPORTED,
                    "mode %s is not offered by the CPU backend (it offers strict and reference)",
                    lc_mode_name(p.mode));
-  if (p.backend == LC_BACKEND_CUDA && p.mode != LC_MODE_STRICT)
+  if (p.backend == LC_BACKEND_CUDA && p.mode != LC_MODE_STRICT && p.mode != LC_MODE_VENDOR_BF16 &&
+      p.mode != LC_MODE_VENDOR_FP32)
     return LC_FAIL(NULL, LC_ERR_UNSUPPORTED,
-                   "mode %s is not offered by the CUDA backend of this version (it offers strict; "
-                   "reference is CPU only)",
+                   "mode %s is not offered by the CUDA backend (it offers strict, vendor-bf16 and "
+                   "vendor-fp32; reference is CPU only)",
                    lc_mode_name(p.mode));
 
   lc_context *ctx = calloc(1, sizeof *ctx);
@@ -178,6 +179,7 @@ lc_status lc_context_create(const lc_context_params *params, lc_context **out) {
 
 void lc_context_free(lc_context *ctx) {
   if (!ctx) return;
+  lc_vendor_context_free(ctx);
   if (ctx->backend == LC_BACKEND_CUDA) lc_cuda_context_free(ctx);
   free(ctx);
 }
@@ -188,6 +190,19 @@ lc_backend lc_context_backend(const lc_context *ctx) {
 
 lc_mode lc_context_mode(const lc_context *ctx) {
   return ctx ? ctx->mode : (lc_mode)-1;
+}
+
+void lc_mem_account_workspace(lc_context *ctx, int64_t delta) {
+  ctx->mem.workspace_bytes = (size_t)((int64_t)ctx->mem.workspace_bytes + delta);
+  if (ctx->mem.workspace_bytes > ctx->mem.workspace_peak_bytes)
+    ctx->mem.workspace_peak_bytes = ctx->mem.workspace_bytes;
+}
+
+lc_status lc_context_memory(const lc_context *ctx, lc_memory_stats *out) {
+  if (!ctx || !out)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_memory: NULL argument");
+  *out = ctx->mem;
+  return LC_OK;
 }
 
 lc_status lc_context_synchronize(lc_context *ctx) {

@@ -18,7 +18,16 @@ struct lc_cuda_state {
   lc_cuda_device_info info; /* what the probe read */
   cudaStream_t stream;      /* every op of the context runs here */
   cublasLtHandle_t lt;      /* cuBLASLt handle for the vendor modes */
+  void *ws;                 /* grow-only workspace, device */
+  size_t ws_bytes;
+  int32_t *idx; /* grow-only index scratch, device */
+  size_t idx_bytes;
 };
+
+cublasLtHandle_t lc_cuda_lt_handle(lc_context *ctx);
+cublasLtHandle_t lc_cuda_lt_handle(lc_context *ctx) {
+  return ctx->cuda->lt;
+}
 
 static lc_status cuda_err(lc_context *ctx, cudaError_t e, const char *what) {
   return LC_FAIL(ctx, LC_ERR_CUDA, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
@@ -54,10 +63,68 @@ void lc_cuda_context_free(lc_context *ctx) {
   if (!cs) return;
   cudaSetDevice(ctx->device);
   cudaStreamSynchronize(cs->stream);
+  cudaFree(cs->ws);
+  cudaFree(cs->idx);
+  lc_mem_account_workspace(ctx, -(int64_t)(cs->ws_bytes + cs->idx_bytes));
   cublasLtDestroy(cs->lt);
   cudaStreamDestroy(cs->stream);
   free(cs);
   ctx->cuda = NULL;
+}
+
+void *lc_cuda_stream(lc_context *ctx) {
+  return (void *)ctx->cuda->stream;
+}
+
+lc_status lc_cuda_activate(lc_context *ctx) {
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e != cudaSuccess) return cuda_err(ctx, e, "cudaSetDevice");
+  return LC_OK;
+}
+
+/* Grows a device scratch buffer to at least `bytes` (rounded up to 1 MiB so a
+ * sequence of growing calls does not reallocate each time). */
+static lc_status grow(lc_context *ctx, void **buf, size_t *cap, size_t bytes, const char *what) {
+  if (bytes <= *cap && *buf) return LC_OK;
+  if (bytes > ((size_t)1 << 40))
+    return LC_FAIL(ctx, LC_ERR_OVERFLOW, "%s: %zu bytes exceed the 2^40-byte limit", what, bytes);
+  size_t want = (bytes + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(ctx->cuda->stream); /* old buffer idle */
+  if (e != cudaSuccess) return cuda_err(ctx, e, what);
+  cudaFree(*buf);
+  lc_mem_account_workspace(ctx, -(int64_t)*cap);
+  *buf = NULL;
+  *cap = 0;
+  e = cudaMalloc(buf, want);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    *buf = NULL;
+    return LC_FAIL(ctx, e == cudaErrorMemoryAllocation ? LC_ERR_OUT_OF_MEMORY : LC_ERR_CUDA,
+                   "%s: cudaMalloc(%zu bytes): %s", what, want, cudaGetErrorString(e));
+  }
+  *cap = want;
+  lc_mem_account_workspace(ctx, (int64_t)want);
+  return LC_OK;
+}
+
+lc_status lc_cuda_workspace(lc_context *ctx, size_t bytes, void **out) {
+  lc_cuda_state *cs = ctx->cuda;
+  *out = NULL;
+  if (bytes == 0) return LC_OK;
+  LC_TRY(grow(ctx, &cs->ws, &cs->ws_bytes, bytes, "workspace"));
+  *out = cs->ws;
+  return LC_OK;
+}
+
+lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32_t **dev) {
+  lc_cuda_state *cs = ctx->cuda;
+  size_t bytes = (size_t)n * sizeof(int32_t);
+  LC_TRY(grow(ctx, (void **)&cs->idx, &cs->idx_bytes, bytes ? bytes : 4, "index scratch"));
+  cudaError_t e = cudaMemcpyAsync(cs->idx, host, bytes, cudaMemcpyHostToDevice, cs->stream);
+  if (e != cudaSuccess) return cuda_err(ctx, e, "index upload");
+  *dev = cs->idx;
+  return LC_OK;
 }
 
 lc_status lc_cuda_synchronize(lc_context *ctx) {
@@ -108,6 +175,14 @@ lc_status lc_cuda_read(lc_context *ctx, void *dst, const void *src, size_t bytes
   return LC_OK;
 }
 
+lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes) {
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx->cuda->stream);
+  if (e != cudaSuccess) return cuda_err(ctx, e, "device copy");
+  return LC_OK;
+}
+
 #else /* !LC_HAVE_CUDA */
 
 static lc_status no_cuda(lc_context *ctx) {
@@ -121,6 +196,24 @@ lc_status lc_cuda_context_init(lc_context *ctx) {
 }
 void lc_cuda_context_free(lc_context *ctx) {
   (void)ctx;
+}
+void *lc_cuda_stream(lc_context *ctx) {
+  (void)ctx;
+  return NULL;
+}
+lc_status lc_cuda_activate(lc_context *ctx) {
+  return no_cuda(ctx);
+}
+lc_status lc_cuda_workspace(lc_context *ctx, size_t bytes, void **out) {
+  (void)bytes;
+  *out = NULL;
+  return no_cuda(ctx);
+}
+lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32_t **dev) {
+  (void)host;
+  (void)n;
+  *dev = NULL;
+  return no_cuda(ctx);
 }
 lc_status lc_cuda_synchronize(lc_context *ctx) {
   return no_cuda(ctx);
@@ -141,6 +234,12 @@ lc_status lc_cuda_write(lc_context *ctx, void *dst, const void *src, size_t byte
   return no_cuda(ctx);
 }
 lc_status lc_cuda_read(lc_context *ctx, void *dst, const void *src, size_t bytes) {
+  (void)dst;
+  (void)src;
+  (void)bytes;
+  return no_cuda(ctx);
+}
+lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes) {
   (void)dst;
   (void)src;
   (void)bytes;

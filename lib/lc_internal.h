@@ -18,15 +18,19 @@
 #define LC_MAX_DIM ((int64_t)INT32_MAX)
 #define LC_MAX_BYTES ((int64_t)1 << 40)
 
-typedef struct lc_cuda_state lc_cuda_state; /* lib/cuda_backend.c */
+typedef struct lc_cuda_state lc_cuda_state;     /* lib/cuda_backend.c */
+typedef struct lc_vendor_state lc_vendor_state; /* lib/vendor.c */
+typedef struct lc_vendor_state lc_vendor_state; /* lib/vendor.c */
 
 struct lc_context {
-  lc_backend backend;   /* LC_BACKEND_CPU or LC_BACKEND_CUDA */
-  lc_mode mode;         /* numerics mode, fixed for the context's life */
-  int device;           /* CUDA device index (CUDA backend) */
-  int cpu_threads;      /* OpenBLAS threads pinned at creation (CPU) */
-  lc_cuda_state *cuda;  /* CUDA backend state, NULL on the CPU */
-  char err[LC_ERR_LEN]; /* last failure on this context */
+  lc_backend backend;      /* LC_BACKEND_CPU or LC_BACKEND_CUDA */
+  lc_mode mode;            /* numerics mode, fixed for the context's life */
+  int device;              /* CUDA device index (CUDA backend) */
+  int cpu_threads;         /* OpenBLAS threads pinned at creation (CPU) */
+  lc_cuda_state *cuda;     /* CUDA backend state, NULL on the CPU */
+  lc_vendor_state *vendor; /* cuBLASLt baseline state, NULL until first use */
+  lc_memory_stats mem;     /* accounting, see lc_context_memory() */
+  char err[LC_ERR_LEN];    /* last failure on this context */
 };
 
 struct lc_weights {
@@ -89,6 +93,40 @@ lc_status lc_cuda_alloc(lc_context *ctx, size_t bytes, void **out);
 void lc_cuda_free(lc_context *ctx, void *p);
 lc_status lc_cuda_write(lc_context *ctx, void *dst, const void *src, size_t bytes);
 lc_status lc_cuda_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
+/* Device-to-device copy queued on the context's stream. */
+lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes);
+
+/* Makes the context's device current for this thread (kernels/ entries
+ * launch on whatever device is current). */
+lc_status lc_cuda_activate(lc_context *ctx);
+/* The context's stream (a cudaStream_t) for kernels/ entries. */
+void *lc_cuda_stream(lc_context *ctx);
+/* A grow-only device scratch of at least `bytes` (valid until the next call
+ * that asks for more; stream-ordered, so queued work is safe). */
+lc_status lc_cuda_workspace(lc_context *ctx, size_t bytes, void **out);
+/* Copies n host int32 into a grow-only device index scratch; *dev points at
+ * the copy (valid until the next call on the context). */
+lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32_t **dev);
+
+/* matmul with the CUDA kernel path forced (tests and benchmarks:
+ * 0 auto, 1 decode, 2 tiled; see kernels/lc_kernels.h). */
+lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
+                              const lc_weights *bias, float *y, int path);
+
+/* The vendor baselines through cuBLASLt (lib/vendor.c): y = x W^T (+ bias)
+ * in the context's vendor mode.  Arguments validated by the caller. */
+lc_status lc_vendor_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
+                           const lc_weights *bias, float *y);
+/* cuBLASLt FP32 SGEMM (CUBLAS_COMPUTE_32F) on a weight already widened to
+ * fp32 [n][k] in device memory: y[m][n] = x[m][k] w_f32^T.  The baseline the
+ * benchmarks compare large-M strict against; not part of the public API. */
+lc_status lc_vendor_sgemm_prewidened(lc_context *ctx, const float *x, int64_t m, const float *w_f32,
+                                     int64_t n, int64_t k, float *y);
+/* Frees what lib/vendor.c keeps on a context (descriptors, temporaries). */
+void lc_vendor_context_free(lc_context *ctx);
+
+/* Records a change of `delta` bytes of workspace on the context. */
+void lc_mem_account_workspace(lc_context *ctx, int64_t delta);
 
 /* Backend-neutral memory used by the objects (weights, rope tables). */
 lc_status lc_mem_alloc(lc_context *ctx, size_t bytes, void **out);

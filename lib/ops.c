@@ -11,6 +11,21 @@
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
 #include "lib/lc_internal.h"
+#if defined(LC_HAVE_CUDA)
+#include "kernels/lc_kernels.h"
+
+/* Calls a kernels/ entry (which takes `KERR` as its last two arguments) and
+ * turns a failure into a context error naming the op. */
+#define KERR kerr_, sizeof kerr_
+#define KCALL(ctx, fn, call)                                           \
+  do {                                                                 \
+    char kerr_[LC_ERR_LEN - 96];                                       \
+    kerr_[0] = 0;                                                      \
+    LC_TRY(lc_cuda_activate(ctx));                                     \
+    lc_status kst_ = (call);                                           \
+    if (kst_ != LC_OK) return LC_FAIL(ctx, kst_, "%s: %s", fn, kerr_); \
+  } while (0)
+#endif
 
 /* Ops the CUDA backend does not run yet: say so plainly. */
 static lc_status not_on_backend(lc_context *ctx, const char *fn) {
@@ -27,8 +42,15 @@ static int is_strict(const lc_context *ctx) {
 
 lc_status lc_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
                     const lc_weights *bias, float *y) {
+  return lc_matmul_with_path(ctx, x, m, w, bias, y, 0);
+}
+
+lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
+                              const lc_weights *bias, float *y, int path) {
   static const char fn[] = "lc_matmul";
   LC_TRY(lc_check_ctx(ctx, fn));
+  if (path < 0 || path > 2)
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: unknown kernel path %d", fn, path);
   LC_TRY(lc_check_weights(ctx, w, fn, "w"));
   LC_TRY(lc_check_rows(ctx, m, fn, "m"));
   int64_t n = w->rows, k = w->cols;
@@ -45,8 +67,22 @@ lc_status lc_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights
   LC_TRY(lc_check_bytes(ctx, m, k, 4, fn, &xb));
   LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &yb));
   LC_TRY(lc_check_disjoint(ctx, y, yb, x, xb, fn, "y", "x"));
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
   const uint16_t *b = bias ? bias->data : NULL;
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    if (ctx->mode == LC_MODE_VENDOR_BF16 || ctx->mode == LC_MODE_VENDOR_FP32)
+      return lc_vendor_matmul(ctx, x, m, w, bias, y);
+    size_t wsb = lc_kernels_matmul_workspace(m, k, n, (lc_kmatmul_path)path);
+    void *ws = NULL;
+    LC_TRY(lc_cuda_workspace(ctx, wsb, &ws));
+    KCALL(ctx, fn,
+          lc_kernels_matmul(x, m, k, w->data, n, b, y, (lc_kmatmul_path)path, ws, wsb,
+                            lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   lc_status st = is_strict(ctx) ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
                                 : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
   if (st != LC_OK)
@@ -76,7 +112,14 @@ lc_status lc_rmsnorm(lc_context *ctx, const float *x, int64_t m, const lc_weight
   size_t xb;
   LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &xb));
   LC_TRY(lc_check_same_or_disjoint(ctx, y, xb, x, xb, fn, "y", "x"));
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    KCALL(ctx, fn, lc_kernels_rmsnorm(x, m, n, weight->data, eps, y, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   if (is_strict(ctx)) {
     lc_cpu_rmsnorm_strict(x, m, n, weight->data, eps, y);
   } else {
@@ -106,7 +149,18 @@ lc_status lc_rope_apply(lc_context *ctx, const lc_rope *rope, float *x, int64_t 
       return LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE, "%s: pos[%lld] = %d, the table covers 0..%lld", fn,
                      (long long)i, (int)pos[i], (long long)rope->max_pos - 1);
   }
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    int32_t *dpos = NULL;
+    LC_TRY(lc_cuda_indices(ctx, pos, m, &dpos));
+    KCALL(ctx, fn,
+          lc_kernels_rope(x, m, n_heads, rope->head_dim, dpos, rope->cos_tab, rope->sin_tab,
+                          rope->style, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   if (is_strict(ctx)) {
     lc_cpu_rope_strict(x, m, n_heads, rope->head_dim, pos, rope->cos_tab, rope->sin_tab,
                        rope->style);
@@ -190,14 +244,22 @@ lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const lc_attn
   LC_TRY(lc_check_disjoint(ctx, k_cache, cb, v, kb, fn, "k_cache", "v"));
   LC_TRY(lc_check_disjoint(ctx, v_cache, cb, k, kb, fn, "v_cache", "k"));
   LC_TRY(lc_check_disjoint(ctx, v_cache, cb, v, kb, fn, "v_cache", "v"));
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
   rowb = (size_t)shape->n_kv_heads * (size_t)shape->head_dim * sizeof(float);
   int64_t row = 0;
   for (int64_t i = 0; i < n_seqs; i++) {
     size_t at = ((size_t)seqs[i].slot * (size_t)shape->max_len + (size_t)seqs[i].pos) * rowb;
     size_t len = (size_t)seqs[i].n_q * rowb;
-    memcpy((char *)k_cache + at, (const char *)k + (size_t)row * rowb, len);
-    memcpy((char *)v_cache + at, (const char *)v + (size_t)row * rowb, len);
+    if (len == 0) continue;
+    char *kd = (char *)k_cache + at, *vd = (char *)v_cache + at;
+    const char *ks = (const char *)k + (size_t)row * rowb,
+               *vs = (const char *)v + (size_t)row * rowb;
+    if (ctx->backend == LC_BACKEND_CUDA) {
+      LC_TRY(lc_cuda_copy(ctx, kd, ks, len));
+      LC_TRY(lc_cuda_copy(ctx, vd, vs, len));
+    } else {
+      memcpy(kd, ks, len);
+      memcpy(vd, vs, len);
+    }
     row += seqs[i].n_q;
   }
   return LC_OK;
@@ -221,7 +283,32 @@ lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_att
   LC_TRY(lc_check_disjoint(ctx, out, qb, q, qb, fn, "out", "q"));
   LC_TRY(lc_check_disjoint(ctx, out, qb, k_cache, cb, fn, "out", "k_cache"));
   LC_TRY(lc_check_disjoint(ctx, out, qb, v_cache, cb, fn, "out", "v_cache"));
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    /* per query row: its slot and its position, in one upload */
+    int32_t *host = malloc((size_t)tq * 2 * sizeof *host);
+    if (!host) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    int64_t r = 0;
+    for (int64_t i = 0; i < n_seqs; i++)
+      for (int32_t j = 0; j < seqs[i].n_q; j++, r++) {
+        host[r] = seqs[i].slot;
+        host[tq + r] = seqs[i].pos + j;
+      }
+    int32_t *dev = NULL;
+    lc_status st = lc_cuda_indices(ctx, host, 2 * tq, &dev);
+    free(host);
+    LC_TRY(st);
+    size_t wsb = lc_kernels_attention_workspace(shape, tq);
+    void *ws = NULL;
+    LC_TRY(lc_cuda_workspace(ctx, wsb, &ws));
+    KCALL(ctx, fn,
+          lc_kernels_attention(shape, tq, dev, dev + tq, q, k_cache, v_cache, out, ws, wsb,
+                               lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   if (is_strict(ctx)) {
     lc_cpu_attention_strict(shape, seqs, n_seqs, q, k_cache, v_cache, out);
     return LC_OK;
@@ -253,7 +340,14 @@ lc_status lc_silu_mul(lc_context *ctx, const float *gate, const float *up, int64
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(check_elementwise(ctx, fn, gate, "gate", up, "up", n, out));
   if (n == 0) return LC_OK;
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    KCALL(ctx, fn, lc_kernels_silu_mul(gate, up, n, out, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   if (is_strict(ctx)) {
     lc_cpu_silu_mul_strict(gate, up, n, out);
   } else {
@@ -267,7 +361,14 @@ lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, flo
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(check_elementwise(ctx, fn, a, "a", b, "b", n, out));
   if (n == 0) return LC_OK;
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    KCALL(ctx, fn, lc_kernels_add(a, b, n, out, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   lc_cpu_add(a, b, n, out);
   return LC_OK;
 }
@@ -288,7 +389,17 @@ lc_status lc_embedding(lc_context *ctx, const lc_weights *table, const int32_t *
       return LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE, "%s: ids[%lld] = %d, the table has rows 0..%lld", fn,
                      (long long)i, (int)ids[i], (long long)table->rows - 1);
   }
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    int32_t *dids = NULL;
+    LC_TRY(lc_cuda_indices(ctx, ids, m, &dids));
+    KCALL(ctx, fn,
+          lc_kernels_embedding(table->data, table->cols, dids, m, out, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   lc_cpu_embedding(table->data, table->cols, ids, m, out);
   return LC_OK;
 }
@@ -313,7 +424,14 @@ lc_status lc_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, floa
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(check_rows_op(ctx, fn, x, m, n, y, 4, 1));
   if (m == 0) return LC_OK;
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    KCALL(ctx, fn, lc_kernels_softmax(x, m, n, 0, y, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   if (is_strict(ctx)) {
     lc_cpu_softmax_strict(x, m, n, y);
   } else {
@@ -327,7 +445,14 @@ lc_status lc_log_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, 
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(check_rows_op(ctx, fn, x, m, n, y, 4, 1));
   if (m == 0) return LC_OK;
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    KCALL(ctx, fn, lc_kernels_softmax(x, m, n, 1, y, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   if (is_strict(ctx)) {
     lc_cpu_log_softmax_strict(x, m, n, y);
   } else {
@@ -341,7 +466,16 @@ lc_status lc_argmax(lc_context *ctx, const float *x, int64_t m, int64_t n, int32
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(check_rows_op(ctx, fn, x, m, n, idx, sizeof(int32_t), 0));
   if (m == 0) return LC_OK;
-  if (ctx->backend != LC_BACKEND_CPU) return not_on_backend(ctx, fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    void *dev = NULL;
+    LC_TRY(lc_cuda_workspace(ctx, (size_t)m * sizeof(int32_t), &dev));
+    KCALL(ctx, fn, lc_kernels_argmax(x, m, n, (int32_t *)dev, lc_cuda_stream(ctx), KERR));
+    return lc_cuda_read(ctx, idx, dev, (size_t)m * sizeof(int32_t));
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
   lc_cpu_argmax(x, m, n, idx);
   return LC_OK;
 }

@@ -94,12 +94,14 @@ lc_status lc_weights_create(lc_context *ctx, int64_t rows, int64_t cols, lc_dtyp
       return st;
     }
   }
+  ctx->mem.weights_bytes += bytes;
   *out = w;
   return LC_OK;
 }
 
 void lc_weights_free(lc_weights *w) {
   if (!w) return;
+  w->ctx->mem.weights_bytes -= lc_weights_bytes(w);
   lc_mem_free(w->ctx, w->data);
   free(w);
 }
@@ -183,16 +185,20 @@ lc_status lc_rope_create(lc_context *ctx, int64_t head_dim, int64_t max_pos, dou
   if (st == LC_OK) st = lc_mem_write(ctx, r->cos_tab, c, bytes);
   if (st == LC_OK) st = lc_mem_write(ctx, r->sin_tab, s, bytes);
   free(cs);
-  if (st != LC_OK) {
-    lc_rope_free(r);
+  if (st != LC_OK) { /* not yet accounted: free without lc_rope_free */
+    lc_mem_free(ctx, r->cos_tab);
+    lc_mem_free(ctx, r->sin_tab);
+    free(r);
     return st;
   }
+  ctx->mem.tables_bytes += 2 * bytes;
   *out = r;
   return LC_OK;
 }
 
 void lc_rope_free(lc_rope *rope) {
   if (!rope) return;
+  rope->ctx->mem.tables_bytes -= 2 * (size_t)(rope->max_pos * (rope->head_dim / 2)) * sizeof(float);
   lc_mem_free(rope->ctx, rope->cos_tab);
   lc_mem_free(rope->ctx, rope->sin_tab);
   free(rope);

@@ -307,6 +307,33 @@ static void test_api_weights_conversion(void **state) {
   lc_weights_free(w);
 }
 
+/* lc_context_memory counts live weights (2 bytes per element) and rope
+ * tables, and returns to zero when they are freed. */
+static void test_api_memory_accounting(void **state) {
+  (void)state;
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  lc_memory_stats ms;
+  assert_int_equal(lc_context_memory(ctx, &ms), LC_OK);
+  assert_int_equal(ms.weights_bytes, 0);
+  float data[15] = {0};
+  lc_weights *w = NULL;
+  lc_rope *r = NULL;
+  assert_int_equal(lc_weights_create(ctx, 3, 5, LC_DTYPE_F32, data, &w), LC_OK);
+  assert_int_equal(lc_rope_create(ctx, 8, 10, 1e4, LC_ROPE_HALF, NULL, &r), LC_OK);
+  assert_int_equal(lc_context_memory(ctx, &ms), LC_OK);
+  assert_int_equal(ms.weights_bytes, 30);
+  assert_int_equal(ms.tables_bytes, 2 * 10 * 4 * sizeof(float));
+  assert_int_equal(ms.workspace_bytes, 0); /* the CPU backend keeps no scratch */
+  lc_weights_free(w);
+  lc_rope_free(r);
+  assert_int_equal(lc_context_memory(ctx, &ms), LC_OK);
+  assert_int_equal(ms.weights_bytes, 0);
+  assert_int_equal(ms.tables_bytes, 0);
+  EXPECT(lc_context_memory(NULL, &ms), LC_ERR_INVALID_ARGUMENT);
+  EXPECT(lc_context_memory(ctx, NULL), LC_ERR_INVALID_ARGUMENT);
+  lc_context_free(ctx);
+}
+
 /* matmul: NULLs, negative/overflowing m, foreign weights, bias shapes,
  * overlapping output; m == 0 is an empty call. */
 static void test_api_matmul_bad(void **state) {
@@ -555,6 +582,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_api_buffers, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_api_weights_bad, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_api_weights_conversion, fx_setup, fx_teardown),
+      cmocka_unit_test(test_api_memory_accounting),
       cmocka_unit_test_setup_teardown(test_api_matmul_bad, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_api_rmsnorm_bad, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_api_rope_bad, fx_setup, fx_teardown),

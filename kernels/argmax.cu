@@ -1,0 +1,194 @@
+/*
+ * kernels/argmax.cu — the index of the maximum of each row, on the GPU.
+ *
+ * Shapes and dtypes: x [m][n] fp32, device; idx [m] int32, device;
+ * 1 <= n <= 2^31-1 (lib/ checks).  No bf16, no arithmetic.
+ *
+ * Result: bit for bit lc_cpu_argmax, for any order of evaluation, because
+ * the candidates (value, index) are compared in an explicit total order:
+ * a NaN beats every number (any sign or payload), between two NaNs or two
+ * equal numbers (-0 == +0 included) the lower index wins, otherwise the
+ * larger value wins.  The winner is then the first NaN if the row has one,
+ * else the first index of the maximum — exactly the CPU's sequential rule —
+ * so the reduction below may visit elements in any order and tree shape.
+ * Each row reads only its own elements: batch-invariant trivially.
+ *
+ * Two launch shapes (m and n pick one; the result cannot differ):
+ *   warp path   AM_WARP_ROWS rows per block, one warp per row;
+ *   block path  (m <= AM_BLOCK_MAX_M, n >= AM_BLOCK_MIN_N: greedy decode over
+ *               a vocabulary) one block of AM_BLOCK_THREADS per row.
+ * Both read 16-byte vectors when the row is 16-byte aligned (AM_WARP_UNROLL,
+ * AM_BLOCK_UNROLL of them in flight per thread), then reduce (value, index)
+ * pairs by shuffles (and shared memory across the warps of a block).
+ *
+ * Benchmark: bench/bench_ops (its argmax rows; bench/run.sh
+ * builds and runs it on the GPU machine).  tests/test_cuda_ops.c also prints
+ * a rough time per call for a few decode and prefill shapes.
+ */
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cast/lc_canon.h"
+#include "kernels/lc_kernels.h"
+
+#define AM_WARP_ROWS 4
+#define AM_WARP_UNROLL 4  /* float4 loads in flight per lane, warp path */
+#define AM_BLOCK_UNROLL 8 /* ... per thread, block path */
+#define AM_BLOCK_THREADS 512
+#define AM_BLOCK_MAX_M 1023
+#define AM_BLOCK_MIN_N 1025
+#define AM_NO_INDEX 0x7fffffff /* above every index of a row (n <= 2^31-1) */
+#define FULL_MASK 0xffffffffu
+
+/* Whether candidate (av, ai) comes before (bv, bi) in the total order of the
+ * contract.  The empty candidate (-Inf, AM_NO_INDEX) loses to every element. */
+__device__ __forceinline__ bool am_better(float av, int ai, float bv, int bi) {
+  const bool an = lc_f32_isnan(av), bn = lc_f32_isnan(bv);
+  if (an != bn) return an;
+  if (!an && av != bv) return av > bv;
+  return ai < bi;
+}
+
+__device__ __forceinline__ void am_take(float &bv, int &bi, float v, int i) {
+  if (am_better(v, i, bv, bi)) {
+    bv = v;
+    bi = i;
+  }
+}
+
+/* Thread t of T folds its share of row xr[0..n) into (bv, bi): float4 chunks
+ * t, t+T, ... when xr is 16-byte aligned (then the scalar tail), else
+ * elements t, t+T, ... */
+template <int U>
+__device__ __forceinline__ void am_partial(const float *xr, int64_t n, int t, int T, float &bv,
+                                           int &bi) {
+  if (((uintptr_t)xr & 15u) == 0) {
+    const int64_t n4 = n >> 2;
+    const float4 *x4 = reinterpret_cast<const float4 *>(xr);
+    int64_t c = t;
+    for (; c + (int64_t)T * (U - 1) < n4; c += (int64_t)T * U) {
+      float4 v[U];
+#pragma unroll
+      for (int u = 0; u < U; u++) v[u] = x4[c + (int64_t)u * T];
+#pragma unroll
+      for (int u = 0; u < U; u++) {
+        const int i = (int)(4 * (c + (int64_t)u * T));
+        am_take(bv, bi, v[u].x, i);
+        am_take(bv, bi, v[u].y, i + 1);
+        am_take(bv, bi, v[u].z, i + 2);
+        am_take(bv, bi, v[u].w, i + 3);
+      }
+    }
+    for (; c < n4; c += T) {
+      const float4 v = x4[c];
+      const int i = (int)(4 * c);
+      am_take(bv, bi, v.x, i);
+      am_take(bv, bi, v.y, i + 1);
+      am_take(bv, bi, v.z, i + 2);
+      am_take(bv, bi, v.w, i + 3);
+    }
+    for (int64_t i = 4 * n4 + t; i < n; i += T) am_take(bv, bi, xr[i], (int)i);
+  } else {
+    int64_t i = t;
+    for (; i + (int64_t)T * (4 * U - 1) < n; i += (int64_t)T * 4 * U) {
+      float v[4 * U];
+#pragma unroll
+      for (int u = 0; u < 4 * U; u++) v[u] = xr[i + (int64_t)u * T];
+#pragma unroll
+      for (int u = 0; u < 4 * U; u++) am_take(bv, bi, v[u], (int)(i + (int64_t)u * T));
+    }
+    for (; i < n; i += T) am_take(bv, bi, xr[i], (int)i);
+  }
+}
+
+/* The warp's best candidate, on every lane. */
+__device__ __forceinline__ void am_warp_reduce(float &bv, int &bi) {
+#pragma unroll
+  for (int o = 16; o >= 1; o >>= 1) {
+    const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
+    const int oi = __shfl_xor_sync(FULL_MASK, bi, o);
+    am_take(bv, bi, ov, oi);
+  }
+}
+
+template <int ROWS>
+__global__ void __launch_bounds__(ROWS * 32)
+    argmax_warp_kernel(const float *__restrict__ x, int64_t m, int64_t n,
+                       int32_t *__restrict__ idx) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t row = (int64_t)blockIdx.x * ROWS + (threadIdx.x >> 5); row < m;
+       row += (int64_t)gridDim.x * ROWS) {
+    float bv = -INFINITY;
+    int bi = AM_NO_INDEX;
+    am_partial<AM_WARP_UNROLL>(x + row * n, n, lane, 32, bv, bi);
+    am_warp_reduce(bv, bi);
+    if (lane == 0) idx[row] = bi;
+  }
+}
+
+template <int THREADS>
+__global__ void __launch_bounds__(THREADS)
+    argmax_block_kernel(const float *__restrict__ x, int64_t m, int64_t n,
+                        int32_t *__restrict__ idx) {
+  constexpr int WARPS = THREADS / 32;
+  __shared__ float s_v[WARPS];
+  __shared__ int s_i[WARPS];
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  for (int64_t row = blockIdx.x; row < m; row += gridDim.x) {
+    float bv = -INFINITY;
+    int bi = AM_NO_INDEX;
+    am_partial<AM_BLOCK_UNROLL>(x + row * n, n, t, THREADS, bv, bi);
+    am_warp_reduce(bv, bi);
+    if (lane == 0) {
+      s_v[warp] = bv;
+      s_i[warp] = bi;
+    }
+    __syncthreads();
+    if (warp == 0) {
+      bv = lane < WARPS ? s_v[lane] : -INFINITY;
+      bi = lane < WARPS ? s_i[lane] : AM_NO_INDEX;
+      am_warp_reduce(bv, bi);
+      if (lane == 0) idx[row] = bi;
+    }
+    __syncthreads(); /* s_v, s_i are reused by the next row */
+  }
+}
+
+static_assert(AM_BLOCK_THREADS % 32 == 0 && AM_BLOCK_THREADS / 32 <= 32, "one warp merges warps");
+
+/* ---- launcher and entry ----------------------------------------------------*/
+
+static lc_status launch_status(const char *what, char *err, size_t err_len) {
+  const cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) return LC_OK;
+  if (err && err_len)
+    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+  return LC_ERR_CUDA;
+}
+
+static lc_status argmax_launch(const float *x, int64_t m, int64_t n, int32_t *idx,
+                               cudaStream_t stream, char *err, size_t err_len) {
+  if (m <= AM_BLOCK_MAX_M && n >= AM_BLOCK_MIN_N) {
+    argmax_block_kernel<AM_BLOCK_THREADS>
+        <<<(unsigned)m, AM_BLOCK_THREADS, 0, stream>>>(x, m, n, idx);
+    return launch_status("argmax_block_kernel", err, err_len);
+  }
+  int64_t blocks = (m + AM_WARP_ROWS - 1) / AM_WARP_ROWS;
+  if (blocks > (1 << 20)) blocks = 1 << 20; /* the kernel loops over the rest */
+  argmax_warp_kernel<AM_WARP_ROWS>
+      <<<(unsigned)blocks, AM_WARP_ROWS * 32, 0, stream>>>(x, m, n, idx);
+  return launch_status("argmax_warp_kernel", err, err_len);
+}
+
+extern "C" lc_status lc_kernels_argmax(const float *x, int64_t m, int64_t n, int32_t *idx,
+                                       void *stream, char *err, size_t err_len) {
+  if (m < 0 || n < 1 || n > 0x7fffffff || (m > 0 && (!x || !idx))) {
+    if (err && err_len)
+      snprintf(err, err_len, "lc_kernels_argmax: bad arguments (m = %lld, n = %lld)", (long long)m,
+               (long long)n);
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  if (m == 0) return LC_OK;
+  return argmax_launch(x, m, n, idx, (cudaStream_t)stream, err, err_len);
+}

@@ -1,0 +1,384 @@
+/*
+ * kernels/attention.cu — strict attention over the KV cache on the GPU,
+ * bitwise equal to cpu_ref/attention.c lc_cpu_attention_strict.
+ *
+ * Contract (everything fp32, device memory; there is no bf16 in this op):
+ *   q, out            [total_q][n_heads][head_dim]   query row r, head h
+ *   k_cache, v_cache  [n_slots][max_len][n_kv_heads][head_dim]
+ *   q_slot, q_pos     int32 [total_q]: row r lives in slot q_slot[r] at
+ *                     position q_pos[r] and sees keys 0 .. q_pos[r]
+ *   ws                lc_kernels_attention_workspace(shape, total_q) bytes
+ * Query head h reads kv head g = h / (n_heads / n_kv_heads).
+ *
+ * The order (the canonical order v1, docs/numerics.md), and why it cannot
+ * depend on the batch: keys are cut into partitions of P = 256 positions
+ * counted from position 0 of the slot, so which partition a key falls in is
+ * a function of its position alone.  Per (row, head, partition b):
+ *   s_j = (fma chain over i = 0 .. head_dim-1 from +0) * scale
+ *   m_b = canon_zero(max_nonan of the s_j from -Inf)       (any order: exact)
+ *   p_j = lc_expf(s_j - m_b)
+ *   l_b = +0, then l_b = l_b + p_j           for j ascending (one chain)
+ *   o_b[i] = +0, then fma(p_j, v_j[i], o_b[i]) for j ascending (one chain)
+ * then, per (row, head), the partitions merged in ascending b:
+ *   M = canon_zero(max_nonan(m, m_b)), a = exp(m - M), c = exp(m_b - M),
+ *   l = fma(l, a, l_b * c), o[i] = fma(o[i], a, o_b[i] * c), m = M;
+ *   out[i] = canon_nan(o[i] / l).
+ * Every chain above is computed by one thread in its order; only the max is
+ * spread over lanes, and the max of a set (NaN ignored, zero canonicalised)
+ * is the same whatever the order.  A row's result therefore depends on its
+ * q, slot and position only: not on total_q, the other rows, the chunking of
+ * a prompt, the grid or the GPU.
+ *
+ * Two kernels:
+ *  1. attn_partition_kernel: one block per (row, kv head, block of up to
+ *     ATTN_HEADS query heads of that kv head's group, partition).  The
+ *     group's heads share each K and V load.  Scores: thread t takes key
+ *     j0 + t and runs the head_dim chain for every head of the block (the
+ *     block's q in shared memory); the max: one warp per head; p: in place;
+ *     l_b and o_b: thread (head subset, i) runs the key chain j ascending
+ *     for dim i (every lane recomputes l_b for its heads, the lane i == 0
+ *     stores it).  Writes (m_b, l_b) and o_b[head_dim] to the workspace.
+ *  2. attn_merge_kernel: one thread per (row, head, i) merges the row's
+ *     partitions in ascending order and writes out (m and l recomputed
+ *     identically by the head_dim threads of a (row, head)).
+ * The workspace holds every partition of at most rows_per_launch() rows
+ * (partitions per row bounded by ceil(max_len / P)); more rows are run in
+ * successive launches on the stream, which changes no bit (rows are
+ * independent).
+ *
+ * Benchmark: none yet (bench/bench_attention.c to come); tested by
+ * build/tests/test_cuda_attention (CUDA strict vs CPU strict, bitwise).
+ */
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cast/lc_canon.h"
+#include "kernels/lc_kernels.h"
+
+/* ---- tile parameters ---------------------------------------------------- */
+#define ATTN_P LC_ATTN_PARTITION /* keys per partition */
+#define ATTN_THREADS 256         /* threads per partition block: one key each */
+#define ATTN_HEADS 8             /* query heads per partition block */
+#define ATTN_SROW (ATTN_P + 1)   /* score tile row stride (padded: no bank conflicts) */
+#define ATTN_MERGE_THREADS 256
+/* Partials one launch may hold; above it, rows go in several launches. */
+#define ATTN_WS_CAP ((size_t)64 << 20)
+/* Largest grid launched; blocks loop over the remaining items. */
+#define ATTN_MAX_BLOCKS ((int64_t)1 << 22)
+
+static_assert(ATTN_THREADS == ATTN_P, "the score phase maps one thread to one key");
+static_assert(ATTN_THREADS >= LC_MAX_HEAD_DIM, "the o_b phase maps one thread to one dim");
+static_assert(ATTN_THREADS % 32 == 0, "whole warps");
+
+/* What both kernels read; rows row0 .. row0 + n_rows - 1 of the call. */
+struct attn_args {
+  const int32_t *q_slot; /* [total_q] */
+  const int32_t *q_pos;  /* [total_q] */
+  const float *q;        /* [total_q][n_heads][head_dim] */
+  const float *kc;       /* [n_slots][max_len][n_kv][head_dim] */
+  const float *vc;
+  float *out;    /* [total_q][n_heads][head_dim] */
+  float2 *ws_ml; /* [n_rows][n_heads][n_parts] partition (m_b, l_b), workspace */
+  float *ws_o;   /* [n_rows][n_heads][n_parts][head_dim] partition o_b, workspace */
+  int64_t row0, n_rows;
+  int n_heads, n_kv, group, n_hb, head_dim, n_parts;
+  int64_t max_len;
+  float scale;
+};
+
+/* ---- kernel 1: one partition of one row for up to ATTN_HEADS heads ------- */
+/* VEC: head_dim % 4 == 0 and the cache 16-byte aligned (float4 key loads).
+ * Dynamic shared memory: q [ATTN_HEADS][head_dim], scores/p
+ * [ATTN_HEADS][ATTN_SROW], m [ATTN_HEADS]. */
+template <bool VEC>
+__global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args a) {
+  extern __shared__ float4 attn_smem4[];
+  float *const q_s = reinterpret_cast<float *>(attn_smem4);
+  const int D = a.head_dim;
+  float *const s_s = q_s + ATTN_HEADS * D;
+  float *const m_s = s_s + ATTN_HEADS * ATTN_SROW;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t kvs = (int64_t)a.n_kv * D; /* floats between positions */
+  const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
+
+  for (int64_t item = blockIdx.x; item < n_items; item += gridDim.x) {
+    /* item = ((row * n_kv + g) * n_hb + hb) * n_parts + b: the partitions of
+     * one (row, kv head) side by side */
+    int64_t rest = item;
+    const int b = (int)(rest % a.n_parts);
+    rest /= a.n_parts;
+    const int hb = (int)(rest % a.n_hb);
+    rest /= a.n_hb;
+    const int g = (int)(rest % a.n_kv);
+    const int64_t rl = rest / a.n_kv; /* row within this launch */
+    const int64_t r = a.row0 + rl;
+    const int64_t t = a.q_pos[r];
+    const int64_t j0 = (int64_t)b * ATTN_P;
+    if (j0 > t) continue; /* the row does not reach this partition (block-uniform) */
+    const int n = (int)((t + 1 - j0 < ATTN_P) ? t + 1 - j0 : ATTN_P);
+    const int c0 = hb * ATTN_HEADS;
+    const int nh = (a.group - c0 < ATTN_HEADS) ? a.group - c0 : ATTN_HEADS;
+    const int h0 = g * a.group + c0; /* first query head of the block */
+    const int64_t slot = a.q_slot[r];
+    const int64_t at = (slot * a.max_len + j0) * kvs + (int64_t)g * D;
+    const float *const kb = a.kc + at; /* key j0 of the partition, kv head g */
+    const float *const vb = a.vc + at;
+
+    /* the block's queries: heads h0 .. h0 + nh - 1 are contiguous in q */
+    const float *qr = a.q + (r * a.n_heads + h0) * (int64_t)D;
+    for (int e = tid; e < nh * D; e += ATTN_THREADS) q_s[e] = qr[e];
+    __syncthreads();
+
+    /* scores: thread tid runs key j0 + tid; one fma chain per head, i
+     * ascending from +0, then times scale */
+    if (tid < n) {
+      const float *kj = kb + (int64_t)tid * kvs;
+      float acc[ATTN_HEADS];
+#pragma unroll
+      for (int c = 0; c < ATTN_HEADS; c++) acc[c] = 0.0f;
+      if (VEC) {
+        for (int i = 0; i < D; i += 4) {
+          const float4 k4 = __ldg(reinterpret_cast<const float4 *>(kj + i));
+#pragma unroll
+          for (int c = 0; c < ATTN_HEADS; c++) {
+            if (c < nh) {
+              const float4 q4 = *reinterpret_cast<const float4 *>(q_s + c * D + i);
+              float d = acc[c];
+              d = LC_FMA(q4.x, k4.x, d);
+              d = LC_FMA(q4.y, k4.y, d);
+              d = LC_FMA(q4.z, k4.z, d);
+              d = LC_FMA(q4.w, k4.w, d);
+              acc[c] = d;
+            }
+          }
+        }
+      } else {
+        for (int i = 0; i < D; i++) {
+          const float kv = __ldg(kj + i);
+#pragma unroll
+          for (int c = 0; c < ATTN_HEADS; c++)
+            if (c < nh) acc[c] = LC_FMA(q_s[c * D + i], kv, acc[c]);
+        }
+      }
+#pragma unroll
+      for (int c = 0; c < ATTN_HEADS; c++)
+        if (c < nh) s_s[c * ATTN_SROW + tid] = acc[c] * a.scale;
+    }
+    __syncthreads();
+
+    /* partition max per head: one warp per head (order-free, see above) */
+    for (int c = warp; c < nh; c += ATTN_THREADS / 32) {
+      float m = -INFINITY;
+      for (int j = lane; j < n; j += 32) m = lc_max_nonan(m, s_s[c * ATTN_SROW + j]);
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) m = lc_max_nonan(m, __shfl_xor_sync(0xffffffffu, m, o));
+      if (lane == 0) m_s[c] = lc_canon_zero(m);
+    }
+    __syncthreads();
+
+    /* p_j = exp(s_j - m_b), in place */
+    for (int e = tid; e < nh * ATTN_P; e += ATTN_THREADS) {
+      const int c = e / ATTN_P, j = e % ATTN_P;
+      if (j < n) s_s[c * ATTN_SROW + j] = lc_expf(s_s[c * ATTN_SROW + j] - m_s[c]);
+    }
+    __syncthreads();
+
+    /* l_b and o_b: thread (hs, i) runs the key chains of dim i for heads
+     * c = hs, hs + ns, ... (at most ATTN_HEADS of them), j ascending */
+    const int ns = (ATTN_THREADS / D < nh) ? ATTN_THREADS / D : nh;
+    const int hs = tid / D, i = tid - hs * D;
+    if (hs < ns) {
+      float o[ATTN_HEADS], l[ATTN_HEADS];
+#pragma unroll
+      for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
+      const float *vi = vb + i;
+#pragma unroll 4
+      for (int j = 0; j < n; j++) {
+        const float v = __ldg(vi + (int64_t)j * kvs);
+#pragma unroll
+        for (int k = 0; k < ATTN_HEADS; k++) {
+          const int c = hs + k * ns;
+          if (c < nh) {
+            const float p = s_s[c * ATTN_SROW + j];
+            l[k] = l[k] + p;
+            o[k] = LC_FMA(p, v, o[k]);
+          }
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < ATTN_HEADS; k++) {
+        const int c = hs + k * ns;
+        if (c < nh) {
+          const int64_t idx = (rl * a.n_heads + h0 + c) * a.n_parts + b;
+          a.ws_o[idx * D + i] = o[k];
+          if (i == 0) a.ws_ml[idx] = make_float2(m_s[c], l[k]);
+        }
+      }
+    }
+    /* the next item's first write to shared memory (q_s) touches nothing
+     * read since the last barrier, and its next barrier orders the rest */
+  }
+}
+
+/* ---- kernel 2: merge the partitions of one (row, head), one thread per dim */
+__global__ void __launch_bounds__(ATTN_MERGE_THREADS) attn_merge_kernel(attn_args a) {
+  const int64_t D = a.head_dim;
+  const int64_t n = a.n_rows * a.n_heads * D;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n;
+       e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = e % D, rh = e / D; /* rh = rl * n_heads + h */
+    const int64_t rl = rh / a.n_heads;
+    const int64_t r = a.row0 + rl;
+    const int nb = a.q_pos[r] / ATTN_P + 1;
+    const int64_t base = rh * a.n_parts;
+    float2 ml = a.ws_ml[base];
+    float m = ml.x, l = ml.y, o = a.ws_o[base * D + i];
+    for (int b = 1; b < nb; b++) {
+      ml = a.ws_ml[base + b];
+      const float ob = a.ws_o[(base + b) * D + i];
+      const float mm = lc_canon_zero(lc_max_nonan(m, ml.x));
+      const float sa = lc_expf(m - mm);
+      const float sc = lc_expf(ml.x - mm);
+      l = LC_FMA(l, sa, ml.y * sc);
+      o = LC_FMA(o, sa, ob * sc);
+      m = mm;
+    }
+    a.out[a.row0 * a.n_heads * D + e] = lc_canon_nan(LC_DIV(o, l)); /* out[r][h][i] */
+  }
+}
+
+/* ---- launcher ------------------------------------------------------------ */
+
+static int n_parts_of(const lc_attn_shape *sh) {
+  return (int)(((int64_t)sh->max_len + ATTN_P - 1) / ATTN_P);
+}
+
+/* Workspace bytes of one row: every partition of every head; SIZE_MAX when
+ * that cannot be allocated anyway (so the caller's allocation fails cleanly
+ * instead of a product wrapping around). */
+static size_t row_ws_bytes(const lc_attn_shape *sh) {
+  const double approx =
+      (double)sh->n_heads * (double)n_parts_of(sh) * ((double)sh->head_dim + 2) * sizeof(float);
+  if (approx > 0x1p60) return SIZE_MAX;
+  return (size_t)sh->n_heads * (size_t)n_parts_of(sh) * ((size_t)sh->head_dim + 2) * sizeof(float);
+}
+
+/* Rows whose partials one launch keeps: as many as fit ATTN_WS_CAP, >= 1. */
+static int64_t rows_per_launch(const lc_attn_shape *sh, int64_t total_q) {
+  int64_t rows = (int64_t)(ATTN_WS_CAP / row_ws_bytes(sh));
+  if (rows < 1) rows = 1;
+  return rows < total_q ? rows : total_q;
+}
+
+static size_t smem_bytes(int head_dim) {
+  return ((size_t)ATTN_HEADS * head_dim + (size_t)ATTN_HEADS * ATTN_SROW + ATTN_HEADS) *
+         sizeof(float);
+}
+
+static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t err_len) {
+  if (err && err_len)
+    snprintf(err, err_len, "attention: %s: %s (%s)", what, cudaGetErrorString(e),
+             cudaGetErrorName(e));
+  return LC_ERR_CUDA;
+}
+
+/* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
+static lc_status launch_rows(const attn_args &a, bool vec, cudaStream_t stream, char *err,
+                             size_t err_len) {
+  const int64_t items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
+  const unsigned grid1 = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
+  const size_t smem = smem_bytes(a.head_dim);
+  if (vec)
+    attn_partition_kernel<true><<<grid1, ATTN_THREADS, smem, stream>>>(a);
+  else
+    attn_partition_kernel<false><<<grid1, ATTN_THREADS, smem, stream>>>(a);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return launch_fail(e, "partition kernel launch", err, err_len);
+  const int64_t elems = a.n_rows * a.n_heads * (int64_t)a.head_dim;
+  int64_t blocks = (elems + ATTN_MERGE_THREADS - 1) / ATTN_MERGE_THREADS;
+  if (blocks > ATTN_MAX_BLOCKS) blocks = ATTN_MAX_BLOCKS;
+  attn_merge_kernel<<<(unsigned)blocks, ATTN_MERGE_THREADS, 0, stream>>>(a);
+  e = cudaGetLastError();
+  if (e != cudaSuccess) return launch_fail(e, "merge kernel launch", err, err_len);
+  return LC_OK;
+}
+
+/* ---- entries ------------------------------------------------------------- */
+
+extern "C" size_t lc_kernels_attention_workspace(const lc_attn_shape *shape, int64_t total_q) {
+  if (!shape || total_q <= 0 || shape->n_heads < 1 || shape->head_dim < 1 || shape->max_len < 1)
+    return 0;
+  const size_t row = row_ws_bytes(shape);
+  if (row == SIZE_MAX) return SIZE_MAX;
+  return (size_t)rows_per_launch(shape, total_q) * row; /* <= max(row, ATTN_WS_CAP) */
+}
+
+extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q,
+                                          const int32_t *q_slot, const int32_t *q_pos,
+                                          const float *q, const float *k_cache,
+                                          const float *v_cache, float *out, void *ws,
+                                          size_t ws_bytes, void *stream, char *err,
+                                          size_t err_len) {
+  if (err && err_len) err[0] = 0;
+  if (!shape || total_q < 0) {
+    if (err && err_len) snprintf(err, err_len, "attention: bad arguments");
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  if (total_q == 0) return LC_OK;
+  if (shape->n_heads < 1 || shape->n_kv_heads < 1 || shape->n_heads % shape->n_kv_heads != 0 ||
+      shape->head_dim < 1 || shape->head_dim > LC_MAX_HEAD_DIM || shape->max_len < 1) {
+    if (err && err_len)
+      snprintf(err, err_len, "attention: n_heads %d, n_kv_heads %d, head_dim %d, max_len %d",
+               (int)shape->n_heads, (int)shape->n_kv_heads, (int)shape->head_dim,
+               (int)shape->max_len);
+    return LC_ERR_SHAPE;
+  }
+  if (!q_slot || !q_pos || !q || !k_cache || !v_cache || !out || !ws) {
+    if (err && err_len) snprintf(err, err_len, "attention: NULL pointer");
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  const size_t need = lc_kernels_attention_workspace(shape, total_q);
+  if (need == SIZE_MAX || ws_bytes < need || ((uintptr_t)ws % 8) != 0) {
+    if (err && err_len)
+      snprintf(err, err_len, "attention: workspace of %zu bytes at %p, need %zu, 8-byte aligned",
+               ws_bytes, ws, need);
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  cudaStream_t st = (cudaStream_t)stream;
+  if (st) { /* launch on the stream's device */
+    int dev = 0;
+    cudaError_t e = cudaStreamGetDevice(st, &dev);
+    if (e == cudaSuccess) e = cudaSetDevice(dev);
+    if (e != cudaSuccess) return launch_fail(e, "stream device", err, err_len);
+  }
+
+  attn_args a;
+  a.q_slot = q_slot;
+  a.q_pos = q_pos;
+  a.q = q;
+  a.kc = k_cache;
+  a.vc = v_cache;
+  a.out = out;
+  a.n_heads = shape->n_heads;
+  a.n_kv = shape->n_kv_heads;
+  a.group = shape->n_heads / shape->n_kv_heads;
+  a.n_hb = (a.group + ATTN_HEADS - 1) / ATTN_HEADS;
+  a.head_dim = shape->head_dim;
+  a.n_parts = n_parts_of(shape);
+  a.max_len = shape->max_len;
+  a.scale = shape->scale;
+  const int64_t rows = rows_per_launch(shape, total_q);
+  /* (m_b, l_b) pairs first (8-byte aligned), then the o_b vectors */
+  a.ws_ml = (float2 *)ws;
+  a.ws_o = (float *)ws + (size_t)rows * a.n_heads * a.n_parts * 2;
+  const bool vec =
+      (a.head_dim % 4 == 0) && ((uintptr_t)k_cache % 16 == 0) && ((uintptr_t)v_cache % 16 == 0);
+  for (int64_t r0 = 0; r0 < total_q; r0 += rows) {
+    a.row0 = r0;
+    a.n_rows = (total_q - r0 < rows) ? total_q - r0 : rows;
+    lc_status s = launch_rows(a, vec, st, err, err_len);
+    if (s != LC_OK) return s;
+  }
+  return LC_OK;
+}

@@ -1,0 +1,191 @@
+/*
+ * kernels/convert.cu — conversions and the bias add used by the vendor
+ * baselines (lib/vendor.c: cuBLASLt in bf16, or upcast + SGEMM).
+ *
+ * Shapes and dtypes, all device memory:
+ *   lc_kernels_f32_to_bf16  src [n] fp32 -> dst [n] bf16, lc_f32_to_bf16
+ *                           (round to nearest even, NaN kept quiet, overflow
+ *                           to +-Inf): the rounding of cast/lc_cast.h, so the
+ *                           bits are those lc_weights_create makes on the host;
+ *   lc_kernels_bf16_to_f32  src [n] bf16 -> dst [n] fp32, exact (a shift);
+ *   lc_kernels_add_bias     y [m][n] fp32 in place, y[i][j] = y[i][j] +
+ *                           widen(bias[j]), bias [n] bf16: one plain FP32
+ *                           addition (the baselines are not strict, so no
+ *                           NaN canonicalisation), bf16 widened in a register.
+ * Elementwise: nothing depends on the launch.  No reduction here.
+ *
+ * Launch: grid-stride over 4-element vectors (16 bytes of fp32, 8 of bf16)
+ * when source and destination agree on alignment (a scalar head and tail
+ * around the aligned body), else over scalars; add_bias walks rows in
+ * grid.y (grid-stride past 65535) and vectors of a row in grid.x, vectors
+ * when n % 4 == 0, y is 16-byte and bias 8-byte aligned.
+ *
+ * Benchmark: none (not on a timed path of strict mode; the vendor baselines'
+ * benchmark times it as part of their matmul).
+ */
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cast/lc_cast.h"
+#include "kernels/lc_kernels.h"
+
+#define CV_THREADS 256
+#define CV_MAX_BLOCKS 8192
+#define CV_MAX_GRID_Y 65535
+
+/* ---- fp32 -> bf16 ----------------------------------------------------------*/
+
+/* [0, head) and [head + 4*nvec, n) scalar; the body as float4 -> uint2. */
+__global__ void __launch_bounds__(CV_THREADS)
+    f32_to_bf16_kernel(const float *__restrict__ src, int64_t n, uint16_t *__restrict__ dst,
+                       int64_t head, int64_t nvec) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const float4 *s4 = reinterpret_cast<const float4 *>(src + head);
+  uint2 *d4 = reinterpret_cast<uint2 *>(dst + head);
+  for (int64_t v = t; v < nvec; v += stride) {
+    const float4 f = s4[v];
+    uint2 o;
+    o.x = (uint32_t)lc_f32_to_bf16(f.x) | ((uint32_t)lc_f32_to_bf16(f.y) << 16);
+    o.y = (uint32_t)lc_f32_to_bf16(f.z) | ((uint32_t)lc_f32_to_bf16(f.w) << 16);
+    d4[v] = o;
+  }
+  for (int64_t i = t; i < head; i += stride) dst[i] = lc_f32_to_bf16(src[i]);
+  for (int64_t i = head + 4 * nvec + t; i < n; i += stride) dst[i] = lc_f32_to_bf16(src[i]);
+}
+
+/* ---- bf16 -> fp32 ----------------------------------------------------------*/
+
+__global__ void __launch_bounds__(CV_THREADS)
+    bf16_to_f32_kernel(const uint16_t *__restrict__ src, int64_t n, float *__restrict__ dst,
+                       int64_t head, int64_t nvec) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  const uint2 *s4 = reinterpret_cast<const uint2 *>(src + head);
+  float4 *d4 = reinterpret_cast<float4 *>(dst + head);
+  for (int64_t v = t; v < nvec; v += stride) {
+    const uint2 h = s4[v];
+    d4[v] = make_float4(lc_f32_from_bits(h.x << 16), lc_f32_from_bits(h.x & 0xFFFF0000u),
+                        lc_f32_from_bits(h.y << 16), lc_f32_from_bits(h.y & 0xFFFF0000u));
+  }
+  for (int64_t i = t; i < head; i += stride) dst[i] = lc_bf16_to_f32(src[i]);
+  for (int64_t i = head + 4 * nvec + t; i < n; i += stride) dst[i] = lc_bf16_to_f32(src[i]);
+}
+
+/* ---- y += bias ---------------------------------------------------------------*/
+
+template <bool VEC>
+__global__ void __launch_bounds__(CV_THREADS)
+    add_bias_kernel(float *__restrict__ y, int64_t m, int64_t n,
+                    const uint16_t *__restrict__ bias) {
+  const int64_t chunks = VEC ? n / 4 : n;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t r = blockIdx.y; r < m; r += gridDim.y) {
+    float *yr = y + r * n;
+    for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < chunks; c += stride) {
+      if (VEC) {
+        const uint2 h = reinterpret_cast<const uint2 *>(bias)[c];
+        float4 v = reinterpret_cast<float4 *>(yr)[c];
+        v.x = v.x + lc_f32_from_bits(h.x << 16);
+        v.y = v.y + lc_f32_from_bits(h.x & 0xFFFF0000u);
+        v.z = v.z + lc_f32_from_bits(h.y << 16);
+        v.w = v.w + lc_f32_from_bits(h.y & 0xFFFF0000u);
+        reinterpret_cast<float4 *>(yr)[c] = v;
+      } else {
+        yr[c] = yr[c] + lc_bf16_to_f32(bias[c]);
+      }
+    }
+  }
+}
+
+/* ---- launchers and entries -------------------------------------------------*/
+
+static lc_status launch_status(const char *what, char *err, size_t err_len) {
+  const cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) return LC_OK;
+  if (err && err_len)
+    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+  return LC_ERR_CUDA;
+}
+
+static lc_status bad_args(const char *fn, int64_t n, char *err, size_t err_len) {
+  if (err && err_len) snprintf(err, err_len, "%s: bad arguments (n = %lld)", fn, (long long)n);
+  return LC_ERR_INVALID_ARGUMENT;
+}
+
+/* Splits n elements into a scalar head, 4-element vectors and a scalar tail
+ * such that f32 + head is 16-byte and bf16 + head 8-byte aligned; when the
+ * two pointers cannot be aligned together, everything is head. */
+static void split_f32_bf16(const float *f32, const uint16_t *bf16, int64_t n, int64_t *head,
+                           int64_t *nvec) {
+  const int64_t h = (int64_t)((16u - ((uintptr_t)f32 & 15u)) & 15u) / 4;
+  *head = n;
+  *nvec = 0;
+  if (((uintptr_t)f32 & 3u) == 0 && ((uintptr_t)bf16 & 1u) == 0 &&
+      (((uintptr_t)(bf16 + h)) & 7u) == 0) {
+    *head = h < n ? h : n;
+    *nvec = (n - *head) / 4;
+  }
+}
+
+static unsigned grid_for(int64_t n, int64_t head, int64_t nvec) {
+  int64_t work = nvec > head ? nvec : head;
+  if (n - head - 4 * nvec > work) work = n - head - 4 * nvec;
+  int64_t blocks = (work + CV_THREADS - 1) / CV_THREADS;
+  return (unsigned)(blocks > CV_MAX_BLOCKS ? CV_MAX_BLOCKS : blocks < 1 ? 1 : blocks);
+}
+
+static lc_status f32_to_bf16_launch(const float *src, int64_t n, uint16_t *dst, cudaStream_t stream,
+                                    char *err, size_t err_len) {
+  int64_t head, nvec;
+  split_f32_bf16(src, dst, n, &head, &nvec);
+  f32_to_bf16_kernel<<<grid_for(n, head, nvec), CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
+  return launch_status("f32_to_bf16_kernel", err, err_len);
+}
+
+static lc_status bf16_to_f32_launch(const uint16_t *src, int64_t n, float *dst, cudaStream_t stream,
+                                    char *err, size_t err_len) {
+  int64_t head, nvec;
+  split_f32_bf16(dst, src, n, &head, &nvec);
+  bf16_to_f32_kernel<<<grid_for(n, head, nvec), CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
+  return launch_status("bf16_to_f32_kernel", err, err_len);
+}
+
+static lc_status add_bias_launch(float *y, int64_t m, int64_t n, const uint16_t *bias,
+                                 cudaStream_t stream, char *err, size_t err_len) {
+  const bool vec = n % 4 == 0 && ((uintptr_t)y & 15u) == 0 && ((uintptr_t)bias & 7u) == 0;
+  const int64_t chunks = vec ? n / 4 : n;
+  int64_t bx = (chunks + CV_THREADS - 1) / CV_THREADS;
+  if (bx > CV_MAX_BLOCKS) bx = CV_MAX_BLOCKS;
+  const dim3 grid((unsigned)bx, (unsigned)(m < CV_MAX_GRID_Y ? m : CV_MAX_GRID_Y));
+  if (vec)
+    add_bias_kernel<true><<<grid, CV_THREADS, 0, stream>>>(y, m, n, bias);
+  else
+    add_bias_kernel<false><<<grid, CV_THREADS, 0, stream>>>(y, m, n, bias);
+  return launch_status("add_bias_kernel", err, err_len);
+}
+
+extern "C" lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst,
+                                            void *stream, char *err, size_t err_len) {
+  if (n < 0 || (n > 0 && (!src || !dst)))
+    return bad_args("lc_kernels_f32_to_bf16", n, err, err_len);
+  if (n == 0) return LC_OK;
+  return f32_to_bf16_launch(src, n, dst, (cudaStream_t)stream, err, err_len);
+}
+
+extern "C" lc_status lc_kernels_bf16_to_f32(const uint16_t *src, int64_t n, float *dst,
+                                            void *stream, char *err, size_t err_len) {
+  if (n < 0 || (n > 0 && (!src || !dst)))
+    return bad_args("lc_kernels_bf16_to_f32", n, err, err_len);
+  if (n == 0) return LC_OK;
+  return bf16_to_f32_launch(src, n, dst, (cudaStream_t)stream, err, err_len);
+}
+
+extern "C" lc_status lc_kernels_add_bias(float *y, int64_t m, int64_t n, const uint16_t *bias,
+                                         void *stream, char *err, size_t err_len) {
+  if (m < 0 || n < 1 || (m > 0 && (!y || !bias)))
+    return bad_args("lc_kernels_add_bias", n, err, err_len);
+  if (m == 0) return LC_OK;
+  return add_bias_launch(y, m, n, bias, (cudaStream_t)stream, err, err_len);
+}

@@ -1,0 +1,259 @@
+/*
+ * kernels/rmsnorm.cu — RMSNorm over the rows of x on the GPU, strict.
+ *
+ * Shapes and dtypes: x, y [m][n] fp32, device (y may equal x); w [n] bf16,
+ * device; eps fp32, finite and >= 0 (lib/ checks).  bf16 becomes fp32 in a
+ * register (lc_bf16_to_f32, a 16-bit shift) where each weight element is
+ * multiplied in; no fp32 copy of w exists anywhere.
+ *
+ * Order: the canonical order v1, bit for bit lc_cpu_rmsnorm_strict.  ONE warp
+ * owns a row's reduction: lane l takes x[l], x[l+32], ... in ascending order,
+ * acc = fma(x, x, acc) from +0; then acc = acc + shfl_xor(acc, o) for
+ * o = 16, 8, 4, 2, 1 and lane 0's value is ss; mean = ss / (float)n,
+ * r = 1 / sqrt(mean + eps) (IEEE division and square root), and
+ * y[i] = canon((x[i] * r) * w[i]).  A row's bits depend on its own data and n
+ * alone, never on m, the row's position, the launch shape or the GPU.
+ *
+ * Two launch shapes with the same arithmetic; which one runs depends on m
+ * and n only and changes no bit (tests/test_cuda_ops.c compares a row alone
+ * with the same row inside batches that take the other shape):
+ *   warp path   RMS_WARP_ROWS rows per block, one warp per row; each lane
+ *               keeps RMS_UNROLL loads in flight ahead of its fma chain, then
+ *               re-reads its elements (L1/L2) to write y.
+ *   block path  few rows of moderate length (m <= RMS_BLOCK_MAX_M,
+ *               RMS_BLOCK_MIN_N <= n <= RMS_BLOCK_MAX_N: decode): one block
+ *               per row; all RMS_BLOCK_THREADS threads stage the row in shared
+ *               memory with 16-byte loads, warp 0 runs the chain from shared
+ *               memory, all threads write y from shared memory.  One memory
+ *               latency per row instead of n/(32*RMS_UNROLL).
+ * In place is safe in both: a row is read completely (the chain) before any
+ * of it is written, and each element is then re-read by the thread that
+ * writes it.
+ *
+ * Benchmark: bench/bench_ops (its rmsnorm rows; bench/run.sh
+ * builds and runs it on the GPU machine).  tests/test_cuda_ops.c also prints
+ * a rough time per call for a few decode and prefill shapes.
+ */
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cast/lc_canon.h"
+#include "kernels/lc_kernels.h"
+
+#define RMS_WARP_ROWS 4       /* warp path: rows (= warps) per block */
+#define RMS_UNROLL 8          /* warp path: loads in flight per lane */
+#define RMS_BLOCK_THREADS 256 /* block path: threads per block (one row) */
+#define RMS_BLOCK_MAX_M 1023  /* block path only for m up to this */
+#define RMS_BLOCK_MIN_N 1025  /* ... and n in this range: */
+#define RMS_BLOCK_MAX_N                                   \
+  12224 /* n floats of dynamic shared memory + the static \
+           scalars stay under the 48 KiB default */
+#define FULL_MASK 0xffffffffu
+
+/* ---- the canonical pieces ------------------------------------------------*/
+
+/* The butterfly of the canonical reduction over the 32 lanes of a warp;
+ * returns lane 0's result to every lane. */
+__device__ __forceinline__ float warp_canon_butterfly(float v) {
+#pragma unroll
+  for (int o = 16; o >= 1; o >>= 1) v = v + __shfl_xor_sync(FULL_MASK, v, o);
+  return __shfl_sync(FULL_MASK, v, 0);
+}
+
+/* r = 1 / sqrt(ss / n + eps), each step one IEEE operation. */
+__device__ __forceinline__ float rms_scale(float ss, int64_t n, float eps) {
+  const float mean = LC_DIV(ss, (float)n);
+  return LC_DIV(1.0f, LC_SQRT(mean + eps));
+}
+
+__device__ __forceinline__ float rms_out(float x, float r, uint16_t w) {
+  return lc_canon_nan((x * r) * lc_bf16_to_f32(w));
+}
+
+/* ---- warp path -------------------------------------------------------------*/
+
+/* Lane `lane`'s chain over x[lane], x[lane+32], ...: the loads of UNROLL
+ * consecutive steps are issued before their fmas, the fmas stay in order. */
+template <int UNROLL>
+__device__ __forceinline__ float lane_sumsq(const float *xr, int64_t n, int lane) {
+  float acc = 0.0f;
+  int64_t i = lane;
+  for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
+    float v[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) v[u] = xr[i + 32 * u];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) acc = LC_FMA(v[u], v[u], acc);
+  }
+  for (; i < n; i += 32) {
+    const float v = xr[i];
+    acc = LC_FMA(v, v, acc);
+  }
+  return acc;
+}
+
+template <int UNROLL>
+__device__ __forceinline__ void lane_write(const float *xr, const uint16_t *__restrict__ w, float r,
+                                           float *yr, int64_t n, int lane) {
+  int64_t i = lane;
+  for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
+    float v[UNROLL];
+    uint16_t wv[UNROLL];
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) {
+      v[u] = xr[i + 32 * u];
+      wv[u] = w[i + 32 * u];
+    }
+#pragma unroll
+    for (int u = 0; u < UNROLL; u++) yr[i + 32 * u] = rms_out(v[u], r, wv[u]);
+  }
+  for (; i < n; i += 32) yr[i] = rms_out(xr[i], r, w[i]);
+}
+
+template <int ROWS, int UNROLL>
+__global__ void __launch_bounds__(ROWS * 32)
+    rmsnorm_warp_kernel(const float *x, int64_t m, int64_t n, const uint16_t *__restrict__ w,
+                        float eps, float *y) {
+  const int lane = threadIdx.x & 31;
+  for (int64_t row = (int64_t)blockIdx.x * ROWS + (threadIdx.x >> 5); row < m;
+       row += (int64_t)gridDim.x * ROWS) {
+    const float *xr = x + row * n;
+    float *yr = y + row * n;
+    const float ss = warp_canon_butterfly(lane_sumsq<UNROLL>(xr, n, lane));
+    lane_write<UNROLL>(xr, w, rms_scale(ss, n, eps), yr, n, lane);
+  }
+}
+
+/* ---- block path ------------------------------------------------------------*/
+
+#define STAGE_BATCH 4 /* float4 loads in flight per thread while staging */
+
+/* All THREADS threads copy row xr[0..n) into s (16-byte loads when xr is
+ * 16-byte aligned); the loads of a batch are issued before its stores. */
+template <int THREADS>
+__device__ __forceinline__ void stage_row(const float *xr, int64_t n, float *s) {
+  const int t = threadIdx.x;
+  if (((uintptr_t)xr & 15u) == 0) {
+    const int64_t n4 = n >> 2;
+    const float4 *x4 = reinterpret_cast<const float4 *>(xr);
+    float4 *s4 = reinterpret_cast<float4 *>(s);
+    for (int64_t c0 = t; c0 < n4; c0 += (int64_t)THREADS * STAGE_BATCH) {
+      float4 v[STAGE_BATCH];
+#pragma unroll
+      for (int k = 0; k < STAGE_BATCH; k++)
+        if (c0 + k * THREADS < n4) v[k] = x4[c0 + k * THREADS];
+#pragma unroll
+      for (int k = 0; k < STAGE_BATCH; k++)
+        if (c0 + k * THREADS < n4) s4[c0 + k * THREADS] = v[k];
+    }
+    for (int64_t i = 4 * n4 + t; i < n; i += THREADS) s[i] = xr[i];
+  } else {
+    for (int64_t i0 = t; i0 < n; i0 += (int64_t)THREADS * 4 * STAGE_BATCH) {
+      float v[4 * STAGE_BATCH];
+#pragma unroll
+      for (int k = 0; k < 4 * STAGE_BATCH; k++)
+        if (i0 + k * THREADS < n) v[k] = xr[i0 + k * THREADS];
+#pragma unroll
+      for (int k = 0; k < 4 * STAGE_BATCH; k++)
+        if (i0 + k * THREADS < n) s[i0 + k * THREADS] = v[k];
+    }
+  }
+}
+
+/* y = canon((x * r) * w) for the staged row, all threads; 16-byte stores
+ * when yr is 16-byte aligned and w 8-byte aligned. */
+template <int THREADS>
+__device__ __forceinline__ void write_row(const float *s, float r, const uint16_t *__restrict__ w,
+                                          float *yr, int64_t n) {
+  const int t = threadIdx.x;
+  if (((uintptr_t)yr & 15u) == 0 && ((uintptr_t)w & 7u) == 0) {
+    const int64_t n4 = n >> 2;
+    const float4 *s4 = reinterpret_cast<const float4 *>(s);
+    const uint2 *w4 = reinterpret_cast<const uint2 *>(w);
+    float4 *y4 = reinterpret_cast<float4 *>(yr);
+    for (int64_t c = t; c < n4; c += THREADS) {
+      const float4 v = s4[c];
+      const uint2 ww = w4[c]; /* 4 bf16, little-endian: element 0 in the low half */
+      float4 o;
+      o.x = rms_out(v.x, r, (uint16_t)(ww.x & 0xFFFFu));
+      o.y = rms_out(v.y, r, (uint16_t)(ww.x >> 16));
+      o.z = rms_out(v.z, r, (uint16_t)(ww.y & 0xFFFFu));
+      o.w = rms_out(v.w, r, (uint16_t)(ww.y >> 16));
+      y4[c] = o;
+    }
+    for (int64_t i = 4 * n4 + t; i < n; i += THREADS) yr[i] = rms_out(s[i], r, w[i]);
+  } else {
+    for (int64_t i = t; i < n; i += THREADS) yr[i] = rms_out(s[i], r, w[i]);
+  }
+}
+
+template <int THREADS>
+__global__ void __launch_bounds__(THREADS)
+    rmsnorm_block_kernel(const float *x, int64_t m, int64_t n, const uint16_t *__restrict__ w,
+                         float eps, float *y) {
+  extern __shared__ float4 rms_smem4[]; /* the row, n floats rounded up to 4 */
+  __shared__ float s_scale;
+  float *s = reinterpret_cast<float *>(rms_smem4);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int64_t row = blockIdx.x; row < m; row += gridDim.x) {
+    const float *xr = x + row * n;
+    float *yr = y + row * n;
+    stage_row<THREADS>(xr, n, s);
+    __syncthreads();
+    if (warp == 0) {
+      /* The canonical chain, lane by lane, from shared memory (no stores in
+       * the loop: the compiler can issue the loads ahead). */
+      float acc = 0.0f;
+#pragma unroll 8
+      for (int64_t i = lane; i < n; i += 32) acc = LC_FMA(s[i], s[i], acc);
+      const float ss = warp_canon_butterfly(acc);
+      if (lane == 0) s_scale = rms_scale(ss, n, eps);
+    }
+    __syncthreads();
+    write_row<THREADS>(s, s_scale, w, yr, n);
+    __syncthreads(); /* s and s_scale are reused by the next row */
+  }
+}
+
+/* ---- launcher and entry ----------------------------------------------------*/
+
+static lc_status launch_status(const char *what, char *err, size_t err_len) {
+  const cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) return LC_OK;
+  if (err && err_len)
+    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+  return LC_ERR_CUDA;
+}
+
+static int rmsnorm_uses_block_path(int64_t m, int64_t n) {
+  return m <= RMS_BLOCK_MAX_M && n >= RMS_BLOCK_MIN_N && n <= RMS_BLOCK_MAX_N;
+}
+
+static lc_status rmsnorm_launch(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
+                                float *y, cudaStream_t stream, char *err, size_t err_len) {
+  if (rmsnorm_uses_block_path(m, n)) {
+    const size_t smem = (size_t)((n + 3) / 4) * sizeof(float4);
+    rmsnorm_block_kernel<RMS_BLOCK_THREADS>
+        <<<(unsigned)m, RMS_BLOCK_THREADS, smem, stream>>>(x, m, n, w, eps, y);
+    return launch_status("rmsnorm_block_kernel", err, err_len);
+  }
+  int64_t blocks = (m + RMS_WARP_ROWS - 1) / RMS_WARP_ROWS;
+  if (blocks > (1 << 20)) blocks = 1 << 20; /* the kernel loops over the rest */
+  rmsnorm_warp_kernel<RMS_WARP_ROWS, RMS_UNROLL>
+      <<<(unsigned)blocks, RMS_WARP_ROWS * 32, 0, stream>>>(x, m, n, w, eps, y);
+  return launch_status("rmsnorm_warp_kernel", err, err_len);
+}
+
+extern "C" lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w,
+                                        float eps, float *y, void *stream, char *err,
+                                        size_t err_len) {
+  if (m < 0 || n < 1 || (m > 0 && (!x || !w || !y))) {
+    if (err && err_len)
+      snprintf(err, err_len, "lc_kernels_rmsnorm: bad arguments (m = %lld, n = %lld)", (long long)m,
+               (long long)n);
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  if (m == 0) return LC_OK;
+  return rmsnorm_launch(x, m, n, w, eps, y, (cudaStream_t)stream, err, err_len);
+}
