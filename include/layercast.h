@@ -132,6 +132,9 @@ typedef enum lc_mode {
   LC_MODE_VENDOR_BF16 = 4, /* CUDA: cuBLASLt bf16 x bf16, FP32 accumulate */
   LC_MODE_VENDOR_FP32 = 5, /* CUDA: per-call upcast + cuBLASLt SGEMM */
 } lc_mode;
+/* The vendor modes are baselines for experiments: they change lc_matmul
+ * only (cuBLASLt with its default heuristic, no invariance promised); every
+ * other op runs the strict kernels. */
 
 typedef enum lc_dtype {
   LC_DTYPE_F32 = 0,  /* IEEE binary32 */
@@ -297,9 +300,12 @@ LC_API lc_status lc_weights_conversion_stats(const lc_weights *w, lc_conversion_
 /* y[m][n] = sum_k x[m][k] * W[n][k]  (+ bias[n])
  * x: backend [m][k] fp32, W: [n][k] bf16 with k = lc_weights_cols(w),
  * bias: NULL or weights [1][n], y: backend [m][n] fp32 (must not overlap
- * x).  Strict: K is cut into segments of LC's matmul_seg_len; within a
+ * x).  Strict: K is cut into segments of matmul_seg_len (lc_canon_info); within a
  * segment acc = fma(x, w, acc) for k ascending; segments summed in order;
- * then + bias. */
+ * then + bias.  vendor-bf16: x rounded to a bf16 temporary, cuBLASLt bf16
+ * GEMM with FP32 accumulation; vendor-fp32: W widened to an FP32 temporary
+ * (counted in lc_context_memory) and cuBLASLt SGEMM; LC_ERR_CUBLAS if
+ * cuBLASLt fails. */
 LC_API lc_status lc_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
                            const lc_weights *bias, float *y);
 
