@@ -7,8 +7,9 @@
  *
  * Grid-stride over 16-byte vectors when the three pointers share their
  * alignment modulo 16 (a scalar head brings them to a 16-byte boundary, a
- * scalar tail finishes n), else over scalars.  In place is safe: every
- * element is read and then written by one thread.
+ * scalar tail finishes n), else over scalars (lc_ew2_split and lc_ew2_f32
+ * of kernels/lc_cuda_common.cuh).  In place is safe: every element is read
+ * and then written by one thread.
  *
  * Benchmark: bench/bench_ops (its add rows; bench/run.sh builds and runs
  * it on the GPU machine).
@@ -18,69 +19,35 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define ADD_THREADS 256
 #define ADD_MAX_BLOCKS 8192 /* grid-stride beyond */
 
-__device__ __forceinline__ float add_one(float a, float b) {
-  return lc_canon_nan(a + b);
-}
+struct add_one {
+  __device__ __forceinline__ float operator()(float a, float b) const {
+    return lc_canon_nan(a + b);
+  }
+};
 
 /* Elements [0, head) and [head + 4*nvec, n) one by one; the 4*nvec in
- * between as float4 (a + head, b + head, out + head are 16-byte aligned). */
+ * between as float4 (a + head, b + head, out + head are 16-byte aligned):
+ * lc_ew2_f32 of kernels/lc_cuda_common.cuh. */
 __global__ void __launch_bounds__(ADD_THREADS)
     add_kernel(const float *a, const float *b, float *out, int64_t n, int64_t head, int64_t nvec) {
-  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
-  const float4 *a4 = reinterpret_cast<const float4 *>(a + head);
-  const float4 *b4 = reinterpret_cast<const float4 *>(b + head);
-  float4 *o4 = reinterpret_cast<float4 *>(out + head);
-  for (int64_t v = t; v < nvec; v += stride) {
-    const float4 x = a4[v], y = b4[v];
-    o4[v] = make_float4(add_one(x.x, y.x), add_one(x.y, y.y), add_one(x.z, y.z), add_one(x.w, y.w));
-  }
-  for (int64_t i = t; i < head; i += stride) out[i] = add_one(a[i], b[i]);
-  for (int64_t i = head + 4 * nvec + t; i < n; i += stride) out[i] = add_one(a[i], b[i]);
+  lc_ew2_f32(a, b, out, n, head, nvec, add_one{});
 }
 
 /* ---- launcher and entry ----------------------------------------------------*/
 
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
-/* Splits n elements of three pointers into a scalar head, a float4 body and
- * a scalar tail: a vector body only when a, b and out are equally misaligned
- * modulo 16 (floats are 4-byte aligned, so the head is 0..3 elements);
- * otherwise everything is head. */
-static void vec_split(const void *a, const void *b, const void *out, int64_t n, int64_t *head,
-                      int64_t *nvec) {
-  const uintptr_t mis = (uintptr_t)out & 15u;
-  *head = n;
-  *nvec = 0;
-  if (((uintptr_t)a & 15u) == mis && ((uintptr_t)b & 15u) == mis && (mis & 3u) == 0) {
-    int64_t h = (int64_t)((16u - mis) & 15u) / 4;
-    if (h > n) h = n;
-    *head = h;
-    *nvec = (n - h) / 4;
-  }
-}
-
 static lc_status add_launch(const float *a, const float *b, int64_t n, float *out,
                             cudaStream_t stream, char *err, size_t err_len) {
   int64_t head, nvec;
-  vec_split(a, b, out, n, &head, &nvec);
-  int64_t work = nvec > head ? nvec : head;
-  if (n - head - 4 * nvec > work) work = n - head - 4 * nvec;
-  int64_t blocks = (work + ADD_THREADS - 1) / ADD_THREADS;
-  if (blocks > ADD_MAX_BLOCKS) blocks = ADD_MAX_BLOCKS;
-  add_kernel<<<(unsigned)blocks, ADD_THREADS, 0, stream>>>(a, b, out, n, head, nvec);
-  return launch_status("add_kernel", err, err_len);
+  lc_ew2_split(a, b, out, n, &head, &nvec);
+  const unsigned blocks = lc_ew_blocks(n, head, nvec, ADD_THREADS, ADD_MAX_BLOCKS);
+  add_kernel<<<blocks, ADD_THREADS, 0, stream>>>(a, b, out, n, head, nvec);
+  return lc_launch_status("add_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_add(const float *a, const float *b, int64_t n, float *out,

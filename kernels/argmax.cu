@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define AM_WARP_ROWS 4
@@ -39,7 +40,6 @@
 #define AM_BLOCK_MAX_M 1023
 #define AM_BLOCK_MIN_N 1025
 #define AM_NO_INDEX 0x7fffffff /* above every index of a row (n <= 2^31-1) */
-#define FULL_MASK 0xffffffffu
 
 /* Whether candidate (av, ai) comes before (bv, bi) in the total order of the
  * contract.  The empty candidate (-Inf, AM_NO_INDEX) loses to every element. */
@@ -63,7 +63,7 @@ __device__ __forceinline__ void am_take(float &bv, int &bi, float v, int i) {
 template <int U>
 __device__ __forceinline__ void am_partial(const float *xr, int64_t n, int t, int T, float &bv,
                                            int &bi) {
-  if (((uintptr_t)xr & 15u) == 0) {
+  if (lc_aligned16(xr)) {
     const int64_t n4 = n >> 2;
     const float4 *x4 = reinterpret_cast<const float4 *>(xr);
     int64_t c = t;
@@ -106,8 +106,8 @@ __device__ __forceinline__ void am_partial(const float *xr, int64_t n, int t, in
 __device__ __forceinline__ void am_warp_reduce(float &bv, int &bi) {
 #pragma unroll
   for (int o = 16; o >= 1; o >>= 1) {
-    const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
-    const int oi = __shfl_xor_sync(FULL_MASK, bi, o);
+    const float ov = __shfl_xor_sync(LC_WARP_FULL_MASK, bv, o);
+    const int oi = __shfl_xor_sync(LC_WARP_FULL_MASK, bi, o);
     am_take(bv, bi, ov, oi);
   }
 }
@@ -159,26 +159,18 @@ static_assert(AM_BLOCK_THREADS % 32 == 0 && AM_BLOCK_THREADS / 32 <= 32, "one wa
 
 /* ---- launcher and entry ----------------------------------------------------*/
 
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
 static lc_status argmax_launch(const float *x, int64_t m, int64_t n, int32_t *idx,
                                cudaStream_t stream, char *err, size_t err_len) {
   if (m <= AM_BLOCK_MAX_M && n >= AM_BLOCK_MIN_N) {
     argmax_block_kernel<AM_BLOCK_THREADS>
         <<<(unsigned)m, AM_BLOCK_THREADS, 0, stream>>>(x, m, n, idx);
-    return launch_status("argmax_block_kernel", err, err_len);
+    return lc_launch_status("argmax_block_kernel", err, err_len);
   }
   int64_t blocks = (m + AM_WARP_ROWS - 1) / AM_WARP_ROWS;
   if (blocks > (1 << 20)) blocks = 1 << 20; /* the kernel loops over the rest */
   argmax_warp_kernel<AM_WARP_ROWS>
       <<<(unsigned)blocks, AM_WARP_ROWS * 32, 0, stream>>>(x, m, n, idx);
-  return launch_status("argmax_warp_kernel", err, err_len);
+  return lc_launch_status("argmax_warp_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_argmax(const float *x, int64_t m, int64_t n, int32_t *idx,

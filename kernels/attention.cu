@@ -54,6 +54,7 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 /* ---- tile parameters ---------------------------------------------------- */
@@ -171,8 +172,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
     for (int c = warp; c < nh; c += ATTN_THREADS / 32) {
       float m = -INFINITY;
       for (int j = lane; j < n; j += 32) m = lc_max_nonan(m, s_s[c * ATTN_SROW + j]);
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) m = lc_max_nonan(m, __shfl_xor_sync(0xffffffffu, m, o));
+      m = lc_warp_max_nonan(m);
       if (lane == 0) m_s[c] = lc_canon_zero(m);
     }
     __syncthreads();
@@ -339,7 +339,7 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
     return LC_ERR_INVALID_ARGUMENT;
   }
   const size_t need = lc_kernels_attention_workspace(shape, total_q);
-  if (need == SIZE_MAX || ws_bytes < need || ((uintptr_t)ws % 8) != 0) {
+  if (need == SIZE_MAX || ws_bytes < need || !lc_aligned8(ws)) {
     if (err && err_len)
       snprintf(err, err_len, "attention: workspace of %zu bytes at %p, need %zu, 8-byte aligned",
                ws_bytes, ws, need);
@@ -372,8 +372,7 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
   /* (m_b, l_b) pairs first (8-byte aligned), then the o_b vectors */
   a.ws_ml = (float2 *)ws;
   a.ws_o = (float *)ws + (size_t)rows * a.n_heads * a.n_parts * 2;
-  const bool vec =
-      (a.head_dim % 4 == 0) && ((uintptr_t)k_cache % 16 == 0) && ((uintptr_t)v_cache % 16 == 0);
+  const bool vec = (a.head_dim % 4 == 0) && lc_aligned16(k_cache) && lc_aligned16(v_cache);
   for (int64_t r0 = 0; r0 < total_q; r0 += rows) {
     a.row0 = r0;
     a.n_rows = (total_q - r0 < rows) ? total_q - r0 : rows;

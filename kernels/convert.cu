@@ -16,7 +16,8 @@
  *
  * Launch: grid-stride over 4-element vectors (16 bytes of fp32, 8 of bf16)
  * when source and destination agree on alignment (a scalar head and tail
- * around the aligned body), else over scalars; add_bias walks rows in
+ * around the aligned body; lc_grid_stride_split and lc_ew_blocks of
+ * kernels/lc_cuda_common.cuh), else over scalars; add_bias walks rows in
  * grid.y (grid-stride past 65535) and vectors of a row in grid.x, vectors
  * when n % 4 == 0, y is 16-byte and bias 8-byte aligned.
  *
@@ -28,6 +29,7 @@
 #include <stdio.h>
 
 #include "cast/lc_cast.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define CV_THREADS 256
@@ -40,19 +42,18 @@
 __global__ void __launch_bounds__(CV_THREADS)
     f32_to_bf16_kernel(const float *__restrict__ src, int64_t n, uint16_t *__restrict__ dst,
                        int64_t head, int64_t nvec) {
-  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const float4 *s4 = reinterpret_cast<const float4 *>(src + head);
   uint2 *d4 = reinterpret_cast<uint2 *>(dst + head);
-  for (int64_t v = t; v < nvec; v += stride) {
-    const float4 f = s4[v];
-    uint2 o;
-    o.x = (uint32_t)lc_f32_to_bf16(f.x) | ((uint32_t)lc_f32_to_bf16(f.y) << 16);
-    o.y = (uint32_t)lc_f32_to_bf16(f.z) | ((uint32_t)lc_f32_to_bf16(f.w) << 16);
-    d4[v] = o;
-  }
-  for (int64_t i = t; i < head; i += stride) dst[i] = lc_f32_to_bf16(src[i]);
-  for (int64_t i = head + 4 * nvec + t; i < n; i += stride) dst[i] = lc_f32_to_bf16(src[i]);
+  lc_grid_stride_split(
+      n, head, nvec,
+      [&](int64_t v) {
+        const float4 f = s4[v];
+        uint2 o;
+        o.x = (uint32_t)lc_f32_to_bf16(f.x) | ((uint32_t)lc_f32_to_bf16(f.y) << 16);
+        o.y = (uint32_t)lc_f32_to_bf16(f.z) | ((uint32_t)lc_f32_to_bf16(f.w) << 16);
+        d4[v] = o;
+      },
+      [&](int64_t i) { dst[i] = lc_f32_to_bf16(src[i]); });
 }
 
 /* ---- bf16 -> fp32 ----------------------------------------------------------*/
@@ -60,17 +61,16 @@ __global__ void __launch_bounds__(CV_THREADS)
 __global__ void __launch_bounds__(CV_THREADS)
     bf16_to_f32_kernel(const uint16_t *__restrict__ src, int64_t n, float *__restrict__ dst,
                        int64_t head, int64_t nvec) {
-  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
   const uint2 *s4 = reinterpret_cast<const uint2 *>(src + head);
   float4 *d4 = reinterpret_cast<float4 *>(dst + head);
-  for (int64_t v = t; v < nvec; v += stride) {
-    const uint2 h = s4[v];
-    d4[v] = make_float4(lc_f32_from_bits(h.x << 16), lc_f32_from_bits(h.x & 0xFFFF0000u),
-                        lc_f32_from_bits(h.y << 16), lc_f32_from_bits(h.y & 0xFFFF0000u));
-  }
-  for (int64_t i = t; i < head; i += stride) dst[i] = lc_bf16_to_f32(src[i]);
-  for (int64_t i = head + 4 * nvec + t; i < n; i += stride) dst[i] = lc_bf16_to_f32(src[i]);
+  lc_grid_stride_split(
+      n, head, nvec,
+      [&](int64_t v) {
+        const uint2 h = s4[v];
+        d4[v] = make_float4(lc_f32_from_bits(h.x << 16), lc_f32_from_bits(h.x & 0xFFFF0000u),
+                            lc_f32_from_bits(h.y << 16), lc_f32_from_bits(h.y & 0xFFFF0000u));
+      },
+      [&](int64_t i) { dst[i] = lc_bf16_to_f32(src[i]); });
 }
 
 /* ---- y += bias ---------------------------------------------------------------*/
@@ -101,14 +101,6 @@ __global__ void __launch_bounds__(CV_THREADS)
 
 /* ---- launchers and entries -------------------------------------------------*/
 
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
 static lc_status bad_args(const char *fn, int64_t n, char *err, size_t err_len) {
   if (err && err_len) snprintf(err, err_len, "%s: bad arguments (n = %lld)", fn, (long long)n);
   return LC_ERR_INVALID_ARGUMENT;
@@ -129,32 +121,27 @@ static void split_f32_bf16(const float *f32, const uint16_t *bf16, int64_t n, in
   }
 }
 
-static unsigned grid_for(int64_t n, int64_t head, int64_t nvec) {
-  int64_t work = nvec > head ? nvec : head;
-  if (n - head - 4 * nvec > work) work = n - head - 4 * nvec;
-  int64_t blocks = (work + CV_THREADS - 1) / CV_THREADS;
-  return (unsigned)(blocks > CV_MAX_BLOCKS ? CV_MAX_BLOCKS : blocks < 1 ? 1 : blocks);
-}
-
 static lc_status f32_to_bf16_launch(const float *src, int64_t n, uint16_t *dst, cudaStream_t stream,
                                     char *err, size_t err_len) {
   int64_t head, nvec;
   split_f32_bf16(src, dst, n, &head, &nvec);
-  f32_to_bf16_kernel<<<grid_for(n, head, nvec), CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
-  return launch_status("f32_to_bf16_kernel", err, err_len);
+  const unsigned blocks = lc_ew_blocks(n, head, nvec, CV_THREADS, CV_MAX_BLOCKS);
+  f32_to_bf16_kernel<<<blocks, CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
+  return lc_launch_status("f32_to_bf16_kernel", err, err_len);
 }
 
 static lc_status bf16_to_f32_launch(const uint16_t *src, int64_t n, float *dst, cudaStream_t stream,
                                     char *err, size_t err_len) {
   int64_t head, nvec;
   split_f32_bf16(dst, src, n, &head, &nvec);
-  bf16_to_f32_kernel<<<grid_for(n, head, nvec), CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
-  return launch_status("bf16_to_f32_kernel", err, err_len);
+  const unsigned blocks = lc_ew_blocks(n, head, nvec, CV_THREADS, CV_MAX_BLOCKS);
+  bf16_to_f32_kernel<<<blocks, CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
+  return lc_launch_status("bf16_to_f32_kernel", err, err_len);
 }
 
 static lc_status add_bias_launch(float *y, int64_t m, int64_t n, const uint16_t *bias,
                                  cudaStream_t stream, char *err, size_t err_len) {
-  const bool vec = n % 4 == 0 && ((uintptr_t)y & 15u) == 0 && ((uintptr_t)bias & 7u) == 0;
+  const bool vec = n % 4 == 0 && lc_aligned16(y) && lc_aligned8(bias);
   const int64_t chunks = vec ? n / 4 : n;
   int64_t bx = (chunks + CV_THREADS - 1) / CV_THREADS;
   if (bx > CV_MAX_BLOCKS) bx = CV_MAX_BLOCKS;
@@ -163,7 +150,7 @@ static lc_status add_bias_launch(float *y, int64_t m, int64_t n, const uint16_t 
     add_bias_kernel<true><<<grid, CV_THREADS, 0, stream>>>(y, m, n, bias);
   else
     add_bias_kernel<false><<<grid, CV_THREADS, 0, stream>>>(y, m, n, bias);
-  return launch_status("add_bias_kernel", err, err_len);
+  return lc_launch_status("add_bias_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst,

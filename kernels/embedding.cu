@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "cast/lc_cast.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define EMB_THREADS 256
@@ -57,17 +58,9 @@ __global__ void __launch_bounds__(EMB_THREADS)
 
 /* ---- launcher and entry ----------------------------------------------------*/
 
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
 static lc_status embedding_launch(const uint16_t *table, int64_t dim, const int32_t *ids, int64_t m,
                                   float *out, cudaStream_t stream, char *err, size_t err_len) {
-  const bool vec = dim % 8 == 0 && ((uintptr_t)table & 15u) == 0 && ((uintptr_t)out & 15u) == 0;
+  const bool vec = dim % 8 == 0 && lc_aligned16(table) && lc_aligned16(out);
   const int64_t chunks = vec ? dim / 8 : dim;
   const dim3 grid((unsigned)((chunks + EMB_THREADS - 1) / EMB_THREADS),
                   (unsigned)(m < EMB_MAX_GRID_Y ? m : EMB_MAX_GRID_Y));
@@ -75,7 +68,7 @@ static lc_status embedding_launch(const uint16_t *table, int64_t dim, const int3
     embedding_kernel<true><<<grid, EMB_THREADS, 0, stream>>>(table, dim, ids, m, out);
   else
     embedding_kernel<false><<<grid, EMB_THREADS, 0, stream>>>(table, dim, ids, m, out);
-  return launch_status("embedding_kernel", err, err_len);
+  return lc_launch_status("embedding_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_embedding(const uint16_t *table, int64_t dim, const int32_t *ids,

@@ -75,6 +75,7 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define MM_SEG LC_MATMUL_SEG_LEN /* 256 */
@@ -654,12 +655,6 @@ __global__ void __launch_bounds__(TL_THREADS, 2)
 /*  launchers                                                               */
 /* ======================================================================== */
 
-static lc_status mm_cuda_fail(cudaError_t e, const char *what, char *err, size_t err_len) {
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
 static lc_status mm_bad(const char *msg, char *err, size_t err_len) {
   if (err && err_len) snprintf(err, err_len, "lc_kernels_matmul: %s", msg);
   return LC_ERR_INVALID_ARGUMENT;
@@ -741,8 +736,8 @@ static lc_status run_decode(const float *x, int64_t m, int64_t k, const uint16_t
   const int64_t nseg = mm_nseg(k);
   const int64_t blocks = ((n + DEC_ROWS - 1) / DEC_ROWS) * nseg;
   if (blocks > INT32_MAX) return mm_bad("decode grid too large", err, err_len);
-  const bool vec = (k % 8 == 0) && ((uintptr_t)w % 16 == 0);
-  const int xvec = (k % 4 == 0) && ((uintptr_t)x % 16 == 0);
+  const bool vec = (k % 8 == 0) && lc_aligned16(w);
+  const int xvec = (k % 4 == 0) && lc_aligned16(x);
   const int direct = nseg == 1;
   const int64_t slice = mm_decode_slice_rows(m, k, n);
   if (!direct && (ws == NULL || ws_bytes < (size_t)(nseg * slice * n) * sizeof(float)))
@@ -754,10 +749,10 @@ static lc_status run_decode(const float *x, int64_t m, int64_t k, const uint16_t
                                                   xvec, blocks, st)
                         : launch_decode_vec<false>(x + m0 * k, rows, k, w, n, bias, out, direct,
                                                    xvec, blocks, st);
-    if (e != cudaSuccess) return mm_cuda_fail(e, "matmul decode kernel", err, err_len);
+    if (e != cudaSuccess) return lc_cuda_fail(e, "matmul decode kernel", err, err_len);
     if (!direct) {
       e = launch_combine(static_cast<const float *>(ws), rows, n, nseg, bias, y + m0 * n, st);
-      if (e != cudaSuccess) return mm_cuda_fail(e, "matmul combine kernel", err, err_len);
+      if (e != cudaSuccess) return lc_cuda_fail(e, "matmul combine kernel", err, err_len);
     }
   }
   return LC_OK;
@@ -799,15 +794,15 @@ static lc_status run_tiled(const float *x, int64_t m, int64_t k, const uint16_t 
   if (split && (ws == NULL || ws_bytes < (size_t)(nsplit * m * n) * sizeof(float)))
     return mm_bad("workspace too small (lc_kernels_matmul_workspace)", err, err_len);
   float *part = split ? static_cast<float *>(ws) : NULL;
-  const bool vec = (k % 8 == 0) && ((uintptr_t)x % 16 == 0) && ((uintptr_t)w % 16 == 0);
-  const int yvec = (n % 4 == 0) && ((uintptr_t)(split ? (void *)part : (void *)y) % 16 == 0);
+  const bool vec = (k % 8 == 0) && lc_aligned16(x) && lc_aligned16(w);
+  const int yvec = (n % 4 == 0) && lc_aligned16(split ? (void *)part : (void *)y);
   cudaError_t e =
       vec ? launch_tiled<true>(x, m, k, w, n, bias, y, tiles_m, tiles_n, nsplit, part, yvec, st)
           : launch_tiled<false>(x, m, k, w, n, bias, y, tiles_m, tiles_n, nsplit, part, yvec, st);
-  if (e != cudaSuccess) return mm_cuda_fail(e, "matmul tiled kernel", err, err_len);
+  if (e != cudaSuccess) return lc_cuda_fail(e, "matmul tiled kernel", err, err_len);
   if (split) {
     e = launch_combine(part, m, n, nsplit, bias, y, st);
-    if (e != cudaSuccess) return mm_cuda_fail(e, "matmul combine kernel", err, err_len);
+    if (e != cudaSuccess) return lc_cuda_fail(e, "matmul combine kernel", err, err_len);
   }
   return LC_OK;
 }

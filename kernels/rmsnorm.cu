@@ -39,6 +39,7 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define RMS_WARP_ROWS 4       /* warp path: rows (= warps) per block */
@@ -49,17 +50,11 @@
 #define RMS_BLOCK_MAX_N                                   \
   12224 /* n floats of dynamic shared memory + the static \
            scalars stay under the 48 KiB default */
-#define FULL_MASK 0xffffffffu
 
 /* ---- the canonical pieces ------------------------------------------------*/
 
-/* The butterfly of the canonical reduction over the 32 lanes of a warp;
- * returns lane 0's result to every lane. */
-__device__ __forceinline__ float warp_canon_butterfly(float v) {
-#pragma unroll
-  for (int o = 16; o >= 1; o >>= 1) v = v + __shfl_xor_sync(FULL_MASK, v, o);
-  return __shfl_sync(FULL_MASK, v, 0);
-}
+/* The butterfly of the 32-lane sum: lc_warp_canon_butterfly
+ * (kernels/lc_cuda_common.cuh). */
 
 /* r = 1 / sqrt(ss / n + eps), each step one IEEE operation. */
 __device__ __forceinline__ float rms_scale(float ss, int64_t n, float eps) {
@@ -120,7 +115,7 @@ __global__ void __launch_bounds__(ROWS * 32)
        row += (int64_t)gridDim.x * ROWS) {
     const float *xr = x + row * n;
     float *yr = y + row * n;
-    const float ss = warp_canon_butterfly(lane_sumsq<UNROLL>(xr, n, lane));
+    const float ss = lc_warp_canon_butterfly(lane_sumsq<UNROLL>(xr, n, lane));
     lane_write<UNROLL>(xr, w, rms_scale(ss, n, eps), yr, n, lane);
   }
 }
@@ -134,7 +129,7 @@ __global__ void __launch_bounds__(ROWS * 32)
 template <int THREADS>
 __device__ __forceinline__ void stage_row(const float *xr, int64_t n, float *s) {
   const int t = threadIdx.x;
-  if (((uintptr_t)xr & 15u) == 0) {
+  if (lc_aligned16(xr)) {
     const int64_t n4 = n >> 2;
     const float4 *x4 = reinterpret_cast<const float4 *>(xr);
     float4 *s4 = reinterpret_cast<float4 *>(s);
@@ -167,7 +162,7 @@ template <int THREADS>
 __device__ __forceinline__ void write_row(const float *s, float r, const uint16_t *__restrict__ w,
                                           float *yr, int64_t n) {
   const int t = threadIdx.x;
-  if (((uintptr_t)yr & 15u) == 0 && ((uintptr_t)w & 7u) == 0) {
+  if (lc_aligned16(yr) && lc_aligned8(w)) {
     const int64_t n4 = n >> 2;
     const float4 *s4 = reinterpret_cast<const float4 *>(s);
     const uint2 *w4 = reinterpret_cast<const uint2 *>(w);
@@ -207,7 +202,7 @@ __global__ void __launch_bounds__(THREADS)
       float acc = 0.0f;
 #pragma unroll 8
       for (int64_t i = lane; i < n; i += 32) acc = LC_FMA(s[i], s[i], acc);
-      const float ss = warp_canon_butterfly(acc);
+      const float ss = lc_warp_canon_butterfly(acc);
       if (lane == 0) s_scale = rms_scale(ss, n, eps);
     }
     __syncthreads();
@@ -217,14 +212,6 @@ __global__ void __launch_bounds__(THREADS)
 }
 
 /* ---- launcher and entry ----------------------------------------------------*/
-
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
 
 static int rmsnorm_uses_block_path(int64_t m, int64_t n) {
   return m <= RMS_BLOCK_MAX_M && n >= RMS_BLOCK_MIN_N && n <= RMS_BLOCK_MAX_N;
@@ -236,13 +223,13 @@ static lc_status rmsnorm_launch(const float *x, int64_t m, int64_t n, const uint
     const size_t smem = (size_t)((n + 3) / 4) * sizeof(float4);
     rmsnorm_block_kernel<RMS_BLOCK_THREADS>
         <<<(unsigned)m, RMS_BLOCK_THREADS, smem, stream>>>(x, m, n, w, eps, y);
-    return launch_status("rmsnorm_block_kernel", err, err_len);
+    return lc_launch_status("rmsnorm_block_kernel", err, err_len);
   }
   int64_t blocks = (m + RMS_WARP_ROWS - 1) / RMS_WARP_ROWS;
   if (blocks > (1 << 20)) blocks = 1 << 20; /* the kernel loops over the rest */
   rmsnorm_warp_kernel<RMS_WARP_ROWS, RMS_UNROLL>
       <<<(unsigned)blocks, RMS_WARP_ROWS * 32, 0, stream>>>(x, m, n, w, eps, y);
-  return launch_status("rmsnorm_warp_kernel", err, err_len);
+  return lc_launch_status("rmsnorm_warp_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w,

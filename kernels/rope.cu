@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 #define ROPE_ROWS 8 /* (row, head) pairs per block */
@@ -57,14 +58,6 @@ __global__ void __launch_bounds__(32 * ROPE_ROWS)
 
 /* ---- launcher and entry ----------------------------------------------------*/
 
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
 static lc_status rope_launch(float *x, int64_t m, int64_t n_heads, int64_t head_dim,
                              const int32_t *pos, const float *cos_tab, const float *sin_tab,
                              lc_rope_style style, cudaStream_t stream, char *err, size_t err_len) {
@@ -78,7 +71,7 @@ static lc_status rope_launch(float *x, int64_t m, int64_t n_heads, int64_t head_
   else
     rope_kernel<false><<<(unsigned)blocks, block, 0, stream>>>(x, rows_heads, n_heads, head_dim,
                                                                pos, cos_tab, sin_tab);
-  return launch_status("rope_kernel", err, err_len);
+  return lc_launch_status("rope_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_rope(float *x, int64_t m, int64_t n_heads, int64_t head_dim,

@@ -51,6 +51,7 @@
 #include <stdio.h>
 
 #include "cast/lc_canon.h"
+#include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
 
 /* Tile sizes and launch shapes (none of them changes a bit). */
@@ -72,26 +73,14 @@
 #define SM_GRID_MIN 264
 #define SM_L2_ROWS_BYTES (24 << 20)
 #define SM_BLOCK_THREADS (32 * (SM_PROD_WARPS + 1))
-#define FULL_MASK 0xffffffffu
 
 static_assert(SM_TILE % (4 * 32 * SM_PROD_WARPS) == 0, "producers cover a tile in float4 chunks");
 static_assert(SM_TILE % 32 == 0, "the consumer takes a tile in rows of 32 lanes");
 
 /* ---- the canonical pieces ------------------------------------------------*/
 
-__device__ __forceinline__ float warp_canon_butterfly(float v) {
-#pragma unroll
-  for (int o = 16; o >= 1; o >>= 1) v = v + __shfl_xor_sync(FULL_MASK, v, o);
-  return __shfl_sync(FULL_MASK, v, 0);
-}
-
-/* max_nonan over the warp; the order does not matter (see the contract) and
- * the caller canonicalises the zero. */
-__device__ __forceinline__ float warp_max_nonan(float v) {
-#pragma unroll
-  for (int o = 16; o >= 1; o >>= 1) v = lc_max_nonan(v, __shfl_xor_sync(FULL_MASK, v, o));
-  return v;
-}
+/* The butterfly of the 32-lane sum and the warp max: lc_warp_canon_butterfly
+ * and lc_warp_max_nonan (kernels/lc_cuda_common.cuh). */
 
 __device__ __forceinline__ float max4_nonan(float m, float4 v) {
   m = lc_max_nonan(m, v.x);
@@ -107,7 +96,7 @@ __device__ __forceinline__ float max4_nonan(float m, float4 v) {
 template <int U>
 __device__ __forceinline__ float partial_max(const float *xr, int64_t n, int t, int T) {
   float mx = -INFINITY;
-  if (((uintptr_t)xr & 15u) == 0) {
+  if (lc_aligned16(xr)) {
     const int64_t n4 = n >> 2;
     const float4 *x4 = reinterpret_cast<const float4 *>(xr);
     int64_t c = t;
@@ -213,8 +202,8 @@ __global__ void __launch_bounds__(ROWS * 32)
     const float *xr = x + row * n;
     float *yr = y + row * n;
     const float mx =
-        lc_canon_zero(warp_max_nonan(partial_max<SM_WARP_MAX_UNROLL>(xr, n, lane, 32)));
-    const float sum = warp_canon_butterfly(lane_sum_exp<UNROLL>(xr, n, lane, mx));
+        lc_canon_zero(lc_warp_max_nonan(partial_max<SM_WARP_MAX_UNROLL>(xr, n, lane, 32)));
+    const float sum = lc_warp_canon_butterfly(lane_sum_exp<UNROLL>(xr, n, lane, mx));
     const float k = LOG ? lc_logf(sum) : sum;
     int64_t i = lane;
     for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
@@ -306,10 +295,10 @@ __global__ void __launch_bounds__(SM_BLOCK_THREADS, MIN_BLOCKS)
   for (int64_t row = blockIdx.x; row < m; row += gridDim.x) {
     const float *xr = x + row * n;
     float *yr = y + row * n;
-    const bool x_al = ((uintptr_t)xr & 15u) == 0, y_al = ((uintptr_t)yr & 15u) == 0;
+    const bool x_al = lc_aligned16(xr), y_al = lc_aligned16(yr);
 
     /* 1. the max, by every thread; combined in a fixed order (any would do) */
-    float mx = warp_max_nonan(partial_max<LD_UNROLL>(xr, n, t, SM_BLOCK_THREADS));
+    float mx = lc_warp_max_nonan(partial_max<LD_UNROLL>(xr, n, t, SM_BLOCK_THREADS));
     if (lane == 0) s_red[warp] = mx;
     __syncthreads();
     mx = s_red[0];
@@ -340,7 +329,7 @@ __global__ void __launch_bounds__(SM_BLOCK_THREADS, MIN_BLOCKS)
       __syncthreads();
     }
     if (warp == 0) {
-      const float sum = warp_canon_butterfly(acc);
+      const float sum = lc_warp_canon_butterfly(acc);
       if (lane == 0) s_k = LOG ? lc_logf(sum) : sum;
     }
     __syncthreads();
@@ -356,14 +345,6 @@ __global__ void __launch_bounds__(SM_BLOCK_THREADS, MIN_BLOCKS)
 
 /* ---- launcher and entry ----------------------------------------------------*/
 
-static lc_status launch_status(const char *what, char *err, size_t err_len) {
-  const cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) return LC_OK;
-  if (err && err_len)
-    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
-  return LC_ERR_CUDA;
-}
-
 /* Blocks of the many-rows block path (see SM_FEW_ROWS); depends on m and n only. */
 static int64_t softmax_block_grid(int64_t m, int64_t n) {
   int64_t g = (int64_t)SM_L2_ROWS_BYTES / (n * (int64_t)sizeof(float));
@@ -376,18 +357,18 @@ static lc_status softmax_launch(const float *x, int64_t m, int64_t n, float *y, 
                                 char *err, size_t err_len) {
   if (n >= SM_BLOCK_MIN_N && m <= SM_FEW_ROWS) {
     softmax_block_kernel<LOG, 1, 8><<<(unsigned)m, SM_BLOCK_THREADS, 0, stream>>>(x, m, n, y);
-    return launch_status("softmax_block_kernel", err, err_len);
+    return lc_launch_status("softmax_block_kernel", err, err_len);
   }
   if (n >= SM_BLOCK_MIN_N) {
     softmax_block_kernel<LOG, 2, 4>
         <<<(unsigned)softmax_block_grid(m, n), SM_BLOCK_THREADS, 0, stream>>>(x, m, n, y);
-    return launch_status("softmax_block_kernel", err, err_len);
+    return lc_launch_status("softmax_block_kernel", err, err_len);
   }
   int64_t blocks = (m + SM_WARP_ROWS - 1) / SM_WARP_ROWS;
   if (blocks > (1 << 20)) blocks = 1 << 20; /* the kernel loops over the rest */
   softmax_warp_kernel<LOG, SM_WARP_ROWS, SM_UNROLL>
       <<<(unsigned)blocks, SM_WARP_ROWS * 32, 0, stream>>>(x, m, n, y);
-  return launch_status("softmax_warp_kernel", err, err_len);
+  return lc_launch_status("softmax_warp_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_softmax(const float *x, int64_t m, int64_t n, int log, float *y,

@@ -1,0 +1,139 @@
+/*
+ * kernels/lc_cuda_common.cuh — helpers shared by the kernels/<op>.cu files.
+ *
+ * Header-only, file-local (static / templates): each .cu file that includes
+ * it gets its own copy, so nothing here is an exported symbol.  No
+ * arithmetic policy lives here beyond what the contracts of the including
+ * files already state:
+ *   lc_cuda_fail, lc_launch_status  the launch check of every launcher
+ *                                   (cudaGetLastError -> message in err ->
+ *                                   LC_ERR_CUDA);
+ *   lc_aligned16, lc_aligned8       pointer alignment tests (host and device);
+ *   lc_warp_canon_butterfly         the butterfly of the canonical 32-lane
+ *                                   sum: v = v + shfl_xor(v, o) for
+ *                                   o = 16, 8, 4, 2, 1, lane 0's value to all;
+ *   lc_warp_max_nonan               max_nonan over a warp (order-free);
+ *   lc_grid_stride_split            the grid-stride walk over a scalar head,
+ *                                   a 4-element vector body and a scalar tail;
+ *   lc_ew2_f32                      out[i] = f(a[i], b[i]) over fp32 on that walk
+ *                                   (float4 body), with lc_ew2_split and
+ *                                   lc_ew_blocks for its launcher.
+ * Benchmark: none of its own (the including files' benchmarks cover it).
+ */
+#ifndef LC_CUDA_COMMON_CUH
+#define LC_CUDA_COMMON_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cast/lc_canon.h"
+#include "kernels/lc_kernels.h"
+
+#define LC_WARP_FULL_MASK 0xffffffffu
+
+/* ---- host: launch checks ---------------------------------------------------*/
+
+/* The CUDA error e as "what: description (name)" in err; LC_ERR_CUDA. */
+static inline lc_status lc_cuda_fail(cudaError_t e, const char *what, char *err, size_t err_len) {
+  if (err && err_len)
+    snprintf(err, err_len, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+  return LC_ERR_CUDA;
+}
+
+/* After a launch: LC_OK, or the launch error (cudaGetLastError) as above. */
+static inline lc_status lc_launch_status(const char *what, char *err, size_t err_len) {
+  const cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) return LC_OK;
+  return lc_cuda_fail(e, what, err, err_len);
+}
+
+/* ---- alignment -------------------------------------------------------------*/
+
+static __host__ __device__ __forceinline__ bool lc_aligned16(const void *p) {
+  return ((uintptr_t)p & 15u) == 0;
+}
+static __host__ __device__ __forceinline__ bool lc_aligned8(const void *p) {
+  return ((uintptr_t)p & 7u) == 0;
+}
+
+/* ---- warp reductions -------------------------------------------------------*/
+
+/* The butterfly of the canonical reduction over the 32 lanes of a warp;
+ * returns lane 0's result to every lane. */
+static __device__ __forceinline__ float lc_warp_canon_butterfly(float v) {
+#pragma unroll
+  for (int o = 16; o >= 1; o >>= 1) v = v + __shfl_xor_sync(LC_WARP_FULL_MASK, v, o);
+  return __shfl_sync(LC_WARP_FULL_MASK, v, 0);
+}
+
+/* max_nonan over the warp, on every lane; the order does not matter (NaN
+ * never wins, ties are equal values) and the caller canonicalises the zero. */
+static __device__ __forceinline__ float lc_warp_max_nonan(float v) {
+#pragma unroll
+  for (int o = 16; o >= 1; o >>= 1) v = lc_max_nonan(v, __shfl_xor_sync(LC_WARP_FULL_MASK, v, o));
+  return v;
+}
+
+/* ---- elementwise: head, vector body, tail ------------------------------------*/
+
+/* Grid-stride over elements [0, n) split as [0, head) scalar, nvec vectors of
+ * 4 elements from head, [head + 4*nvec, n) scalar: vec(v) for v < nvec, then
+ * one(i) for the head and the tail.  Each element is visited by one thread. */
+template <class V, class S>
+static __device__ __forceinline__ void lc_grid_stride_split(int64_t n, int64_t head, int64_t nvec,
+                                                            V vec, S one) {
+  const int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t v = t; v < nvec; v += stride) vec(v);
+  for (int64_t i = t; i < head; i += stride) one(i);
+  for (int64_t i = head + 4 * nvec + t; i < n; i += stride) one(i);
+}
+
+/* out[i] = f(a[i], b[i]) for i < n: elements [0, head) and [head + 4*nvec, n)
+ * one by one; the 4*nvec in between as float4 (a + head, b + head,
+ * out + head are 16-byte aligned).  In place is safe: every element is read
+ * and then written by one thread. */
+template <class F>
+static __device__ __forceinline__ void lc_ew2_f32(const float *a, const float *b, float *out,
+                                                  int64_t n, int64_t head, int64_t nvec, F f) {
+  const float4 *a4 = reinterpret_cast<const float4 *>(a + head);
+  const float4 *b4 = reinterpret_cast<const float4 *>(b + head);
+  float4 *o4 = reinterpret_cast<float4 *>(out + head);
+  lc_grid_stride_split(
+      n, head, nvec,
+      [&](int64_t v) {
+        const float4 x = a4[v], y = b4[v];
+        o4[v] = make_float4(f(x.x, y.x), f(x.y, y.y), f(x.z, y.z), f(x.w, y.w));
+      },
+      [&](int64_t i) { out[i] = f(a[i], b[i]); });
+}
+
+/* Splits n elements of three fp32 pointers into a scalar head, a float4 body
+ * and a scalar tail: a vector body only when a, b and out are equally
+ * misaligned modulo 16 (floats are 4-byte aligned, so the head is 0..3
+ * elements); otherwise everything is head. */
+static inline void lc_ew2_split(const void *a, const void *b, const void *out, int64_t n,
+                                int64_t *head, int64_t *nvec) {
+  const uintptr_t mis = (uintptr_t)out & 15u;
+  *head = n;
+  *nvec = 0;
+  if (((uintptr_t)a & 15u) == mis && ((uintptr_t)b & 15u) == mis && (mis & 3u) == 0) {
+    int64_t h = (int64_t)((16u - mis) & 15u) / 4;
+    if (h > n) h = n;
+    *head = h;
+    *nvec = (n - h) / 4;
+  }
+}
+
+/* Blocks of `threads` for a head/body/tail split: enough for the longest of
+ * the three parts, at most max_blocks (grid-stride beyond), at least 1. */
+static inline unsigned lc_ew_blocks(int64_t n, int64_t head, int64_t nvec, int threads,
+                                    int64_t max_blocks) {
+  int64_t work = nvec > head ? nvec : head;
+  if (n - head - 4 * nvec > work) work = n - head - 4 * nvec;
+  int64_t blocks = (work + threads - 1) / threads;
+  return (unsigned)(blocks > max_blocks ? max_blocks : blocks < 1 ? 1 : blocks);
+}
+
+#endif /* LC_CUDA_COMMON_CUH */
