@@ -33,12 +33,6 @@ static void argmax_once(lc_mode mode, const float *x, int64_t m, int64_t n, int3
   lc_context_free(ctx);
 }
 
-static float *alloc_f(int64_t n) {
-  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-
 static int32_t *alloc_i(int64_t n) {
   int32_t *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
   assert_non_null(p);
@@ -141,7 +135,7 @@ static void test_argmax_any_bits_both_modes(void **state) {
   (void)state;
   lct_rng r = lct_rng_new(41);
   const int64_t m = 200, n = 37;
-  float *x = alloc_f(m * n);
+  float *x = lct_alloc_f(m * n);
   for (int64_t i = 0; i < m * n; i++) {
     /* mostly finite so that many rows have no NaN; some rows all special */
     const uint64_t pick = lct_next(&r) % 16;

@@ -23,48 +23,13 @@
 
 /* ---- small helpers ----------------------------------------------------------*/
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
-static float *fmalloc(int64_t n) {
-  return xmalloc((size_t)n * sizeof(float));
-}
-
 static int64_t cache_elems(const lc_attn_shape *sh) {
   return (int64_t)sh->n_slots * sh->max_len * sh->n_kv_heads * sh->head_dim;
 }
 
-static int64_t row_elems(const lc_attn_shape *sh) {
-  return (int64_t)sh->n_heads * sh->head_dim;
-}
-
-static int64_t kv_row_elems(const lc_attn_shape *sh) {
-  return (int64_t)sh->n_kv_heads * sh->head_dim;
-}
-
 /* Address of k_cache[slot][pos][0][0]. */
 static float *cache_at(const lc_attn_shape *sh, float *cache, int64_t slot, int64_t pos) {
-  return cache + (slot * sh->max_len + pos) * kv_row_elems(sh);
-}
-
-static int64_t total_rows(const lc_attn_seq *seqs, int64_t n) {
-  int64_t t = 0;
-  for (int64_t i = 0; i < n; i++) t += seqs[i].n_q;
-  return t;
-}
-
-static lc_attn_shape make_shape(int h, int g, int d, int max_len, int n_slots) {
-  lc_attn_shape sh;
-  sh.n_heads = h;
-  sh.n_kv_heads = g;
-  sh.head_dim = d;
-  sh.max_len = max_len;
-  sh.n_slots = n_slots;
-  sh.scale = lc_attn_default_scale(d);
-  return sh;
+  return cache + (slot * sh->max_len + pos) * lct_attn_kv_row_elems(sh);
 }
 
 static void attn(lc_context *ctx, const lc_attn_shape *sh, const lc_attn_seq *seqs, int64_t n,
@@ -125,8 +90,8 @@ typedef struct oracle_ws {
 
 static oracle_ws oracle_ws_new(int64_t max_len) {
   oracle_ws ws;
-  ws.s = xmalloc((size_t)max_len * sizeof(double));
-  ws.w = xmalloc((size_t)max_len * sizeof(double));
+  ws.s = lct_malloc((size_t)max_len * sizeof(double));
+  ws.w = lct_malloc((size_t)max_len * sizeof(double));
   return ws;
 }
 
@@ -140,7 +105,7 @@ static void oracle_query(const lc_attn_shape *sh, const float *qrow, const float
                          const float *vc, int64_t slot, int64_t t, oracle_ws *ws, double *ref,
                          double *tol_strict, double *tol_ref) {
   const int64_t D = sh->head_dim, group = sh->n_heads / sh->n_kv_heads;
-  const int64_t kvs = kv_row_elems(sh);
+  const int64_t kvs = lct_attn_kv_row_elems(sh);
   const double scale = sh->scale;
   const int64_t nP = t / P + 1;
   const int64_t nb = (t + 1 < P) ? t + 1 : P;
@@ -201,7 +166,7 @@ static void oracle_call(const lc_attn_shape *sh, const lc_attn_seq *seqs, int64_
                         const float *kc, const float *vc, double *ref, double *tol_s,
                         double *tol_r) {
   oracle_ws ws = oracle_ws_new(sh->max_len);
-  const int64_t re = row_elems(sh);
+  const int64_t re = lct_attn_row_elems(sh);
   int64_t row = 0;
   for (int64_t s = 0; s < n; s++)
     for (int64_t i = 0; i < seqs[s].n_q; i++, row++)
@@ -291,7 +256,7 @@ static problem make_problem(int h, int g, int d, float q_scale, uint64_t seed) {
   static const int32_t prefill[][2] = {{0, 3}, {250, 10}, {505, 9}, {690, 10}};
   problem pr;
   memset(&pr, 0, sizeof pr);
-  pr.sh = make_shape(h, g, d, 704, 12);
+  pr.sh = lct_attn_shape(h, g, d, 704, 12);
   lct_rng r = lct_rng_new(seed);
   int64_t n = 0;
   for (size_t i = 0; i < sizeof decode_len / sizeof decode_len[0]; i++, n++) {
@@ -312,10 +277,10 @@ static problem make_problem(int h, int g, int d, float q_scale, uint64_t seed) {
   pr.seqs[4] = pr.seqs[11];
   pr.seqs[11] = tmp;
   pr.n_seqs = n;
-  pr.total_q = total_rows(pr.seqs, n);
-  const int64_t ce = cache_elems(&pr.sh), kvs = kv_row_elems(&pr.sh);
-  pr.kc = fmalloc(ce);
-  pr.vc = fmalloc(ce);
+  pr.total_q = lct_attn_total_rows(pr.seqs, n);
+  const int64_t ce = cache_elems(&pr.sh), kvs = lct_attn_kv_row_elems(&pr.sh);
+  pr.kc = lct_malloc_f(ce);
+  pr.vc = lct_malloc_f(ce);
   for (int64_t i = 0; i < ce; i++) pr.kc[i] = pr.vc[i] = NAN;
   for (int64_t s = 0; s < n; s++) {
     const int64_t used = (int64_t)(pr.seqs[s].pos + pr.seqs[s].n_q) * kvs;
@@ -326,8 +291,8 @@ static problem make_problem(int h, int g, int d, float q_scale, uint64_t seed) {
       v[i] = lct_uniformf(&r, -1.7320508f, 1.7320508f);
     }
   }
-  const int64_t qe = pr.total_q * row_elems(&pr.sh);
-  pr.q = fmalloc(qe);
+  const int64_t qe = pr.total_q * lct_attn_row_elems(&pr.sh);
+  pr.q = lct_malloc_f(qe);
   for (int64_t i = 0; i < qe; i++) pr.q[i] = q_scale * lct_normalf(&r);
   return pr;
 }
@@ -363,12 +328,12 @@ static const acc_case *acc_get(size_t si, size_t qi) {
   lc_context *cr = lct_cpu(LC_MODE_REFERENCE);
   problem pr = make_problem(acc_shapes[si].h, acc_shapes[si].g, acc_shapes[si].d, acc_qscale[qi],
                             1000 + si * 10 + qi);
-  c->n = pr.total_q * row_elems(&pr.sh);
-  c->ref = xmalloc((size_t)c->n * sizeof(double));
-  c->ts = xmalloc((size_t)c->n * sizeof(double));
-  c->tr = xmalloc((size_t)c->n * sizeof(double));
-  c->os = fmalloc(c->n);
-  c->orf = fmalloc(c->n);
+  c->n = pr.total_q * lct_attn_row_elems(&pr.sh);
+  c->ref = lct_malloc((size_t)c->n * sizeof(double));
+  c->ts = lct_malloc((size_t)c->n * sizeof(double));
+  c->tr = lct_malloc((size_t)c->n * sizeof(double));
+  c->os = lct_malloc_f(c->n);
+  c->orf = lct_malloc_f(c->n);
   oracle_call(&pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, c->ref, c->ts, c->tr);
   attn(cs, &pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, c->os);
   attn(cr, &pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, c->orf);
@@ -414,8 +379,8 @@ static void accuracy_sweep(int which) {
         w = worst_ratio(c->orf, c->ref, c->tr, c->n);
       } else {
         /* |ref - strict| <= |ref - oracle| + |oracle - strict| <= tol_r + tol_s */
-        double *sref = xmalloc((size_t)c->n * sizeof(double));
-        double *tol = xmalloc((size_t)c->n * sizeof(double));
+        double *sref = lct_malloc((size_t)c->n * sizeof(double));
+        double *tol = lct_malloc((size_t)c->n * sizeof(double));
         for (int64_t i = 0; i < c->n; i++) {
           sref[i] = c->os[i];
           tol[i] = c->ts[i] + c->tr[i];
@@ -456,10 +421,10 @@ static void test_attention_far_apart_partition_maxima(void **state) {
   (void)state;
   lc_context *cs = lct_cpu(LC_MODE_STRICT);
   lc_context *cr = lct_cpu(LC_MODE_REFERENCE);
-  lc_attn_shape sh = make_shape(2, 1, 8, 700, 3);
+  lc_attn_shape sh = lct_attn_shape(2, 1, 8, 700, 3);
   sh.scale = 1.0f;
   lct_rng r = lct_rng_new(77);
-  float *kc = fmalloc(cache_elems(&sh)), *vc = fmalloc(cache_elems(&sh));
+  float *kc = lct_malloc_f(cache_elems(&sh)), *vc = lct_malloc_f(cache_elems(&sh));
   /* score of key j = q[0] * k_j[0] = k_j[0] (q = e_0 for head 0; head 1
    * has q = -e_0, so the order of the partitions' maxima is reversed). The
    * partition centres are 150 apart: exp of their difference underflows. */
@@ -473,12 +438,12 @@ static void test_attention_far_apart_partition_maxima(void **state) {
       }
     }
   lc_attn_seq seqs[3] = {{0, 699, 1}, {1, 600, 100}, {2, 690, 10}};
-  const int64_t tq = total_rows(seqs, 3), n = tq * row_elems(&sh);
-  float *q = fmalloc(n), *os = fmalloc(n), *orf = fmalloc(n);
+  const int64_t tq = lct_attn_total_rows(seqs, 3), n = tq * lct_attn_row_elems(&sh);
+  float *q = lct_malloc_f(n), *os = lct_malloc_f(n), *orf = lct_malloc_f(n);
   for (int64_t row = 0; row < tq; row++)
     for (int64_t i = 0; i < 16; i++) q[row * 16 + i] = (i == 0) ? 1.0f : (i == 8 ? -1.0f : 0.0f);
-  double *ref = xmalloc((size_t)n * sizeof(double));
-  double *ts = xmalloc((size_t)n * sizeof(double)), *tr = xmalloc((size_t)n * sizeof(double));
+  double *ref = lct_malloc((size_t)n * sizeof(double));
+  double *ts = lct_malloc((size_t)n * sizeof(double)), *tr = lct_malloc((size_t)n * sizeof(double));
   oracle_call(&sh, seqs, 3, q, kc, vc, ref, ts, tr);
   attn(cs, &sh, seqs, 3, q, kc, vc, os);
   attn(cr, &sh, seqs, 3, q, kc, vc, orf);
@@ -504,8 +469,8 @@ static void test_attention_strict_matches_spec(void **state) {
   for (size_t si = 0; si < N_ACC_SHAPES; si++) {
     problem pr =
         make_problem(acc_shapes[si].h, acc_shapes[si].g, acc_shapes[si].d, 2.0f, 2000 + si);
-    const int64_t n = pr.total_q * row_elems(&pr.sh);
-    float *got = fmalloc(n), *want = fmalloc(n);
+    const int64_t n = pr.total_q * lct_attn_row_elems(&pr.sh);
+    float *got = lct_malloc_f(n), *want = lct_malloc_f(n);
     attn(cs, &pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, got);
     spec_attention(&pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, want);
     char what[96];
@@ -524,10 +489,10 @@ static void test_attention_strict_matches_spec(void **state) {
 static void test_attention_special_values_match_spec(void **state) {
   (void)state;
   lc_context *cs = lct_cpu(LC_MODE_STRICT);
-  lc_attn_shape sh = make_shape(4, 2, 16, 300, 8);
+  lc_attn_shape sh = lct_attn_shape(4, 2, 16, 300, 8);
   lct_rng r = lct_rng_new(31);
   const int64_t ce = cache_elems(&sh);
-  float *kc = fmalloc(ce), *vc = fmalloc(ce);
+  float *kc = lct_malloc_f(ce), *vc = lct_malloc_f(ce);
   for (int64_t i = 0; i < ce; i++) {
     kc[i] = lct_normalf(&r);
     vc[i] = lct_normalf(&r);
@@ -538,7 +503,7 @@ static void test_attention_special_values_match_spec(void **state) {
     seqs[s].n_q = 1 + s % 3;
     seqs[s].pos = (int32_t)lct_range(&r, 240, 300 - seqs[s].n_q);
   }
-  const int64_t tq = total_rows(seqs, 8), n = tq * row_elems(&sh);
+  const int64_t tq = lct_attn_total_rows(seqs, 8), n = tq * lct_attn_row_elems(&sh);
   float *q = lct_randn(&r, n, 1.0f);
   /* sprinkle specials: a few per slot in k and v, and in some query rows;
    * one NaN with a payload in v (it must come out canonical) */
@@ -546,7 +511,7 @@ static void test_attention_special_values_match_spec(void **state) {
     for (int c = 0; c < 4; c++) {
       float sp[1];
       lct_fill_poison(sp, 1, s + c, &r);
-      int64_t j = lct_range(&r, 0, 299), e = lct_range(&r, 0, kv_row_elems(&sh) - 1);
+      int64_t j = lct_range(&r, 0, 299), e = lct_range(&r, 0, lct_attn_kv_row_elems(&sh) - 1);
       if (c % 2) {
         cache_at(&sh, kc, s, j)[e] = sp[0];
       } else {
@@ -555,9 +520,9 @@ static void test_attention_special_values_match_spec(void **state) {
     }
   }
   cache_at(&sh, vc, 3, 5)[1] = lc_f32_from_bits(0xFFC12345u);
-  lct_fill_poison(q + 2 * row_elems(&sh), 8, 0, &r);
-  lct_fill_poison(q + 5 * row_elems(&sh) + 20, 40, 5, &r);
-  float *got = fmalloc(n), *want = fmalloc(n);
+  lct_fill_poison(q + 2 * lct_attn_row_elems(&sh), 8, 0, &r);
+  lct_fill_poison(q + 5 * lct_attn_row_elems(&sh) + 20, 40, 5, &r);
+  float *got = lct_malloc_f(n), *want = lct_malloc_f(n);
   attn(cs, &sh, seqs, 8, q, kc, vc, got);
   spec_attention(&sh, seqs, 8, q, kc, vc, want);
   lct_assert_bitwise_f32(got, want, n, "strict vs spec with special values");
@@ -588,17 +553,17 @@ static void test_attention_prefill_chunks_decode_bitwise(void **state) {
   static const int chunk[] = {L, 1, 7, 64, 300, -300}; /* -300: 300 then 1 by 1 */
   const int n_modes = (int)(sizeof chunk / sizeof chunk[0]);
   lc_context *cs = lct_cpu(LC_MODE_STRICT);
-  lc_attn_shape sh = make_shape(H, G, D, L, n_modes);
+  lc_attn_shape sh = lct_attn_shape(H, G, D, L, n_modes);
   lct_rng r = lct_rng_new(5);
   float *q = lct_randn(&r, (int64_t)L * H * D, 1.5f);
   float *k = lct_randn(&r, (int64_t)L * G * D, 1.0f);
   float *v = lct_randn(&r, (int64_t)L * G * D, 1.0f);
   const int64_t ce = cache_elems(&sh);
-  float *kc = fmalloc(ce), *vc = fmalloc(ce);
+  float *kc = lct_malloc_f(ce), *vc = lct_malloc_f(ce);
   for (int64_t i = 0; i < ce; i++) kc[i] = vc[i] = NAN; /* unwritten = NaN */
   float *out[6];
   for (int mdx = 0; mdx < n_modes; mdx++) {
-    out[mdx] = fmalloc((int64_t)L * H * D);
+    out[mdx] = lct_malloc_f((int64_t)L * H * D);
     int32_t pos = 0;
     while (pos < L) {
       int c = chunk[mdx] > 0 ? chunk[mdx] : (pos == 0 ? -chunk[mdx] : 1);
@@ -640,12 +605,12 @@ typedef struct bi_pool {
 } bi_pool;
 
 static bi_pool *bi_pool_new(uint64_t seed) {
-  bi_pool *bp = xmalloc(sizeof *bp);
+  bi_pool *bp = lct_malloc(sizeof *bp);
   bp->ctx = lct_cpu(LC_MODE_STRICT);
-  bp->sh = make_shape(BI_H, BI_G, BI_D, BI_LEN, BI_POOL + BI_POISON);
-  const int64_t ce = cache_elems(&bp->sh), kvs = kv_row_elems(&bp->sh);
-  bp->kc = fmalloc(ce);
-  bp->vc = fmalloc(ce);
+  bp->sh = lct_attn_shape(BI_H, BI_G, BI_D, BI_LEN, BI_POOL + BI_POISON);
+  const int64_t ce = cache_elems(&bp->sh), kvs = lct_attn_kv_row_elems(&bp->sh);
+  bp->kc = lct_malloc_f(ce);
+  bp->vc = lct_malloc_f(ce);
   for (int64_t i = 0; i < ce; i++) bp->kc[i] = bp->vc[i] = NAN;
   lct_rng r = lct_rng_new(seed);
   for (int i = 0; i < BI_POOL; i++) {
@@ -663,7 +628,7 @@ static bi_pool *bi_pool_new(uint64_t seed) {
     }
     const int64_t qe = (int64_t)s->n_q * BI_H * BI_D;
     bp->q[i] = lct_rand_uniform(&r, qe, -2.0f, 2.0f);
-    bp->alone[i] = fmalloc(qe);
+    bp->alone[i] = lct_malloc_f(qe);
     if (s->n_q > 0) attn(bp->ctx, &bp->sh, s, 1, bp->q[i], bp->kc, bp->vc, bp->alone[i]);
   }
   return bp;
@@ -694,8 +659,8 @@ static int bi_size(int i) {
 static void bi_run_check(bi_pool *bp, int B, const int *who, lc_attn_seq *seqs, float **pq,
                          const char *label) {
   const int64_t re = BI_H * BI_D;
-  const int64_t tq = total_rows(seqs, B);
-  float *q = fmalloc(tq * re), *out = fmalloc(tq * re);
+  const int64_t tq = lct_attn_total_rows(seqs, B);
+  float *q = lct_malloc_f(tq * re), *out = lct_malloc_f(tq * re);
   int64_t row = 0;
   for (int b = 0; b < B; b++) {
     const float *src = who[b] >= 0 ? bp->q[who[b]] : pq[b];
@@ -775,7 +740,7 @@ static void test_attention_batch_invariance_poison(void **state) {
         seqs[b].pos = (int32_t)lct_range(&r, 0, BI_LEN - seqs[b].n_q);
         lct_fill_poison(cache_at(&bp->sh, bp->kc, seqs[b].slot, 0), slot_elems, kind, &r);
         lct_fill_poison(cache_at(&bp->sh, bp->vc, seqs[b].slot, 0), slot_elems, kind + 1, &r);
-        pq[b] = fmalloc(seqs[b].n_q * re);
+        pq[b] = lct_malloc_f(seqs[b].n_q * re);
         lct_fill_poison(pq[b], seqs[b].n_q * re, kind + 2, &r);
       }
       bi_run_check(bp, B, who, seqs, pq,
@@ -793,8 +758,8 @@ static void test_attention_deterministic(void **state) {
   for (int mode = 0; mode < 2; mode++) {
     lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);
     problem pr = make_problem(4, 2, 64, 1.0f, 3000);
-    const int64_t n = pr.total_q * row_elems(&pr.sh);
-    float *a = fmalloc(n), *b = fmalloc(n);
+    const int64_t n = pr.total_q * lct_attn_row_elems(&pr.sh);
+    float *a = lct_malloc_f(n), *b = lct_malloc_f(n);
     attn(ctx, &pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, a);
     attn(ctx, &pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, b);
     lct_assert_bitwise_f32(b, a, n, mode ? "reference run twice" : "strict run twice");
@@ -812,8 +777,8 @@ static void test_attention_empty_sequences_skipped(void **state) {
   (void)state;
   lc_context *cs = lct_cpu(LC_MODE_STRICT);
   problem pr = make_problem(2, 1, 16, 1.0f, 4000);
-  const int64_t re = row_elems(&pr.sh), n = pr.total_q * re;
-  float *a = fmalloc(n), *b = fmalloc(n + re);
+  const int64_t re = lct_attn_row_elems(&pr.sh), n = pr.total_q * re;
+  float *a = lct_malloc_f(n), *b = lct_malloc_f(n + re);
   attn(cs, &pr.sh, pr.seqs, pr.n_seqs, pr.q, pr.kc, pr.vc, a);
   lc_attn_seq with0[32];
   int64_t m = 0;
@@ -840,13 +805,14 @@ static void test_attention_empty_sequences_skipped(void **state) {
 static void test_attention_kv_write_layout(void **state) {
   (void)state;
   lc_context *cs = lct_cpu(LC_MODE_STRICT);
-  lc_attn_shape sh = make_shape(4, 2, 8, 20, 4);
+  lc_attn_shape sh = lct_attn_shape(4, 2, 8, 20, 4);
   lct_rng r = lct_rng_new(9);
-  const int64_t ce = cache_elems(&sh), kvs = kv_row_elems(&sh);
-  float *kc = fmalloc(ce), *vc = fmalloc(ce), *ek = fmalloc(ce), *ev = fmalloc(ce);
+  const int64_t ce = cache_elems(&sh), kvs = lct_attn_kv_row_elems(&sh);
+  float *kc = lct_malloc_f(ce), *vc = lct_malloc_f(ce), *ek = lct_malloc_f(ce),
+        *ev = lct_malloc_f(ce);
   for (int64_t i = 0; i < ce; i++) kc[i] = vc[i] = ek[i] = ev[i] = -1.5f;
   lc_attn_seq seqs[4] = {{2, 3, 5}, {0, 0, 1}, {3, 19, 1}, {1, 10, 0}};
-  const int64_t tq = total_rows(seqs, 4);
+  const int64_t tq = lct_attn_total_rows(seqs, 4);
   float *k = lct_randn(&r, tq * kvs, 1.0f), *v = lct_randn(&r, tq * kvs, 1.0f);
   int64_t row = 0;
   for (int s = 0; s < 4; s++)
@@ -875,16 +841,17 @@ static void test_attention_out_of_range_writes_nothing(void **state) {
   (void)state;
   static const lc_attn_seq bad[] = {{-1, 0, 1}, {4, 0, 1},  {0, -1, 1},
                                     {0, 20, 1}, {0, 18, 3}, {0, 2147483647, 1}};
-  lc_attn_shape sh = make_shape(4, 2, 8, 20, 4);
+  lc_attn_shape sh = lct_attn_shape(4, 2, 8, 20, 4);
   lct_rng r = lct_rng_new(10);
-  const int64_t ce = cache_elems(&sh), re = row_elems(&sh), kvs = kv_row_elems(&sh);
+  const int64_t ce = cache_elems(&sh), re = lct_attn_row_elems(&sh),
+                kvs = lct_attn_kv_row_elems(&sh);
   float *kc = lct_randn(&r, ce, 1.0f), *vc = lct_randn(&r, ce, 1.0f);
-  float *kc0 = fmalloc(ce), *vc0 = fmalloc(ce);
+  float *kc0 = lct_malloc_f(ce), *vc0 = lct_malloc_f(ce);
   memcpy(kc0, kc, (size_t)ce * sizeof(float));
   memcpy(vc0, vc, (size_t)ce * sizeof(float));
   float *q = lct_randn(&r, 8 * re, 1.0f), *k = lct_randn(&r, 8 * kvs, 1.0f);
   float *v = lct_randn(&r, 8 * kvs, 1.0f);
-  float *out = fmalloc(8 * re), *out0 = fmalloc(8 * re);
+  float *out = lct_malloc_f(8 * re), *out0 = lct_malloc_f(8 * re);
   for (int64_t i = 0; i < 8 * re; i++) out[i] = out0[i] = 1234.5f;
   for (int mode = 0; mode < 2; mode++) {
     lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);

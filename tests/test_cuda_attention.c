@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cast/lc_canon.h"
 #if defined(LC_HAVE_CUDA)
@@ -39,63 +38,12 @@ static int have_gpu;
 
 /* ---- small helpers ----------------------------------------------------------*/
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
-static float *fmalloc(int64_t n) {
-  return xmalloc((size_t)n * sizeof(float));
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  timespec_get(&ts, TIME_UTC); /* C11; a wall clock is good enough for a summary line */
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static lc_attn_shape make_shape(int h, int g, int d, int max_len, int n_slots) {
-  lc_attn_shape sh;
-  sh.n_heads = h;
-  sh.n_kv_heads = g;
-  sh.head_dim = d;
-  sh.max_len = max_len;
-  sh.n_slots = n_slots;
-  sh.scale = lc_attn_default_scale(d);
-  return sh;
-}
-
-static int64_t row_elems(const lc_attn_shape *sh) {
-  return (int64_t)sh->n_heads * sh->head_dim;
-}
-
-static int64_t kv_row_elems(const lc_attn_shape *sh) {
-  return (int64_t)sh->n_kv_heads * sh->head_dim;
-}
-
 static int64_t slot_elems(const lc_attn_shape *sh) {
-  return (int64_t)sh->max_len * kv_row_elems(sh);
-}
-
-static int64_t total_rows(const lc_attn_seq *seqs, int64_t n) {
-  int64_t t = 0;
-  for (int64_t i = 0; i < n; i++) t += seqs[i].n_q;
-  return t;
+  return (int64_t)sh->max_len * lct_attn_kv_row_elems(sh);
 }
 
 static void check(lc_context *ctx, lc_status st, const char *what) {
   if (st != LC_OK) fail_msg("%s: %s: %s", what, lc_status_name(st), lc_last_error(ctx));
-}
-
-static lc_context *cuda_ctx(void) {
-  lc_context_params p;
-  lc_context_params_default(&p);
-  p.backend = LC_BACKEND_CUDA;
-  lc_context *ctx = NULL;
-  lc_status st = lc_context_create(&p, &ctx);
-  if (st != LC_OK) fail_msg("lc_context_create(cuda): %s", lc_last_error(NULL));
-  return ctx;
 }
 
 static float *dev_alloc(lc_context *g, int64_t n) {
@@ -129,13 +77,13 @@ typedef struct world {
 } world;
 
 static world *world_new(lc_attn_shape sh, int64_t cap_rows, int64_t cap_kv) {
-  world *w = xmalloc(sizeof *w);
+  world *w = lct_malloc(sizeof *w);
   w->sh = sh;
-  w->gpu = cuda_ctx();
+  w->gpu = lct_cuda(LC_MODE_STRICT);
   w->cpu = lct_cpu(LC_MODE_STRICT);
-  const int64_t ce = (int64_t)sh.n_slots * slot_elems(&sh), re = row_elems(&sh);
-  w->kc = fmalloc(ce);
-  w->vc = fmalloc(ce);
+  const int64_t ce = (int64_t)sh.n_slots * slot_elems(&sh), re = lct_attn_row_elems(&sh);
+  w->kc = lct_malloc_f(ce);
+  w->vc = lct_malloc_f(ce);
   for (int64_t i = 0; i < ce; i++) w->kc[i] = w->vc[i] = NAN;
   w->dkc = dev_alloc(w->gpu, ce);
   w->dvc = dev_alloc(w->gpu, ce);
@@ -145,9 +93,9 @@ static world *world_new(lc_attn_shape sh, int64_t cap_rows, int64_t cap_kv) {
   w->cap_kv = cap_kv;
   w->dq = dev_alloc(w->gpu, cap_rows * re);
   w->dout = dev_alloc(w->gpu, cap_rows * re);
-  w->dk = dev_alloc(w->gpu, cap_kv * kv_row_elems(&sh));
-  w->dv = dev_alloc(w->gpu, cap_kv * kv_row_elems(&sh));
-  w->poison = fmalloc(cap_rows * re);
+  w->dk = dev_alloc(w->gpu, cap_kv * lct_attn_kv_row_elems(&sh));
+  w->dv = dev_alloc(w->gpu, cap_kv * lct_attn_kv_row_elems(&sh));
+  w->poison = lct_malloc_f(cap_rows * re);
   for (int64_t i = 0; i < cap_rows * re; i++) w->poison[i] = lc_f32_from_bits(OUT_POISON_BITS);
   return w;
 }
@@ -170,7 +118,7 @@ static void world_free(world *w) {
 /* lc_kv_write of k, v (host [total_q][n_kv][D]) for seqs on both backends. */
 static void world_kv_write(world *w, const lc_attn_seq *seqs, int64_t n, const float *k,
                            const float *v) {
-  const int64_t tq = total_rows(seqs, n), kvs = kv_row_elems(&w->sh);
+  const int64_t tq = lct_attn_total_rows(seqs, n), kvs = lct_attn_kv_row_elems(&w->sh);
   assert_true(tq <= w->cap_kv);
   check(w->cpu, lc_kv_write(w->cpu, &w->sh, seqs, n, k, v, w->kc, w->vc), "lc_kv_write(cpu)");
   dev_put(w->gpu, w->dk, k, tq * kvs);
@@ -182,8 +130,8 @@ static void world_kv_write(world *w, const lc_attn_seq *seqs, int64_t n, const f
 /* Positions 0 .. n_pos-1 of `slot`: k, v uniform with variance 1 (written in
  * chunks of at most cap_kv positions). */
 static void world_fill_slot(world *w, int32_t slot, int32_t n_pos, lct_rng *r) {
-  const int64_t kvs = kv_row_elems(&w->sh);
-  float *k = fmalloc(w->cap_kv * kvs), *v = fmalloc(w->cap_kv * kvs);
+  const int64_t kvs = lct_attn_kv_row_elems(&w->sh);
+  float *k = lct_malloc_f(w->cap_kv * kvs), *v = lct_malloc_f(w->cap_kv * kvs);
   for (int32_t p0 = 0; p0 < n_pos; p0 += (int32_t)w->cap_kv) {
     const int32_t c = (n_pos - p0 < w->cap_kv) ? n_pos - p0 : (int32_t)w->cap_kv;
     for (int64_t i = 0; i < c * kvs; i++) {
@@ -209,7 +157,7 @@ static void world_poison_slot(world *w, int32_t slot, int kk, int kv, lct_rng *r
 /* GPU strict: q host [tq][H][D] in, out host [tq][H][D] back; the device
  * output is poisoned first. */
 static void gpu_attn(world *w, const lc_attn_seq *seqs, int64_t n, const float *q, float *out) {
-  const int64_t tq = total_rows(seqs, n), re = row_elems(&w->sh);
+  const int64_t tq = lct_attn_total_rows(seqs, n), re = lct_attn_row_elems(&w->sh);
   assert_true(tq <= w->cap_rows);
   dev_put(w->gpu, w->dq, q, tq * re);
   dev_put(w->gpu, w->dout, w->poison, tq * re);
@@ -235,13 +183,14 @@ static const lc_attn_seq shape_seqs[] = {
 /* Runs shape_seqs on a fresh world of this shape: GPU vs CPU bitwise.  Returns
  * the number of output elements compared. */
 static int64_t gpu_vs_cpu_shape(int h, int g, int d, float q_scale, uint64_t seed) {
-  lc_attn_shape sh = make_shape(h, g, d, 1000, 11);
+  lc_attn_shape sh = lct_attn_shape(h, g, d, 1000, 11);
   world *w = world_new(sh, 64, 1000);
   lct_rng r = lct_rng_new(seed);
   for (int64_t s = 0; s < N_SHAPE_SEQS; s++)
     world_fill_slot(w, shape_seqs[s].slot, shape_seqs[s].pos + shape_seqs[s].n_q, &r);
-  const int64_t tq = total_rows(shape_seqs, N_SHAPE_SEQS), n = tq * row_elems(&sh);
-  float *q = lct_randn(&r, n, q_scale), *got = fmalloc(n), *want = fmalloc(n);
+  const int64_t tq = lct_attn_total_rows(shape_seqs, N_SHAPE_SEQS),
+                n = tq * lct_attn_row_elems(&sh);
+  float *q = lct_randn(&r, n, q_scale), *got = lct_malloc_f(n), *want = lct_malloc_f(n);
   gpu_attn(w, shape_seqs, N_SHAPE_SEQS, q, got);
   cpu_attn(w, shape_seqs, N_SHAPE_SEQS, q, want);
   char what[96];
@@ -266,7 +215,7 @@ static void test_cuda_attention_shapes_match_cpu(void **state) {
   static const struct {
     int h, g, d;
   } odd[] = {{2, 2, 256}, {6, 2, 1}, {12, 1, 13}, {16, 1, 96}, {24, 2, 64}};
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   int64_t elems = 0;
   int n_shapes = 0;
   for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
@@ -276,7 +225,7 @@ static void test_cuda_attention_shapes_match_cpu(void **state) {
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++, n_shapes++)
     elems += gpu_vs_cpu_shape(odd[i].h, odd[i].g, odd[i].d, 2.0f, 200 + i);
   printf("cuda attention shapes: %d shapes, %lld elements bitwise equal GPU vs CPU (%.1f s)\n",
-         n_shapes, (long long)elems, now_s() - t0);
+         n_shapes, (long long)elems, lct_now_s() - t0);
 }
 
 /* ---- prefill at once, in chunks, decode ------------------------------------------*/
@@ -292,8 +241,8 @@ static void test_cuda_attention_prefill_chunks_decode(void **state) {
   enum { L = 1000, H = 4, G = 1, D = 64 };
   static const int chunk[] = {L, 1, 7, 64, 300, -300}; /* -300: 300 then 1 by 1 */
   const int n_modes = (int)(sizeof chunk / sizeof chunk[0]);
-  const double t0 = now_s();
-  lc_attn_shape sh = make_shape(H, G, D, L, n_modes);
+  const double t0 = lct_now_s();
+  lc_attn_shape sh = lct_attn_shape(H, G, D, L, n_modes);
   world *w = world_new(sh, L, L);
   lct_rng r = lct_rng_new(5);
   const int64_t re = (int64_t)H * D, kvs = (int64_t)G * D;
@@ -302,7 +251,7 @@ static void test_cuda_attention_prefill_chunks_decode(void **state) {
   float *out[6];
   int64_t calls = 0;
   for (int mdx = 0; mdx < n_modes; mdx++) {
-    out[mdx] = fmalloc(L * re);
+    out[mdx] = lct_malloc_f(L * re);
     int32_t pos = 0;
     while (pos < L) {
       int c = chunk[mdx] > 0 ? chunk[mdx] : (pos == 0 ? -chunk[mdx] : 1);
@@ -319,14 +268,14 @@ static void test_cuda_attention_prefill_chunks_decode(void **state) {
     snprintf(what, sizeof what, "GPU chunk %d vs GPU whole prompt", chunk[mdx]);
     lct_assert_bitwise_f32(out[mdx], out[0], L * re, what);
   }
-  float *want = fmalloc(L * re);
+  float *want = lct_malloc_f(L * re);
   lc_attn_seq whole = {0, 0, L};
   cpu_attn(w, &whole, 1, q, want);
   lct_assert_bitwise_f32(out[0], want, L * re, "GPU whole prompt vs CPU whole prompt");
   printf(
       "cuda attention prefill/chunks/decode: %d-token prompt, %d modes, %lld GPU calls, all "
       "bitwise equal to the CPU (%.1f s)\n",
-      L, n_modes, (long long)calls, now_s() - t0);
+      L, n_modes, (long long)calls, lct_now_s() - t0);
   for (int mdx = 0; mdx < n_modes; mdx++) free(out[mdx]);
   free(want);
   free(q);
@@ -350,11 +299,11 @@ typedef struct bi_pool {
 } bi_pool;
 
 static bi_pool *bi_pool_new(uint64_t seed) {
-  bi_pool *bp = xmalloc(sizeof *bp);
-  bp->w = world_new(make_shape(BI_H, BI_G, BI_D, BI_LEN, BI_POOL + BI_POISON), 2048, BI_LEN);
+  bi_pool *bp = lct_malloc(sizeof *bp);
+  bp->w = world_new(lct_attn_shape(BI_H, BI_G, BI_D, BI_LEN, BI_POOL + BI_POISON), 2048, BI_LEN);
   world *w = bp->w;
   lct_rng r = lct_rng_new(seed);
-  const int64_t re = row_elems(&w->sh);
+  const int64_t re = lct_attn_row_elems(&w->sh);
   for (int i = 0; i < BI_POOL; i++) {
     lc_attn_seq *s = &bp->seq[i];
     s->slot = i;
@@ -366,7 +315,7 @@ static bi_pool *bi_pool_new(uint64_t seed) {
                          : (int32_t)lct_range(&r, 0, BI_LEN - 8);
     world_fill_slot(w, s->slot, s->pos + s->n_q, &r);
     bp->q[i] = lct_rand_uniform(&r, s->n_q * re, -2.0f, 2.0f);
-    bp->alone[i] = fmalloc(s->n_q * re);
+    bp->alone[i] = lct_malloc_f(s->n_q * re);
     if (s->n_q > 0) gpu_attn(w, s, 1, bp->q[i], bp->alone[i]);
   }
   /* poison slots: kinds fixed per slot, so batches only choose among them */
@@ -374,8 +323,8 @@ static bi_pool *bi_pool_new(uint64_t seed) {
     world_poison_slot(w, BI_POOL + p, p % LCT_POISON_KINDS, (p + 1) % LCT_POISON_KINDS, &r);
   /* the alone outputs are the CPU's: the whole pool in one CPU call (the CPU
    * backend's own batch invariance is tests/test_attention.c's) */
-  const int64_t tq = total_rows(bp->seq, BI_POOL);
-  float *q = fmalloc(tq * re), *want = fmalloc(tq * re);
+  const int64_t tq = lct_attn_total_rows(bp->seq, BI_POOL);
+  float *q = lct_malloc_f(tq * re), *want = lct_malloc_f(tq * re);
   int64_t row = 0;
   for (int i = 0; i < BI_POOL; i++) {
     memcpy(q + row * re, bp->q[i], (size_t)(bp->seq[i].n_q * re) * sizeof(float));
@@ -431,8 +380,8 @@ static void bi_draw(lct_rng *r, int B, int *who) {
  * bits.  Returns the rows checked. */
 static int64_t bi_run_check(bi_pool *bp, int B, const int *who, const lc_attn_seq *seqs,
                             float *const *pq, const char *label) {
-  const int64_t re = row_elems(&bp->w->sh), tq = total_rows(seqs, B);
-  float *q = fmalloc(tq * re), *out = fmalloc(tq * re);
+  const int64_t re = lct_attn_row_elems(&bp->w->sh), tq = lct_attn_total_rows(seqs, B);
+  float *q = lct_malloc_f(tq * re), *out = lct_malloc_f(tq * re);
   int64_t row = 0, checked = 0;
   for (int b = 0; b < B; b++) {
     const float *src = who[b] >= 0 ? bp->q[who[b]] : pq[b];
@@ -463,10 +412,10 @@ static int64_t bi_run_check(bi_pool *bp, int B, const int *who, const lc_attn_se
 static void test_cuda_attention_batch_invariance(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   bi_pool *bp = bi_pool_new(42);
   lct_rng r = lct_rng_new(43);
-  const int64_t re = row_elems(&bp->w->sh);
+  const int64_t re = lct_attn_row_elems(&bp->w->sh);
   int who[BI_POOL];
   lc_attn_seq seqs[BI_POOL];
   float *pq[BI_POOL];
@@ -487,7 +436,7 @@ static void test_cuda_attention_batch_invariance(void **state) {
         seqs[b].slot = BI_POOL + (n_poison++ % BI_POISON);
         seqs[b].n_q = (int32_t)lct_range(&r, 1, 4);
         seqs[b].pos = (int32_t)lct_range(&r, 0, BI_LEN - seqs[b].n_q);
-        pq[b] = fmalloc(seqs[b].n_q * re);
+        pq[b] = lct_malloc_f(seqs[b].n_q * re);
         lct_fill_poison(pq[b], seqs[b].n_q * re, b + B, &r);
       }
       rows += bi_run_check(bp, B, who, seqs, pq,
@@ -501,7 +450,7 @@ static void test_cuda_attention_batch_invariance(void **state) {
   printf(
       "cuda attention batch invariance: %d pool sequences alone = CPU; %lld batches, %lld "
       "probe rows bitwise equal to alone (%.1f s)\n",
-      BI_POOL, (long long)batches, (long long)rows, now_s() - t0);
+      BI_POOL, (long long)batches, (long long)rows, lct_now_s() - t0);
   bi_pool_free(bp);
 }
 
@@ -513,16 +462,16 @@ static void test_cuda_attention_batch_invariance(void **state) {
 static void test_cuda_attention_special_values(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   int64_t n_nan_total = 0, elems = 0;
   static const float scales[] = {0.0f /* default */, 3e38f, 1e-30f};
   for (size_t sc = 0; sc < sizeof scales / sizeof scales[0]; sc++) {
-    lc_attn_shape sh = make_shape(8, 2, 16, 600, 8);
+    lc_attn_shape sh = lct_attn_shape(8, 2, 16, 600, 8);
     if (scales[sc] != 0.0f) sh.scale = scales[sc];
     world *w = world_new(sh, 64, 600);
     lct_rng r = lct_rng_new(31 + sc);
     lc_attn_seq seqs[8];
-    const int64_t kvs = kv_row_elems(&sh);
+    const int64_t kvs = lct_attn_kv_row_elems(&sh);
     for (int s = 0; s < 8; s++) {
       seqs[s].slot = s;
       seqs[s].n_q = 1 + s % 3;
@@ -545,12 +494,12 @@ static void test_cuda_attention_special_values(void **state) {
       free(k);
       free(v);
     }
-    const int64_t tq = total_rows(seqs, 8), n = tq * row_elems(&sh);
+    const int64_t tq = lct_attn_total_rows(seqs, 8), n = tq * lct_attn_row_elems(&sh);
     float *q = lct_randn(&r, n, 1.0f);
-    lct_fill_poison(q + 2 * row_elems(&sh), 8, 0, &r);
-    lct_fill_poison(q + 5 * row_elems(&sh) + 20, 40, 5, &r);
-    lct_fill_poison(q + 9 * row_elems(&sh) + 3, 2, 4, &r);
-    float *got = fmalloc(n), *want = fmalloc(n);
+    lct_fill_poison(q + 2 * lct_attn_row_elems(&sh), 8, 0, &r);
+    lct_fill_poison(q + 5 * lct_attn_row_elems(&sh) + 20, 40, 5, &r);
+    lct_fill_poison(q + 9 * lct_attn_row_elems(&sh) + 3, 2, 4, &r);
+    float *got = lct_malloc_f(n), *want = lct_malloc_f(n);
     gpu_attn(w, seqs, 8, q, got);
     cpu_attn(w, seqs, 8, q, want);
     char what[80];
@@ -568,7 +517,7 @@ static void test_cuda_attention_special_values(void **state) {
   printf(
       "cuda attention special values: %lld elements (%lld NaN) bitwise equal GPU vs CPU, 3 "
       "scales (%.1f s)\n",
-      (long long)elems, (long long)n_nan_total, now_s() - t0);
+      (long long)elems, (long long)n_nan_total, lct_now_s() - t0);
 }
 
 /* ---- rows split over several launches ---------------------------------------------*/
@@ -581,20 +530,21 @@ static void test_cuda_attention_many_launches(void **state) {
   if (!have_gpu) skip();
 #if defined(LC_HAVE_CUDA)
   enum { H = 32, G = 4, D = 8, LEN = 65536 };
-  const double t0 = now_s();
-  lc_attn_shape sh = make_shape(H, G, D, LEN, 2);
+  const double t0 = lct_now_s();
+  lc_attn_shape sh = lct_attn_shape(H, G, D, LEN, 2);
   world *w = world_new(sh, 306, 8192);
   lct_rng r = lct_rng_new(77);
   const lc_attn_seq seqs[2] = {{0, 0, 300}, {1, LEN - 6, 6}};
   world_fill_slot(w, 0, 300, &r);
   world_fill_slot(w, 1, LEN, &r);
-  const int64_t tq = total_rows(seqs, 2), re = row_elems(&sh), n = tq * re;
+  const int64_t tq = lct_attn_total_rows(seqs, 2), re = lct_attn_row_elems(&sh), n = tq * re;
   const size_t ws = lc_kernels_attention_workspace(&sh, tq);
   const size_t all_rows = (size_t)tq * H * (LEN / P) * (D + 2) * sizeof(float);
   if (ws >= all_rows)
     fail_msg("workspace %zu bytes holds all %lld rows (%zu): the test no longer splits", ws,
              (long long)tq, all_rows);
-  float *q = lct_randn(&r, n, 2.0f), *got = fmalloc(n), *want = fmalloc(n), *one = fmalloc(re);
+  float *q = lct_randn(&r, n, 2.0f), *got = lct_malloc_f(n), *want = lct_malloc_f(n),
+        *one = lct_malloc_f(re);
   gpu_attn(w, seqs, 2, q, got);
   cpu_attn(w, seqs, 2, q, want);
   lct_assert_bitwise_f32(got, want, n, "GPU vs CPU, rows over several launches");
@@ -610,7 +560,7 @@ static void test_cuda_attention_many_launches(void **state) {
   printf(
       "cuda attention many launches: %lld rows with %zu-byte workspace (all rows: %zu) "
       "bitwise equal to the CPU and to rows alone (%.1f s)\n",
-      (long long)tq, ws, all_rows, now_s() - t0);
+      (long long)tq, ws, all_rows, lct_now_s() - t0);
   free(q);
   free(got);
   free(want);
@@ -626,14 +576,15 @@ static void test_cuda_attention_many_launches(void **state) {
 static void test_cuda_attention_run_to_run(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  const double t0 = now_s();
-  lc_attn_shape sh = make_shape(16, 4, 128, 1000, 11);
+  const double t0 = lct_now_s();
+  lc_attn_shape sh = lct_attn_shape(16, 4, 128, 1000, 11);
   world *w = world_new(sh, 64, 1000);
   lct_rng r = lct_rng_new(9);
   for (int64_t s = 0; s < N_SHAPE_SEQS; s++)
     world_fill_slot(w, shape_seqs[s].slot, shape_seqs[s].pos + shape_seqs[s].n_q, &r);
-  const int64_t tq = total_rows(shape_seqs, N_SHAPE_SEQS), n = tq * row_elems(&sh);
-  float *q = lct_randn(&r, n, 2.0f), *first = fmalloc(n), *again = fmalloc(n);
+  const int64_t tq = lct_attn_total_rows(shape_seqs, N_SHAPE_SEQS),
+                n = tq * lct_attn_row_elems(&sh);
+  float *q = lct_randn(&r, n, 2.0f), *first = lct_malloc_f(n), *again = lct_malloc_f(n);
   gpu_attn(w, shape_seqs, N_SHAPE_SEQS, q, first);
   for (int rep = 1; rep < 20; rep++) {
     gpu_attn(w, shape_seqs, N_SHAPE_SEQS, q, again);
@@ -642,7 +593,7 @@ static void test_cuda_attention_run_to_run(void **state) {
     lct_assert_bitwise_f32(again, first, n, what);
   }
   /* a second CUDA context with its own workspace and stream */
-  lc_context *g2 = cuda_ctx();
+  lc_context *g2 = lct_cuda(LC_MODE_STRICT);
   const int64_t ce = (int64_t)sh.n_slots * slot_elems(&sh);
   float *kc2 = dev_alloc(g2, ce), *vc2 = dev_alloc(g2, ce), *q2 = dev_alloc(g2, n);
   float *o2 = dev_alloc(g2, n);
@@ -661,7 +612,7 @@ static void test_cuda_attention_run_to_run(void **state) {
   printf(
       "cuda attention run to run: 20 runs + a second context, %lld elements identical "
       "(%.1f s)\n",
-      (long long)n, now_s() - t0);
+      (long long)n, lct_now_s() - t0);
   free(q);
   free(first);
   free(again);

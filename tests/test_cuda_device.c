@@ -19,22 +19,12 @@
 
 static int have_gpu;
 
-static lc_context *cuda_ctx(void) {
-  lc_context_params p;
-  lc_context_params_default(&p);
-  p.backend = LC_BACKEND_CUDA;
-  lc_context *ctx = NULL;
-  lc_status st = lc_context_create(&p, &ctx);
-  if (st != LC_OK) fail_msg("lc_context_create(cuda): %s", lc_last_error(NULL));
-  return ctx;
-}
-
 /* A CUDA context comes up on device 0 with its stream and cuBLASLt handle;
  * a device index past the count is LC_ERR_NO_DEVICE. */
 static void test_cuda_device_context(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  lc_context *ctx = cuda_ctx();
+  lc_context *ctx = lct_cuda(LC_MODE_STRICT);
   assert_int_equal(lc_context_backend(ctx), LC_BACKEND_CUDA);
   assert_int_equal(lc_context_mode(ctx), LC_MODE_STRICT);
   assert_int_equal(lc_context_synchronize(ctx), LC_OK);
@@ -51,7 +41,7 @@ static void test_cuda_device_context(void **state) {
 static void test_cuda_device_buffers(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  lc_context *ctx = cuda_ctx();
+  lc_context *ctx = lct_cuda(LC_MODE_STRICT);
   enum { N = 1 << 20 };
   lct_rng rng = lct_rng_new(11);
   float *h = malloc(N * sizeof *h), *back = malloc(N * sizeof *back);
@@ -75,7 +65,7 @@ static void test_cuda_device_buffers(void **state) {
 static void test_cuda_device_weights_match_cpu(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  lc_context *gpu = cuda_ctx();
+  lc_context *gpu = lct_cuda(LC_MODE_STRICT);
   lc_context *cpu = lct_cpu(LC_MODE_STRICT);
   const int64_t rows = 300, cols = 517;
   lct_rng rng = lct_rng_new(12);

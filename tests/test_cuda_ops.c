@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cast/lc_canon.h"
 #if defined(LC_HAVE_CUDA)
@@ -39,22 +38,6 @@ static lc_context *g_cpu; /* CPU, strict */
 static int64_t g_max_n = INT64_MAX;
 
 /* ---- small helpers ---------------------------------------------------------*/
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
-static float *fmalloc(int64_t n) {
-  return xmalloc((size_t)n * sizeof(float));
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  timespec_get(&ts, TIME_UTC);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void ok(lc_context *ctx, lc_status st, const char *what) {
   if (st != LC_OK) fail_msg("%s: %s: %s", what, lc_status_name(st), lc_last_error(ctx));
@@ -207,12 +190,12 @@ static void make_weights(int64_t n, uint64_t seed, lc_weights **wg, lc_weights *
  * place, and out of place with x and y off 16-byte alignment (x + 1, y + 3
  * floats), which forces the kernels' scalar paths. */
 static void compare_row_op(row_op op, int64_t m, int64_t n, float eps, uint64_t seed) {
-  float *x = fmalloc(m * n);
+  float *x = lct_malloc_f(m * n);
   fill_rows(x, m, n, seed);
   lc_weights *wg = NULL, *wc = NULL;
   if (op == OP_RMSNORM) make_weights(n, seed + 1, &wg, &wc);
   const size_t out_elems = op == OP_ARGMAX ? (size_t)m : (size_t)(m * n);
-  void *ref = xmalloc(out_elems * 4), *got = xmalloc(out_elems * 4);
+  void *ref = lct_malloc(out_elems * 4), *got = lct_malloc(out_elems * 4);
   run_op(g_cpu, op, x, m, n, wc, eps, ref);
 
   const size_t xb = (size_t)(m * n) * sizeof(float);
@@ -263,7 +246,7 @@ static const int64_t wide_batch = 1030;
 static const int64_t wide_batch_widths[] = {33, 1025, 4096, 8192};
 
 static void compare_row_op_all(row_op op) {
-  double t0 = now_s();
+  double t0 = lct_now_s();
   int cases = 0;
   for (size_t a = 0; a < sizeof row_widths / sizeof row_widths[0]; a++)
     for (size_t b = 0; b < sizeof row_batches / sizeof row_batches[0]; b++) {
@@ -284,7 +267,7 @@ static void compare_row_op_all(row_op op) {
   printf(
       "%s: CUDA == CPU strict bitwise: %d (m, n) shapes x 3 layouts, widths 1..128256, "
       "m 1..1030 (%.1f s)\n",
-      op_name(op), cases, now_s() - t0);
+      op_name(op), cases, lct_now_s() - t0);
 }
 
 /* rmsnorm: CUDA strict equals CPU strict bit for bit, every shape and layout. */
@@ -327,7 +310,7 @@ static void test_cuda_ops_argmax_ties_and_nan(void **state) {
   for (size_t a = 0; a < sizeof widths / sizeof widths[0]; a++) {
     const int64_t n = widths[a];
     lct_rng r = lct_rng_new(500 + a);
-    float *x = fmalloc(M * n);
+    float *x = lct_malloc_f(M * n);
     for (int64_t row = 0; row < M; row++) {
       float *xr = x + row * n;
       for (int64_t i = 0; i < n; i++) xr[i] = lct_uniformf(&r, -4.0f, 3.0f);
@@ -424,8 +407,9 @@ static int invariance_width(row_op op, int64_t n, int64_t max_m, const lc_weight
   const int is_arg = op == OP_ARGMAX;
   float *dx = dev_alloc((size_t)max_m * rowb);
   float *dy = is_arg ? NULL : dev_alloc((size_t)max_m * rowb);
-  int32_t *idx = xmalloc((size_t)max_m * sizeof(int32_t));
-  float *probe = fmalloc(n), *host_row = fmalloc(n), *alone = fmalloc(n), *got = fmalloc(n);
+  int32_t *idx = lct_malloc((size_t)max_m * sizeof(int32_t));
+  float *probe = lct_malloc_f(n), *host_row = lct_malloc_f(n), *alone = lct_malloc_f(n),
+        *got = lct_malloc_f(n);
   for (int64_t r = 0; r < max_m; r++) {
     neighbour_row(host_row, n, r, seed);
     h2d(dx + r * n, host_row, rowb);
@@ -482,7 +466,7 @@ static int invariance_width(row_op op, int64_t n, int64_t max_m, const lc_weight
 
 static void invariance_op(row_op op) {
   static const int64_t widths[] = {100, 1025, 4096, 128256};
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   int runs = 0;
   for (size_t a = 0; a < sizeof widths / sizeof widths[0]; a++) {
     const int64_t n = widths[a];
@@ -499,7 +483,7 @@ static void invariance_op(row_op op) {
   printf(
       "%s: a row alone == the same row in %d batches (m 1..4096, widths 100..128256, "
       "3 probes, random and poisoned neighbours), bitwise (%.1f s)\n",
-      op_name(op), runs, now_s() - t0);
+      op_name(op), runs, lct_now_s() - t0);
 }
 
 /* rmsnorm on the GPU: a row's bits do not depend on the batch or its position. */
@@ -562,7 +546,8 @@ static void compare_ew(ew_op op) {
     const int64_t n = ew_sizes[s];
     const size_t nb = (size_t)n * sizeof(float);
     lct_rng r = lct_rng_new(800 + s);
-    float *a = fmalloc(n), *b = fmalloc(n), *ref = fmalloc(n), *got = fmalloc(n);
+    float *a = lct_malloc_f(n), *b = lct_malloc_f(n), *ref = lct_malloc_f(n),
+          *got = lct_malloc_f(n);
     fill_ew(a, n, &r);
     fill_ew(b, n, &r);
     float *da = dev_alloc(nb + 64), *db = dev_alloc(nb + 64), *dout = dev_alloc(nb + 64);
@@ -594,7 +579,7 @@ static void compare_ew(ew_op op) {
         cases++;
       }
     /* a = b = out */
-    float *ref2 = fmalloc(n);
+    float *ref2 = lct_malloc_f(n);
     run_ew(g_cpu, op, a, a, n, ref2);
     h2d(da, a, nb);
     run_ew(g_gpu, op, da, da, n, da);
@@ -647,18 +632,18 @@ static void test_cuda_ops_embedding_matches_cpu(void **state) {
   for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
     const int64_t vocab = tables[t].vocab, dim = tables[t].dim;
     lct_rng r = lct_rng_new(900 + t);
-    uint16_t *tab = xmalloc((size_t)(vocab * dim) * 2);
+    uint16_t *tab = lct_malloc((size_t)(vocab * dim) * 2);
     for (int64_t i = 0; i < vocab * dim; i++) tab[i] = (uint16_t)lct_next(&r);
     lc_weights *wg = NULL, *wc = NULL;
     ok(g_gpu, lc_weights_create(g_gpu, vocab, dim, LC_DTYPE_BF16, tab, &wg), "table(gpu)");
     ok(g_cpu, lc_weights_create(g_cpu, vocab, dim, LC_DTYPE_BF16, tab, &wc), "table(cpu)");
     for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
       const int64_t m = batches[b];
-      int32_t *ids = xmalloc((size_t)m * sizeof(int32_t));
+      int32_t *ids = lct_malloc((size_t)m * sizeof(int32_t));
       for (int64_t i = 0; i < m; i++)
         ids[i] = i == 0 ? (int32_t)(vocab - 1) : i == 1 ? 0 : (int32_t)lct_range(&r, 0, vocab - 1);
       if (m > 4) ids[m - 1] = ids[2]; /* a repeated id */
-      float *ref = fmalloc(m * dim), *got = fmalloc(m * dim);
+      float *ref = lct_malloc_f(m * dim), *got = lct_malloc_f(m * dim);
       ok(g_cpu, lc_embedding(g_cpu, wc, ids, m, ref), "lc_embedding(cpu)");
       float *dout = dev_alloc((size_t)(m * dim) * sizeof(float) + 64);
       for (int off = 0; off < 2; off++) { /* out + 1 float: scalar path */
@@ -709,9 +694,9 @@ static void test_cuda_ops_rope_matches_cpu(void **state) {
         for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
           const int64_t nh = heads[a], m = batches[b], n = m * nh * hd;
           lct_rng r = lct_rng_new(1000 + 100 * h + 10 * a + b + (uint64_t)style);
-          float *x = fmalloc(n), *got = fmalloc(n);
+          float *x = lct_malloc_f(n), *got = lct_malloc_f(n);
           fill_rows(x, m * nh, hd, 1000 + b);
-          int32_t *pos = xmalloc((size_t)m * sizeof(int32_t));
+          int32_t *pos = lct_malloc((size_t)m * sizeof(int32_t));
           for (int64_t i = 0; i < m; i++)
             pos[i] = i == 0 ? (int32_t)(max_pos - 1) : (int32_t)lct_range(&r, 0, max_pos - 1);
           float *dx = dev_alloc((size_t)n * sizeof(float));
@@ -755,8 +740,8 @@ static void test_cuda_ops_convert_matches_host(void **state) {
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
     const int64_t n = sizes[s];
     lct_rng r = lct_rng_new(1200 + s);
-    float *f = fmalloc(n), *fback = fmalloc(n);
-    uint16_t *h = xmalloc((size_t)n * 2), *hback = xmalloc((size_t)n * 2);
+    float *f = lct_malloc_f(n), *fback = lct_malloc_f(n);
+    uint16_t *h = lct_malloc((size_t)n * 2), *hback = lct_malloc((size_t)n * 2);
     for (int64_t i = 0; i < n; i++) {
       f[i] = (i % 3) ? lct_any_bits(&r) : 3.0f * lct_normalf(&r);
       h[i] = (uint16_t)lct_next(&r);
@@ -798,8 +783,8 @@ static void test_cuda_ops_convert_matches_host(void **state) {
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const int64_t m = shapes[s][0], n = shapes[s][1];
     lct_rng r = lct_rng_new(1300 + s);
-    float *y = fmalloc(m * n), *got = fmalloc(m * n);
-    uint16_t *bias = xmalloc((size_t)n * 2);
+    float *y = lct_malloc_f(m * n), *got = lct_malloc_f(m * n);
+    uint16_t *bias = lct_malloc((size_t)n * 2);
     fill_ew(y, m * n, &r);
     for (int64_t j = 0; j < n; j++) bias[j] = lc_f32_to_bf16(lct_normalf(&r));
     if (n > 2) bias[1] = 0x7F80u; /* +Inf */
@@ -843,7 +828,7 @@ static void test_cuda_ops_repeat_runs_identical(void **state) {
   int cases = 0;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const int64_t m = shapes[s][0], n = shapes[s][1];
-    float *x = fmalloc(m * n), *first = fmalloc(m * n), *again = fmalloc(m * n);
+    float *x = lct_malloc_f(m * n), *first = lct_malloc_f(m * n), *again = lct_malloc_f(m * n);
     fill_rows(x, m, n, 1400 + s);
     lc_weights *wg = NULL, *wc = NULL;
     make_weights(n, 1500 + s, &wg, &wc);
@@ -898,23 +883,23 @@ static void test_cuda_ops_rough_timing(void **state) {
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const int64_t m = cases[c].m, n = cases[c].n;
-    float *x = fmalloc(m * n);
+    float *x = lct_malloc_f(m * n);
     lct_rng r = lct_rng_new(1600 + c);
     for (int64_t i = 0; i < n * (m < 8 ? m : 8); i++) x[i] = lct_uniformf(&r, -8.0f, 8.0f);
     for (int64_t i = 8; i < m; i++) memcpy(x + i * n, x + (i % 8) * n, (size_t)n * sizeof(float));
     lc_weights *wg = NULL, *wc = NULL;
     if (cases[c].op == OP_RMSNORM) make_weights(n, 1700 + c, &wg, &wc);
     float *dx = dev_alloc((size_t)(m * n) * 4), *dy = dev_alloc((size_t)(m * n) * 4);
-    int32_t *idx = xmalloc((size_t)m * 4);
+    int32_t *idx = lct_malloc((size_t)m * 4);
     h2d(dx, x, (size_t)(m * n) * 4);
     void *out = cases[c].op == OP_ARGMAX ? (void *)idx : (void *)dy;
     run_op(g_gpu, cases[c].op, dx, m, n, wg, 1e-5f, out); /* warm-up */
     ok(g_gpu, lc_context_synchronize(g_gpu), "synchronize");
     const int reps = cases[c].op == OP_ARGMAX ? 20 : 50; /* argmax reads back each call */
-    const double t0 = now_s();
+    const double t0 = lct_now_s();
     for (int k = 0; k < reps; k++) run_op(g_gpu, cases[c].op, dx, m, n, wg, 1e-5f, out);
     ok(g_gpu, lc_context_synchronize(g_gpu), "synchronize");
-    const double us = (now_s() - t0) / reps * 1e6;
+    const double us = (lct_now_s() - t0) / reps * 1e6;
     const double gbs = (double)(m * n) * 4.0 * 2.0 / (us * 1e-6) / 1e9;
     printf(
         "timing: %-11s m=%-5lld n=%-6lld %9.1f us/call (%.0f GB/s counting x read + y "

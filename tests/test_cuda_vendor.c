@@ -25,24 +25,6 @@ static int have_gpu;
 /* lib/cuda_backend.c rounds workspace growth up to 1 MiB. */
 #define WS_ROUND ((size_t)1 << 20)
 
-static lc_context *cuda_ctx(lc_mode mode) {
-  lc_context_params p;
-  lc_context_params_default(&p);
-  p.backend = LC_BACKEND_CUDA;
-  p.mode = mode;
-  lc_context *ctx = NULL;
-  lc_status st = lc_context_create(&p, &ctx);
-  if (st != LC_OK)
-    fail_msg("lc_context_create(cuda, %s): %s", lc_mode_name(mode), lc_last_error(NULL));
-  return ctx;
-}
-
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
 /* gamma_n = n u / (1 - n u), u = 2^-24: the classic bound factor for an
  * n-term FP32 dot product in any order (Higham, Thm 3.1 / 3.3). */
 static double gamma_n(int64_t n) {
@@ -71,11 +53,11 @@ static problem problem_new(int64_t m, int64_t n, int64_t k, int with_bias, uint6
   p.x = lct_randn(&r, m * k, 1.0f);
   p.w = lct_rand_bf16(&r, n * k, (float)(1.0 / sqrt((double)k)));
   p.b = with_bias ? lct_rand_bf16(&r, n, 1.0f) : NULL;
-  p.ref = xmalloc((size_t)(m * n) * sizeof(double));
-  p.abs_s = xmalloc((size_t)(m * n) * sizeof(double));
-  p.ref_xb = xmalloc((size_t)(m * n) * sizeof(double));
-  p.abs_s_xb = xmalloc((size_t)(m * n) * sizeof(double));
-  float *xb = xmalloc((size_t)k * sizeof(float));
+  p.ref = lct_malloc((size_t)(m * n) * sizeof(double));
+  p.abs_s = lct_malloc((size_t)(m * n) * sizeof(double));
+  p.ref_xb = lct_malloc((size_t)(m * n) * sizeof(double));
+  p.abs_s_xb = lct_malloc((size_t)(m * n) * sizeof(double));
+  float *xb = lct_malloc((size_t)k * sizeof(float));
   for (int64_t i = 0; i < m; i++) {
     const float *xi = p.x + i * k;
     for (int64_t t = 0; t < k; t++) xb[t] = lc_bf16_to_f32(lc_f32_to_bf16(xi[t]));
@@ -120,7 +102,7 @@ static float *run_matmul(lc_context *ctx, const problem *p, int offset) {
   if (p->b) assert_int_equal(lc_weights_create(ctx, 1, p->n, LC_DTYPE_BF16, p->b, &b), LC_OK);
   size_t xb = (size_t)(p->m * p->k + offset) * sizeof(float);
   size_t yb = (size_t)(p->m * p->n + offset) * sizeof(float);
-  float *y = xmalloc((size_t)(p->m * p->n) * sizeof(float));
+  float *y = lct_malloc((size_t)(p->m * p->n) * sizeof(float));
   void *dx = NULL, *dy = NULL;
   assert_int_equal(lc_buffer_alloc(ctx, xb, &dx), LC_OK);
   assert_int_equal(lc_buffer_alloc(ctx, yb, &dy), LC_OK);
@@ -154,7 +136,7 @@ typedef enum bound_kind { BOUND_FP32, BOUND_BF16, BOUND_BF16_XB } bound_kind;
 
 static double *tolerances(const problem *p, bound_kind kind, int add_cpu_ref) {
   int64_t n = p->m * p->n;
-  double *tol = xmalloc((size_t)n * sizeof(double));
+  double *tol = lct_malloc((size_t)n * sizeof(double));
   double g = gamma_n(p->k + 1);
   for (int64_t i = 0; i < n; i++) {
     double t;
@@ -195,7 +177,7 @@ static void check_vendor(const problem *p, lc_mode mode, const float *got, const
     free(tol);
   }
   double *tol = tolerances(p, mode == LC_MODE_VENDOR_FP32 ? BOUND_FP32 : BOUND_BF16, 1);
-  double *cr = xmalloc((size_t)n * sizeof(double));
+  double *cr = lct_malloc((size_t)n * sizeof(double));
   for (int64_t i = 0; i < n; i++) cr[i] = cpu_ref[i];
   snprintf(what, sizeof what, "%s vs CPU reference mode", label);
   lct_assert_within(got, cr, tol, n, what);
@@ -219,7 +201,7 @@ static const shape shapes[] = {
 };
 
 static void run_mode_shapes(lc_mode mode) {
-  lc_context *gpu = cuda_ctx(mode);
+  lc_context *gpu = lct_cuda(mode);
   lc_context *cpu = lct_cpu(LC_MODE_REFERENCE);
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     const shape *sh = &shapes[s];
@@ -245,7 +227,7 @@ static void test_cuda_vendor_context_modes(void **state) {
   if (!have_gpu) skip();
   lc_mode modes[] = {LC_MODE_VENDOR_BF16, LC_MODE_VENDOR_FP32};
   for (int i = 0; i < 2; i++) {
-    lc_context *ctx = cuda_ctx(modes[i]);
+    lc_context *ctx = lct_cuda(modes[i]);
     assert_int_equal(lc_context_backend(ctx), LC_BACKEND_CUDA);
     assert_int_equal(lc_context_mode(ctx), modes[i]);
     assert_int_equal(lc_context_synchronize(ctx), LC_OK);
@@ -280,7 +262,7 @@ static void test_cuda_vendor_plan_cache(void **state) {
   problem p = problem_new(mmax, n, k, 1, 7);
   lc_mode modes[] = {LC_MODE_VENDOR_FP32, LC_MODE_VENDOR_BF16};
   for (int mi = 0; mi < 2; mi++) {
-    lc_context *ctx = cuda_ctx(modes[mi]);
+    lc_context *ctx = lct_cuda(modes[mi]);
     lc_weights *w = NULL, *b = NULL;
     assert_int_equal(lc_weights_create(ctx, n, k, LC_DTYPE_BF16, p.w, &w), LC_OK);
     assert_int_equal(lc_weights_create(ctx, 1, n, LC_DTYPE_BF16, p.b, &b), LC_OK);
@@ -288,7 +270,7 @@ static void test_cuda_vendor_plan_cache(void **state) {
     assert_int_equal(lc_buffer_alloc(ctx, (size_t)(mmax * k) * 4, &dx), LC_OK);
     assert_int_equal(lc_buffer_alloc(ctx, (size_t)(mmax * n) * 4, &dy), LC_OK);
     assert_int_equal(lc_buffer_write(ctx, dx, p.x, (size_t)(mmax * k) * 4), LC_OK);
-    float *y = xmalloc((size_t)(mmax * n) * 4);
+    float *y = lct_malloc((size_t)(mmax * n) * 4);
     bound_kind bk = modes[mi] == LC_MODE_VENDOR_FP32 ? BOUND_FP32 : BOUND_BF16;
     double *tol = tolerances(&p, bk, 0);
     for (int pass = 0; pass < 2; pass++) {
@@ -320,15 +302,15 @@ static void test_cuda_vendor_sgemm_prewidened(void **state) {
   if (!have_gpu) skip();
   const int64_t m = 33, n = 300, k = 777;
   problem p = problem_new(m, n, k, 0, 9);
-  lc_context *ctx = cuda_ctx(LC_MODE_VENDOR_FP32);
-  float *wf = xmalloc((size_t)(n * k) * 4);
+  lc_context *ctx = lct_cuda(LC_MODE_VENDOR_FP32);
+  float *wf = lct_malloc((size_t)(n * k) * 4);
   for (int64_t i = 0; i < n * k; i++) wf[i] = lc_bf16_to_f32(p.w[i]);
   void *dw = NULL, *dx = NULL, *dy = NULL;
   assert_int_equal(lc_buffer_alloc(ctx, (size_t)(n * k) * 4, &dw), LC_OK);
   assert_int_equal(lc_buffer_alloc(ctx, (size_t)(m * k + 1) * 4, &dx), LC_OK);
   assert_int_equal(lc_buffer_alloc(ctx, (size_t)(m * n) * 4, &dy), LC_OK);
   assert_int_equal(lc_buffer_write(ctx, dw, wf, (size_t)(n * k) * 4), LC_OK);
-  float *y = xmalloc((size_t)(m * n) * 4);
+  float *y = lct_malloc((size_t)(m * n) * 4);
   double *tol = tolerances(&p, BOUND_FP32, 0);
   for (int off = 0; off < 2; off++) {
     float *x_at = (float *)dx + off;
@@ -361,7 +343,7 @@ static void test_cuda_vendor_memory(void **state) {
   float *xh = lct_randn(&r, m * k, 1.0f);
   lc_mode modes[] = {LC_MODE_VENDOR_FP32, LC_MODE_VENDOR_BF16};
   for (int mi = 0; mi < 2; mi++) {
-    lc_context *ctx = cuda_ctx(modes[mi]);
+    lc_context *ctx = lct_cuda(modes[mi]);
     lc_weights *w = NULL;
     assert_int_equal(lc_weights_create(ctx, n, k, LC_DTYPE_BF16, wh, &w), LC_OK);
     void *dx = NULL, *dy = NULL;
@@ -408,10 +390,10 @@ static void test_cuda_vendor_other_ops_strict(void **state) {
   const int64_t m = 5, n = 3000;
   lct_rng r = lct_rng_new(21);
   float *a = lct_randn(&r, m * n, 3.0f), *b = lct_randn(&r, m * n, 3.0f);
-  float *ref = xmalloc((size_t)(m * n) * 4), *got = xmalloc((size_t)(m * n) * 4);
+  float *ref = lct_malloc((size_t)(m * n) * 4), *got = lct_malloc((size_t)(m * n) * 4);
   lc_mode modes[] = {LC_MODE_VENDOR_BF16, LC_MODE_VENDOR_FP32};
   for (int mi = 0; mi < 2; mi++) {
-    lc_context *ctx = cuda_ctx(modes[mi]);
+    lc_context *ctx = lct_cuda(modes[mi]);
     size_t bytes = (size_t)(m * n) * 4;
     void *da = NULL, *db = NULL, *dy = NULL;
     assert_int_equal(lc_buffer_alloc(ctx, bytes, &da), LC_OK);

@@ -16,16 +16,6 @@
 
 #include "cast/lc_canon.h"
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
-static float *fmalloc(int64_t n) {
-  return xmalloc((size_t)n * sizeof(float));
-}
-
 static void silu_mul(lc_context *ctx, const float *g, const float *u, int64_t n, float *out) {
   lc_status st = lc_silu_mul(ctx, g, u, n, out);
   if (st != LC_OK) fail_msg("lc_silu_mul: %s: %s", lc_status_name(st), lc_last_error(ctx));
@@ -100,9 +90,10 @@ static void silu_vs_oracle(int mode) {
   const int64_t n = 200000;
   lc_context *ctx = ctx_of(mode);
   lct_rng r = lct_rng_new(100 + (uint64_t)mode);
-  float *g = fmalloc(n), *u = fmalloc(n), *out = fmalloc(n);
+  float *g = lct_malloc_f(n), *u = lct_malloc_f(n), *out = lct_malloc_f(n);
   silu_inputs(&r, n, g, u);
-  double *ref = xmalloc((size_t)n * sizeof(double)), *tol = xmalloc((size_t)n * sizeof(double));
+  double *ref = lct_malloc((size_t)n * sizeof(double)),
+         *tol = lct_malloc((size_t)n * sizeof(double));
   silu_oracle(g, u, n, ref, tol);
   silu_mul(ctx, g, u, n, out);
   char what[64];
@@ -153,7 +144,7 @@ static void test_elementwise_silu_mul_strict_matches_spec(void **state) {
   const int64_t n = 100000;
   lc_context *ctx = ctx_of(0);
   lct_rng r = lct_rng_new(7);
-  float *g = fmalloc(n), *u = fmalloc(n), *out = fmalloc(n), *want = fmalloc(n);
+  float *g = lct_malloc_f(n), *u = lct_malloc_f(n), *out = lct_malloc_f(n), *want = lct_malloc_f(n);
   for (int64_t i = 0; i < n; i++) {
     g[i] = (i % 2) ? lct_any_bits(&r) : lct_uniformf(&r, -100.0f, 100.0f);
     u[i] = (i % 3) ? lct_normalf(&r) : lct_any_bits(&r);
@@ -212,7 +203,8 @@ static void test_elementwise_silu_mul_in_place(void **state) {
   for (int mode = 0; mode < 2; mode++) {
     lc_context *ctx = ctx_of(mode);
     lct_rng r = lct_rng_new(8);
-    float *g = fmalloc(n), *u = fmalloc(n), *want = fmalloc(n), *io = fmalloc(n);
+    float *g = lct_malloc_f(n), *u = lct_malloc_f(n), *want = lct_malloc_f(n),
+          *io = lct_malloc_f(n);
     silu_inputs(&r, n, g, u);
     silu_mul(ctx, g, u, n, want);
     memcpy(io, g, (size_t)n * sizeof(float));
@@ -237,8 +229,9 @@ static void test_elementwise_slice_invariance(void **state) {
   const int64_t n = 1000;
   lc_context *ctx = ctx_of(0);
   lct_rng r = lct_rng_new(9);
-  float *g = fmalloc(n), *u = fmalloc(n), *whole = fmalloc(n), *part = fmalloc(n);
-  float *pg = fmalloc(n), *pu = fmalloc(n);
+  float *g = lct_malloc_f(n), *u = lct_malloc_f(n), *whole = lct_malloc_f(n),
+        *part = lct_malloc_f(n);
+  float *pg = lct_malloc_f(n), *pu = lct_malloc_f(n);
   silu_inputs(&r, n, g, u);
   for (int op = 0; op < 2; op++)
     for (int trial = 0; trial < 50; trial++) {
@@ -285,7 +278,7 @@ static void test_elementwise_add_exact(void **state) {
   (void)state;
   const int64_t n = 300000;
   lct_rng r = lct_rng_new(11);
-  float *a = fmalloc(n), *b = fmalloc(n), *out = fmalloc(n), *want = fmalloc(n);
+  float *a = lct_malloc_f(n), *b = lct_malloc_f(n), *out = lct_malloc_f(n), *want = lct_malloc_f(n);
   for (int64_t i = 0; i < n; i++) {
     switch (i % 5) {
       case 0:
@@ -374,7 +367,7 @@ static void test_elementwise_add_in_place(void **state) {
   lc_context *ctx = ctx_of(0);
   lct_rng r = lct_rng_new(12);
   float *a = lct_randn(&r, n, 1e3f), *b = lct_randn(&r, n, 1.0f);
-  float *want = fmalloc(n), *io = fmalloc(n);
+  float *want = lct_malloc_f(n), *io = lct_malloc_f(n);
   add(ctx, a, b, n, want);
   memcpy(io, a, (size_t)n * sizeof(float));
   add(ctx, io, b, n, io);

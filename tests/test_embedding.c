@@ -15,12 +15,6 @@
 
 #include "cast/lc_cast.h"
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
 static lc_weights *table_bf16(lc_context *ctx, int64_t vocab, int64_t dim, const uint16_t *src) {
   lc_weights *w = NULL;
   lc_status st = lc_weights_create(ctx, vocab, dim, LC_DTYPE_BF16, src, &w);
@@ -37,7 +31,7 @@ static void embed(lc_context *ctx, const lc_weights *t, const int32_t *ids, int6
  * quiet NaNs with payloads (signalling ones would be quietened by
  * lc_weights_create, which is its business, not the lookup's). */
 static uint16_t *random_bf16(lct_rng *r, int64_t n) {
-  uint16_t *v = xmalloc((size_t)n * sizeof *v);
+  uint16_t *v = lct_malloc((size_t)n * sizeof *v);
   for (int64_t i = 0; i < n; i++) {
     v[i] = (uint16_t)lct_next(r);
     if ((v[i] & 0x7F80u) == 0x7F80u && (v[i] & 0x7Fu)) v[i] |= 0x40u; /* NaN: make it quiet */
@@ -56,18 +50,18 @@ static void test_embedding_exact_widening(void **state) {
   const int64_t vocab = 500, dim = 96, m = 300;
   lct_rng r = lct_rng_new(1);
   uint16_t *src = random_bf16(&r, vocab * dim);
-  int32_t *ids = xmalloc((size_t)m * sizeof(int32_t));
+  int32_t *ids = lct_malloc((size_t)m * sizeof(int32_t));
   for (int64_t i = 0; i < m; i++) ids[i] = (int32_t)lct_range(&r, 0, vocab - 1);
   ids[0] = 0;
   ids[m - 1] = (int32_t)vocab - 1;
   for (int mode = 0; mode < 2; mode++) {
     lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);
     lc_weights *t = table_bf16(ctx, vocab, dim, src);
-    uint16_t *stored = xmalloc((size_t)(vocab * dim) * sizeof(uint16_t));
+    uint16_t *stored = lct_malloc((size_t)(vocab * dim) * sizeof(uint16_t));
     assert_int_equal(lc_weights_read_bf16(t, stored), LC_OK);
     /* a bf16 source is already bf16: stored unchanged */
     assert_memory_equal(stored, src, (size_t)(vocab * dim) * sizeof(uint16_t));
-    float *out = xmalloc((size_t)(m * dim) * sizeof(float));
+    float *out = lct_malloc((size_t)(m * dim) * sizeof(float));
     embed(ctx, t, ids, m, out);
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < dim; j++) {
@@ -98,8 +92,8 @@ static void test_embedding_from_f32_table(void **state) {
   assert_int_equal(lc_weights_create(ctx, vocab, dim, LC_DTYPE_F32, src, &t), LC_OK);
   int32_t ids[64];
   for (int i = 0; i < 64; i++) ids[i] = 63 - i;
-  float *out = xmalloc((size_t)(vocab * dim) * sizeof(float));
-  float *want = xmalloc((size_t)(vocab * dim) * sizeof(float));
+  float *out = lct_malloc((size_t)(vocab * dim) * sizeof(float));
+  float *want = lct_malloc((size_t)(vocab * dim) * sizeof(float));
   embed(ctx, t, ids, 64, out);
   for (int64_t i = 0; i < 64; i++)
     for (int64_t j = 0; j < dim; j++)
@@ -122,8 +116,8 @@ static void test_embedding_row_alone_vs_batch(void **state) {
   uint16_t *src = random_bf16(&r, vocab * dim);
   lc_context *cs = lct_cpu(LC_MODE_STRICT), *cr = lct_cpu(LC_MODE_REFERENCE);
   lc_weights *ts = table_bf16(cs, vocab, dim, src), *tr = table_bf16(cr, vocab, dim, src);
-  float alone[24], *out = xmalloc((size_t)(50 * dim) * sizeof(float));
-  float *out_r = xmalloc((size_t)(50 * dim) * sizeof(float));
+  float alone[24], *out = lct_malloc((size_t)(50 * dim) * sizeof(float));
+  float *out_r = lct_malloc((size_t)(50 * dim) * sizeof(float));
   const int32_t probe = 777;
   embed(cs, ts, &probe, 1, alone);
   int32_t ids[50];

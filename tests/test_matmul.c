@@ -17,21 +17,6 @@
 
 /* ---- the canonical order, transcribed as plainly as possible ---------------*/
 
-static float bf16(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-static float canon(float v) {
-  if (v != v) {
-    uint32_t u = 0x7FC00000u;
-    memcpy(&v, &u, sizeof v);
-  }
-  return v;
-}
-
 /* Segments of 256, a fresh fma chain each (k ascending), segment sums added in
  * order, then the bias, then the canonical NaN. */
 static void transcribed_matmul(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
@@ -43,24 +28,19 @@ static void transcribed_matmul(const float *x, int64_t m, int64_t k, const uint1
       for (int64_t s = 0; s * ls < k; s++) {
         float acc = 0.0f;
         for (int64_t kk = s * ls; kk < (s + 1) * ls && kk < k; kk++)
-          acc = fmaf(x[i * k + kk], bf16(w[j * k + kk]), acc);
+          acc = fmaf(x[i * k + kk], lct_bf16(w[j * k + kk]), acc);
         if (s == 0)
           out = acc;
         else
           out = out + acc;
       }
-      if (bias) out = out + bf16(bias[j]);
-      y[i * n + j] = canon(out);
+      if (bias) out = out + lct_bf16(bias[j]);
+      y[i * n + j] = lct_canon(out);
     }
   }
 }
 
 /* ---- float64 oracle and derived bounds ---------------------------------------*/
-
-/* gamma_n = n*u / (1 - n*u): the classic bound on n successive roundings. */
-static double gamma_n(double nn) {
-  return nn * LCT_U / (1.0 - nn * LCT_U);
-}
 
 /* ref = exact-ish sum in double; mag = sum |x*w| + |bias| (the condition scale). */
 static void oracle_matmul(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
@@ -69,13 +49,13 @@ static void oracle_matmul(const float *x, int64_t m, int64_t k, const uint16_t *
     for (int64_t j = 0; j < n; j++) {
       double s = 0.0, a = 0.0;
       for (int64_t kk = 0; kk < k; kk++) {
-        double p = (double)x[i * k + kk] * (double)bf16(w[j * k + kk]);
+        double p = (double)x[i * k + kk] * (double)lct_bf16(w[j * k + kk]);
         s += p;
         a += fabs(p);
       }
       if (bias) {
-        s += bf16(bias[j]);
-        a += fabs(bf16(bias[j]));
+        s += lct_bf16(bias[j]);
+        a += fabs(lct_bf16(bias[j]));
       }
       ref[i * n + j] = s;
       mag[i * n + j] = a;
@@ -102,7 +82,7 @@ static double ref_rounds(int64_t k) {
 }
 
 static void bound(const double *mag, int64_t count, double rounds, double *tol) {
-  for (int64_t i = 0; i < count; i++) tol[i] = gamma_n(rounds) * mag[i] + rounds * 0x1p-149;
+  for (int64_t i = 0; i < count; i++) tol[i] = lct_gamma(rounds) * mag[i] + rounds * 0x1p-149;
 }
 
 /* ---- API helpers ---------------------------------------------------------------*/
@@ -185,18 +165,6 @@ static char *case_name(const mm_case *c, const char *what, char *buf, size_t len
   return buf;
 }
 
-static float *alloc_f(int64_t n) {
-  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-
-static double *alloc_d(int64_t n) {
-  double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-
 /* ---- tests ------------------------------------------------------------------------*/
 
 /* Strict lc_matmul equals, bitwise, the scalar transcription of the canonical order. */
@@ -205,7 +173,7 @@ static void test_matmul_strict_equals_canonical_transcription(void **state) {
   char what[128];
   for (int i = 0; i < N_CASES; i++) {
     mm_case c = case_make(i);
-    float *got = alloc_f(c.m * c.n), *want = alloc_f(c.m * c.n);
+    float *got = lct_alloc_f(c.m * c.n), *want = lct_alloc_f(c.m * c.n);
     matmul_once(LC_MODE_STRICT, c.x, c.m, c.k, c.w, c.n, c.bias, got);
     transcribed_matmul(c.x, c.m, c.k, c.w, c.n, c.bias, want);
     lct_assert_bitwise_f32(got, want, c.m * c.n,
@@ -222,8 +190,8 @@ static void check_vs_oracle(lc_mode mode, double (*rounds)(int64_t)) {
   for (int i = 0; i < N_CASES; i++) {
     mm_case c = case_make(i);
     const int64_t cnt = c.m * c.n;
-    float *got = alloc_f(cnt);
-    double *ref = alloc_d(cnt), *mag = alloc_d(cnt), *tol = alloc_d(cnt);
+    float *got = lct_alloc_f(cnt);
+    double *ref = lct_alloc_d(cnt), *mag = lct_alloc_d(cnt), *tol = lct_alloc_d(cnt);
     matmul_once(mode, c.x, c.m, c.k, c.w, c.n, c.bias, got);
     oracle_matmul(c.x, c.m, c.k, c.w, c.n, c.bias, ref, mag);
     bound(mag, cnt, rounds(c.k), tol);
@@ -256,14 +224,15 @@ static void test_matmul_reference_agrees_with_strict(void **state) {
   for (int i = 0; i < N_CASES; i++) {
     mm_case c = case_make(i);
     const int64_t cnt = c.m * c.n;
-    float *s = alloc_f(cnt), *r = alloc_f(cnt);
-    double *sd = alloc_d(cnt), *ref = alloc_d(cnt), *mag = alloc_d(cnt), *tol = alloc_d(cnt);
+    float *s = lct_alloc_f(cnt), *r = lct_alloc_f(cnt);
+    double *sd = lct_alloc_d(cnt), *ref = lct_alloc_d(cnt), *mag = lct_alloc_d(cnt),
+           *tol = lct_alloc_d(cnt);
     matmul_once(LC_MODE_STRICT, c.x, c.m, c.k, c.w, c.n, c.bias, s);
     matmul_once(LC_MODE_REFERENCE, c.x, c.m, c.k, c.w, c.n, c.bias, r);
     oracle_matmul(c.x, c.m, c.k, c.w, c.n, c.bias, ref, mag);
     for (int64_t j = 0; j < cnt; j++) {
       sd[j] = s[j];
-      tol[j] = gamma_n(strict_rounds(c.k)) * mag[j] + gamma_n(ref_rounds(c.k)) * mag[j] +
+      tol[j] = lct_gamma(strict_rounds(c.k)) * mag[j] + lct_gamma(ref_rounds(c.k)) * mag[j] +
                (strict_rounds(c.k) + ref_rounds(c.k)) * 0x1p-149;
     }
     lct_assert_within(r, sd, tol, cnt, case_name(&c, "reference vs strict", what, 128));
@@ -321,15 +290,15 @@ static void test_matmul_exact_on_small_integers(void **state) {
   (void)state;
   lct_rng r = lct_rng_new(7);
   const int64_t m = 5, k = 2049, n = 37;
-  float *x = alloc_f(m * k);
+  float *x = lct_alloc_f(m * k);
   uint16_t *w = malloc((size_t)(n * k) * sizeof *w), bias[37];
   assert_non_null(w);
   for (int64_t i = 0; i < m * k; i++) x[i] = (float)lct_range(&r, -8, 8);
   for (int64_t i = 0; i < n * k; i++) w[i] = lc_f32_to_bf16((float)lct_range(&r, -8, 8));
   for (int64_t j = 0; j < n; j++) bias[j] = lc_f32_to_bf16((float)lct_range(&r, -100, 100));
-  double *ref = alloc_d(m * n), *mag = alloc_d(m * n);
+  double *ref = lct_alloc_d(m * n), *mag = lct_alloc_d(m * n);
   oracle_matmul(x, m, k, w, n, bias, ref, mag);
-  float *ys = alloc_f(m * n), *yr = alloc_f(m * n);
+  float *ys = lct_alloc_f(m * n), *yr = lct_alloc_f(m * n);
   matmul_once(LC_MODE_STRICT, x, m, k, w, n, bias, ys);
   matmul_once(LC_MODE_REFERENCE, x, m, k, w, n, bias, yr);
   lct_assert_close(ys, ref, m * n, 0.0, 0.0, "strict, integers");
@@ -350,7 +319,7 @@ static void test_matmul_deterministic_repeat_calls(void **state) {
   const int64_t m = 17, k = 1500, n = 70;
   float *x = lct_randn(&r, m * k, 1.0f);
   uint16_t *w = lct_rand_bf16(&r, n * k, 0.3f), *b = lct_rand_bf16(&r, n, 1.0f);
-  float *y1 = alloc_f(m * n), *y2 = alloc_f(m * n);
+  float *y1 = lct_alloc_f(m * n), *y2 = lct_alloc_f(m * n);
   const lc_mode modes[2] = {LC_MODE_STRICT, LC_MODE_REFERENCE};
   for (int mi = 0; mi < 2; mi++) {
     mm p = mm_new(modes[mi], k, w, n, b);
@@ -364,10 +333,6 @@ static void test_matmul_deterministic_repeat_calls(void **state) {
   free(b);
   free(y1);
   free(y2);
-}
-
-static uint32_t bits(float f) {
-  return lc_f32_bits(f);
 }
 
 /* NaN and Inf in an input row: strict writes what the canonical formula gives, with
@@ -386,35 +351,35 @@ static void test_matmul_special_values_in_rows(void **state) {
   x[3 * k + 299] = INFINITY;                     /* -Inf*w0 + Inf*w299: NaN where the signs clash */
   x[4 * k + 17] = lc_f32_from_bits(0x7F800001u); /* signalling NaN, odd payload */
   x[5 * k + 280] = lc_f32_from_bits(0xFFC00123u); /* negative quiet NaN */
-  float *got = alloc_f(m * n), *want = alloc_f(m * n), *alone = alloc_f(n);
+  float *got = lct_alloc_f(m * n), *want = lct_alloc_f(m * n), *alone = lct_alloc_f(n);
   matmul_once(LC_MODE_STRICT, x, m, k, w, n, NULL, got);
   transcribed_matmul(x, m, k, w, n, NULL, want);
   lct_assert_bitwise_f32(got, want, m * n, "strict with NaN/Inf rows vs transcription");
   for (int64_t j = 0; j < n; j++) {
-    assert_int_equal(bits(got[1 * n + j]), 0x7FC00000u);
-    assert_int_equal(bits(got[4 * n + j]), 0x7FC00000u);
-    assert_int_equal(bits(got[5 * n + j]), 0x7FC00000u);
+    assert_int_equal(lc_f32_bits(got[1 * n + j]), 0x7FC00000u);
+    assert_int_equal(lc_f32_bits(got[4 * n + j]), 0x7FC00000u);
+    assert_int_equal(lc_f32_bits(got[5 * n + j]), 0x7FC00000u);
     if (j == 3)
-      assert_int_equal(bits(got[2 * n + j]), 0x7FC00000u);
+      assert_int_equal(lc_f32_bits(got[2 * n + j]), 0x7FC00000u);
     else
       assert_true(isinf(got[2 * n + j]));
     /* row 3: Inf of the sign of w, or canonical NaN where -Inf*w0 and Inf*w299 clash */
-    const float a = -bf16(w[j * k + 0]), b = bf16(w[j * k + 299]);
+    const float a = -lct_bf16(w[j * k + 0]), b = lct_bf16(w[j * k + 299]);
     if ((a > 0 && b < 0) || (a < 0 && b > 0) || a == 0 || b == 0)
-      assert_int_equal(bits(got[3 * n + j]), 0x7FC00000u);
+      assert_int_equal(lc_f32_bits(got[3 * n + j]), 0x7FC00000u);
     else
       assert_true(isinf(got[3 * n + j]) && (got[3 * n + j] > 0) == (a > 0));
   }
   matmul_once(LC_MODE_STRICT, x, 1, k, w, n, NULL, alone);
   lct_assert_bitwise_f32(got, alone, n, "clean row 0 next to NaN/Inf rows vs alone");
 
-  float *yr = alloc_f(m * n);
+  float *yr = lct_alloc_f(m * n);
   matmul_once(LC_MODE_REFERENCE, x, m, k, w, n, NULL, yr);
   for (int64_t j = 0; j < n; j++) {
     assert_true(isnan(yr[1 * n + j]) && isnan(yr[4 * n + j]) && isnan(yr[5 * n + j]));
     assert_true(j == 3 ? isnan(yr[2 * n + j]) : isinf(yr[2 * n + j]));
   }
-  double *ref = alloc_d(n), *mag = alloc_d(n), *tol = alloc_d(n);
+  double *ref = lct_alloc_d(n), *mag = lct_alloc_d(n), *tol = lct_alloc_d(n);
   oracle_matmul(x, 1, k, w, n, NULL, ref, mag);
   bound(mag, n, ref_rounds(k), tol);
   lct_assert_within(yr, ref, tol, n, "reference clean row 0");
@@ -440,7 +405,7 @@ static void test_matmul_special_values_in_weights(void **state) {
   w[7 * k + 400] = 0xFFC1; /* negative NaN with a payload */
   w[20 * k + 0] = 0x7F80;  /* +Inf */
   b[32] = 0x7FC0;          /* NaN bias */
-  float *got = alloc_f(m * n), *want = alloc_f(m * n);
+  float *got = lct_alloc_f(m * n), *want = lct_alloc_f(m * n);
   matmul_once(LC_MODE_STRICT, x, m, k, w, n, b, got);
   transcribed_matmul(x, m, k, w, n, b, want);
   lct_assert_bitwise_f32(got, want, m * n, "strict, NaN/Inf weights vs transcription");
@@ -448,9 +413,10 @@ static void test_matmul_special_values_in_weights(void **state) {
     for (int64_t j = 0; j < n; j++) {
       const float v = got[i * n + j];
       if (j == 7 || j == 32)
-        assert_int_equal(bits(v), 0x7FC00000u);
+        assert_int_equal(lc_f32_bits(v), 0x7FC00000u);
       else if (j == 20)
-        assert_true(isinf(v) || bits(v) == 0x7FC00000u); /* Inf * x[0]: x[0] is never 0 here */
+        assert_true(isinf(v) ||
+                    lc_f32_bits(v) == 0x7FC00000u); /* Inf * x[0]: x[0] is never 0 here */
       else
         assert_true(isfinite(v));
     }
@@ -498,12 +464,12 @@ static void test_matmul_cpu_ref_column_slices_identical(void **state) {
   const int64_t m = 9, k = 600, n = 53;
   float *x = lct_randn(&r, m * k, 1.0f);
   uint16_t *w = lct_rand_bf16(&r, n * k, 0.5f), *b = lct_rand_bf16(&r, n, 1.0f);
-  float *full = alloc_f(m * n), *part = alloc_f(m * n);
+  float *full = lct_alloc_f(m * n), *part = lct_alloc_f(m * n);
   assert_int_equal(lc_cpu_matmul_strict(x, m, k, w, n, b, full), LC_OK);
   const int64_t cuts[] = {0, 5, 21, 22, 39, 53};
   for (int c = 0; c + 1 < (int)(sizeof cuts / sizeof cuts[0]); c++) {
     const int64_t n0 = cuts[c], nn = cuts[c + 1] - cuts[c];
-    float *ys = alloc_f(m * nn);
+    float *ys = lct_alloc_f(m * nn);
     assert_int_equal(lc_cpu_matmul_strict(x, m, k, w + n0 * k, nn, b + n0, ys), LC_OK);
     for (int64_t i = 0; i < m; i++) memcpy(part + i * n + n0, ys + i * nn, (size_t)nn * 4);
     free(ys);
@@ -526,8 +492,8 @@ static void test_matmul_large_k_within_bounds(void **state) {
     const int64_t m = ms[t], k = ks[t], n = ns[t];
     float *x = lct_randn(&r, m * k, 1.0f);
     uint16_t *w = lct_rand_bf16(&r, n * k, 0.02f), *b = lct_rand_bf16(&r, n, 0.1f);
-    double *ref = alloc_d(m * n), *mag = alloc_d(m * n), *tol = alloc_d(m * n);
-    float *y = alloc_f(m * n), *want = alloc_f(m * n);
+    double *ref = lct_alloc_d(m * n), *mag = lct_alloc_d(m * n), *tol = lct_alloc_d(m * n);
+    float *y = lct_alloc_f(m * n), *want = lct_alloc_f(m * n);
     oracle_matmul(x, m, k, w, n, b, ref, mag);
     matmul_once(LC_MODE_STRICT, x, m, k, w, n, b, y);
     transcribed_matmul(x, m, k, w, n, b, want);

@@ -17,21 +17,6 @@
 
 /* ---- the canonical order, transcribed ---------------------------------------*/
 
-static float bf16(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-static float canon(float v) {
-  if (v != v) {
-    uint32_t u = 0x7FC00000u;
-    memcpy(&v, &u, sizeof v);
-  }
-  return v;
-}
-
 /* 32 lanes, lane l takes v[l], v[l+32], ... with fmaf(v, v, acc); then
  * acc[l] = acc[l] + acc[l ^ o] for o = 16, 8, 4, 2, 1; lane 0. */
 static float transcribed_sumsq(const float *v, int64_t n) {
@@ -51,15 +36,11 @@ static void transcribed_rmsnorm(const float *x, int64_t m, int64_t n, const uint
     float ss = transcribed_sumsq(xr, n);
     float mean = ss / (float)n;
     float r = 1.0f / sqrtf(mean + eps);
-    for (int64_t j = 0; j < n; j++) y[i * n + j] = canon((xr[j] * r) * bf16(w[j]));
+    for (int64_t j = 0; j < n; j++) y[i * n + j] = lct_canon((xr[j] * r) * lct_bf16(w[j]));
   }
 }
 
 /* ---- float64 oracle and bounds -----------------------------------------------*/
-
-static double gamma_n(double nn) {
-  return nn * LCT_U / (1.0 - nn * LCT_U);
-}
 
 static void oracle_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
                            double *ref) {
@@ -67,7 +48,7 @@ static void oracle_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t 
     double ss = 0.0;
     for (int64_t j = 0; j < n; j++) ss += (double)x[i * n + j] * x[i * n + j];
     const double r = 1.0 / sqrt(ss / (double)n + eps);
-    for (int64_t j = 0; j < n; j++) ref[i * n + j] = x[i * n + j] * r * bf16(w[j]);
+    for (int64_t j = 0; j < n; j++) ref[i * n + j] = x[i * n + j] * r * lct_bf16(w[j]);
   }
 }
 
@@ -81,25 +62,13 @@ static void oracle_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t 
  * instead of gamma_4 covers the second-order products.  Subnormal results add
  * 2^-149 (atol). */
 static double strict_rel(int64_t n) {
-  return gamma_n((double)((n + 31) / 32 + 5 + 2)) / 2 + gamma_n(5);
+  return lct_gamma((double)((n + 31) / 32 + 5 + 2)) / 2 + lct_gamma(5);
 }
 static double ref_rel(int64_t n) {
-  return gamma_n((double)(n + 2)) / 2 + gamma_n(5);
+  return lct_gamma((double)(n + 2)) / 2 + lct_gamma(5);
 }
 
 /* ---- API helpers ---------------------------------------------------------------*/
-
-static float *alloc_f(int64_t n) {
-  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-
-static double *alloc_d(int64_t n) {
-  double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
 
 /* y = rmsnorm(x) on a fresh context of `mode` (y may be x). */
 static void rmsnorm_once(lc_mode mode, const float *x, int64_t m, int64_t n, const uint16_t *w,
@@ -163,7 +132,7 @@ static void test_rmsnorm_strict_equals_canonical_transcription(void **state) {
   char what[96];
   for (int i = 0; i < N_CASES; i++) {
     rn_case c = case_make(i);
-    float *got = alloc_f(c.m * c.n), *want = alloc_f(c.m * c.n);
+    float *got = lct_alloc_f(c.m * c.n), *want = lct_alloc_f(c.m * c.n);
     rmsnorm_once(LC_MODE_STRICT, c.x, c.m, c.n, c.w, c.eps, got);
     transcribed_rmsnorm(c.x, c.m, c.n, c.w, c.eps, want);
     lct_assert_bitwise_f32(got, want, c.m * c.n,
@@ -178,8 +147,8 @@ static void check_vs_oracle(lc_mode mode, double (*rel)(int64_t)) {
   char what[96];
   for (int i = 0; i < N_CASES; i++) {
     rn_case c = case_make(i);
-    float *got = alloc_f(c.m * c.n);
-    double *ref = alloc_d(c.m * c.n);
+    float *got = lct_alloc_f(c.m * c.n);
+    double *ref = lct_alloc_d(c.m * c.n);
     rmsnorm_once(mode, c.x, c.m, c.n, c.w, c.eps, got);
     oracle_rmsnorm(c.x, c.m, c.n, c.w, c.eps, ref);
     lct_assert_close(got, ref, c.m * c.n, 0x1p-149, rel(c.n),
@@ -209,8 +178,8 @@ static void test_rmsnorm_reference_agrees_with_strict(void **state) {
   for (int i = 0; i < N_CASES; i++) {
     rn_case c = case_make(i);
     const int64_t cnt = c.m * c.n;
-    float *s = alloc_f(cnt), *r = alloc_f(cnt);
-    double *sd = alloc_d(cnt);
+    float *s = lct_alloc_f(cnt), *r = lct_alloc_f(cnt);
+    double *sd = lct_alloc_d(cnt);
     rmsnorm_once(LC_MODE_STRICT, c.x, c.m, c.n, c.w, c.eps, s);
     rmsnorm_once(LC_MODE_REFERENCE, c.x, c.m, c.n, c.w, c.eps, r);
     for (int64_t j = 0; j < cnt; j++) sd[j] = s[j];
@@ -234,7 +203,7 @@ static void test_rmsnorm_in_place_equals_out_of_place(void **state) {
     for (int i = 0; i < N_CASES; i += 3) {
       rn_case c = case_make(i);
       const int64_t cnt = c.m * c.n;
-      float *out = alloc_f(cnt), *inplace = alloc_f(cnt);
+      float *out = lct_alloc_f(cnt), *inplace = lct_alloc_f(cnt);
       if (cnt) memcpy(inplace, c.x, (size_t)cnt * sizeof(float));
       rmsnorm_once(modes[mi], c.x, c.m, c.n, c.w, c.eps, out);
       rmsnorm_once(modes[mi], inplace, c.m, c.n, c.w, c.eps, inplace);
@@ -251,7 +220,7 @@ static void test_rmsnorm_deterministic_repeat_calls(void **state) {
   (void)state;
   const lc_mode modes[2] = {LC_MODE_STRICT, LC_MODE_REFERENCE};
   rn_case c = case_make(14); /* n = 4096 */
-  float *y1 = alloc_f(c.m * c.n), *y2 = alloc_f(c.m * c.n);
+  float *y1 = lct_alloc_f(c.m * c.n), *y2 = lct_alloc_f(c.m * c.n);
   for (int mi = 0; mi < 2; mi++) {
     lc_context *ctx = lct_cpu(modes[mi]);
     lc_weights *w = NULL;
@@ -265,10 +234,6 @@ static void test_rmsnorm_deterministic_repeat_calls(void **state) {
   free(y1);
   free(y2);
   case_free(&c);
-}
-
-static uint32_t bits(float f) {
-  return lc_f32_bits(f);
 }
 
 /* Special rows give what the formula gives, NaNs canonical, neighbours untouched:
@@ -288,19 +253,19 @@ static void test_rmsnorm_special_rows(void **state) {
   for (int64_t j = 0; j < n; j++) x[4 * n + j] = (j % 2) ? 3e38f : -3e38f;
   for (int64_t j = 0; j < n; j++) x[5 * n + j] = 1e-40f * (float)(j + 1); /* subnormals */
   const float epss[2] = {0.0f, 1e-5f};
-  float *got = alloc_f(m * n), *want = alloc_f(m * n), *alone = alloc_f(n);
+  float *got = lct_alloc_f(m * n), *want = lct_alloc_f(m * n), *alone = lct_alloc_f(n);
   for (int e = 0; e < 2; e++) {
     rmsnorm_once(LC_MODE_STRICT, x, m, n, w, epss[e], got);
     transcribed_rmsnorm(x, m, n, w, epss[e], want);
     lct_assert_bitwise_f32(got, want, m * n, "strict special rows vs transcription");
     for (int64_t j = 0; j < n; j++) {
-      assert_int_equal(bits(got[1 * n + j]), 0x7FC00000u);
+      assert_int_equal(lc_f32_bits(got[1 * n + j]), 0x7FC00000u);
       if (j == 99)
-        assert_int_equal(bits(got[2 * n + j]), 0x7FC00000u);
+        assert_int_equal(lc_f32_bits(got[2 * n + j]), 0x7FC00000u);
       else
         assert_true(got[2 * n + j] == 0.0f);
       if (e == 0)
-        assert_int_equal(bits(got[3 * n + j]), 0x7FC00000u);
+        assert_int_equal(lc_f32_bits(got[3 * n + j]), 0x7FC00000u);
       else
         assert_true(got[3 * n + j] == 0.0f);
       assert_true(got[4 * n + j] == 0.0f); /* 3e38^2 overflows: ss = Inf, r = 0 */
@@ -339,10 +304,11 @@ static void test_rmsnorm_canon_sumsq_lane_order(void **state) {
   lct_rng r = lct_rng_new(22);
   float *v = lct_randn(&r, 5000, 3.0f);
   for (int64_t n = 0; n <= 200; n++)
-    assert_int_equal(bits(lc_cpu_canon_sumsq(v, n)), bits(transcribed_sumsq(v, n)));
+    assert_int_equal(lc_f32_bits(lc_cpu_canon_sumsq(v, n)), lc_f32_bits(transcribed_sumsq(v, n)));
   const int64_t longs[] = {1023, 1024, 1025, 4999, 5000};
   for (int i = 0; i < 5; i++)
-    assert_int_equal(bits(lc_cpu_canon_sumsq(v, longs[i])), bits(transcribed_sumsq(v, longs[i])));
+    assert_int_equal(lc_f32_bits(lc_cpu_canon_sumsq(v, longs[i])),
+                     lc_f32_bits(transcribed_sumsq(v, longs[i])));
   /* v = [2^12, 1 x 32]: sequentially 2^24 + 1 + ... stays 2^24 (each +1 is a tie to
    * even); in lanes the ones meet each other first. */
   float k[33];
@@ -352,7 +318,7 @@ static void test_rmsnorm_canon_sumsq_lane_order(void **state) {
   for (int i = 0; i < 33; i++) seq = fmaf(k[i], k[i], seq);
   assert_true(seq == 0x1p24f);
   const float lanes = lc_cpu_canon_sumsq(k, 33);
-  assert_int_equal(bits(lanes), bits(transcribed_sumsq(k, 33)));
+  assert_int_equal(lc_f32_bits(lanes), lc_f32_bits(transcribed_sumsq(k, 33)));
   assert_true(lanes != seq);
   free(v);
 }

@@ -17,16 +17,6 @@
 
 #include "cast/lc_canon.h"
 
-static void *xmalloc(size_t bytes) {
-  void *p = malloc(bytes ? bytes : 1);
-  assert_non_null(p);
-  return p;
-}
-
-static float *fmalloc(int64_t n) {
-  return xmalloc((size_t)n * sizeof(float));
-}
-
 static lc_rope *rope_new(lc_context *ctx, int64_t hd, int64_t max_pos, double theta,
                          lc_rope_style style, const double *inv_freq) {
   lc_rope *rope = NULL;
@@ -54,8 +44,8 @@ static void pair_of(lc_rope_style style, int64_t hd, int64_t i, int64_t *ia, int
 static void read_table(lc_context *ctx, const lc_rope *rope, int64_t hd, int64_t max_pos,
                        lc_rope_style style, float *cos_t, float *sin_t) {
   const int64_t half = hd / 2;
-  float *x = fmalloc(max_pos * hd);
-  int32_t *pos = xmalloc((size_t)max_pos * sizeof(int32_t));
+  float *x = lct_malloc_f(max_pos * hd);
+  int32_t *pos = lct_malloc((size_t)max_pos * sizeof(int32_t));
   for (int64_t p = 0; p < max_pos; p++) {
     pos[p] = (int32_t)p;
     for (int64_t i = 0; i < half; i++) {
@@ -86,8 +76,8 @@ static void read_table(lc_context *ctx, const lc_rope *rope, int64_t hd, int64_t
  * libm's cos/sin are within 1 ulp (<= 2^-52 on [-1, 1]). */
 static void check_table(const float *tab, const double *angle, int64_t n, int is_sin,
                         const char *what) {
-  double *ref = xmalloc((size_t)n * sizeof(double));
-  double *tol = xmalloc((size_t)n * sizeof(double));
+  double *ref = lct_malloc((size_t)n * sizeof(double));
+  double *tol = lct_malloc((size_t)n * sizeof(double));
   for (int64_t e = 0; e < n; e++) {
     ref[e] = is_sin ? sin(angle[e]) : cos(angle[e]);
     const float t = fabsf(tab[e]);
@@ -105,9 +95,9 @@ static void table_case(int64_t hd, int64_t max_pos, double theta, const double *
     lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);
     lc_rope *rope = rope_new(ctx, hd, max_pos, theta, style, inv_freq);
     const int64_t half = hd / 2, n = max_pos * half;
-    float *c = fmalloc(n), *s = fmalloc(n);
+    float *c = lct_malloc_f(n), *s = lct_malloc_f(n);
     read_table(ctx, rope, hd, max_pos, style, c, s);
-    double *angle = xmalloc((size_t)n * sizeof(double));
+    double *angle = lct_malloc((size_t)n * sizeof(double));
     for (int64_t p = 0; p < max_pos; p++)
       for (int64_t i = 0; i < half; i++) {
         double f = inv_freq ? inv_freq[i] : pow(theta, -2.0 * (double)i / (double)hd);
@@ -157,18 +147,19 @@ static void rotation_case(lc_rope_style style, int mode, int64_t hd, int64_t nh,
   const int64_t max_pos = 2048, m = 300, half = hd / 2;
   lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);
   lc_rope *rope = rope_new(ctx, hd, max_pos, 10000.0, style, NULL);
-  float *c = fmalloc(max_pos * half), *s = fmalloc(max_pos * half);
+  float *c = lct_malloc_f(max_pos * half), *s = lct_malloc_f(max_pos * half);
   read_table(ctx, rope, hd, max_pos, style, c, s);
   lct_rng r = lct_rng_new(seed);
   const int64_t n = m * nh * hd;
   float *x = lct_randn(&r, n, 3.0f);
   for (int64_t i = 0; i < n; i += 7) x[i] = lct_uniformf(&r, -1e4f, 1e4f); /* wider range */
-  int32_t *pos = xmalloc((size_t)m * sizeof(int32_t));
+  int32_t *pos = lct_malloc((size_t)m * sizeof(int32_t));
   for (int64_t i = 0; i < m; i++) pos[i] = (int32_t)lct_range(&r, 0, max_pos - 1);
   pos[0] = 0;
   pos[1] = (int32_t)max_pos - 1;
   pos[2] = pos[3] = 1000; /* repeated */
-  double *ref = xmalloc((size_t)n * sizeof(double)), *tol = xmalloc((size_t)n * sizeof(double));
+  double *ref = lct_malloc((size_t)n * sizeof(double)),
+         *tol = lct_malloc((size_t)n * sizeof(double));
   for (int64_t row = 0; row < m; row++)
     for (int64_t h = 0; h < nh; h++)
       for (int64_t i = 0; i < half; i++) {
@@ -229,13 +220,13 @@ static void test_rope_strict_matches_spec(void **state) {
   lc_context *ctx = lct_cpu(LC_MODE_STRICT);
   for (int style = 0; style < 2; style++) {
     lc_rope *rope = rope_new(ctx, hd, max_pos, 10000.0, (lc_rope_style)style, NULL);
-    float *c = fmalloc(max_pos * half), *s = fmalloc(max_pos * half);
+    float *c = lct_malloc_f(max_pos * half), *s = lct_malloc_f(max_pos * half);
     read_table(ctx, rope, hd, max_pos, (lc_rope_style)style, c, s);
     lct_rng r = lct_rng_new(20 + (uint64_t)style);
     const int64_t n = m * nh * hd;
-    float *x = fmalloc(n), *want = fmalloc(n);
+    float *x = lct_malloc_f(n), *want = lct_malloc_f(n);
     for (int64_t i = 0; i < n; i++) x[i] = (i % 3) ? lct_any_bits(&r) : lct_normalf(&r);
-    int32_t *pos = xmalloc((size_t)m * sizeof(int32_t));
+    int32_t *pos = lct_malloc((size_t)m * sizeof(int32_t));
     for (int64_t i = 0; i < m; i++) pos[i] = (int32_t)lct_range(&r, 0, max_pos - 1);
     for (int64_t row = 0; row < m; row++)
       for (int64_t h = 0; h < nh; h++)
@@ -278,7 +269,7 @@ static void test_rope_position_zero_is_identity(void **state) {
       lc_rope *rope = rope_new(ctx, 32, 8, 10000.0, (lc_rope_style)style, NULL);
       lct_rng r = lct_rng_new(30);
       const int64_t m = 5, nh = 2, n = m * nh * 32;
-      float *x = lct_randn(&r, n, 10.0f), *x0 = fmalloc(n);
+      float *x = lct_randn(&r, n, 10.0f), *x0 = lct_malloc_f(n);
       memcpy(x0, x, (size_t)n * sizeof(float));
       int32_t pos[5] = {0, 0, 0, 0, 0};
       rope_apply(ctx, rope, x, m, nh, pos);
@@ -298,11 +289,11 @@ static void test_rope_row_alone_vs_batch_bitwise(void **state) {
   lc_context *ctx = lct_cpu(LC_MODE_STRICT);
   lc_rope *rope = rope_new(ctx, hd, max_pos, 10000.0, LC_ROPE_HALF, NULL);
   lct_rng r = lct_rng_new(40);
-  float *probe = lct_randn(&r, re, 2.0f), *alone = fmalloc(re);
+  float *probe = lct_randn(&r, re, 2.0f), *alone = lct_malloc_f(re);
   const int32_t probe_pos = 300;
   memcpy(alone, probe, (size_t)re * sizeof(float));
   rope_apply(ctx, rope, alone, 1, nh, &probe_pos);
-  float *x = fmalloc(40 * re);
+  float *x = lct_malloc_f(40 * re);
   int32_t pos[40];
   for (int B = 1; B <= 40; B++)
     for (int at = 0; at < B; at++) {
@@ -337,7 +328,7 @@ static void test_rope_pos_out_of_range(void **state) {
     lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);
     lc_rope *rope = rope_new(ctx, 8, 100, 10000.0, LC_ROPE_INTERLEAVED, NULL);
     lct_rng r = lct_rng_new(50);
-    float *x = lct_randn(&r, 4 * 2 * 8, 1.0f), *x0 = fmalloc(4 * 2 * 8);
+    float *x = lct_randn(&r, 4 * 2 * 8, 1.0f), *x0 = lct_malloc_f(4 * 2 * 8);
     memcpy(x0, x, sizeof(float) * 4 * 2 * 8);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
       for (int at = 0; at < 4; at++) {

@@ -18,14 +18,6 @@
 
 /* ---- the canonical order, transcribed ---------------------------------------*/
 
-static float canon(float v) {
-  if (v != v) {
-    uint32_t u = 0x7FC00000u;
-    memcpy(&v, &u, sizeof v);
-  }
-  return v;
-}
-
 /* 32 lanes, lane l takes v[l], v[l+32], ... with acc = acc + v; then
  * acc[l] = acc[l] + acc[l ^ o] for o = 16, 8, 4, 2, 1; lane 0. */
 static float transcribed_sum(const float *v, int64_t n) {
@@ -54,7 +46,7 @@ static void transcribed_softmax(const float *x, int64_t m, int64_t n, float *y) 
     float mx = transcribed_max(xr, n);
     for (int64_t i = 0; i < n; i++) e[i] = lc_expf(xr[i] - mx);
     float sum = transcribed_sum(e, n);
-    for (int64_t i = 0; i < n; i++) y[r * n + i] = canon(e[i] / sum);
+    for (int64_t i = 0; i < n; i++) y[r * n + i] = lct_canon(e[i] / sum);
   }
   free(e);
 }
@@ -67,16 +59,12 @@ static void transcribed_log_softmax(const float *x, int64_t m, int64_t n, float 
     float mx = transcribed_max(xr, n);
     for (int64_t i = 0; i < n; i++) e[i] = lc_expf(xr[i] - mx);
     float ls = lc_logf(transcribed_sum(e, n));
-    for (int64_t i = 0; i < n; i++) y[r * n + i] = canon((xr[i] - mx) - ls);
+    for (int64_t i = 0; i < n; i++) y[r * n + i] = lct_canon((xr[i] - mx) - ls);
   }
   free(e);
 }
 
 /* ---- float64 oracle and bounds -------------------------------------------------*/
-
-static double gamma_n(double nn) {
-  return nn * LCT_U / (1.0 - nn * LCT_U);
-}
 
 /* Sum roundings a term meets: strict ceil(n/32) in its lane + 5 in the butterfly;
  * reference n - 1 in a sequential sum (rounded to n). */
@@ -108,7 +96,7 @@ static void oracle_softmax(const float *x, int64_t m, int64_t n, double rounds, 
       s += exp((double)xr[i] - mx);
       if (fabs((double)xr[i] - mx) > dmax) dmax = fabs((double)xr[i] - mx);
     }
-    const double sum_rel = gamma_n(rounds) + dmax * u + 4 * u;
+    const double sum_rel = lct_gamma(rounds) + dmax * u + 4 * u;
     for (int64_t i = 0; i < n; i++) {
       const double d = (double)xr[i] - mx;
       const double p = exp(d) / s, lp = d - log(s);
@@ -122,18 +110,6 @@ static void oracle_softmax(const float *x, int64_t m, int64_t n, double rounds, 
 }
 
 /* ---- API helpers ---------------------------------------------------------------*/
-
-static float *alloc_f(int64_t n) {
-  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
-
-static double *alloc_d(int64_t n) {
-  double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
-  assert_non_null(p);
-  return p;
-}
 
 typedef lc_status (*row_op)(lc_context *, const float *, int64_t, int64_t, float *);
 
@@ -162,7 +138,7 @@ static sm_case case_make(int i) {
   sm_case c;
   c.n = kNs[i];
   c.m = c.n > 10000 ? 2 : (i == 4 ? 0 : lct_range(&r, 1, 6));
-  c.x = alloc_f(c.m * c.n);
+  c.x = lct_alloc_f(c.m * c.n);
   static const float spread[4] = {0.1f, 1.0f, 5.0f, 20.0f};
   for (int64_t row = 0; row < c.m; row++) {
     const int kind = (int)((row + i) % 5);
@@ -186,7 +162,7 @@ static void test_softmax_strict_equals_canonical_transcription(void **state) {
   char what[96];
   for (int i = 0; i < N_CASES; i++) {
     sm_case c = case_make(i);
-    float *got = alloc_f(c.m * c.n), *want = alloc_f(c.m * c.n);
+    float *got = lct_alloc_f(c.m * c.n), *want = lct_alloc_f(c.m * c.n);
     op_once(lc_softmax, LC_MODE_STRICT, c.x, c.m, c.n, got);
     transcribed_softmax(c.x, c.m, c.n, want);
     lct_assert_bitwise_f32(got, want, c.m * c.n,
@@ -203,7 +179,7 @@ static void test_softmax_log_softmax_strict_equals_canonical_transcription(void 
   char what[96];
   for (int i = 0; i < N_CASES; i++) {
     sm_case c = case_make(i);
-    float *got = alloc_f(c.m * c.n), *want = alloc_f(c.m * c.n);
+    float *got = lct_alloc_f(c.m * c.n), *want = lct_alloc_f(c.m * c.n);
     op_once(lc_log_softmax, LC_MODE_STRICT, c.x, c.m, c.n, got);
     transcribed_log_softmax(c.x, c.m, c.n, want);
     lct_assert_bitwise_f32(got, want, c.m * c.n,
@@ -219,8 +195,9 @@ static void check_vs_oracle(lc_mode mode, double (*rounds)(int64_t)) {
   for (int i = 0; i < N_CASES; i++) {
     sm_case c = case_make(i);
     const int64_t cnt = c.m * c.n;
-    float *y = alloc_f(cnt);
-    double *sm = alloc_d(cnt), *smt = alloc_d(cnt), *lsm = alloc_d(cnt), *lsmt = alloc_d(cnt);
+    float *y = lct_alloc_f(cnt);
+    double *sm = lct_alloc_d(cnt), *smt = lct_alloc_d(cnt), *lsm = lct_alloc_d(cnt),
+           *lsmt = lct_alloc_d(cnt);
     oracle_softmax(c.x, c.m, c.n, rounds(c.n), sm, smt, lsm, lsmt);
     op_once(lc_softmax, mode, c.x, c.m, c.n, y);
     snprintf(what, sizeof what, "softmax %s m=%lld n=%lld", lc_mode_name(mode), (long long)c.m,
@@ -259,10 +236,12 @@ static void test_softmax_reference_agrees_with_strict(void **state) {
   for (int i = 0; i < N_CASES; i++) {
     sm_case c = case_make(i);
     const int64_t cnt = c.m * c.n;
-    double *sm = alloc_d(cnt), *smt = alloc_d(cnt), *lsm = alloc_d(cnt), *lsmt = alloc_d(cnt);
-    double *sm2 = alloc_d(cnt), *smt2 = alloc_d(cnt), *lsm2 = alloc_d(cnt), *lsmt2 = alloc_d(cnt);
-    double *sd = alloc_d(cnt), *tol = alloc_d(cnt);
-    float *s = alloc_f(cnt), *r = alloc_f(cnt);
+    double *sm = lct_alloc_d(cnt), *smt = lct_alloc_d(cnt), *lsm = lct_alloc_d(cnt),
+           *lsmt = lct_alloc_d(cnt);
+    double *sm2 = lct_alloc_d(cnt), *smt2 = lct_alloc_d(cnt), *lsm2 = lct_alloc_d(cnt),
+           *lsmt2 = lct_alloc_d(cnt);
+    double *sd = lct_alloc_d(cnt), *tol = lct_alloc_d(cnt);
+    float *s = lct_alloc_f(cnt), *r = lct_alloc_f(cnt);
     oracle_softmax(c.x, c.m, c.n, strict_sum_rounds(c.n), sm, smt, lsm, lsmt);
     oracle_softmax(c.x, c.m, c.n, ref_sum_rounds(c.n), sm2, smt2, lsm2, lsmt2);
     for (int o = 0; o < 2; o++) {
@@ -301,7 +280,7 @@ static void test_softmax_in_place_equals_out_of_place(void **state) {
   for (int i = 0; i < N_CASES; i += 2) {
     sm_case c = case_make(i);
     const int64_t cnt = c.m * c.n;
-    float *out = alloc_f(cnt), *inplace = alloc_f(cnt);
+    float *out = lct_alloc_f(cnt), *inplace = lct_alloc_f(cnt);
     for (int mi = 0; mi < 2; mi++) {
       for (int o = 0; o < 2; o++) {
         if (cnt) memcpy(inplace, c.x, (size_t)cnt * sizeof(float));
@@ -324,7 +303,7 @@ static void test_softmax_deterministic_repeat_calls(void **state) {
   const lc_mode modes[2] = {LC_MODE_STRICT, LC_MODE_REFERENCE};
   const row_op ops[2] = {lc_softmax, lc_log_softmax};
   sm_case c = case_make(13); /* n = 4096 */
-  float *y1 = alloc_f(c.m * c.n), *y2 = alloc_f(c.m * c.n);
+  float *y1 = lct_alloc_f(c.m * c.n), *y2 = lct_alloc_f(c.m * c.n);
   for (int mi = 0; mi < 2; mi++) {
     lc_context *ctx = lct_cpu(modes[mi]);
     for (int o = 0; o < 2; o++) {
@@ -337,10 +316,6 @@ static void test_softmax_deterministic_repeat_calls(void **state) {
   free(y1);
   free(y2);
   free(c.x);
-}
-
-static uint32_t bits(float f) {
-  return lc_f32_bits(f);
 }
 
 /* Special rows give the documented outputs, every NaN canonical, neighbours bitwise
@@ -360,7 +335,8 @@ static void test_softmax_special_rows(void **state) {
   for (int64_t j = 0; j < n; j++) x[5 * n + j] = (j % 3) ? NAN : -INFINITY; /* NaN + -Inf */
   x[6 * n + 10] = 3e38f;                                                    /* dominates */
   const row_op ops[2] = {lc_softmax, lc_log_softmax};
-  float *got = alloc_f(m * n), *want = alloc_f(m * n), *alone = alloc_f(n), *ref = alloc_f(m * n);
+  float *got = lct_alloc_f(m * n), *want = lct_alloc_f(m * n), *alone = lct_alloc_f(n),
+        *ref = lct_alloc_f(m * n);
   for (int o = 0; o < 2; o++) {
     op_once(ops[o], LC_MODE_STRICT, x, m, n, got);
     if (o == 0)
@@ -373,7 +349,7 @@ static void test_softmax_special_rows(void **state) {
     for (int64_t j = 0; j < n; j++) {
       for (int row = 1; row <= 5; row++) {
         if (row == 4) continue;
-        assert_int_equal(bits(got[row * n + j]), 0x7FC00000u);
+        assert_int_equal(lc_f32_bits(got[row * n + j]), 0x7FC00000u);
         assert_true(isnan(ref[row * n + j]));
       }
       const float v4 = got[4 * n + j], v6 = got[6 * n + j];
@@ -414,14 +390,14 @@ static void test_softmax_signed_zero_max_is_canonical(void **state) {
   float y[2][4];
   for (int o = 0; o < 2; o++) {
     op_once(ops[o], LC_MODE_STRICT, &x[0][0], 2, 4, &y[0][0]);
-    assert_int_equal(bits(y[0][0]), bits(y[1][1]));
-    assert_int_equal(bits(y[0][1]), bits(y[1][0]));
-    assert_int_equal(bits(y[0][2]), bits(y[1][2]));
-    assert_int_equal(bits(y[0][3]), bits(y[1][3]));
+    assert_int_equal(lc_f32_bits(y[0][0]), lc_f32_bits(y[1][1]));
+    assert_int_equal(lc_f32_bits(y[0][1]), lc_f32_bits(y[1][0]));
+    assert_int_equal(lc_f32_bits(y[0][2]), lc_f32_bits(y[1][2]));
+    assert_int_equal(lc_f32_bits(y[0][3]), lc_f32_bits(y[1][3]));
   }
   float z[2] = {-0.0f, -200.0f}, out[2];
   op_once(lc_log_softmax, LC_MODE_STRICT, z, 1, 2, out);
-  assert_int_equal(bits(out[0]), 0x80000000u);
+  assert_int_equal(lc_f32_bits(out[0]), 0x80000000u);
   assert_true(out[1] == -200.0f);
 }
 
@@ -446,10 +422,11 @@ static void test_softmax_canon_sum_lane_order(void **state) {
   lct_rng r = lct_rng_new(32);
   float *v = lct_randn(&r, 5000, 100.0f);
   for (int64_t n = 0; n <= 200; n++)
-    assert_int_equal(bits(lc_cpu_canon_sum(v, n)), bits(transcribed_sum(v, n)));
+    assert_int_equal(lc_f32_bits(lc_cpu_canon_sum(v, n)), lc_f32_bits(transcribed_sum(v, n)));
   const int64_t longs[] = {1023, 1024, 1025, 4999, 5000};
   for (int i = 0; i < 5; i++)
-    assert_int_equal(bits(lc_cpu_canon_sum(v, longs[i])), bits(transcribed_sum(v, longs[i])));
+    assert_int_equal(lc_f32_bits(lc_cpu_canon_sum(v, longs[i])),
+                     lc_f32_bits(transcribed_sum(v, longs[i])));
   float k[33];
   k[0] = 0x1p24f;
   for (int i = 1; i < 33; i++) k[i] = 1.0f;
@@ -457,7 +434,7 @@ static void test_softmax_canon_sum_lane_order(void **state) {
   for (int i = 0; i < 33; i++) seq = seq + k[i];
   assert_true(seq == 0x1p24f); /* every +1 is a tie to even */
   const float lanes = lc_cpu_canon_sum(k, 33);
-  assert_int_equal(bits(lanes), bits(transcribed_sum(k, 33)));
+  assert_int_equal(lc_f32_bits(lanes), lc_f32_bits(transcribed_sum(k, 33)));
   assert_true(lanes != seq);
   free(v);
 }

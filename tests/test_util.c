@@ -1,4 +1,6 @@
 /* tests/test_util.c — see test_util.h. */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime, CLOCK_MONOTONIC */
+
 #include "test_util.h"
 
 #include <inttypes.h>
@@ -6,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cast/lc_cast.h"
 
@@ -50,26 +53,42 @@ float lct_any_bits(lct_rng *r) {
   return lc_f32_from_bits((uint32_t)lct_next(r));
 }
 
-static void *xmalloc(size_t bytes) {
+void *lct_malloc(size_t bytes) {
   void *p = malloc(bytes ? bytes : 1);
   assert_non_null(p);
   return p;
 }
 
+float *lct_alloc_f(int64_t n) {
+  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  assert_non_null(p);
+  return p;
+}
+
+double *lct_alloc_d(int64_t n) {
+  double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  assert_non_null(p);
+  return p;
+}
+
+float *lct_malloc_f(int64_t n) {
+  return lct_malloc((size_t)n * sizeof(float));
+}
+
 float *lct_randn(lct_rng *r, int64_t n, float scale) {
-  float *v = xmalloc((size_t)n * sizeof *v);
+  float *v = lct_malloc((size_t)n * sizeof *v);
   for (int64_t i = 0; i < n; i++) v[i] = scale * lct_normalf(r);
   return v;
 }
 
 float *lct_rand_uniform(lct_rng *r, int64_t n, float lo, float hi) {
-  float *v = xmalloc((size_t)n * sizeof *v);
+  float *v = lct_malloc((size_t)n * sizeof *v);
   for (int64_t i = 0; i < n; i++) v[i] = lct_uniformf(r, lo, hi);
   return v;
 }
 
 uint16_t *lct_rand_bf16(lct_rng *r, int64_t n, float scale) {
-  uint16_t *v = xmalloc((size_t)n * sizeof *v);
+  uint16_t *v = lct_malloc((size_t)n * sizeof *v);
   for (int64_t i = 0; i < n; i++) v[i] = lc_f32_to_bf16(scale * lct_normalf(r));
   return v;
 }
@@ -108,17 +127,25 @@ void lct_fill_poison(float *v, int64_t n, int kind, lct_rng *r) {
   }
 }
 
-lc_context *lct_cpu(lc_mode mode) {
+static lc_context *context_new(lc_backend backend, const char *name, lc_mode mode) {
   lc_context_params p;
   lc_context_params_default(&p);
-  p.backend = LC_BACKEND_CPU;
+  p.backend = backend;
   p.mode = mode;
   lc_context *ctx = NULL;
   lc_status st = lc_context_create(&p, &ctx);
   if (st != LC_OK)
-    fail_msg("lc_context_create(cpu, %s): %s: %s", lc_mode_name(mode), lc_status_name(st),
+    fail_msg("lc_context_create(%s, %s): %s: %s", name, lc_mode_name(mode), lc_status_name(st),
              lc_last_error(NULL));
   return ctx;
+}
+
+lc_context *lct_cpu(lc_mode mode) {
+  return context_new(LC_BACKEND_CPU, "cpu", mode);
+}
+
+lc_context *lct_cuda(lc_mode mode) {
+  return context_new(LC_BACKEND_CUDA, "cuda", mode);
 }
 
 int lct_have_cuda(void) {
@@ -129,6 +156,56 @@ int lct_have_cuda(void) {
   if (lc_context_create(&p, &ctx) != LC_OK) return 0;
   lc_context_free(ctx);
   return 1;
+}
+
+double lct_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double lct_gamma(double nn) {
+  return nn * LCT_U / (1.0 - nn * LCT_U);
+}
+
+float lct_bf16(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+float lct_canon(float v) {
+  if (v != v) {
+    uint32_t u = 0x7FC00000u;
+    memcpy(&v, &u, sizeof v);
+  }
+  return v;
+}
+
+lc_attn_shape lct_attn_shape(int h, int g, int d, int max_len, int n_slots) {
+  lc_attn_shape sh;
+  sh.n_heads = h;
+  sh.n_kv_heads = g;
+  sh.head_dim = d;
+  sh.max_len = max_len;
+  sh.n_slots = n_slots;
+  sh.scale = lc_attn_default_scale(d);
+  return sh;
+}
+
+int64_t lct_attn_row_elems(const lc_attn_shape *sh) {
+  return (int64_t)sh->n_heads * sh->head_dim;
+}
+
+int64_t lct_attn_kv_row_elems(const lc_attn_shape *sh) {
+  return (int64_t)sh->n_kv_heads * sh->head_dim;
+}
+
+int64_t lct_attn_total_rows(const lc_attn_seq *seqs, int64_t n) {
+  int64_t t = 0;
+  for (int64_t i = 0; i < n; i++) t += seqs[i].n_q;
+  return t;
 }
 
 const char *lct_models_dir(void) {
@@ -185,7 +262,7 @@ void lct_assert_within(const float *got, const double *ref, const double *tol, i
 
 void lct_assert_close(const float *got, const double *ref, int64_t n, double atol, double rtol,
                       const char *what) {
-  double *tol = xmalloc((size_t)(n ? n : 1) * sizeof *tol);
+  double *tol = lct_malloc((size_t)(n ? n : 1) * sizeof *tol);
   for (int64_t i = 0; i < n; i++) tol[i] = atol + rtol * fabs(ref[i]);
   lct_assert_within(got, ref, tol, n, what);
   free(tol);

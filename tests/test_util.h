@@ -31,6 +31,15 @@ float lct_any_finite(lct_rng *r);
 float lct_any_bits(lct_rng *r);
 
 /* ---- arrays (malloc'ed; the test frees them) ------------------------------*/
+/* malloc that fails the test (cmocka) on NULL, never returns NULL; 0 bytes
+ * count as 1. */
+void *lct_malloc(size_t bytes);
+/* n floats / doubles, lct_malloc'ed; n <= 0 allocates one element. */
+float *lct_alloc_f(int64_t n);
+double *lct_alloc_d(int64_t n);
+/* lct_malloc(n * sizeof(float)): n is not clamped like lct_alloc_f's (0
+ * allocates 1 byte; a negative n fails). */
+float *lct_malloc_f(int64_t n);
 float *lct_randn(lct_rng *r, int64_t n, float scale); /* N(0, scale^2) */
 float *lct_rand_uniform(lct_rng *r, int64_t n, float lo, float hi);
 uint16_t *lct_rand_bf16(lct_rng *r, int64_t n, float scale); /* bf16 of N(0,s) */
@@ -41,12 +50,17 @@ void lct_fill_poison(float *v, int64_t n, int kind, lct_rng *r);
 const char *lct_poison_name(int kind);
 
 /* ---- contexts -------------------------------------------------------------*/
-lc_context *lct_cpu(lc_mode mode); /* asserts success */
+lc_context *lct_cpu(lc_mode mode);  /* asserts success */
+lc_context *lct_cuda(lc_mode mode); /* device 0; asserts success */
 /* 1 if a CUDA device is usable (any cudaGetDeviceCount error counts as no
  * device) and the library was built with CUDA; 0 otherwise. */
 int lct_have_cuda(void);
 /* Folder of ../shared/models (LC_MODELS_DIR), never NULL. */
 const char *lct_models_dir(void);
+
+/* ---- timing ---------------------------------------------------------------*/
+/* Seconds on CLOCK_MONOTONIC, for elapsed times in summary lines. */
+double lct_now_s(void);
 
 /* ---- reports --------------------------------------------------------------*/
 /* memcmp-equal, or fail printing the first differing index with both values,
@@ -64,6 +78,22 @@ void lct_assert_within(const float *got, const double *ref, const double *tol, i
 
 /* Unit roundoff of binary32. */
 #define LCT_U (0x1p-24)
+
+/* ---- oracle helpers (plain C, independent of the library's cast code) ------*/
+/* gamma_n = n*u / (1 - n*u): the classic bound on n successive roundings. */
+double lct_gamma(double nn);
+/* The float of a bf16 bit pattern (h << 16). */
+float lct_bf16(uint16_t h);
+/* v, with any NaN replaced by the canonical 0x7FC00000. */
+float lct_canon(float v);
+
+/* ---- attention --------------------------------------------------------------*/
+/* n_heads h, n_kv_heads g, head_dim d, max_len, n_slots; the default scale. */
+lc_attn_shape lct_attn_shape(int h, int g, int d, int max_len, int n_slots);
+int64_t lct_attn_row_elems(const lc_attn_shape *sh);    /* n_heads * head_dim */
+int64_t lct_attn_kv_row_elems(const lc_attn_shape *sh); /* n_kv_heads * head_dim */
+/* Sum of seqs[i].n_q over i < n. */
+int64_t lct_attn_total_rows(const lc_attn_seq *seqs, int64_t n);
 
 /* Runs a test group with no group setup or teardown: CMocka's result. */
 #define LCT_RUN(tests) cmocka_run_group_tests(tests, NULL, NULL)
