@@ -45,6 +45,20 @@
  * 15.6 us (ncu), the rest is the combine and the gap; M = 16 at 4096 x 4096
  * 64 us (shared-memory reads of x bound: 1 LDS.128 per 4 FFMA).
  *
+ * DECODE, streaming (m <= 4, k % 8 == 0, x and w 16-byte aligned; the other
+ * decode shapes take the kernel above).  Block = 32 W rows x a group of
+ * consecutive segments, 4 warps taking the group's segments round-robin; each
+ * warp streams its segments in quarters of 64 k through a private ring of 4
+ * cp.async slots (3 quarters in flight while one is computed), so there is no
+ * load-then-compute pause per tile and no partial last wave of short blocks.
+ * The split depends on the shape only (mm_ds_plan): one group (all of k) unless
+ * that gives fewer than 128 blocks or its segment results exceed 16 KiB of shared
+ * memory (k > 128/mb segments); with one group the block adds its segment results
+ * in ascending order itself (+ bias, canon: no workspace touched, no combine
+ * kernel), else the segment results go to the workspace and the combine kernel
+ * adds them as above.  The workspace size stays that of the decode path (the
+ * streaming kernel needs at most that; which kernel runs depends on alignment).
+ *
  * TILED (larger m; FMA bound).  SGEMM-style: 128 x 128 outputs per block of 256
  * threads, 8 x 8 per thread (2 x 2 sub-tiles of 4 x 4: each k step reads 4
  * float4 from shared memory for 64 FFMA), k tile TL_K = 16 (divides 256, so
@@ -91,6 +105,18 @@
  * stays within this (but at least DEC_GROUP rows); the tiled path splits by
  * segment only when its workspace fits. */
 #define MM_WS_BUDGET ((int64_t)256 << 20)
+/* streaming decode (matmul_decode_stream_kernel): m <= DS_MAX_M, k % 8 == 0,
+ * x and w 16-byte aligned */
+#define DS_MAX_M 4
+#define DS_ROWS 32 /* W rows per block = lanes of a warp */
+#define DS_WARPS 4 /* warps per block, round-robin over segments */
+#define DS_THREADS (DS_ROWS * DS_WARPS)
+#define DS_QK 64                /* k per quarter (8 chunks of 8 bf16) */
+#define DS_QPS (MM_SEG / DS_QK) /* quarters per segment */
+#define DS_STAGES 4             /* quarter slots per warp (3 in flight) */
+#define DS_WSTRIDE (DS_QK + 8)  /* bf16 per W row in a slot: 144 B = 9 x 16 B */
+#define DS_TARGET_BLOCKS 128    /* split k into groups below this many blocks */
+#define DS_PART_BYTES 16384     /* one group: the segment results in shared memory */
 #define COMBINE_THREADS 256
 #define COMBINE_MAX_BLOCKS 4096
 
@@ -351,6 +377,154 @@ __global__ void __launch_bounds__(DEC_ROWS, 4)
           }
         }
       }
+    }
+  }
+}
+
+/* ---- DECODE, streaming variant (m <= DS_MAX_M, k % 8 == 0, x and w 16-byte
+ * aligned).  Block = DS_ROWS (32) W rows (lane = row) x a group of consecutive
+ * segments, DS_WARPS (4) warps; warp w takes the group's segments w, w + 4, ...
+ * Each segment is streamed as 4 quarters of 64 k (32 rows x 128 B of W plus the
+ * MB x 64 floats of x) through a ring of DS_STAGES quarter slots private to the
+ * warp: DS_STAGES - 1 quarters are in flight (cp.async, one commit group each)
+ * while one is computed, so a block streams its whole share of W without a
+ * pause; only the warp's own lanes copy and read its slots (__syncwarp).  The
+ * chains are those of the spec: acc = +0 at each segment start, k ascending
+ * within the segment.  One group (the whole of k): the segment results go to
+ * shared memory and, once all warps are done, y = p0, y = y + p1, ... in
+ * ascending segment order, + bias, canon, stored by this kernel (no workspace
+ * read or written, no combine kernel).  Several groups: the segment results go
+ * to the workspace [nseg][rows][n] and matmul_combine_kernel adds them. */
+template <int MB>
+struct ds_slot {
+  static constexpr int W_BYTES = DS_ROWS * DS_WSTRIDE * (int)sizeof(uint16_t);
+  static constexpr int BYTES = W_BYTES + MB * DS_QK * (int)sizeof(float);
+};
+
+template <int MB>
+__global__ void __launch_bounds__(DS_THREADS, 2)
+    matmul_decode_stream_kernel(const float *__restrict__ x, int rows, int64_t k,
+                                const uint16_t *__restrict__ w, int64_t n, int64_t nseg,
+                                int64_t gsize, const uint16_t *__restrict__ bias,
+                                float *__restrict__ out, int direct) {
+  extern __shared__ uint4 ds_smem[];
+  constexpr int SLOT = ds_slot<MB>::BYTES;
+  unsigned char *smem = reinterpret_cast<unsigned char *>(ds_smem);
+
+  griddep_launch_dependents();
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t ngroups = (nseg + gsize - 1) / gsize;
+  const int64_t n0 = ((int64_t)blockIdx.x / ngroups) * DS_ROWS;
+  const int64_t s0 = ((int64_t)blockIdx.x % ngroups) * gsize;
+  const int gs = (int)(nseg - s0 < gsize ? nseg - s0 : gsize); /* >= 1 */
+  /* this warp's segments: s0 + warp + DS_WARPS * j, j < nsw */
+  const int nsw = gs > warp ? (gs - warp + DS_WARPS - 1) / DS_WARPS : 0;
+  const int nq = nsw * DS_QPS;
+  unsigned char *ring = smem + (size_t)warp * DS_STAGES * SLOT;
+  float *part = reinterpret_cast<float *>(smem + (size_t)DS_WARPS * DS_STAGES * SLOT);
+
+  /* Queues quarter q of this warp (if q < nq) into slot q % DS_STAGES and
+   * commits a group (empty past nq, so that the group count stays uniform). */
+  auto issue = [&](int q) {
+    if (q < nq) {
+      const int64_t s = s0 + warp + (int64_t)DS_WARPS * (q / DS_QPS);
+      const int64_t kq = s * MM_SEG + (int64_t)(q % DS_QPS) * DS_QK;
+      unsigned char *slot = ring + (q % DS_STAGES) * SLOT;
+      uint16_t *wt = reinterpret_cast<uint16_t *>(slot);
+      float4 *xs4 = reinterpret_cast<float4 *>(slot + ds_slot<MB>::W_BYTES);
+      /* W: a warp instruction copies 4 rows x 128 contiguous bytes; k % 8 == 0,
+       * so a chunk of 8 is wholly inside k or wholly past it (zero-filled) */
+      const int rsub = lane >> 3, c = lane & 7;
+      const int64_t kc = kq + c * 8;
+#pragma unroll
+      for (int i = 0; i < DS_ROWS / 4; i++) {
+        const int r = i * 4 + rsub;
+        const int64_t row = n0 + r;
+        const bool valid = kc < k && row < n;
+        cp_async16(wt + r * DS_WSTRIDE + c * 8, valid ? w + row * k + kc : w, valid);
+      }
+      /* x: MB rows x 16 float4; past k or past the rows -0 (stored directly) */
+#pragma unroll
+      for (int i = lane; i < MB * (DS_QK / 4); i += 32) {
+        const int r = i / (DS_QK / 4);
+        const int64_t kk = kq + (i % (DS_QK / 4)) * 4;
+        if (r < rows && kk < k) {
+          cp_async16(xs4 + i, x + (int64_t)r * k + kk, true);
+        } else {
+          const float nz = neg_zero();
+          xs4[i] = make_float4(nz, nz, nz, nz);
+        }
+      }
+    }
+    cp_async_commit();
+  };
+
+#pragma unroll
+  for (int q = 0; q < DS_STAGES - 1; q++) issue(q);
+
+  float acc[MB];
+#pragma unroll
+  for (int r = 0; r < MB; r++) acc[r] = 0.0f;
+
+#pragma unroll 1
+  for (int q = 0; q < nq; q++) {
+    /* slot (q - 1) % DS_STAGES: every lane finished reading it (the __syncwarp
+     * at the end of the previous iteration) */
+    issue(q + DS_STAGES - 1);
+    cp_async_wait<DS_STAGES - 1>(); /* this lane's copies of quarter q landed */
+    __syncwarp();                   /* ... and every lane's, visible to all */
+    const unsigned char *slot = ring + (q % DS_STAGES) * SLOT;
+    const uint4 *wrow = reinterpret_cast<const uint4 *>(slot) + lane * (DS_WSTRIDE / 8);
+    const float4 *xs4 = reinterpret_cast<const float4 *>(slot + ds_slot<MB>::W_BYTES);
+#pragma unroll
+    for (int c = 0; c < DS_QK / 8; c++) {
+      const uint4 wv = wrow[c];
+      const float wf[8] = {bf16_lo(wv.x), bf16_hi(wv.x), bf16_lo(wv.y), bf16_hi(wv.y),
+                           bf16_lo(wv.z), bf16_hi(wv.z), bf16_lo(wv.w), bf16_hi(wv.w)};
+#pragma unroll
+      for (int r = 0; r < MB; r++) {
+        const float4 xa = xs4[r * (DS_QK / 4) + 2 * c];
+        const float4 xb = xs4[r * (DS_QK / 4) + 2 * c + 1];
+        float a = acc[r];
+        a = __fmaf_rn(xa.x, wf[0], a);
+        a = __fmaf_rn(xa.y, wf[1], a);
+        a = __fmaf_rn(xa.z, wf[2], a);
+        a = __fmaf_rn(xa.w, wf[3], a);
+        a = __fmaf_rn(xb.x, wf[4], a);
+        a = __fmaf_rn(xb.y, wf[5], a);
+        a = __fmaf_rn(xb.z, wf[6], a);
+        a = __fmaf_rn(xb.w, wf[7], a);
+        acc[r] = a;
+      }
+    }
+    __syncwarp(); /* every lane is done with this slot before it is refilled */
+    if (q % DS_QPS == DS_QPS - 1) {
+      /* end of segment s: its result, then a fresh +0 chain */
+      const int sl = warp + DS_WARPS * (q / DS_QPS); /* s - s0 */
+      const int64_t col = n0 + lane;
+#pragma unroll
+      for (int r = 0; r < MB; r++) {
+        if (direct) {
+          part[(sl * MB + r) * DS_ROWS + lane] = acc[r];
+        } else if (r < rows && col < n) {
+          out[((s0 + sl) * rows + r) * n + col] = acc[r];
+        }
+        acc[r] = 0.0f;
+      }
+    }
+  }
+  cp_async_wait<0>(); /* only empty groups are left; nothing in flight at exit */
+
+  if (direct) {
+    __syncthreads(); /* every warp's segment results are in part */
+    const int r = (int)(threadIdx.x >> 5);
+    const int64_t col = n0 + lane;
+    if (r < MB && r < rows && col < n) {
+      float v = part[r * DS_ROWS + lane];
+      for (int sl = 1; sl < gs; sl++) v = v + part[(sl * MB + r) * DS_ROWS + lane];
+      if (bias) v = v + lc_bf16_to_f32(bias[col]);
+      out[(int64_t)r * n + col] = lc_canon_nan(v);
     }
   }
 }
@@ -730,9 +904,83 @@ static cudaError_t launch_combine(const float *part, int64_t rows, int64_t n, in
   return cudaGetLastError();
 }
 
+/* The streaming decode kernel's work split, from the shape only: blocks of
+ * DS_ROWS W rows x gsize consecutive segments, ngroups groups per row tile.
+ * One group (the whole of k) unless its segment results would not fit
+ * DS_PART_BYTES of shared memory or the grid would have fewer than
+ * DS_TARGET_BLOCKS blocks; then as few equal groups (the last one shorter) as
+ * meet both.  false: the shape is not for this kernel (alignment is checked by
+ * the caller). */
+static bool mm_ds_plan(int64_t m, int64_t k, int64_t n, int64_t *gsize, int64_t *ngroups) {
+  if (m < 1 || m > DS_MAX_M || k % 8 != 0) return false;
+  const int64_t mb = m <= 1 ? 1 : m <= 2 ? 2 : 4;
+  const int64_t nseg = mm_nseg(k), tiles = (n + DS_ROWS - 1) / DS_ROWS;
+  const int64_t gmax = DS_PART_BYTES / (mb * DS_ROWS * (int64_t)sizeof(float));
+  int64_t ng = (nseg + gmax - 1) / gmax;
+  const int64_t ng_fill = (DS_TARGET_BLOCKS + tiles - 1) / tiles;
+  if (ng_fill > ng) ng = ng_fill;
+  if (ng > nseg) ng = nseg;
+  const int64_t g = (nseg + ng - 1) / ng;
+  ng = (nseg + g - 1) / g; /* no empty group */
+  if (tiles * ng > INT32_MAX) return false;
+  *gsize = g;
+  *ngroups = ng;
+  return true;
+}
+
+template <int MB>
+static cudaError_t launch_decode_stream_mb(const float *x, int64_t rows, int64_t k,
+                                           const uint16_t *w, int64_t n, const uint16_t *bias,
+                                           float *out, int direct, int64_t gsize, int64_t blocks,
+                                           cudaStream_t st) {
+  const size_t smem = (size_t)DS_WARPS * DS_STAGES * ds_slot<MB>::BYTES +
+                      (direct ? (size_t)gsize * MB * DS_ROWS * sizeof(float) : 0);
+  cudaError_t e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e == cudaSuccess)
+    e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB>,
+                             cudaFuncAttributePreferredSharedMemoryCarveout,
+                             cudaSharedmemCarveoutMaxShared);
+  if (e != cudaSuccess) return e;
+  matmul_decode_stream_kernel<MB><<<(unsigned)blocks, DS_THREADS, smem, st>>>(
+      x, (int)rows, k, w, n, mm_nseg(k), gsize, bias, out, direct);
+  return cudaGetLastError();
+}
+
+/* m <= DS_MAX_M, k % 8 == 0, x and w 16-byte aligned: the streaming kernel,
+ * and the combine kernel when k is split into several groups. */
+static lc_status run_decode_stream(const float *x, int64_t m, int64_t k, const uint16_t *w,
+                                   int64_t n, const uint16_t *bias, float *y, void *ws,
+                                   size_t ws_bytes, int64_t gsize, int64_t ngroups, cudaStream_t st,
+                                   char *err, size_t err_len) {
+  const int64_t nseg = mm_nseg(k);
+  const int64_t blocks = ((n + DS_ROWS - 1) / DS_ROWS) * ngroups;
+  const int direct = ngroups == 1;
+  if (!direct && (ws == NULL || ws_bytes < (size_t)(nseg * m * n) * sizeof(float)))
+    return mm_bad("workspace too small (lc_kernels_matmul_workspace)", err, err_len);
+  float *out = direct ? y : static_cast<float *>(ws);
+  cudaError_t e;
+  if (m <= 1)
+    e = launch_decode_stream_mb<1>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else if (m <= 2)
+    e = launch_decode_stream_mb<2>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else
+    e = launch_decode_stream_mb<4>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  if (e != cudaSuccess) return lc_cuda_fail(e, "matmul decode stream kernel", err, err_len);
+  if (!direct) {
+    e = launch_combine(static_cast<const float *>(ws), m, n, nseg, bias, y, st);
+    if (e != cudaSuccess) return lc_cuda_fail(e, "matmul combine kernel", err, err_len);
+  }
+  return LC_OK;
+}
+
 static lc_status run_decode(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
                             const uint16_t *bias, float *y, void *ws, size_t ws_bytes,
                             cudaStream_t st, char *err, size_t err_len) {
+  int64_t gsize, ngroups;
+  if (lc_aligned16(x) && lc_aligned16(w) && mm_ds_plan(m, k, n, &gsize, &ngroups))
+    return run_decode_stream(x, m, k, w, n, bias, y, ws, ws_bytes, gsize, ngroups, st, err,
+                             err_len);
   const int64_t nseg = mm_nseg(k);
   const int64_t blocks = ((n + DEC_ROWS - 1) / DEC_ROWS) * nseg;
   if (blocks > INT32_MAX) return mm_bad("decode grid too large", err, err_len);
