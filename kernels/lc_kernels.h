@@ -78,8 +78,10 @@ typedef enum lc_kmatmul_path {
   LC_KMATMUL_TILED = 2,  /* register-tiled, two accumulator sets */
 } lc_kmatmul_path;
 
-/* Device workspace bytes lc_kernels_matmul needs for this shape and path
- * (0 when none). */
+/* Device workspace bytes that suffice for lc_kernels_matmul on this shape
+ * and path (0 when none is needed).  Pointer alignment is not known here, so
+ * for M <= 4 this is what the general decode kernel needs; the streaming
+ * decode kernel (aligned x and w, K % 8 == 0) uses that much or none. */
 size_t lc_kernels_matmul_workspace(int64_t m, int64_t k, int64_t n, lc_kmatmul_path path);
 
 /* y[m][n] = x[m][k] W[n][k]^T (+ bias[n]).  x, y fp32 [m][k] / [m][n];
