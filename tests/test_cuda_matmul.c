@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cast/lc_cast.h"
@@ -44,12 +43,6 @@ static void *xmalloc_(size_t bytes) {
   void *p = malloc(bytes ? bytes : 1);
   if (!p) fail_msg("out of host memory (%zu bytes)", bytes);
   return p;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int n_threads(void) {
@@ -272,7 +265,7 @@ static void test_cuda_matmul_awkward_shapes(void **state) {
     NM = sizeof ms / sizeof ms[0]
   };
   const int64_t mmax = ms[NM - 1];
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   lc_context *g = gpu_ctx();
   int64_t shapes = 0, checks = 0;
   for (int ik = 0; ik < NK; ik++) {
@@ -324,7 +317,7 @@ static void test_cuda_matmul_awkward_shapes(void **state) {
   printf(
       "awkward shapes: %lld shapes (K x N x bias), %lld (M, path, alignment) runs, all bitwise "
       "equal to CPU strict (%.1f s)\n",
-      (long long)shapes, (long long)checks, now_s() - t0);
+      (long long)shapes, (long long)checks, lct_now_s() - t0);
 }
 
 /* ---- 2. model shapes ----------------------------------------------------------*/
@@ -354,7 +347,7 @@ static void test_cuda_matmul_model_shapes(void **state) {
   if (!have_gpu) skip();
   enum { M_REF = 64, M_BIG = 1000, M_TAIL = 3 };
   static const int64_t ms[] = {1, 7, M_REF};
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   double t_ref = 0;
   lc_context *g = gpu_ctx();
   int64_t checks = 0;
@@ -369,10 +362,10 @@ static void test_cuda_matmul_model_shapes(void **state) {
     float *x = rand_f32(M_BIG * k, seed + 2, 1.0f);
     float *ref = xmalloc_((size_t)(M_REF * n) * sizeof *ref);
     float *ref_tail = xmalloc_((size_t)(M_TAIL * n) * sizeof *ref_tail);
-    double tr = now_s();
+    double tr = lct_now_s();
     cpu_ref(x, M_REF, k, w, n, b, ref);
     cpu_ref(x + (M_BIG - M_TAIL) * k, M_TAIL, k, w, n, b, ref_tail);
-    t_ref += now_s() - tr;
+    t_ref += lct_now_s() - tr;
     lc_weights *wg = weights_bf16(g, n, k, w);
     lc_weights *bg = b ? weights_bf16(g, 1, n, b) : NULL;
     float *xd = dev_alloc(g, (size_t)(M_BIG * k) * sizeof(float));
@@ -417,7 +410,7 @@ static void test_cuda_matmul_model_shapes(void **state) {
   printf(
       "model shapes: %d shapes, %lld runs (M = 1, 7, 64 x 3 paths vs CPU; M = 1000 decode = "
       "tiled = CPU on %d rows), bitwise (%.1f s, CPU references %.1f s)\n",
-      ns, (long long)checks, M_REF + M_TAIL, now_s() - t0, t_ref);
+      ns, (long long)checks, M_REF + M_TAIL, lct_now_s() - t0, t_ref);
 }
 
 /* ---- 3. non-finite and tiny values -----------------------------------------------*/
@@ -551,7 +544,7 @@ static void test_cuda_matmul_batch_invariance(void **state) {
   /* k % 8 == 0 (16-byte loads) and not; the third has >= 256 output tiles at
    * M >= 1921, where the tiled path runs whole-k blocks instead of split ones */
   const int64_t m_max = 4096;
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   lc_context *g = gpu_ctx();
   int64_t batches = 0, probes = 0;
   for (size_t is = 0; is < sizeof shapes / sizeof shapes[0]; is++) {
@@ -627,7 +620,8 @@ static void test_cuda_matmul_batch_invariance(void **state) {
       "batch invariance: %lld batches (3 shapes; M = 1..64 every position, %d larger M up to "
       "4096; random and poisoned neighbours) x 3 paths, %lld probe rows bitwise equal to CPU, "
       "decode = tiled on all rows (%.1f s)\n",
-      (long long)batches, (int)(sizeof big_ms / sizeof big_ms[0]), (long long)probes, now_s() - t0);
+      (long long)batches, (int)(sizeof big_ms / sizeof big_ms[0]), (long long)probes,
+      lct_now_s() - t0);
 }
 
 /* ---- 5. run to run ------------------------------------------------------------*/
@@ -641,7 +635,7 @@ static void test_cuda_matmul_run_to_run(void **state) {
   enum { REPS = 100 };
   const int64_t n = 4096, k = 4096;
   static const int64_t ms[] = {1, 16, 300};
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   lc_context *g = gpu_ctx();
   uint16_t *w = rand_bf16(n * k, 8000, 1.0f);
   uint16_t *b = rand_bf16(n, 8001, 1.0f);
@@ -672,7 +666,7 @@ static void test_cuda_matmul_run_to_run(void **state) {
   free(first);
   free(got);
   printf("run to run: %d repetitions at M = 1, 16, 300 (4096 x 4096, bias) identical (%.1f s)\n",
-         REPS, now_s() - t0);
+         REPS, lct_now_s() - t0);
 }
 
 /* ---- 6. two streams -------------------------------------------------------------*/
@@ -738,7 +732,7 @@ static void test_cuda_matmul_two_streams(void **state) {
   (void)state;
   if (!have_gpu) skip();
   const int64_t n = 4096, k = 4096;
-  const double t0 = now_s();
+  const double t0 = lct_now_s();
   uint16_t *w = rand_bf16(n * k, 8100, 1.0f);
   uint16_t *b = rand_bf16(n, 8101, 1.0f);
   float *x = rand_f32(300 * k, 8102, 1.0f);
@@ -780,7 +774,7 @@ static void test_cuda_matmul_two_streams(void **state) {
   printf(
       "two streams: 2 threads x 2 contexts concurrently, %d rounds x M = 1, 5, 33, 300 on "
       "rotating paths: identical to each other, to a run alone and to CPU strict (%.1f s)\n",
-      TS_ITERS, now_s() - t0);
+      TS_ITERS, lct_now_s() - t0);
 }
 
 /* ---- 7. workspace and bounds ----------------------------------------------------*/
