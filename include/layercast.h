@@ -222,6 +222,23 @@ LC_API lc_status lc_context_synchronize(lc_context *ctx);
  * next failing call on the same context (or thread). */
 LC_API const char *lc_last_error(const lc_context *ctx);
 
+/* What a context runs on, for run records and environment fingerprints. */
+typedef struct lc_device_info {
+  lc_backend backend;
+  int device;             /* CUDA device index; 0 on the CPU */
+  char name[256];         /* GPU name, or the CPU model name ("unknown CPU") */
+  int cc_major, cc_minor; /* compute capability; 0 on the CPU */
+  int n_sm;               /* multiprocessors; online CPUs on the CPU */
+  size_t global_bytes;    /* device memory; 0 on the CPU */
+  int driver_version;     /* CUDA driver API version (e.g. 13000); 0 on the CPU */
+  int runtime_version;    /* CUDA runtime version; 0 on the CPU */
+  int cublaslt_version;   /* cuBLASLt version; 0 on the CPU */
+  char blas[64];          /* CPU: OpenBLAS's config string (truncated) */
+} lc_device_info;
+
+/* Fills *out.  LC_ERR_INVALID_ARGUMENT for NULL. */
+LC_API lc_status lc_context_device_info(const lc_context *ctx, lc_device_info *out);
+
 /* Backend memory the context accounts for, in bytes. */
 typedef struct lc_memory_stats {
   size_t weights_bytes;        /* live lc_weights (2 bytes per element) */
@@ -406,6 +423,10 @@ LC_API lc_status lc_silu_mul(lc_context *ctx, const float *gate, const float *up
 
 /* out[i] = a[i] + b[i].  Backend [n] fp32 each; out may equal a or b. */
 LC_API lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, float *out);
+
+/* x[i] = x[i] rounded to bf16 (nearest even, NaN kept quiet) and widened
+ * back, in place: the value a bf16 tensor would hold.  Backend [n] fp32. */
+LC_API lc_status lc_round_bf16(lc_context *ctx, float *x, int64_t n);
 
 /* out[i][:] = table[ids[i]][:] widened exactly to fp32.  table [vocab][dim];
  * ids host [m] int32, 0 <= ids[i] < vocab (else LC_ERR_OUT_OF_RANGE and out

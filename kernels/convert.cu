@@ -73,6 +73,24 @@ __global__ void __launch_bounds__(CV_THREADS)
       [&](int64_t i) { dst[i] = lc_bf16_to_f32(src[i]); });
 }
 
+/* ---- x = bf16(x), in place ----------------------------------------------------*/
+
+__global__ void __launch_bounds__(CV_THREADS)
+    round_bf16_kernel(float *__restrict__ x, int64_t n, int64_t head, int64_t nvec) {
+  float4 *x4 = reinterpret_cast<float4 *>(x + head);
+  lc_grid_stride_split(
+      n, head, nvec,
+      [&](int64_t v) {
+        float4 f = x4[v];
+        f.x = lc_bf16_to_f32(lc_f32_to_bf16(f.x));
+        f.y = lc_bf16_to_f32(lc_f32_to_bf16(f.y));
+        f.z = lc_bf16_to_f32(lc_f32_to_bf16(f.z));
+        f.w = lc_bf16_to_f32(lc_f32_to_bf16(f.w));
+        x4[v] = f;
+      },
+      [&](int64_t i) { x[i] = lc_bf16_to_f32(lc_f32_to_bf16(x[i])); });
+}
+
 /* ---- y += bias ---------------------------------------------------------------*/
 
 template <bool VEC>
@@ -167,6 +185,21 @@ extern "C" lc_status lc_kernels_bf16_to_f32(const uint16_t *src, int64_t n, floa
     return bad_args("lc_kernels_bf16_to_f32", n, err, err_len);
   if (n == 0) return LC_OK;
   return bf16_to_f32_launch(src, n, dst, (cudaStream_t)stream, err, err_len);
+}
+
+extern "C" lc_status lc_kernels_round_bf16(float *x, int64_t n, void *stream, char *err,
+                                           size_t err_len) {
+  if (n < 0 || (n > 0 && !x)) return bad_args("lc_kernels_round_bf16", n, err, err_len);
+  if (n == 0) return LC_OK;
+  int64_t head = n, nvec = 0;
+  if (((uintptr_t)x & 3u) == 0) {
+    const int64_t h = (int64_t)((16u - ((uintptr_t)x & 15u)) & 15u) / 4;
+    head = h < n ? h : n;
+    nvec = (n - head) / 4;
+  }
+  const unsigned blocks = lc_ew_blocks(n, head, nvec, CV_THREADS, CV_MAX_BLOCKS);
+  round_bf16_kernel<<<blocks, CV_THREADS, 0, (cudaStream_t)stream>>>(x, n, head, nvec);
+  return lc_launch_status("round_bf16_kernel", err, err_len);
 }
 
 extern "C" lc_status lc_kernels_add_bias(float *y, int64_t m, int64_t n, const uint16_t *bias,

@@ -133,6 +133,8 @@ lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst, voi
 lc_status lc_kernels_bf16_to_f32(const uint16_t *src, int64_t n, float *dst, void *stream,
                                  char *err, size_t err_len);
 /* y[i][j] = y[i][j] + widen(bias[j]) for y [m][n]. */
+/* x[i] = bf16(x[i]) widened back (round to nearest even), in place. */
+lc_status lc_kernels_round_bf16(float *x, int64_t n, void *stream, char *err, size_t err_len);
 lc_status lc_kernels_add_bias(float *y, int64_t m, int64_t n, const uint16_t *bias, void *stream,
                               char *err, size_t err_len);
 

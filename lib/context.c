@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cast/lc_canon.h"
 #include "lib/lc_internal.h"
@@ -202,6 +203,38 @@ lc_status lc_context_memory(const lc_context *ctx, lc_memory_stats *out) {
   if (!ctx || !out)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_memory: NULL argument");
   *out = ctx->mem;
+  return LC_OK;
+}
+
+static void cpu_model_name(char *dst, size_t len) {
+  snprintf(dst, len, "unknown CPU");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    const char *c = strchr(line, ':');
+    if (!c) break;
+    c++;
+    while (*c == ' ' || *c == '\t') c++;
+    snprintf(dst, len, "%s", c);
+    size_t n = strlen(dst);
+    while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' ')) dst[--n] = '\0';
+    break;
+  }
+  fclose(f);
+}
+
+lc_status lc_context_device_info(const lc_context *ctx, lc_device_info *out) {
+  if (!ctx || !out)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_device_info: NULL argument");
+  memset(out, 0, sizeof *out);
+  out->backend = ctx->backend;
+  if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_device_info_get(ctx, out);
+  cpu_model_name(out->name, sizeof out->name);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  out->n_sm = n > 0 ? (int)n : 0;
+  snprintf(out->blas, sizeof out->blas, "%s", openblas_get_config());
   return LC_OK;
 }
 

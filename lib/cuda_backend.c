@@ -72,6 +72,22 @@ void lc_cuda_context_free(lc_context *ctx) {
   ctx->cuda = NULL;
 }
 
+lc_status lc_cuda_device_info_get(const lc_context *ctx, lc_device_info *out) {
+  const lc_cuda_device_info *i = &ctx->cuda->info;
+  out->device = i->device;
+  snprintf(out->name, sizeof out->name, "%s", i->name);
+  out->cc_major = i->cc_major;
+  out->cc_minor = i->cc_minor;
+  out->n_sm = i->n_sm;
+  out->global_bytes = i->global_bytes;
+  int v = 0;
+  if (cudaDriverGetVersion(&v) == cudaSuccess) out->driver_version = v;
+  v = 0;
+  if (cudaRuntimeGetVersion(&v) == cudaSuccess) out->runtime_version = v;
+  out->cublaslt_version = (int)cublasLtGetVersion();
+  return LC_OK;
+}
+
 void *lc_cuda_stream(lc_context *ctx) {
   return (void *)ctx->cuda->stream;
 }
@@ -197,6 +213,11 @@ lc_status lc_cuda_context_init(lc_context *ctx) {
 void lc_cuda_context_free(lc_context *ctx) {
   (void)ctx;
 }
+lc_status lc_cuda_device_info_get(const lc_context *ctx, lc_device_info *out) {
+  (void)out;
+  return no_cuda((lc_context *)ctx);
+}
+
 void *lc_cuda_stream(lc_context *ctx) {
   (void)ctx;
   return NULL;

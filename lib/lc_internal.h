@@ -89,6 +89,7 @@ lc_status lc_check_weights(lc_context *ctx, const lc_weights *w, const char *fn,
 lc_status lc_cuda_context_init(lc_context *ctx);
 void lc_cuda_context_free(lc_context *ctx);
 lc_status lc_cuda_synchronize(lc_context *ctx);
+lc_status lc_cuda_device_info_get(const lc_context *ctx, lc_device_info *out);
 lc_status lc_cuda_alloc(lc_context *ctx, size_t bytes, void **out);
 void lc_cuda_free(lc_context *ctx, void *p);
 lc_status lc_cuda_write(lc_context *ctx, void *dst, const void *src, size_t bytes);

@@ -373,6 +373,26 @@ lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, flo
   return LC_OK;
 }
 
+lc_status lc_round_bf16(lc_context *ctx, float *x, int64_t n) {
+  static const char fn[] = "lc_round_bf16";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(lc_check_rows(ctx, n, fn, "n"));
+  if (n == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
+  size_t bytes;
+  LC_TRY(lc_check_bytes(ctx, n, 1, 4, fn, &bytes));
+  if (ctx->backend == LC_BACKEND_CUDA) {
+#if defined(LC_HAVE_CUDA)
+    KCALL(ctx, fn, lc_kernels_round_bf16(x, n, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+#else
+    return not_on_backend(ctx, fn);
+#endif
+  }
+  for (int64_t i = 0; i < n; i++) x[i] = lc_bf16_to_f32(lc_f32_to_bf16(x[i]));
+  return LC_OK;
+}
+
 lc_status lc_embedding(lc_context *ctx, const lc_weights *table, const int32_t *ids, int64_t m,
                        float *out) {
   static const char fn[] = "lc_embedding";

@@ -1,0 +1,287 @@
+/*
+ * layercast_model.h — models, generation and sampling on top of the op API.
+ *
+ * A model is a Llama-family transformer (Llama, Qwen2, Qwen3) whose matrices
+ * are lc_weights (bf16) on a context's backend; it runs in the context's mode:
+ *
+ *   strict       every op canonical: the same bits on the CPU and the GPU,
+ *                whatever the batch, the row's position or the chunking.
+ *   reference    CPU, plain FP32 with OpenBLAS sgemm.
+ *   vendor-bf16  as bf16 engines do: activations and the KV cache are rounded
+ *                to bf16 between ops (the values a bf16 tensor would hold;
+ *                the buffers stay fp32, so memory is not halved) and the
+ *                matmuls are cuBLASLt bf16 GEMMs.
+ *   vendor-fp32  LayerCast as published: everything but the stored weights is
+ *                FP32; each matmul widens its weight into an FP32 temporary
+ *                and calls cuBLASLt SGEMM.
+ *
+ * Errors follow layercast.h: a status code, and lc_last_error(ctx) (or
+ * lc_last_error(NULL) for calls without a context) says what went wrong; a
+ * failed call leaves no object behind and its outputs untouched unless said.
+ */
+#ifndef LAYERCAST_MODEL_H
+#define LAYERCAST_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layercast.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== *
+ *  Configuration
+ * ======================================================================== */
+
+typedef enum lc_arch {
+  LC_ARCH_LLAMA = 0, /* Llama 2/3, llama2.c checkpoints */
+  LC_ARCH_QWEN2 = 1, /* q/k/v projections carry biases */
+  LC_ARCH_QWEN3 = 2, /* per-head RMSNorm on q and k before RoPE */
+} lc_arch;
+
+/* "llama", "qwen2", "qwen3"; "unknown" otherwise.  Never NULL. */
+LC_API const char *lc_arch_name(lc_arch a);
+/* Parses those names.  LC_ERR_INVALID_ARGUMENT for NULL or unknown. */
+LC_API lc_status lc_arch_from_name(const char *name, lc_arch *out);
+
+typedef struct lc_model_config {
+  lc_arch arch;
+  int32_t dim;              /* hidden size */
+  int32_t hidden_dim;       /* feed-forward (intermediate) size */
+  int32_t n_layers;         /* >= 1 */
+  int32_t n_heads;          /* query heads */
+  int32_t n_kv_heads;       /* key/value heads; divides n_heads */
+  int32_t head_dim;         /* dim / n_heads unless the checkpoint says otherwise */
+  int32_t vocab_size;       /* rows of the embedding table */
+  int32_t max_seq_len;      /* positions the RoPE table covers */
+  float norm_eps;           /* RMSNorm epsilon */
+  double rope_theta;        /* RoPE base */
+  lc_rope_style rope_style; /* llama2.c: INTERLEAVED; Hugging Face: HALF */
+  int32_t tied_embeddings;  /* 1: the output projection is the embedding table */
+  int32_t qkv_bias;         /* 1: q/k/v projections have biases (Qwen2) */
+  int32_t qk_norm;          /* 1: per-head RMSNorm of q and k (Qwen3) */
+  int32_t bos_id;           /* -1 when the checkpoint does not say */
+  int32_t eos_id;           /* -1 when the checkpoint does not say */
+} lc_model_config;
+
+/* ======================================================================== *
+ *  Checkpoints and models
+ * ======================================================================== */
+
+typedef enum lc_model_format {
+  LC_FORMAT_AUTO = 0,    /* a directory or config.json: HF; a file: by content */
+  LC_FORMAT_LLAMA2C = 1, /* llama2.c checkpoint (legacy version 0 export) */
+  LC_FORMAT_HF = 2,      /* config.json + model.safetensors, or sharded with
+                            model.safetensors.index.json */
+} lc_model_format;
+
+typedef struct lc_model lc_model;
+
+typedef struct lc_model_load_params {
+  lc_model_format format; /* default LC_FORMAT_AUTO */
+  int32_t max_seq_len;    /* 0: the checkpoint's; else overrides it */
+} lc_model_load_params;
+
+/* Defaults: AUTO, the checkpoint's max_seq_len.  p may not be NULL. */
+LC_API void lc_model_load_params_default(lc_model_load_params *p);
+
+/* Loads a checkpoint into bf16 weights on ctx's backend.  path is a
+ * llama2.c .bin file, a Hugging Face model directory (config.json and its
+ * .safetensors file or shards), or that directory's config.json.  Files are
+ * mapped, not copied; bf16 tensors are taken as they are, fp16 and fp32
+ * tensors are rounded to bf16 (round to nearest even) and the rounding is
+ * reported by lc_model_info.  params may be NULL (the defaults).
+ * Returns LC_OK;
+ *   LC_ERR_INVALID_ARGUMENT  NULL ctx, path or out;
+ *   LC_ERR_IO                a file cannot be opened, mapped or read;
+ *   LC_ERR_FORMAT            corrupt, truncated or inconsistent files (the
+ *                            message names the file, what was expected and
+ *                            what was found);
+ *   LC_ERR_UNSUPPORTED       an architecture, dtype or feature layercast
+ *                            does not implement (e.g. rope_scaling types
+ *                            other than "llama3" and "linear");
+ *   LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA.
+ * On failure *out is NULL and nothing stays allocated. */
+LC_API lc_status lc_model_load(lc_context *ctx, const char *path,
+                               const lc_model_load_params *params, lc_model **out);
+
+/* Frees the model and its weights; NULL is accepted.  Sessions made from it
+ * must be freed first. */
+LC_API void lc_model_free(lc_model *m);
+
+typedef struct lc_model_info {
+  lc_model_config config;
+  lc_model_format format;       /* what was loaded */
+  int64_t n_params;             /* parameters held (tied tables counted once) */
+  size_t weights_bytes;         /* backend bytes of all weights (2 per parameter) */
+  int64_t n_tensors;            /* tensors read from the checkpoint */
+  lc_conversion_stats rounding; /* summed over every tensor rounded to bf16 */
+  lc_dtype source_dtype;        /* dtype of the largest source tensor */
+} lc_model_info;
+
+/* LC_ERR_INVALID_ARGUMENT for NULL. */
+LC_API lc_status lc_model_get_info(const lc_model *m, lc_model_info *out);
+LC_API lc_context *lc_model_context(const lc_model *m); /* NULL for NULL */
+
+/* ======================================================================== *
+ *  Sessions: a KV cache and the temporaries of forward passes
+ * ======================================================================== */
+
+typedef struct lc_session lc_session;
+
+typedef struct lc_session_params {
+  int32_t n_slots;    /* sequences held at once (cache slots), >= 1; default 1 */
+  int32_t max_len;    /* positions per slot; 0: the model's max_seq_len */
+  int32_t max_tokens; /* most tokens one forward pass takes (all entries
+                         together): sizes the temporaries; 0: 512 */
+  lc_dtype kv_dtype;  /* LC_DTYPE_F32 (default) or LC_DTYPE_BF16: keys and
+                         values rounded to bf16 when written (vendor-bf16
+                         always rounds them) */
+} lc_session_params;
+
+/* Defaults as above.  p may not be NULL. */
+LC_API void lc_session_params_default(lc_session_params *p);
+
+/* LC_ERR_INVALID_ARGUMENT, LC_ERR_SHAPE (bad sizes, max_len past the RoPE
+ * table), LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA. */
+LC_API lc_status lc_session_create(lc_model *m, const lc_session_params *p, lc_session **out);
+LC_API void lc_session_free(lc_session *s); /* NULL is accepted */
+
+typedef struct lc_model_memory {
+  size_t weights_bytes;        /* the model's weights */
+  size_t kv_cache_bytes;       /* this session's K and V caches */
+  size_t temp_bytes;           /* this session's activations and logits buffers */
+  size_t workspace_peak_bytes; /* the context's op scratch, peak
+                                  (lc_memory_stats.workspace_peak_bytes) */
+} lc_model_memory;
+
+LC_API lc_status lc_session_memory(const lc_session *s, lc_model_memory *out);
+
+/* One sequence's part of a forward pass: n_tokens tokens (host memory) at
+ * positions pos .. pos+n_tokens-1 of cache slot `slot`.  The positions
+ * before pos must have been written by earlier passes. */
+typedef struct lc_batch_entry {
+  int32_t slot;          /* 0 .. n_slots-1 */
+  int32_t pos;           /* >= 0 */
+  int32_t n_tokens;      /* >= 1 */
+  const int32_t *tokens; /* host [n_tokens], each 0 .. vocab_size-1 */
+} lc_batch_entry;
+
+/* Runs one forward pass over the entries as one batch (their tokens packed
+ * in entry order are the rows of every matmul), writes their keys and
+ * values into the cache, and returns logits in host memory:
+ *   all_logits == 0: logits [n_entries][vocab], the last token of each entry;
+ *   all_logits != 0: logits [total tokens][vocab], every token in order.
+ * Total tokens may not exceed the session's max_tokens (LC_ERR_SHAPE).
+ * LC_ERR_OUT_OF_RANGE for a slot, position or token id out of range; two
+ * entries may not share a slot (LC_ERR_INVALID_ARGUMENT). */
+LC_API lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64_t n_entries,
+                                    int all_logits, float *logits);
+
+/* Called during lc_session_forward with the residual stream in host memory
+ * [rows][dim] (rows = the pass's total tokens): after layer `layer`
+ * (0 .. n_layers-1), and with layer == n_layers for the final RMSNorm's
+ * output.  NULL hook turns it off (the default; copying costs time). */
+typedef void (*lc_layer_hook)(void *user, int32_t layer, const float *hidden, int64_t rows,
+                              int32_t dim);
+LC_API lc_status lc_session_set_layer_hook(lc_session *s, lc_layer_hook hook, void *user);
+
+/* ======================================================================== *
+ *  Sampling (host, pure: the same logits give the same token on any backend)
+ * ======================================================================== */
+
+typedef struct lc_sampler_params {
+  float temperature; /* 0: greedy (argmax, the first index on ties) */
+  int32_t top_k;     /* 0: off */
+  float top_p;       /* in (0, 1]; 1: off */
+  uint64_t seed;     /* with (sequence id, position) keys the RNG */
+} lc_sampler_params;
+
+/* Greedy, top_k 0, top_p 1, seed 0.  p may not be NULL. */
+LC_API void lc_sampler_params_default(lc_sampler_params *p);
+
+#define LC_CAPTURE_TOP_K 8
+
+/* What was chosen at one step, and the logits around it. */
+typedef struct lc_token_record {
+  int32_t token;                      /* chosen token */
+  int32_t pos;                        /* its position in the sequence */
+  float logit;                        /* its logit */
+  float top1_prob;                    /* probability of the largest logit (softmax at T = 1) */
+  float margin;                       /* largest logit minus the second largest */
+  int32_t top_ids[LC_CAPTURE_TOP_K];  /* the largest logits, descending, */
+  float top_logits[LC_CAPTURE_TOP_K]; /* ties by lower index first */
+} lc_token_record;
+
+/* Counter-based uniform in [0, 1) keyed by (seed, seq_id, pos, draw):
+ * Philox4x32-10, documented in docs/generation.md. */
+LC_API double lc_rng_uniform(uint64_t seed, uint64_t seq_id, int32_t pos, uint32_t draw);
+
+/* Chooses the token at position pos of sequence seq_id from logits (host
+ * [vocab]) and fills *out.  NaN logits are never chosen unless every logit
+ * is NaN (then token 0).  LC_ERR_INVALID_ARGUMENT for NULL or bad
+ * parameters (temperature < 0 or not finite, top_k < 0, top_p outside (0,1]). */
+LC_API lc_status lc_sample(const float *logits, int32_t vocab, const lc_sampler_params *p,
+                           uint64_t seq_id, int32_t pos, lc_token_record *out);
+
+/* ======================================================================== *
+ *  Generation over a changing batch
+ * ======================================================================== */
+
+/* One sequence of a generation run.  Inputs are read, outputs written. */
+typedef struct lc_gen_sequence {
+  uint64_t seq_id;       /* keys the sampler's RNG */
+  const int32_t *prompt; /* host [prompt_len], prompt_len >= 1 */
+  int32_t prompt_len;
+  int32_t max_new_tokens;   /* >= 0 */
+  int32_t join_step;        /* the step at which it joins the batch (>= 0) */
+  int32_t stop_token;       /* -1: none; else generation ends after it */
+  int32_t *tokens;          /* out: host [max_new_tokens] */
+  lc_token_record *records; /* out: NULL or host [max_new_tokens] */
+  int32_t n_generated;      /* out */
+} lc_gen_sequence;
+
+typedef struct lc_gen_params {
+  lc_sampler_params sampler;
+  int32_t prefill_chunk; /* most prompt tokens a sequence feeds per step; 0: all */
+} lc_gen_params;
+
+/* Generates for all sequences, continuous-batching style: at each step the
+ * sequences that have joined and not finished, in array order, form the
+ * batch; each feeds its next prompt chunk, or its last token.  A sequence
+ * takes a free cache slot when it joins and gives it back when it ends.
+ * In strict mode a sequence's tokens and records do not depend on the other
+ * sequences, their number, order, join steps or the chunking.
+ * LC_ERR_SHAPE when more sequences are active at once than the session has
+ * slots, or a sequence outgrows max_len; the usual statuses otherwise. */
+LC_API lc_status lc_generate(lc_session *s, lc_gen_sequence *seqs, int64_t n_seqs,
+                             const lc_gen_params *p);
+
+/* ======================================================================== *
+ *  Synthetic checkpoints
+ * ======================================================================== */
+
+typedef struct lc_synth_params {
+  lc_model_config config; /* shapes and flags (arch decides bias/qk-norm) */
+  uint64_t seed;          /* weights are a function of the seed and names */
+  lc_dtype dtype;         /* tensor dtype in the files: F32, BF16 or F16 */
+  int32_t n_shards;       /* 1: model.safetensors; > 1: shards + index */
+} lc_synth_params;
+
+/* A small Llama-shaped default (dim 256, 4 layers, vocab 1024, ...). */
+LC_API void lc_synth_params_default(lc_synth_params *p);
+
+/* Writes a Hugging Face checkpoint (config.json and safetensors) into the
+ * directory dir (created if missing; existing files of the same names are
+ * replaced atomically, by rename).  Weights are random with a scale that
+ * keeps activations in range (docs/models.md).  lc_last_error(NULL)
+ * explains failures: LC_ERR_INVALID_ARGUMENT, LC_ERR_SHAPE, LC_ERR_IO,
+ * LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY. */
+LC_API lc_status lc_synth_write(const char *dir, const lc_synth_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LAYERCAST_MODEL_H */

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Stages what a run on the GPU machine needs (it cannot download anything):
+# ../shared/device/stage.sh's OpenBLAS, CMocka and models, plus the Debian
+# packages of the other libraries layercast links (jansson, xxhash).  The
+# prelude it writes unpacks every .deb in .device/debs.  Run from the project
+# root, then name .device in the run's carry list.
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+bash ../shared/device/stage.sh
+if ! ls .device/debs/libjansson-dev_*.deb .device/debs/libxxhash-dev_*.deb >/dev/null 2>&1; then
+  (cd .device/debs && apt-get download -qq libjansson4 libjansson-dev libxxhash0 libxxhash-dev 2>&1 |
+    grep -v '^W: Download is performed unsandboxed' || true)
+fi
+ls .device/debs | sed 's/^/  /'
