@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "layercast.h"
+#include "tools/cli.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -240,6 +241,11 @@ static void usage(FILE *f) {
           "\n"
           "commands:\n"
           "  demo      a matmul row across batch sizes, strict vs reference, on the CPU\n"
+          "  generate  run a model on token ids: any backend, mode, batch and row position\n"
+          "  sweep     accuracy-variance study over batch sizes, positions, modes, backends\n"
+          "  compare   teacher-forced replay of one configuration's tokens under another\n"
+          "  verify    GPU vs CPU, op by op and whole model; or two run records\n"
+          "  synth     write a synthetic Llama/Qwen checkpoint from a seed\n"
           "  version   library version and canonical-order constants\n"
           "\n"
           "'layercast <command> --help' describes a command.\n");
@@ -257,6 +263,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version();
+  if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+  if (!strcmp(cmd, "sweep")) return cmd_sweep(argc - 1, argv + 1);
+  if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
+  if (!strcmp(cmd, "verify")) return cmd_verify(argc - 1, argv + 1);
+  if (!strcmp(cmd, "synth")) return cmd_synth(argc - 1, argv + 1);
   fprintf(stderr, "layercast: unknown command '%s'\n", cmd);
   usage(stderr);
   return 2;

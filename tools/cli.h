@@ -1,0 +1,15 @@
+/*
+ * tools/cli.h — the subcommands of the layercast CLI, one file each
+ * (tools/cli_<name>.c); tools/layercast.c dispatches.  Each returns the
+ * process exit status: 0 success, 1 failure, 2 bad usage.
+ */
+#ifndef LC_TOOLS_CLI_H
+#define LC_TOOLS_CLI_H
+
+int cmd_generate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+
+#endif
