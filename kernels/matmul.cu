@@ -47,10 +47,19 @@
  *
  * DECODE, streaming (m <= 4, k % 8 == 0, x and w 16-byte aligned; the other
  * decode shapes take the kernel above).  Block = 32 W rows x a group of
- * consecutive segments, 4 warps taking the group's segments round-robin; each
- * warp streams its segments in quarters of 64 k through a private ring of 4
- * cp.async slots (3 quarters in flight while one is computed), so there is no
- * load-then-compute pause per tile and no partial last wave of short blocks.
+ * consecutive segments, 8 warps (m = 1) or 4 (m = 2..4) taking the group's
+ * segments round-robin; each warp streams its segments in quarters of 64 k
+ * through a private ring of 4 cp.async slots (3 quarters in flight while one is
+ * computed), so there is no load-then-compute pause per tile and no partial
+ * last wave of short blocks.  The W copies carry the L2::256B prefetch hint: a
+ * row's next quarter is on its way to L2 with the current one, which doubles
+ * the bytes in flight per warp.  Measured (H100, bench harness, median, M = 1;
+ * variants warps x hint, 2026-11-23): 4096^2 17.82 us (4 warps, no hint) ->
+ * 16.69 (8, hint); 8192^2 54.83 -> 50.27 (cuBLASLt bf16 53.10); 4096 x 14336
+ * 47.20 -> 45.02 (50.43).  At m = 4 the 4-warp, hinted kernel was the fastest.
+ * A fit over the two square shapes gives ~5.5 us of fixed cost per call (launch
+ * gap, DRAM ramp, tail) and 2.86 TB/s marginal, which is why 4096^2 (32 MiB)
+ * stays near 2.0 TB/s.
  * The split depends on the shape only (mm_ds_plan): one group (all of k) unless
  * that gives fewer than 128 blocks or its segment results exceed 16 KiB of shared
  * memory (k > 128/mb segments); with one group the block adds its segment results
@@ -108,9 +117,9 @@
 /* streaming decode (matmul_decode_stream_kernel): m <= DS_MAX_M, k % 8 == 0,
  * x and w 16-byte aligned */
 #define DS_MAX_M 4
-#define DS_ROWS 32 /* W rows per block = lanes of a warp */
-#define DS_WARPS 4 /* warps per block, round-robin over segments */
-#define DS_THREADS (DS_ROWS * DS_WARPS)
+#define DS_ROWS 32              /* W rows per block = lanes of a warp */
+#define DS_WARPS 4              /* warps per block, round-robin over segments (m = 2..4) */
+#define DS_WARPS_M1 8           /* the same for m = 1 */
 #define DS_QK 64                /* k per quarter (8 chunks of 8 bf16) */
 #define DS_QPS (MM_SEG / DS_QK) /* quarters per segment */
 #define DS_STAGES 4             /* quarter slots per warp (3 in flight) */
@@ -170,6 +179,15 @@ __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool va
   unsigned s = (unsigned)__cvta_generic_to_shared(smem);
   int src_size = valid ? 16 : 0;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_size)
+               : "memory");
+}
+/* As cp_async16, and asks L2 to fetch the whole 256-byte block around the
+ * source (the next chunk of a streamed row arrives with this one). */
+__device__ __forceinline__ void cp_async16_pf256(void *smem, const void *gmem, bool valid) {
+  unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+  int src_size = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
+               "r"(src_size)
                : "memory");
 }
 /* 4-byte global -> shared copy (through L1). */
@@ -401,8 +419,8 @@ struct ds_slot {
   static constexpr int BYTES = W_BYTES + MB * DS_QK * (int)sizeof(float);
 };
 
-template <int MB>
-__global__ void __launch_bounds__(DS_THREADS, 2)
+template <int MB, int WARPS>
+__global__ void __launch_bounds__(DS_ROWS *WARPS, 8 / WARPS)
     matmul_decode_stream_kernel(const float *__restrict__ x, int rows, int64_t k,
                                 const uint16_t *__restrict__ w, int64_t n, int64_t nseg,
                                 int64_t gsize, const uint16_t *__restrict__ bias,
@@ -418,17 +436,17 @@ __global__ void __launch_bounds__(DS_THREADS, 2)
   const int64_t n0 = ((int64_t)blockIdx.x / ngroups) * DS_ROWS;
   const int64_t s0 = ((int64_t)blockIdx.x % ngroups) * gsize;
   const int gs = (int)(nseg - s0 < gsize ? nseg - s0 : gsize); /* >= 1 */
-  /* this warp's segments: s0 + warp + DS_WARPS * j, j < nsw */
-  const int nsw = gs > warp ? (gs - warp + DS_WARPS - 1) / DS_WARPS : 0;
+  /* this warp's segments: s0 + warp + WARPS * j, j < nsw */
+  const int nsw = gs > warp ? (gs - warp + WARPS - 1) / WARPS : 0;
   const int nq = nsw * DS_QPS;
   unsigned char *ring = smem + (size_t)warp * DS_STAGES * SLOT;
-  float *part = reinterpret_cast<float *>(smem + (size_t)DS_WARPS * DS_STAGES * SLOT);
+  float *part = reinterpret_cast<float *>(smem + (size_t)WARPS * DS_STAGES * SLOT);
 
   /* Queues quarter q of this warp (if q < nq) into slot q % DS_STAGES and
    * commits a group (empty past nq, so that the group count stays uniform). */
   auto issue = [&](int q) {
     if (q < nq) {
-      const int64_t s = s0 + warp + (int64_t)DS_WARPS * (q / DS_QPS);
+      const int64_t s = s0 + warp + (int64_t)WARPS * (q / DS_QPS);
       const int64_t kq = s * MM_SEG + (int64_t)(q % DS_QPS) * DS_QK;
       unsigned char *slot = ring + (q % DS_STAGES) * SLOT;
       uint16_t *wt = reinterpret_cast<uint16_t *>(slot);
@@ -442,7 +460,7 @@ __global__ void __launch_bounds__(DS_THREADS, 2)
         const int r = i * 4 + rsub;
         const int64_t row = n0 + r;
         const bool valid = kc < k && row < n;
-        cp_async16(wt + r * DS_WSTRIDE + c * 8, valid ? w + row * k + kc : w, valid);
+        cp_async16_pf256(wt + r * DS_WSTRIDE + c * 8, valid ? w + row * k + kc : w, valid);
       }
       /* x: MB rows x 16 float4; past k or past the rows -0 (stored directly) */
 #pragma unroll
@@ -501,7 +519,7 @@ __global__ void __launch_bounds__(DS_THREADS, 2)
     __syncwarp(); /* every lane is done with this slot before it is refilled */
     if (q % DS_QPS == DS_QPS - 1) {
       /* end of segment s: its result, then a fresh +0 chain */
-      const int sl = warp + DS_WARPS * (q / DS_QPS); /* s - s0 */
+      const int sl = warp + WARPS * (q / DS_QPS); /* s - s0 */
       const int64_t col = n0 + lane;
 #pragma unroll
       for (int r = 0; r < MB; r++) {
@@ -928,21 +946,21 @@ static bool mm_ds_plan(int64_t m, int64_t k, int64_t n, int64_t *gsize, int64_t 
   return true;
 }
 
-template <int MB>
+template <int MB, int WARPS>
 static cudaError_t launch_decode_stream_mb(const float *x, int64_t rows, int64_t k,
                                            const uint16_t *w, int64_t n, const uint16_t *bias,
                                            float *out, int direct, int64_t gsize, int64_t blocks,
                                            cudaStream_t st) {
-  const size_t smem = (size_t)DS_WARPS * DS_STAGES * ds_slot<MB>::BYTES +
+  const size_t smem = (size_t)WARPS * DS_STAGES * ds_slot<MB>::BYTES +
                       (direct ? (size_t)gsize * MB * DS_ROWS * sizeof(float) : 0);
-  cudaError_t e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB>,
+  cudaError_t e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB, WARPS>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e == cudaSuccess)
-    e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB>,
+    e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB, WARPS>,
                              cudaFuncAttributePreferredSharedMemoryCarveout,
                              cudaSharedmemCarveoutMaxShared);
   if (e != cudaSuccess) return e;
-  matmul_decode_stream_kernel<MB><<<(unsigned)blocks, DS_THREADS, smem, st>>>(
+  matmul_decode_stream_kernel<MB, WARPS><<<(unsigned)blocks, DS_ROWS * WARPS, smem, st>>>(
       x, (int)rows, k, w, n, mm_nseg(k), gsize, bias, out, direct);
   return cudaGetLastError();
 }
@@ -961,11 +979,12 @@ static lc_status run_decode_stream(const float *x, int64_t m, int64_t k, const u
   float *out = direct ? y : static_cast<float *>(ws);
   cudaError_t e;
   if (m <= 1)
-    e = launch_decode_stream_mb<1>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+    e = launch_decode_stream_mb<1, DS_WARPS_M1>(x, m, k, w, n, bias, out, direct, gsize, blocks,
+                                                st);
   else if (m <= 2)
-    e = launch_decode_stream_mb<2>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+    e = launch_decode_stream_mb<2, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
   else
-    e = launch_decode_stream_mb<4>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+    e = launch_decode_stream_mb<4, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
   if (e != cudaSuccess) return lc_cuda_fail(e, "matmul decode stream kernel", err, err_len);
   if (!direct) {
     e = launch_combine(static_cast<const float *>(ws), m, n, nseg, bias, y, st);
