@@ -176,7 +176,9 @@ typedef struct lc_batch_entry {
  *   all_logits != 0: logits [total tokens][vocab], every token in order.
  * Total tokens may not exceed the session's max_tokens (LC_ERR_SHAPE).
  * LC_ERR_OUT_OF_RANGE for a slot, position or token id out of range; two
- * entries may not share a slot (LC_ERR_INVALID_ARGUMENT). */
+ * entries may not share a slot, nor be more than the session's slots
+ * (LC_ERR_INVALID_ARGUMENT).  n_entries == 0 does nothing and returns LC_OK
+ * (logits may then be NULL). */
 LC_API lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64_t n_entries,
                                     int all_logits, float *logits);
 

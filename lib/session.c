@@ -1,41 +1,432 @@
-/* lib/session.c — placeholder until it is written. */
-#include "layercast_model.h"
+/*
+ * lib/session.c — KV caches, temporaries and the forward pass of a
+ * Llama-family model, written only with the public op API so that it runs on
+ * every backend and mode.
+ *
+ * One block, T rows (the entries' tokens packed in entry order):
+ *
+ *   x   = embedding(tokens)                                   [T][dim]
+ *   per layer:
+ *     h   = rmsnorm(x, input_layernorm)
+ *     q,k,v = h Wq^T (+bq), h Wk^T (+bk), h Wv^T (+bv)          (bias: qwen2)
+ *     q,k = rmsnorm per head (rows T*heads, weight [head_dim]) (qwen3)
+ *     q,k = rope(q, k) at each token's position
+ *     cache[slot][pos..] = k, v;  a = attention(q, cache)     causal, per entry
+ *     x   = x + a Wo^T
+ *     h   = rmsnorm(x, post_attention_layernorm)
+ *     x   = x + (silu(h Wg^T) * (h Wu^T)) Wd^T
+ *   h = rmsnorm(x, model.norm);  logits = h Wlm^T
+ *
+ * With all_logits == 0 only each entry's last row of h is projected: those
+ * rows are gathered into a compact buffer first.  Every op computes each row
+ * independently of the others in strict mode, so the gather (and computing
+ * the logits in chunks of logit_rows rows) changes no bit there.
+ *
+ * Rounding per mode.  strict, reference and vendor-fp32 round nothing: every
+ * activation and the KV cache stay FP32.  vendor-bf16 stores, as a bf16 engine
+ * would, every activation it hands from one op to the next as a bf16 value
+ * (lc_round_bf16: the buffers stay fp32 but hold bf16 values): the outputs of
+ * each rmsnorm (the qwen3 q/k norms too), q/k/v (after the bias, and again
+ * after rope), the attention output, o_proj, each residual sum, gate, up,
+ * silu_mul, down, and the logits.  The embedding rows are bf16 already.  The
+ * KV cache holds bf16 values in vendor-bf16 (k and v are rounded before
+ * lc_kv_write) and in any mode when the session's kv_dtype is LC_DTYPE_BF16.
+ *
+ * Cache bookkeeping: filled[slot] counts the positions written.  A forward
+ * entry may start at pos <= filled[slot] (pos < filled overwrites, as a
+ * re-prefill does) and leaves filled[slot] = pos + n_tokens; a pos past
+ * filled (a gap) is LC_ERR_OUT_OF_RANGE.  If a pass fails after writing the
+ * cache, its slots keep only the positions before their entries' pos.
+ */
+#include <stdlib.h>
+#include <string.h>
+
 #include "lib/lc_internal.h"
+#include "lib/model_internal.h"
+
+/* Most rows one logits matmul computes; passes with more rows (all_logits)
+ * run the output projection in chunks, which bounds the logits buffer. */
+#define LC_SESSION_LOGIT_CHUNK 128
 
 void lc_session_params_default(lc_session_params *p) {
-  (void)p;
+  if (!p) return;
+  memset(p, 0, sizeof *p);
+  p->n_slots = 1;
+  p->max_len = 0;
+  p->max_tokens = 0;
+  p->kv_dtype = LC_DTYPE_F32;
 }
 
-lc_status lc_session_create(lc_model *m, const lc_session_params *p, lc_session **out) {
-  (void)m;
-  (void)p;
-  (void)out;
-  return LC_FAIL(NULL, LC_ERR_UNSUPPORTED, "lc_session_create: not implemented yet");
+static void free_buf(lc_context *ctx, float **p) {
+  lc_buffer_free(ctx, *p);
+  *p = NULL;
 }
 
 void lc_session_free(lc_session *s) {
-  (void)s;
+  if (!s) return;
+  lc_context *ctx = s->ctx;
+  if (s->k_cache)
+    for (int32_t l = 0; l < s->model->info.config.n_layers; l++) free_buf(ctx, &s->k_cache[l]);
+  if (s->v_cache)
+    for (int32_t l = 0; l < s->model->info.config.n_layers; l++) free_buf(ctx, &s->v_cache[l]);
+  free(s->k_cache);
+  free(s->v_cache);
+  float **bufs[] = {&s->x,   &s->xn,   &s->q,  &s->k,    &s->v,
+                    &s->att, &s->gate, &s->up, &s->last, &s->logits};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(ctx, bufs[i]);
+  free(s->filled);
+  free(s->tokens);
+  free(s->pos);
+  free(s->seqs);
+  free(s->seen);
+  free(s->hook_buf);
+  free(s);
+}
+
+/* Allocates a backend fp32 [rows][cols] buffer, adding its size to *acc.
+ * rows * cols must also fit one op call (<= LC_MAX_DIM elements). */
+static lc_status alloc_f32(lc_context *ctx, int64_t rows, int64_t cols, const char *what,
+                           float **out, size_t *acc) {
+  static const char fn[] = "lc_session_create";
+  size_t bytes;
+  LC_TRY(lc_check_bytes(ctx, rows, cols, 4, fn, &bytes));
+  if (rows * cols > LC_MAX_DIM)
+    return LC_FAIL(ctx, LC_ERR_OVERFLOW,
+                   "%s: %s has %lld x %lld elements, more than one op takes (%lld)", fn, what,
+                   (long long)rows, (long long)cols, (long long)LC_MAX_DIM);
+  LC_TRY(lc_buffer_alloc(ctx, bytes, (void **)out));
+  *acc += bytes;
+  return LC_OK;
+}
+
+static lc_status create(lc_session *s) {
+  static const char fn[] = "lc_session_create";
+  lc_context *ctx = s->ctx;
+  const lc_model_config *c = &s->model->info.config;
+  const lc_session_params *p = &s->params;
+  const int64_t T = p->max_tokens, L = c->n_layers;
+  const int64_t qd = (int64_t)c->n_heads * c->head_dim, kvd = (int64_t)c->n_kv_heads * c->head_dim;
+
+  s->attn.n_heads = c->n_heads;
+  s->attn.n_kv_heads = c->n_kv_heads;
+  s->attn.head_dim = c->head_dim;
+  s->attn.max_len = p->max_len;
+  s->attn.n_slots = p->n_slots;
+  s->attn.scale = lc_attn_default_scale(c->head_dim);
+
+  /* KV caches: [n_slots * max_len][kvd] per layer, K and V */
+  size_t cache_bytes;
+  LC_TRY(lc_check_bytes(ctx, (int64_t)p->n_slots * p->max_len, kvd, 4, fn, &cache_bytes));
+  s->k_cache = calloc((size_t)L, sizeof *s->k_cache);
+  s->v_cache = calloc((size_t)L, sizeof *s->v_cache);
+  if (!s->k_cache || !s->v_cache)
+    return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  for (int64_t l = 0; l < L; l++) {
+    LC_TRY(lc_buffer_alloc(ctx, cache_bytes, (void **)&s->k_cache[l]));
+    s->kv_bytes += cache_bytes;
+    LC_TRY(lc_buffer_alloc(ctx, cache_bytes, (void **)&s->v_cache[l]));
+    s->kv_bytes += cache_bytes;
+  }
+
+  s->last_rows = p->n_slots < T ? p->n_slots : T;
+  s->logit_rows = T < LC_SESSION_LOGIT_CHUNK ? T : LC_SESSION_LOGIT_CHUNK;
+  if (s->logit_rows < s->last_rows) s->logit_rows = s->last_rows;
+  size_t *acc = &s->temp_bytes;
+  LC_TRY(alloc_f32(ctx, T, c->dim, "x", &s->x, acc));
+  LC_TRY(alloc_f32(ctx, T, c->dim, "xn", &s->xn, acc));
+  LC_TRY(alloc_f32(ctx, T, qd, "q", &s->q, acc));
+  LC_TRY(alloc_f32(ctx, T, kvd, "k", &s->k, acc));
+  LC_TRY(alloc_f32(ctx, T, kvd, "v", &s->v, acc));
+  LC_TRY(alloc_f32(ctx, T, qd, "attention output", &s->att, acc));
+  LC_TRY(alloc_f32(ctx, T, c->hidden_dim, "gate", &s->gate, acc));
+  LC_TRY(alloc_f32(ctx, T, c->hidden_dim, "up", &s->up, acc));
+  LC_TRY(alloc_f32(ctx, s->last_rows, c->dim, "last rows", &s->last, acc));
+  LC_TRY(alloc_f32(ctx, s->logit_rows, c->vocab_size, "logits", &s->logits, acc));
+
+  s->filled = calloc((size_t)p->n_slots, sizeof *s->filled);
+  s->tokens = malloc((size_t)T * sizeof *s->tokens);
+  s->pos = malloc((size_t)T * sizeof *s->pos);
+  s->seqs = malloc((size_t)p->n_slots * sizeof *s->seqs);
+  s->seen = calloc((size_t)p->n_slots, 1);
+  s->hook_buf = malloc((size_t)T * (size_t)c->dim * sizeof *s->hook_buf);
+  if (!s->filled || !s->tokens || !s->pos || !s->seqs || !s->seen || !s->hook_buf)
+    return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  return LC_OK;
+}
+
+lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_session **out) {
+  static const char fn[] = "lc_session_create";
+  if (!out) return LC_FAIL(m ? m->ctx : NULL, LC_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+  *out = NULL;
+  if (!m) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: model is NULL", fn);
+  lc_context *ctx = m->ctx;
+  lc_session_params p;
+  lc_session_params_default(&p);
+  if (params) p = *params;
+  const lc_model_config *c = &m->info.config;
+  if (p.n_slots < 1)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: n_slots = %d, expected >= 1", fn, (int)p.n_slots);
+  if (p.max_len < 0 || p.max_tokens < 0)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: max_len = %d, max_tokens = %d, expected >= 0", fn,
+                   (int)p.max_len, (int)p.max_tokens);
+  if (p.max_len == 0) p.max_len = c->max_seq_len;
+  if (p.max_len > c->max_seq_len)
+    return LC_FAIL(ctx, LC_ERR_SHAPE,
+                   "%s: max_len = %d is past the RoPE table's %d positions (load the model with "
+                   "a larger max_seq_len)",
+                   fn, (int)p.max_len, (int)c->max_seq_len);
+  if (p.max_tokens == 0) p.max_tokens = 512;
+  if (p.kv_dtype != LC_DTYPE_F32 && p.kv_dtype != LC_DTYPE_BF16)
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
+                   "%s: kv_dtype = %d, expected LC_DTYPE_F32 or LC_DTYPE_BF16", fn,
+                   (int)p.kv_dtype);
+  lc_session *s = calloc(1, sizeof *s);
+  if (!s) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  s->model = m;
+  s->ctx = ctx;
+  s->params = p;
+  lc_status st = create(s);
+  if (st != LC_OK) {
+    lc_session_free(s);
+    return st;
+  }
+  *out = s;
+  return LC_OK;
 }
 
 lc_status lc_session_memory(const lc_session *s, lc_model_memory *out) {
-  (void)s;
-  (void)out;
-  return LC_FAIL(NULL, LC_ERR_UNSUPPORTED, "lc_session_memory: not implemented yet");
+  if (!s || !out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_session_memory: NULL argument");
+  lc_memory_stats ms;
+  LC_TRY(lc_context_memory(s->ctx, &ms));
+  out->weights_bytes = s->model->info.weights_bytes;
+  out->kv_cache_bytes = s->kv_bytes;
+  out->temp_bytes = s->temp_bytes;
+  out->workspace_peak_bytes = ms.workspace_peak_bytes;
+  return LC_OK;
+}
+
+lc_status lc_session_set_layer_hook(lc_session *s, lc_layer_hook hook, void *user) {
+  if (!s)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_session_set_layer_hook: session is NULL");
+  s->hook = hook;
+  s->hook_user = user;
+  return LC_OK;
+}
+
+/* ---- the forward pass ------------------------------------------------------*/
+
+/* Device-to-device copy on the context's backend. */
+static lc_status copy_d2d(lc_context *ctx, void *dst, const void *src, size_t bytes) {
+  if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_copy(ctx, dst, src, bytes);
+  memmove(dst, src, bytes);
+  return LC_OK;
+}
+
+/* Rounds x [n] to bf16 values when the mode stores activations in bf16. */
+static lc_status act(const lc_session *s, float *x, int64_t n) {
+  if (s->ctx->mode != LC_MODE_VENDOR_BF16) return LC_OK;
+  return lc_round_bf16(s->ctx, x, n);
+}
+
+static lc_status call_hook(lc_session *s, int32_t layer, const float *h, int64_t T) {
+  if (!s->hook) return LC_OK;
+  const int32_t dim = s->model->info.config.dim;
+  LC_TRY(lc_buffer_read(s->ctx, s->hook_buf, h, (size_t)T * (size_t)dim * sizeof(float)));
+  s->hook(s->hook_user, layer, s->hook_buf, T, dim);
+  return LC_OK;
+}
+
+/* Validates the entries and fills tokens, pos and seqs; *total gets T. */
+static lc_status prepare(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t *total) {
+  static const char fn[] = "lc_session_forward";
+  lc_context *ctx = s->ctx;
+  const lc_session_params *p = &s->params;
+  const int32_t vocab = s->model->info.config.vocab_size;
+  if (n > p->n_slots)
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
+                   "%s: %lld entries but the session has %d slots (two entries may not share one)",
+                   fn, (long long)n, (int)p->n_slots);
+  int64_t T = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (e[i].n_tokens < 1)
+      return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: entries[%lld].n_tokens = %d, expected >= 1", fn,
+                     (long long)i, (int)e[i].n_tokens);
+    T += e[i].n_tokens;
+    if (T > p->max_tokens)
+      return LC_FAIL(ctx, LC_ERR_SHAPE,
+                     "%s: the entries hold more than the session's max_tokens = %d tokens", fn,
+                     (int)p->max_tokens);
+  }
+  memset(s->seen, 0, (size_t)p->n_slots);
+  lc_status st = LC_OK;
+  int64_t row = 0;
+  for (int64_t i = 0; i < n && st == LC_OK; i++) {
+    const lc_batch_entry *b = &e[i];
+    if (b->slot < 0 || b->slot >= p->n_slots) {
+      st = LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE, "%s: entries[%lld].slot = %d, the session has 0..%d",
+                   fn, (long long)i, (int)b->slot, (int)p->n_slots - 1);
+      break;
+    }
+    if (s->seen[b->slot]) {
+      st = LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
+                   "%s: entries[%lld].slot = %d is used by an earlier entry", fn, (long long)i,
+                   (int)b->slot);
+      break;
+    }
+    s->seen[b->slot] = 1;
+    if (b->pos < 0 || b->pos > s->filled[b->slot]) {
+      st = LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE,
+                   "%s: entries[%lld].pos = %d, slot %d holds positions 0..%d: expected 0..%d "
+                   "(no gaps)",
+                   fn, (long long)i, (int)b->pos, (int)b->slot, (int)s->filled[b->slot] - 1,
+                   (int)s->filled[b->slot]);
+      break;
+    }
+    if ((int64_t)b->pos + b->n_tokens > p->max_len) {
+      st = LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE,
+                   "%s: entries[%lld] covers positions %d..%lld, the session holds 0..%d", fn,
+                   (long long)i, (int)b->pos, (long long)b->pos + b->n_tokens - 1,
+                   (int)p->max_len - 1);
+      break;
+    }
+    if (!b->tokens) {
+      st = LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: entries[%lld].tokens is NULL", fn,
+                   (long long)i);
+      break;
+    }
+    for (int32_t j = 0; j < b->n_tokens; j++, row++) {
+      if (b->tokens[j] < 0 || b->tokens[j] >= vocab) {
+        st = LC_FAIL(ctx, LC_ERR_OUT_OF_RANGE,
+                     "%s: entries[%lld].tokens[%d] = %d, the vocabulary has 0..%d", fn,
+                     (long long)i, (int)j, (int)b->tokens[j], (int)vocab - 1);
+        break;
+      }
+      s->tokens[row] = b->tokens[j];
+      s->pos[row] = b->pos + j;
+    }
+    s->seqs[i].slot = b->slot;
+    s->seqs[i].pos = b->pos;
+    s->seqs[i].n_q = b->n_tokens;
+  }
+  memset(s->seen, 0, (size_t)p->n_slots);
+  if (st != LC_OK) return st;
+  *total = T;
+  return LC_OK;
+}
+
+/* One transformer block over T rows of s->x. */
+static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
+  lc_context *ctx = s->ctx;
+  const lc_model_config *c = &s->model->info.config;
+  const lc_layer_weights *W = &s->model->layers[l];
+  const int64_t dim = c->dim, hid = c->hidden_dim, hd = c->head_dim;
+  const int64_t qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+  const float eps = c->norm_eps;
+  const int round_kv = ctx->mode == LC_MODE_VENDOR_BF16 || s->params.kv_dtype == LC_DTYPE_BF16;
+
+  /* attention */
+  LC_TRY(lc_rmsnorm(ctx, s->x, T, W->attn_norm, eps, s->xn));
+  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(lc_matmul(ctx, s->xn, T, W->wq, W->bq, s->q));
+  LC_TRY(lc_matmul(ctx, s->xn, T, W->wk, W->bk, s->k));
+  LC_TRY(lc_matmul(ctx, s->xn, T, W->wv, W->bv, s->v));
+  LC_TRY(act(s, s->q, T * qd));
+  LC_TRY(act(s, s->k, T * kvd));
+  LC_TRY(act(s, s->v, T * kvd));
+  if (c->qk_norm) {
+    LC_TRY(lc_rmsnorm(ctx, s->q, T * c->n_heads, W->q_norm, eps, s->q));
+    LC_TRY(lc_rmsnorm(ctx, s->k, T * c->n_kv_heads, W->k_norm, eps, s->k));
+    LC_TRY(act(s, s->q, T * qd));
+    LC_TRY(act(s, s->k, T * kvd));
+  }
+  LC_TRY(lc_rope_apply(ctx, s->model->rope, s->q, T, c->n_heads, s->pos));
+  LC_TRY(lc_rope_apply(ctx, s->model->rope, s->k, T, c->n_kv_heads, s->pos));
+  LC_TRY(act(s, s->q, T * qd));
+  LC_TRY(act(s, s->k, T * kvd));
+  if (round_kv) {
+    LC_TRY(lc_round_bf16(ctx, s->k, T * kvd));
+    LC_TRY(lc_round_bf16(ctx, s->v, T * kvd));
+  }
+  LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, s->k, s->v, s->k_cache[l], s->v_cache[l]));
+  LC_TRY(lc_attention(ctx, &s->attn, s->seqs, n_seqs, s->q, s->k_cache[l], s->v_cache[l], s->att));
+  LC_TRY(act(s, s->att, T * qd));
+  LC_TRY(lc_matmul(ctx, s->att, T, W->wo, NULL, s->xn));
+  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(lc_add(ctx, s->x, s->xn, T * dim, s->x));
+  LC_TRY(act(s, s->x, T * dim));
+
+  /* feed-forward */
+  LC_TRY(lc_rmsnorm(ctx, s->x, T, W->ffn_norm, eps, s->xn));
+  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(lc_matmul(ctx, s->xn, T, W->w_gate, NULL, s->gate));
+  LC_TRY(lc_matmul(ctx, s->xn, T, W->w_up, NULL, s->up));
+  LC_TRY(act(s, s->gate, T * hid));
+  LC_TRY(act(s, s->up, T * hid));
+  LC_TRY(lc_silu_mul(ctx, s->gate, s->up, T * hid, s->gate));
+  LC_TRY(act(s, s->gate, T * hid));
+  LC_TRY(lc_matmul(ctx, s->gate, T, W->w_down, NULL, s->xn));
+  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(lc_add(ctx, s->x, s->xn, T * dim, s->x));
+  LC_TRY(act(s, s->x, T * dim));
+  return LC_OK;
+}
+
+/* Output projection of `rows` rows of h [rows][dim] into host out
+ * [rows][vocab], in chunks of logit_rows rows. */
+static lc_status project(lc_session *s, const float *h, int64_t rows, float *out) {
+  lc_context *ctx = s->ctx;
+  const int64_t dim = s->model->info.config.dim, vocab = s->model->info.config.vocab_size;
+  for (int64_t r0 = 0; r0 < rows; r0 += s->logit_rows) {
+    int64_t n = rows - r0 < s->logit_rows ? rows - r0 : s->logit_rows;
+    LC_TRY(lc_matmul(ctx, h + r0 * dim, n, s->model->lm_head, NULL, s->logits));
+    LC_TRY(act(s, s->logits, n * vocab));
+    LC_TRY(lc_buffer_read(ctx, out + r0 * vocab, s->logits, (size_t)(n * vocab) * sizeof(float)));
+  }
+  return LC_OK;
+}
+
+static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T,
+                         int all_logits, float *logits) {
+  lc_context *ctx = s->ctx;
+  const lc_model *m = s->model;
+  const lc_model_config *c = &m->info.config;
+  const int64_t dim = c->dim;
+  LC_TRY(lc_embedding(ctx, m->embed, s->tokens, T, s->x));
+  for (int32_t l = 0; l < c->n_layers; l++) {
+    LC_TRY(block(s, l, T, n));
+    LC_TRY(call_hook(s, l, s->x, T));
+  }
+  LC_TRY(lc_rmsnorm(ctx, s->x, T, m->final_norm, c->norm_eps, s->xn));
+  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(call_hook(s, c->n_layers, s->xn, T));
+  if (all_logits) return project(s, s->xn, T, logits);
+  int64_t row = 0;
+  for (int64_t i = 0; i < n; i++) {
+    row += e[i].n_tokens;
+    LC_TRY(copy_d2d(ctx, s->last + i * dim, s->xn + (row - 1) * dim, (size_t)dim * sizeof(float)));
+  }
+  return project(s, s->last, n, logits);
 }
 
 lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64_t n_entries,
                              int all_logits, float *logits) {
-  (void)s;
-  (void)entries;
-  (void)n_entries;
-  (void)all_logits;
-  (void)logits;
-  return LC_FAIL(NULL, LC_ERR_UNSUPPORTED, "lc_session_forward: not implemented yet");
-}
-
-lc_status lc_session_set_layer_hook(lc_session *s, lc_layer_hook hook, void *user) {
-  (void)s;
-  (void)hook;
-  (void)user;
-  return LC_FAIL(NULL, LC_ERR_UNSUPPORTED, "lc_session_set_layer_hook: not implemented yet");
+  static const char fn[] = "lc_session_forward";
+  if (!s) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: session is NULL", fn);
+  lc_context *ctx = s->ctx;
+  if (n_entries < 0)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: n_entries = %lld is negative", fn, (long long)n_entries);
+  if (n_entries == 0) return LC_OK;
+  if (!entries) return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: entries is NULL", fn);
+  if (!logits) return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: logits is NULL", fn);
+  int64_t T = 0;
+  LC_TRY(prepare(s, entries, n_entries, &T));
+  lc_status st = forward(s, entries, n_entries, T, all_logits, logits);
+  for (int64_t i = 0; i < n_entries; i++) {
+    int32_t *f = &s->filled[entries[i].slot];
+    if (st == LC_OK)
+      *f = entries[i].pos + entries[i].n_tokens;
+    else if (*f > entries[i].pos)
+      *f = entries[i].pos; /* the cache from pos on may be half written */
+  }
+  return st;
 }

@@ -1,0 +1,76 @@
+/*
+ * lib/model_internal.h — the model and session structs (lib/model.c,
+ * lib/session.c), for the library code that builds on them (generation).
+ * Callers outside lib/ use the opaque handles of layercast_model.h.
+ */
+#ifndef LC_MODEL_INTERNAL_H
+#define LC_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layercast_model.h"
+
+/* One transformer block's weights, all on the model's context.  Optional
+ * ones are NULL when the architecture does not have them. */
+typedef struct lc_layer_weights {
+  lc_weights *attn_norm; /* [1][dim] input_layernorm */
+  lc_weights *wq;        /* [n_heads*head_dim][dim] */
+  lc_weights *wk;        /* [n_kv_heads*head_dim][dim] */
+  lc_weights *wv;        /* [n_kv_heads*head_dim][dim] */
+  lc_weights *bq;        /* [1][n_heads*head_dim] (qkv_bias) or NULL */
+  lc_weights *bk;        /* [1][n_kv_heads*head_dim] (qkv_bias) or NULL */
+  lc_weights *bv;        /* [1][n_kv_heads*head_dim] (qkv_bias) or NULL */
+  lc_weights *q_norm;    /* [1][head_dim] (qk_norm) or NULL */
+  lc_weights *k_norm;    /* [1][head_dim] (qk_norm) or NULL */
+  lc_weights *wo;        /* [dim][n_heads*head_dim] */
+  lc_weights *ffn_norm;  /* [1][dim] post_attention_layernorm */
+  lc_weights *w_gate;    /* [hidden][dim] */
+  lc_weights *w_up;      /* [hidden][dim] */
+  lc_weights *w_down;    /* [dim][hidden] */
+} lc_layer_weights;
+
+struct lc_model {
+  lc_context *ctx;          /* owner of every weight and the RoPE table */
+  lc_model_info info;       /* config (max_seq_len after the override), sizes, rounding */
+  lc_weights *embed;        /* [vocab][dim] */
+  lc_weights *final_norm;   /* [1][dim] */
+  lc_weights *lm_head;      /* [vocab][dim]; == embed when tied (freed once) */
+  lc_layer_weights *layers; /* host [n_layers] */
+  lc_rope *rope;            /* [max_seq_len][head_dim/2] */
+};
+
+struct lc_session {
+  lc_model *model;
+  lc_context *ctx;          /* == model->ctx */
+  lc_session_params params; /* resolved: max_len, max_tokens filled in */
+  lc_attn_shape attn;       /* n_heads, n_kv_heads, head_dim, max_len, n_slots, scale */
+  float **k_cache;          /* host [n_layers] of backend [n_slots][max_len][n_kv][hd] */
+  float **v_cache;          /* same */
+  int32_t *filled;          /* host [n_slots]: positions 0..filled-1 hold keys/values */
+  /* activations, backend fp32, T = max_tokens */
+  float *x;           /* [T][dim] residual stream */
+  float *xn;          /* [T][dim] normed input; also o_proj and down_proj outputs */
+  float *q;           /* [T][n_heads*head_dim] */
+  float *k;           /* [T][n_kv_heads*head_dim] */
+  float *v;           /* [T][n_kv_heads*head_dim] */
+  float *att;         /* [T][n_heads*head_dim] attention output */
+  float *gate;        /* [T][hidden] */
+  float *up;          /* [T][hidden] */
+  float *last;        /* [last_rows][dim] the entries' last normed rows, gathered */
+  float *logits;      /* [logit_rows][vocab] */
+  int64_t last_rows;  /* min(n_slots, T) */
+  int64_t logit_rows; /* rows of the logits buffer; larger passes go in chunks */
+  /* host scratch */
+  int32_t *tokens;     /* [T] */
+  int32_t *pos;        /* [T] */
+  lc_attn_seq *seqs;   /* [n_slots] */
+  unsigned char *seen; /* [n_slots] duplicate-slot check */
+  float *hook_buf;     /* [T][dim] residual for the layer hook */
+  lc_layer_hook hook;
+  void *hook_user;
+  size_t kv_bytes;   /* K and V caches, all layers */
+  size_t temp_bytes; /* activations and logits buffers (backend) */
+};
+
+#endif /* LC_MODEL_INTERNAL_H */
