@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/cli_smoke.sh — end-to-end smoke test of the layercast CLI on a tiny
+# synthetic model: synth, generate (text and json), sweep on cpu strict +
+# reference with 2 batch sizes; checks the files, the record count and that
+# strict gave one unique output per prompt.
+#   usage: tests/cli_smoke.sh path/to/layercast
+set -euo pipefail
+LC=${1:?usage: cli_smoke.sh path/to/layercast}
+T=$(mktemp -d "${TMPDIR:-/tmp}/lc-cli-smoke-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fail() { echo "cli_smoke: FAIL: $*" >&2; exit 1; }
+
+"$LC" synth --out "$T/m" --dim 64 --hidden 128 --layers 2 --heads 4 --kv-heads 2 --vocab 256 \
+  --max-seq 128 --seed 3 >/dev/null || fail "synth"
+[ -f "$T/m/config.json" ] || fail "synth wrote no config.json"
+
+out=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6 --batch 4 --position last)
+[ "$(echo "$out" | wc -w)" -eq 6 ] || fail "generate printed '$out', expected 6 token ids"
+alone=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6)
+[ "$out" = "$alone" ] || fail "strict: batch 4 / last gave '$out', alone '$alone'"
+"$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 4 --format json --records |
+  grep -q '"tokens_hash"' || fail "generate --format json has no tokens_hash"
+
+printf '{"tokens":[1,2,3],"answer":[7]}\n{"tokens":[4,5,6,7]}\n{"tokens":[9]}\n' >"$T/p.jsonl"
+"$LC" sweep --model "$T/m" --prompts "$T/p.jsonl" --out "$T/s" --batch-sizes 1,4 \
+  --positions first,last --modes strict,reference --max-new 8 --no-progress >/dev/null ||
+  fail "sweep"
+for f in runs.jsonl summary.json summary.csv summary_prompts.csv margins.svg \
+  div_index_cpu-strict.svg div_index_cpu-reference.svg; do
+  [ -s "$T/s/$f" ] || fail "sweep wrote no $f"
+done
+# runs: 2 modes x (batch 1: first = last, 1 cell; batch 4: 2 cells) x 1 repeat = 6
+n=$(wc -l <"$T/s/runs.jsonl")
+[ "$n" -eq 6 ] || fail "runs.jsonl has $n lines, expected 6"
+# summary.csv: backend,mode,runs,prompts,unique_outputs_mean,unique_outputs_max,...
+awk -F, '$1=="cpu" && $2=="strict" && $5==1 && $6==1 {ok=1} END {exit !ok}' "$T/s/summary.csv" ||
+  fail "summary.csv has no cpu,strict row with 1 unique output: $(cat "$T/s/summary.csv")"
+# bad usage exits 2, failures exit 1
+set +e
+"$LC" sweep --model "$T/m" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing options: exit not 2"
+"$LC" generate --model "$T/nope" --prompt 1 >/dev/null 2>&1; [ $? -eq 1 ] || fail "bad model: exit not 1"
+set -e
+echo "cli_smoke: OK"
