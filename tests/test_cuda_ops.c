@@ -616,6 +616,40 @@ static void test_cuda_ops_silu_mul_matches_cpu(void **state) {
   compare_ew(EW_SILU_MUL);
 }
 
+/* round_bf16: CUDA equals CPU bit for bit over any bit pattern, at sizes and
+ * offsets that exercise the scalar head, the vector body and the tail. */
+static void test_cuda_ops_round_bf16_matches_cpu(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+  lct_rng r = lct_rng_new(4242);
+  const int64_t sizes[] = {1, 3, 4, 5, 31, 1000, 65539, 1 << 20};
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    for (int off = 0; off < 4; off++) {
+      const int64_t n = sizes[si];
+      float *h = lct_alloc_f(n + off), *cpu = lct_alloc_f(n + off), *got = lct_alloc_f(n + off);
+      for (int64_t i = 0; i < n + off; i++) h[i] = lct_any_bits(&r);
+      memcpy(cpu, h, (size_t)(n + off) * 4);
+      float *d = NULL;
+      assert_int_equal(lc_buffer_alloc(g_gpu, (size_t)(n + off) * 4, (void **)&d), LC_OK);
+      assert_int_equal(lc_buffer_write(g_gpu, d, h, (size_t)(n + off) * 4), LC_OK);
+      assert_int_equal(lc_round_bf16(g_gpu, d + off, n), LC_OK);
+      assert_int_equal(lc_buffer_read(g_gpu, got, d, (size_t)(n + off) * 4), LC_OK);
+      assert_int_equal(lc_round_bf16(g_cpu, cpu + off, n), LC_OK);
+      lct_assert_bitwise_f32(got, cpu, n + off, "round_bf16");
+      lc_buffer_free(g_gpu, d);
+      free(h);
+      free(cpu);
+      free(got);
+    }
+  }
+  lc_device_info di;
+  assert_int_equal(lc_context_device_info(g_gpu, &di), LC_OK);
+  assert_int_equal(di.backend, LC_BACKEND_CUDA);
+  assert_true(di.cc_major >= 9 && di.n_sm > 0 && di.driver_version > 0 && di.runtime_version > 0);
+  printf("device: %s, cc %d.%d, %d SMs, driver %d, runtime %d, cuBLASLt %d\n", di.name, di.cc_major,
+         di.cc_minor, di.n_sm, di.driver_version, di.runtime_version, di.cublaslt_version);
+}
+
 /* ---- embedding ---------------------------------------------------------------------*/
 
 /* embedding: CUDA equals CPU bit for bit (any bf16 pattern, NaN payloads
@@ -948,6 +982,7 @@ int main(void) {
       cmocka_unit_test(test_cuda_ops_argmax_batch_invariant),
       cmocka_unit_test(test_cuda_ops_add_matches_cpu),
       cmocka_unit_test(test_cuda_ops_silu_mul_matches_cpu),
+      cmocka_unit_test(test_cuda_ops_round_bf16_matches_cpu),
       cmocka_unit_test(test_cuda_ops_embedding_matches_cpu),
       cmocka_unit_test(test_cuda_ops_rope_matches_cpu),
       cmocka_unit_test(test_cuda_ops_convert_matches_host),

@@ -401,6 +401,70 @@ static void test_elementwise_empty_call(void **state) {
   }
 }
 
+/* round_bf16: every value becomes the nearest bf16 (ties to even) widened back,
+ * checked against a rounding written plainly with integer arithmetic on the
+ * bits; NaN stays NaN (quiet), infinities and zeros keep their sign. */
+static void test_elementwise_round_bf16_matches_rne(void **state) {
+  (void)state;
+  lct_rng r = lct_rng_new(77);
+  enum { N = 4099 };
+  float *x = lct_alloc_f(N), *want = lct_alloc_f(N);
+  for (int i = 0; i < N; i++) x[i] = (i % 3 == 0) ? lct_any_bits(&r) : lct_any_finite(&r);
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            INFINITY,
+                            -INFINITY,
+                            NAN,
+                            1.00390625f /* tie: 1 + 2^-8 */,
+                            1.01171875f /* tie: 1 + 3*2^-8 */,
+                            FLT_MAX,
+                            -FLT_MIN,
+                            1e-45f};
+  for (int i = 0; i < (int)(sizeof specials / sizeof specials[0]); i++) x[i] = specials[i];
+  for (int i = 0; i < N; i++) {
+    uint32_t b;
+    memcpy(&b, &x[i], 4);
+    uint32_t o;
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u) {
+      o = (b | 0x00400000u) & 0xFFFF0000u; /* quiet, payload truncated */
+    } else {
+      const uint32_t lsb = (b >> 16) & 1u;
+      o = ((b + 0x7FFFu + lsb) >> 16) << 16; /* RNE; overflow rounds to Inf */
+    }
+    memcpy(&want[i], &o, 4);
+  }
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  assert_int_equal(lc_round_bf16(ctx, x, N), LC_OK);
+  for (int i = 0; i < N; i++) {
+    if (isnan(want[i])) {
+      assert_true(isnan(x[i]));
+    } else if (memcmp(&x[i], &want[i], 4) != 0) {
+      fail_msg("round_bf16 index %d: got %a want %a", i, (double)x[i], (double)want[i]);
+    }
+  }
+  assert_int_equal(lc_round_bf16(ctx, NULL, 4), LC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(lc_round_bf16(ctx, x, -1), LC_ERR_SHAPE);
+  assert_int_equal(lc_round_bf16(ctx, NULL, 0), LC_OK);
+  lc_context_free(ctx);
+  free(x);
+  free(want);
+}
+
+/* device info on the CPU: the backend, a CPU name and OpenBLAS's config. */
+static void test_elementwise_cpu_device_info(void **state) {
+  (void)state;
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  lc_device_info di;
+  assert_int_equal(lc_context_device_info(ctx, &di), LC_OK);
+  assert_int_equal(di.backend, LC_BACKEND_CPU);
+  assert_true(di.name[0] != '\0');
+  assert_true(di.n_sm >= 1);
+  assert_true(strstr(di.blas, "OpenBLAS") != NULL);
+  assert_int_equal(lc_context_device_info(NULL, &di), LC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(lc_context_device_info(ctx, NULL), LC_ERR_INVALID_ARGUMENT);
+  lc_context_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_elementwise_silu_mul_strict_vs_oracle),
@@ -413,6 +477,8 @@ int main(void) {
       cmocka_unit_test(test_elementwise_add_special_values),
       cmocka_unit_test(test_elementwise_add_in_place),
       cmocka_unit_test(test_elementwise_empty_call),
+      cmocka_unit_test(test_elementwise_round_bf16_matches_rne),
+      cmocka_unit_test(test_elementwise_cpu_device_info),
   };
   return LCT_RUN(tests);
 }
