@@ -40,14 +40,14 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     -DCMAKE_CUDA_ARCHITECTURES=90 -DLC_BUILD_TESTS=OFF -DLC_BUILD_TOOLS=OFF \
     | grep -E "^-- (OpenBLAS|CUDA)" || true
 fi
-cmake --build "$build" -j "$(nproc)" --target bench_matmul bench_ops >"$build/bench-build.log" 2>&1 \
+cmake --build "$build" -j "$(nproc)" --target bench_matmul bench_ops bench_model >"$build/bench-build.log" 2>&1 \
   || { tail -40 "$build/bench-build.log"; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1 || echo "?")
 cuda=$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p' | head -1)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
+commit=${LC_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo "?")}  # LC_COMMIT: when the tree is a copy
 dirty=""
 if [ -n "$(git status --porcelain 2>/dev/null)" ]; then dirty=" (with uncommitted changes)"; fi
 {
@@ -61,9 +61,15 @@ if [ -n "$(git status --porcelain 2>/dev/null)" ]; then dirty=" (with uncommitte
 } >"$out"
 
 status=0
-for b in bench_matmul bench_ops; do
-  echo "== $b ${quick[*]} ${extra[*]}"
-  if ! "$build/bench/$b" "${quick[@]}" "${extra[@]}" --md "$tmp/$b.md" 2>&1 | tee "$tmp/$b.log"; then
+for b in bench_matmul bench_ops bench_model; do
+  args=("${quick[@]}" "${extra[@]}")
+  # the model benchmark keeps its synthetic checkpoint (~3 GB) in the build folder
+  if [ "$b" = bench_model ]; then
+    args=(--dir "$build/bench-model-llama3-8b-shape")
+    [ ${#quick[@]} -gt 0 ] && args+=(--steps 16 --reps 3)
+  fi
+  echo "== $b ${args[*]}"
+  if ! "$build/bench/$b" "${args[@]}" --md "$tmp/$b.md" 2>&1 | tee "$tmp/$b.log"; then
     status=1
     echo "$b failed (exit status non-zero); see its output above" >&2
   fi

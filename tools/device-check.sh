@@ -20,7 +20,42 @@ for k in PASSED FAILED SKIPPED; do
   printf '%s ' "$k"; grep -oE "\[  $k *\] [0-9]+ test" "$out/ctest.log" | awk '{s+=$(NF-1)} END {print s+0}'
 done
 [ $rc -ne 0 ] && (cd build-gpu && ctest --rerun-failed --output-on-failure 2>&1 | tail -60)
+# the README's main command on this machine: it must find the GPU and say
+# that CPU strict and CUDA strict agree bitwise
+echo "== layercast demo"
+build-gpu/layercast demo >"$out/demo.log" 2>&1 || { echo "demo failed"; rc=1; }
+tail -25 "$out/demo.log"
 bq=(); [ "${1:-}" = "--quick-bench" ] && bq=(--quick)
 bash bench/run.sh --build build-gpu --out "$out/RESULTS.md" "${bq[@]}" >"$out/bench.log" 2>&1 || echo "bench failed: see bench.log"
-tail -45 "$out/bench.log"
+grep -E "^- (PASS|FAIL)|^\| (strict|vendor)" "$out/bench.log" | tail -40
+# the accuracy-variance sweep on stories260K: CPU strict, CUDA strict and the
+# vendor modes; strict must report 1 unique output per prompt
+if [ -f "$models/stories260K.bin" ]; then
+  echo "== sweep on stories260K"
+  for i in $(seq 0 7); do
+    printf '{"tokens": [1'; for j in $(seq 1 $((4 + 3 * i))); do printf ', %d' $(((i * 31 + j * 17) % 509 + 3)); done; printf ']}\n'
+  done >"$out/prompts260k.jsonl"
+  build-gpu/layercast sweep --model "$models/stories260K.bin" --prompts "$out/prompts260k.jsonl" \
+    --backends cuda --modes strict,vendor-bf16,vendor-fp32 --batch-sizes 1,7,32,64 \
+    --positions first,middle,last --max-new 96 --no-progress --out "$out/sweep260k" \
+    >"$out/sweep260k.log" 2>&1 || { echo "sweep failed"; rc=1; }
+  tail -14 "$out/sweep260k.log"
+  # CPU strict on a smaller grid: its token hashes must equal CUDA strict's
+  build-gpu/layercast sweep --model "$models/stories260K.bin" --prompts "$out/prompts260k.jsonl" \
+    --backends cpu --modes strict --batch-sizes 1,7 --positions first,last --max-new 96 \
+    --no-progress --out "$out/sweep260k-cpu" >"$out/sweep260k-cpu.log" 2>&1 || { echo "sweep failed"; rc=1; }
+  tail -6 "$out/sweep260k-cpu.log"
+fi
+# a sweep on the synthetic Llama-3-8B-shaped model bench_model wrote
+m8=build-gpu/bench-model-llama3-8b-shape
+if [ -f "$m8/config.json" ]; then
+  echo "== sweep on $m8"
+  for i in 0 1 2 3; do
+    printf '{"tokens": [1'; for j in $(seq 1 $((12 + 5 * i))); do printf ', %d' $(((i * 7919 + j * 104729) % 128000 + 3)); done; printf ']}\n'
+  done >"$out/prompts8b.jsonl"
+  build-gpu/layercast sweep --model "$m8" --prompts "$out/prompts8b.jsonl" --backends cuda \
+    --modes strict,vendor-bf16,vendor-fp32 --batch-sizes 1,8,32 --positions first,last \
+    --max-new 32 --no-progress --out "$out/sweep8b" >"$out/sweep8b.log" 2>&1 || { echo "sweep failed"; rc=1; }
+  tail -20 "$out/sweep8b.log"
+fi
 exit $rc
