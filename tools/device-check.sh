@@ -2,9 +2,19 @@
 # On the GPU machine (see ../shared/device/README.md): build with CUDA, run the
 # whole test suite (GPU tests included) and the benchmarks, and leave the logs
 # and bench/RESULTS-style Markdown under $OUT (or build-gpu/ without $OUT).
-#   tools/device-check.sh [--quick-bench]
+#   tools/device-check.sh [--quick-bench] [--no-tests] [--no-bench]
+# (--no-tests / --no-bench split the work into two runs of under 10 minutes)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+quick=0 tests=1 bench=1
+for a in "$@"; do
+  case "$a" in
+    --quick-bench) quick=1 ;;
+    --no-tests) tests=0 ;;
+    --no-bench) bench=0 ;;
+    *) echo "device-check: unknown option $a" >&2; exit 2 ;;
+  esac
+done
 out=${OUT:-build-gpu}
 mkdir -p "$out" build-gpu
 [ -f .device/prelude.sh ] && source .device/prelude.sh
@@ -14,18 +24,22 @@ models="$PWD/.device/models"; [ -d "$models" ] || models="$PWD/../shared/models"
 cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLC_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 -DLC_MODELS_DIR="$models" | grep -E "^-- (OpenBLAS|CUDA|CMocka)"
 cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+rc=0
+if [ $tests -eq 1 ]; then
 (cd build-gpu && ctest -j 4 -V >"$out/ctest.log" 2>&1); rc=$?
 grep -E "Test +#[0-9]+: |tests passed|Total Test time" "$out/ctest.log" | sed -E 's/^[0-9]+: //' | grep -vE "^ *Start" || true
 for k in PASSED FAILED SKIPPED; do
   printf '%s ' "$k"; grep -oE "\[  $k *\] [0-9]+ test" "$out/ctest.log" | awk '{s+=$(NF-1)} END {print s+0}'
 done
 [ $rc -ne 0 ] && (cd build-gpu && ctest --rerun-failed --output-on-failure 2>&1 | tail -60)
+fi
 # the README's main command on this machine: it must find the GPU and say
 # that CPU strict and CUDA strict agree bitwise
 echo "== layercast demo"
 build-gpu/layercast demo >"$out/demo.log" 2>&1 || { echo "demo failed"; rc=1; }
 tail -25 "$out/demo.log"
-bq=(); [ "${1:-}" = "--quick-bench" ] && bq=(--quick)
+[ $bench -eq 1 ] || exit $rc
+bq=(); [ $quick -eq 1 ] && bq=(--quick)
 bash bench/run.sh --build build-gpu --out "$out/RESULTS.md" "${bq[@]}" >"$out/bench.log" 2>&1 || echo "bench failed: see bench.log"
 grep -E "^- (PASS|FAIL)|^\| (strict|vendor)" "$out/bench.log" | tail -40
 # the accuracy-variance sweep on stories260K: CPU strict, CUDA strict and the
