@@ -210,9 +210,13 @@ LC_API void lc_sampler_params_default(lc_sampler_params *p);
 typedef struct lc_token_record {
   int32_t token;                      /* chosen token */
   int32_t pos;                        /* its position in the sequence */
+  uint64_t logits_hash;               /* XXH3-64 of the bits of all vocab logits of
+                                         this step (little-endian fp32): equal hashes
+                                         mean, short of a collision, equal vectors */
   float logit;                        /* its logit */
   float top1_prob;                    /* probability of the largest logit (softmax at T = 1) */
   float margin;                       /* largest logit minus the second largest */
+  int32_t n_nan;                      /* NaN logits in this step */
   int32_t top_ids[LC_CAPTURE_TOP_K];  /* the largest logits, descending, */
   float top_logits[LC_CAPTURE_TOP_K]; /* ties by lower index first */
 } lc_token_record;

@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "cast/lc_canon.h"
 #include "layercast_model.h"
@@ -229,6 +230,10 @@ static void fill_record(const float *logits, int32_t vocab, const lc_cand *first
 
 /* ---- lc_sample -----------------------------------------------------------------*/
 
+/* Records are compared with memcmp (tests, run records): no padding bytes. */
+_Static_assert(sizeof(lc_token_record) == 16 + 4 * 4 + 8 * LC_CAPTURE_TOP_K,
+               "lc_token_record has no padding");
+
 /* top_k at or below this takes the partial selection; above it, the sort */
 #define LC_SAMPLE_SMALL_K 128
 
@@ -262,6 +267,8 @@ lc_status lc_sample(const float *logits, int32_t vocab, const lc_sampler_params 
     cand = sorted;
   }
   fill_record(logits, vocab, cand, n_cand, &r);
+  r.logits_hash = XXH3_64bits(logits, (size_t)vocab * sizeof(float));
+  for (int32_t i = 0; i < vocab; i++) r.n_nan += lc_f32_isnan(logits[i]);
 
   if (n_cand == 0) { /* every logit NaN */
     r.token = 0;

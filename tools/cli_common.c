@@ -522,21 +522,18 @@ json_t *cli_record_sequence(int32_t prompt_index, const int32_t *prompt, int32_t
     size_t cnt = (size_t)(n > 0 ? n : 1);
     float *lg = malloc(cnt * sizeof *lg), *p1 = malloc(cnt * sizeof *p1),
           *mg = malloc(cnt * sizeof *mg);
-    float *tl = malloc(cnt * LC_CAPTURE_TOP_K * sizeof *tl);
-    if (!lg || !p1 || !mg || !tl) bad = 1;
+    if (!lg || !p1 || !mg) bad = 1;
     for (int32_t i = 0; !bad && i < n; i++) {
       lg[i] = records[i].logit;
       p1[i] = records[i].top1_prob;
       mg[i] = records[i].margin;
-      memcpy(tl + (size_t)i * LC_CAPTURE_TOP_K, records[i].top_logits,
-             LC_CAPTURE_TOP_K * sizeof *tl);
     }
     if (!bad) {
       bad |= jput(o, "logit", cli_json_f32_array(lg, n));
       bad |= jput(o, "top1_prob", cli_json_f32_array(p1, n));
       bad |= jput(o, "margin", cli_json_f32_array(mg, n));
-      /* the bits of every captured logit: the chosen one and the top-k */
-      if (lc_hash_f32_bits(tl, (int64_t)n * LC_CAPTURE_TOP_K, lh) != LC_OK)
+      /* the bits of the top-k logits and of every whole logit vector */
+      if (cli_hash_records(records, n, lh) != LC_OK)
         bad = 1;
       else
         bad |= jput(o, "logits_hash", json_string(lh));
@@ -555,7 +552,6 @@ json_t *cli_record_sequence(int32_t prompt_index, const int32_t *prompt, int32_t
     free(lg);
     free(p1);
     free(mg);
-    free(tl);
   }
   if (bad) {
     json_decref(o);
@@ -769,4 +765,18 @@ json_t *cli_record_new(const char *cmd, const char *kind, const lc_context *ctx,
     return NULL;
   }
   return o;
+}
+
+lc_status cli_hash_records(const lc_token_record *recs, int32_t n, char hex[LC_HASH_HEX_LEN]) {
+  enum { W = LC_CAPTURE_TOP_K + 2 }; /* per token: top-k logits, then the 64-bit hash */
+  float *v = malloc((size_t)(n > 0 ? n : 1) * W * sizeof *v);
+  if (!v) return LC_ERR_OUT_OF_MEMORY;
+  for (int32_t i = 0; i < n; i++) {
+    memcpy(v + (size_t)i * W, recs[i].top_logits, LC_CAPTURE_TOP_K * sizeof(float));
+    uint32_t h[2] = {(uint32_t)recs[i].logits_hash, (uint32_t)(recs[i].logits_hash >> 32)};
+    memcpy(v + (size_t)i * W + LC_CAPTURE_TOP_K, h, sizeof h);
+  }
+  lc_status st = lc_hash_f32_bits(v, (int64_t)n * W, hex);
+  free(v);
+  return st;
 }

@@ -126,6 +126,10 @@ json_t *cli_record_sequence(int32_t prompt_index, const int32_t *prompt, int32_t
                             int full);
 /* The fingerprint of ctx as a JSON object (NULL on failure, message printed). */
 json_t *cli_fingerprint(const char *cmd, const lc_context *ctx);
+/* The run's logits_hash (docs/metrics.md): XXH3-128 over, per generated token,
+ * its LC_CAPTURE_TOP_K largest logits followed by the 64-bit hash of its whole
+ * logit vector (lc_token_record.logits_hash). */
+lc_status cli_hash_records(const lc_token_record *recs, int32_t n, char hex[LC_HASH_HEX_LEN]);
 
 /* ---- progress bar ------------------------------------------------------------------*/
 typedef struct cli_progress {

@@ -93,21 +93,15 @@ static int keep_output(const char *cmd, sweep_output *o, const int32_t *toks,
   o->tokens = malloc(k * sizeof *o->tokens);
   o->top1_prob = malloc(k * sizeof *o->top1_prob);
   o->margin = malloc(k * sizeof *o->margin);
-  float *tl = malloc(k * LC_CAPTURE_TOP_K * sizeof *tl);
-  if (!o->tokens || !o->top1_prob || !o->margin || !tl) {
-    free(tl);
-    return oom(cmd);
-  }
+  if (!o->tokens || !o->top1_prob || !o->margin) return oom(cmd);
   o->n = n;
   for (int32_t i = 0; i < n; i++) {
     o->tokens[i] = toks[i];
     o->top1_prob[i] = recs[i].top1_prob;
     o->margin[i] = recs[i].margin;
-    memcpy(tl + (size_t)i * LC_CAPTURE_TOP_K, recs[i].top_logits, LC_CAPTURE_TOP_K * sizeof *tl);
   }
   lc_status st = lc_hash_tokens(toks, n, o->tokens_hash);
-  if (st == LC_OK) st = lc_hash_f32_bits(tl, (int64_t)n * LC_CAPTURE_TOP_K, o->logits_hash);
-  free(tl);
+  if (st == LC_OK) st = cli_hash_records(recs, n, o->logits_hash);
   return st == LC_OK ? 0 : cli_fail(cmd, "hashing the outputs", st, NULL);
 }
 
