@@ -200,6 +200,26 @@ static float weight(float l, float lmax, float t) {
   return lc_expf(LC_DIV(l - lmax, t));
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+/* compiled twice, dispatched at load time: x86-64-v3 turns lc_expf's fmaf
+ * into vfmadd instead of a libm call; fmaf is exactly rounded either way, so
+ * both clones give the same bits (as in cpu_ref/matmul.c) */
+#define LC_SAMPLE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LC_SAMPLE_CLONES
+#endif
+
+/* sum over the non-NaN logits of weight(l, lmax, 1), in index order, in double */
+LC_SAMPLE_CLONES static double weight_sum(const float *logits, int32_t vocab, float lmax) {
+  double sum = 0.0;
+  for (int32_t i = 0; i < vocab; i++) {
+    const float l = logits[i];
+    if (l != l) continue; /* NaN */
+    sum += (l == lmax) ? 1.0 : (double)lc_expf(LC_DIV(l - lmax, 1.0f));
+  }
+  return sum;
+}
+
 /* Fills the record's distribution fields from the first candidates (m of
  * them, at least min(LC_CAPTURE_TOP_K, non-NaN logits)). */
 static void fill_record(const float *logits, int32_t vocab, const lc_cand *first, int32_t m,
@@ -221,11 +241,7 @@ static void fill_record(const float *logits, int32_t vocab, const lc_cand *first
     const float l2 = logits[first[1].idx];
     r->margin = (l2 == lmax) ? 0.0f : lmax - l2;
   }
-  double sum = 0.0;
-  for (int32_t i = 0; i < vocab; i++) {
-    if (!lc_f32_isnan(logits[i])) sum += (double)weight(logits[i], lmax, 1.0f);
-  }
-  r->top1_prob = (float)(1.0 / sum);
+  r->top1_prob = (float)(1.0 / weight_sum(logits, vocab, lmax));
 }
 
 /* ---- lc_sample -----------------------------------------------------------------*/
