@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds layercast (CUDA when nvcc is found) and runs
-# the default job: `layercast demo`, one matmul row across 23 batch sizes in
-# strict and reference mode on the CPU.  Extra arguments go to the demo
-# (`tools/demo.sh --help`).
+# the default job: `layercast demo`, a small accuracy-variance sweep on a
+# synthetic Llama-shaped model written from a seed: strict and reference on
+# the CPU, and strict, vendor-bf16 and vendor-fp32 on the GPU when there is
+# one.  Extra arguments go to the demo (`tools/demo.sh --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
