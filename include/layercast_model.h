@@ -261,7 +261,12 @@ typedef struct lc_gen_params {
  * In strict mode a sequence's tokens and records do not depend on the other
  * sequences, their number, order, join steps or the chunking.
  * LC_ERR_SHAPE when more sequences are active at once than the session has
- * slots, or a sequence outgrows max_len; the usual statuses otherwise. */
+ * slots (counted as if every sequence ran to max_new_tokens), or a sequence
+ * outgrows max_len; LC_ERR_OUT_OF_RANGE for a prompt token outside the
+ * vocabulary; the usual statuses otherwise.  Everything is checked before the
+ * first forward pass, and a failed call writes no output (tokens, records and
+ * n_generated keep their values).  Steps with more tokens than the session's
+ * max_tokens run as several forward passes (docs/generation.md). */
 LC_API lc_status lc_generate(lc_session *s, lc_gen_sequence *seqs, int64_t n_seqs,
                              const lc_gen_params *p);
 
