@@ -75,23 +75,11 @@ static int parse_list(const char *s, int *v, int max) {
 }
 
 static void synth_config(lc_synth_params *sp, int layers) {
-  lc_synth_params_default(sp);
-  lc_model_config *c = &sp->config;
-  c->arch = LC_ARCH_LLAMA;
-  c->dim = 4096;
-  c->hidden_dim = 14336;
-  c->n_layers = layers;
-  c->n_heads = 32;
-  c->n_kv_heads = 8;
-  c->head_dim = 128;
-  c->vocab_size = 128256;
-  c->max_seq_len = 2048;
-  c->rope_theta = 500000.0;
-  c->norm_eps = 1e-5f;
-  c->tied_embeddings = 0;
-  sp->dtype = LC_DTYPE_BF16;
-  sp->n_shards = 1;
-  sp->seed = 1;
+  if (lc_synth_params_preset(sp, "llama3-8b-shape") != LC_OK) {
+    fprintf(stderr, "bench_model: %s\n", lc_last_error(NULL));
+    exit(1);
+  }
+  sp->config.n_layers = layers;
 }
 
 /* 1 when dir/config.json exists and names the same shapes. */

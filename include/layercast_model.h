@@ -284,6 +284,13 @@ typedef struct lc_synth_params {
 /* A small Llama-shaped default (dim 256, 4 layers, vocab 1024, ...). */
 LC_API void lc_synth_params_default(lc_synth_params *p);
 
+/* Fills *p with a named preset: "tiny" (the defaults above) or
+ * "llama3-8b-shape" (Llama 3 8B's layer shapes: dim 4096, hidden 14336, 32
+ * heads, 8 kv heads, head_dim 128, vocab 128256, theta 500000, untied, bf16;
+ * 2 layers and max_seq_len 2048, both meant to be changed as needed).
+ * LC_ERR_INVALID_ARGUMENT for NULL or an unknown name (*p untouched). */
+LC_API lc_status lc_synth_params_preset(lc_synth_params *p, const char *name);
+
 /* Writes a Hugging Face checkpoint (config.json and safetensors) into the
  * directory dir (created if missing; existing files of the same names are
  * replaced atomically, by rename).  Weights are random with a scale that

@@ -67,6 +67,32 @@ void lc_synth_params_default(lc_synth_params *p) {
   p->n_shards = 1;
 }
 
+lc_status lc_synth_params_preset(lc_synth_params *p, const char *name) {
+  if (!p || !name)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_synth_params_preset: NULL %s",
+                   !p ? "params" : "name");
+  if (strcmp(name, "tiny") == 0) {
+    lc_synth_params_default(p);
+    return LC_OK;
+  }
+  if (strcmp(name, "llama3-8b-shape") != 0)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
+                   "lc_synth_params_preset: unknown preset '%s' (expected tiny or llama3-8b-shape)",
+                   name);
+  lc_synth_params_default(p);
+  lc_model_config *g = &p->config;
+  g->dim = 4096;
+  g->hidden_dim = 14336;
+  g->n_layers = 2;
+  g->n_heads = 32;
+  g->n_kv_heads = 8;
+  g->head_dim = 128;
+  g->vocab_size = 128256;
+  g->max_seq_len = 2048;
+  g->rope_theta = 500000.0;
+  return LC_OK;
+}
+
 /* ---- the generator ----------------------------------------------------------*/
 
 static uint64_t mix64(uint64_t z) {

@@ -23,20 +23,15 @@
 static char g_dir[256]; /* this run's temporary folder */
 
 static void make_tmpdir(void) {
-  snprintf(g_dir, sizeof g_dir, "/tmp/lc_test_ckpt_XXXXXX");
-  assert_non_null(mkdtemp(g_dir));
+  lct_tmpdir_make(g_dir, sizeof g_dir, "ckpt");
 }
 
 /* Teardown of every test: removes this test's folder even when it failed. */
 static int cleanup_tmpdir(void **state) {
   (void)state;
-  if (g_dir[0]) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) return -1;
-    g_dir[0] = '\0';
-  }
-  return 0;
+  int rc = lct_tmpdir_remove(g_dir);
+  g_dir[0] = '\0';
+  return rc == 0 ? 0 : -1;
 }
 
 static void path_in(char *out, size_t n, const char *a, const char *b) {

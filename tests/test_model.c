@@ -17,7 +17,6 @@
 
 #include "test_util.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -762,14 +761,10 @@ static void test_model_kv_bf16(void **state) {
 
 /* ---- synthetic Qwen2 / Qwen3 ------------------------------------------------*/
 
-static char g_tmp[256];
-
-/* Writes a small synthetic model of arch `a` into a fresh temp directory;
- * returns NULL (with a message) when lc_synth_write does not work yet. */
-static const char *synth_dir(lc_arch a, char *dir, size_t len) {
-  snprintf(g_tmp, sizeof g_tmp, "/tmp/lc_test_model_XXXXXX");
-  if (!mkdtemp(g_tmp)) fail_msg("mkdtemp failed");
-  snprintf(dir, len, "%s", g_tmp);
+/* Writes a small synthetic model of arch `a` into a fresh temp directory
+ * (fails the test when lc_synth_write fails). */
+static void synth_dir(lc_arch a, char *dir, size_t len) {
+  lct_tmpdir_make(dir, len, "model");
   lc_synth_params p;
   memset(&p, 0, sizeof p);
   lc_synth_params_default(&p);
@@ -790,33 +785,14 @@ static const char *synth_dir(lc_arch a, char *dir, size_t len) {
   p.n_shards = a == LC_ARCH_QWEN3 ? 2 : 1;
   lc_status st = lc_synth_write(dir, &p);
   if (st != LC_OK) {
-    printf("lc_synth_write: %s: %s: synthetic tests skipped\n", lc_status_name(st),
-           lc_last_error(NULL));
-    rmdir(dir);
-    return NULL;
+    lct_tmpdir_remove(dir);
+    fail_msg("lc_synth_write: %s: %s", lc_status_name(st), lc_last_error(NULL));
   }
-  return dir;
-}
-
-/* Removes the synthetic model's directory (flat: config.json, safetensors
- * files and an index). */
-static void rm_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  struct dirent *de;
-  char f[512];
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-    snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
-    if (unlink(f) != 0) printf("could not remove %s\n", f);
-  }
-  closedir(d);
-  if (rmdir(dir) != 0) printf("could not remove %s\n", dir);
 }
 
 static void synth_case(lc_arch a) {
   char dir[256];
-  if (!synth_dir(a, dir, sizeof dir)) skip();
+  synth_dir(a, dir, sizeof dir);
   lc_mode modes[] = {LC_MODE_STRICT, LC_MODE_REFERENCE};
   for (int mi = 0; mi < 2; mi++) {
     lc_context *ctx = lct_cpu(modes[mi]);
@@ -835,7 +811,7 @@ static void synth_case(lc_arch a) {
     lc_model_free(m);
     lc_context_free(ctx);
   }
-  rm_tree(dir);
+  assert_int_equal(lct_tmpdir_remove(dir), 0);
 }
 
 /* Synthetic Qwen2 (q/k/v biases, tied): strict and reference match the

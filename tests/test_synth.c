@@ -22,20 +22,15 @@
 static char g_dir[256];
 
 static void make_tmpdir(void) {
-  snprintf(g_dir, sizeof g_dir, "/tmp/lc_test_synth_XXXXXX");
-  assert_non_null(mkdtemp(g_dir));
+  lct_tmpdir_make(g_dir, sizeof g_dir, "synth");
 }
 
 /* Teardown of every test: removes this test's folder even when it failed. */
 static int cleanup_tmpdir(void **state) {
   (void)state;
-  if (g_dir[0]) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) return -1;
-    g_dir[0] = '\0';
-  }
-  return 0;
+  int rc = lct_tmpdir_remove(g_dir);
+  g_dir[0] = '\0';
+  return rc == 0 ? 0 : -1;
 }
 
 /* ---- the generator, as docs/models.md states it -------------------------------*/
@@ -458,8 +453,36 @@ static void test_synth_llama3_8b_shape_speed(void **state) {
   assert_true(t1 - t0 < 60.0);
 }
 
+/* The presets: "tiny" is the defaults; "llama3-8b-shape" has Llama 3 8B's
+ * layer shapes; an unknown name is refused and leaves the params alone. */
+static void test_synth_presets(void **state) {
+  (void)state;
+  lc_synth_params p, d;
+  lc_synth_params_default(&d);
+  memset(&p, 0x5A, sizeof p);
+  assert_int_equal(lc_synth_params_preset(&p, "tiny"), LC_OK);
+  assert_memory_equal(&p, &d, sizeof p);
+  assert_int_equal(lc_synth_params_preset(&p, "llama3-8b-shape"), LC_OK);
+  assert_int_equal(p.config.dim, 4096);
+  assert_int_equal(p.config.hidden_dim, 14336);
+  assert_int_equal(p.config.n_heads, 32);
+  assert_int_equal(p.config.n_kv_heads, 8);
+  assert_int_equal(p.config.head_dim, 128);
+  assert_int_equal(p.config.vocab_size, 128256);
+  assert_true(p.config.rope_theta == 500000.0);
+  assert_int_equal(p.config.n_layers, 2);
+  assert_int_equal(p.dtype, LC_DTYPE_BF16);
+  lc_synth_params keep = p;
+  assert_int_equal(lc_synth_params_preset(&p, "llama4"), LC_ERR_INVALID_ARGUMENT);
+  assert_non_null(strstr(lc_last_error(NULL), "llama4"));
+  assert_memory_equal(&p, &keep, sizeof p);
+  assert_int_equal(lc_synth_params_preset(NULL, "tiny"), LC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(lc_synth_params_preset(&p, NULL), LC_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_synth_presets),
       cmocka_unit_test_teardown(test_synth_defaults, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_values_every_arch_dtype, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_distribution, cleanup_tmpdir),

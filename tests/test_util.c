@@ -1,14 +1,16 @@
 /* tests/test_util.c — see test_util.h. */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime, CLOCK_MONOTONIC */
+#define _XOPEN_SOURCE 700 /* clock_gettime, mkdtemp, nftw */
 
 #include "test_util.h"
 
+#include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cast/lc_cast.h"
 
@@ -266,4 +268,21 @@ void lct_assert_close(const float *got, const double *ref, int64_t n, double ato
   for (int64_t i = 0; i < n; i++) tol[i] = atol + rtol * fabs(ref[i]);
   lct_assert_within(got, ref, tol, n, what);
   free(tol);
+}
+
+void lct_tmpdir_make(char *buf, size_t len, const char *tag) {
+  int n = snprintf(buf, len, "/tmp/lc_test_%s_XXXXXX", tag);
+  if (n < 0 || (size_t)n >= len) fail_msg("lct_tmpdir_make: buffer too small for tag '%s'", tag);
+  if (!mkdtemp(buf)) fail_msg("lct_tmpdir_make: mkdtemp(%s) failed", buf);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)ftw;
+  return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+int lct_tmpdir_remove(const char *dir) {
+  if (!dir || !dir[0]) return 0;
+  return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -62,6 +62,12 @@ const char *lct_models_dir(void);
 /* Seconds on CLOCK_MONOTONIC, for elapsed times in summary lines. */
 double lct_now_s(void);
 
+/* Creates a fresh folder /tmp/lc_test_<tag>_XXXXXX, its name in buf (len >=
+ * 64); fails the test when it cannot. */
+void lct_tmpdir_make(char *buf, size_t len, const char *tag);
+/* Removes dir and everything below it (no-op for NULL or ""); 0 on success. */
+int lct_tmpdir_remove(const char *dir);
+
 /* ---- reports --------------------------------------------------------------*/
 /* memcmp-equal, or fail printing the first differing index with both values,
  * their bits and the ULP distance, and `what`. */

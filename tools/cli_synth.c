@@ -112,18 +112,7 @@ int cmd_synth(int argc, char **argv) {
   lc_synth_params_default(&p);
   lc_model_config *m = &p.config;
   if (val[O_PRESET]) {
-    if (!strcmp(val[O_PRESET], "llama3-8b-shape")) {
-      m->arch = LC_ARCH_LLAMA;
-      m->dim = 4096;
-      m->hidden_dim = 14336;
-      m->n_heads = 32;
-      m->n_kv_heads = 8;
-      m->head_dim = 128;
-      m->vocab_size = 128256;
-      m->rope_theta = 500000.0;
-      m->n_layers = 2;
-      m->rope_style = LC_ROPE_HALF;
-    } else if (strcmp(val[O_PRESET], "tiny") != 0) {
+    if (lc_synth_params_preset(&p, val[O_PRESET]) != LC_OK) {
       return cli_usage_error(CMD, "--preset: expected tiny or llama3-8b-shape, got '%s'",
                              val[O_PRESET]);
     }
