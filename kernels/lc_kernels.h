@@ -80,7 +80,7 @@ typedef enum lc_kmatmul_path {
 
 /* Device workspace bytes that suffice for lc_kernels_matmul on this shape
  * and path (0 when none is needed).  Pointer alignment is not known here, so
- * for M <= 4 this is what the general decode kernel needs; the streaming
+ * for M <= 16 this is what the general decode kernel needs; the streaming
  * decode kernel (aligned x and w, K % 8 == 0) uses that much or none. */
 size_t lc_kernels_matmul_workspace(int64_t m, int64_t k, int64_t n, lc_kmatmul_path path);
 

@@ -45,9 +45,9 @@
  * 15.6 us (ncu), the rest is the combine and the gap; M = 16 at 4096 x 4096
  * 64 us (shared-memory reads of x bound: 1 LDS.128 per 4 FFMA).
  *
- * DECODE, streaming (m <= 4, k % 8 == 0, x and w 16-byte aligned; the other
+ * DECODE, streaming (m <= 16, k % 8 == 0, x and w 16-byte aligned; the other
  * decode shapes take the kernel above).  Block = 32 W rows x a group of
- * consecutive segments, 8 warps (m = 1) or 4 (m = 2..4) taking the group's
+ * consecutive segments, 8 warps (m = 1) or 4 (m = 2..16) taking the group's
  * segments round-robin; each warp streams its segments in quarters of 64 k
  * through a private ring of 4 cp.async slots (3 quarters in flight while one is
  * computed), so there is no load-then-compute pause per tile and no partial
@@ -57,6 +57,11 @@
  * variants warps x hint, 2026-11-23): 4096^2 17.82 us (4 warps, no hint) ->
  * 16.69 (8, hint); 8192^2 54.83 -> 50.27 (cuBLASLt bf16 53.10); 4096 x 14336
  * 47.20 -> 45.02 (50.43).  At m = 4 the 4-warp, hinted kernel was the fastest.
+ * m = 5..16 (8 or 16 chains per lane) came to this kernel from the one above:
+ * M = 16, 4096^2 57.97 -> 41.66 us, 4096 x 14336 135.3 -> 128.1, 8192^2 150.5 ->
+ * 142.3 (cuBLASLt bf16 22.6, 52.6, 54.5): with 16 chains the block's ring is
+ * 139 KiB, one block (4 warps) per SM, too few warps to hide the shared-memory
+ * latency of the x reads; the next step for m > 4 is more warps per SM.
  * A fit over the two square shapes gives ~5.5 us of fixed cost per call (launch
  * gap, DRAM ramp, tail) and 2.86 TB/s marginal, which is why 4096^2 (32 MiB)
  * stays near 2.0 TB/s.
@@ -116,7 +121,7 @@
 #define MM_WS_BUDGET ((int64_t)256 << 20)
 /* streaming decode (matmul_decode_stream_kernel): m <= DS_MAX_M, k % 8 == 0,
  * x and w 16-byte aligned */
-#define DS_MAX_M 4
+#define DS_MAX_M 16
 #define DS_ROWS 32              /* W rows per block = lanes of a warp */
 #define DS_WARPS 4              /* warps per block, round-robin over segments (m = 2..4) */
 #define DS_WARPS_M1 8           /* the same for m = 1 */
@@ -536,13 +541,14 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, 8 / WARPS)
 
   if (direct) {
     __syncthreads(); /* every warp's segment results are in part */
-    const int r = (int)(threadIdx.x >> 5);
     const int64_t col = n0 + lane;
-    if (r < MB && r < rows && col < n) {
-      float v = part[r * DS_ROWS + lane];
-      for (int sl = 1; sl < gs; sl++) v = v + part[(sl * MB + r) * DS_ROWS + lane];
-      if (bias) v = v + lc_bf16_to_f32(bias[col]);
-      out[(int64_t)r * n + col] = lc_canon_nan(v);
+    for (int r = warp; r < MB; r += WARPS) { /* warp w adds rows w, w + WARPS, ... */
+      if (r < rows && col < n) {
+        float v = part[r * DS_ROWS + lane];
+        for (int sl = 1; sl < gs; sl++) v = v + part[(sl * MB + r) * DS_ROWS + lane];
+        if (bias) v = v + lc_bf16_to_f32(bias[col]);
+        out[(int64_t)r * n + col] = lc_canon_nan(v);
+      }
     }
   }
 }
@@ -931,7 +937,7 @@ static cudaError_t launch_combine(const float *part, int64_t rows, int64_t n, in
  * the caller). */
 static bool mm_ds_plan(int64_t m, int64_t k, int64_t n, int64_t *gsize, int64_t *ngroups) {
   if (m < 1 || m > DS_MAX_M || k % 8 != 0) return false;
-  const int64_t mb = m <= 1 ? 1 : m <= 2 ? 2 : 4;
+  const int64_t mb = m <= 1 ? 1 : m <= 2 ? 2 : m <= 4 ? 4 : m <= 8 ? 8 : 16;
   const int64_t nseg = mm_nseg(k), tiles = (n + DS_ROWS - 1) / DS_ROWS;
   const int64_t gmax = DS_PART_BYTES / (mb * DS_ROWS * (int64_t)sizeof(float));
   int64_t ng = (nseg + gmax - 1) / gmax;
@@ -983,8 +989,12 @@ static lc_status run_decode_stream(const float *x, int64_t m, int64_t k, const u
                                                 st);
   else if (m <= 2)
     e = launch_decode_stream_mb<2, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
-  else
+  else if (m <= 4)
     e = launch_decode_stream_mb<4, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else if (m <= 8)
+    e = launch_decode_stream_mb<8, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else
+    e = launch_decode_stream_mb<16, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
   if (e != cudaSuccess) return lc_cuda_fail(e, "matmul decode stream kernel", err, err_len);
   if (!direct) {
     e = launch_combine(static_cast<const float *>(ws), m, n, nseg, bias, y, st);
