@@ -195,7 +195,7 @@ static lc_status sort_all(const float *logits, int32_t vocab, lc_cand **out, int
 
 /* exp((l - lmax) / t) in float with the canonical exp; exactly 1 when l
  * equals lmax (so that +Inf - +Inf never makes a NaN). */
-static float weight(float l, float lmax, float t) {
+static inline float weight(float l, float lmax, float t) {
   if (l == lmax) return 1.0f;
   return lc_expf(LC_DIV(l - lmax, t));
 }
@@ -213,9 +213,7 @@ static float weight(float l, float lmax, float t) {
 LC_SAMPLE_CLONES static double weight_sum(const float *logits, int32_t vocab, float lmax) {
   double sum = 0.0;
   for (int32_t i = 0; i < vocab; i++) {
-    const float l = logits[i];
-    if (l != l) continue; /* NaN */
-    sum += (l == lmax) ? 1.0 : (double)lc_expf(LC_DIV(l - lmax, 1.0f));
+    if (!lc_f32_isnan(logits[i])) sum += (double)weight(logits[i], lmax, 1.0f);
   }
   return sum;
 }
