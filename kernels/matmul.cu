@@ -64,7 +64,17 @@
  * latency of the x reads; the next step for m > 4 is more warps per SM.
  * A fit over the two square shapes gives ~5.5 us of fixed cost per call (launch
  * gap, DRAM ramp, tail) and 2.86 TB/s marginal, which is why 4096^2 (32 MiB)
- * stays near 2.0 TB/s.
+ * stays near 2.0 TB/s.  On an H200 (2026-12-03, probe timings, M = 1):
+ * 4096^2 13.98 us per call where a kernel that only reads the same 32 MiB
+ * (lc_kernels_stream_read, best of 12 grid shapes) takes 11.55 us; 8192^2
+ * 39.58 us against 33.47 us (ncu: 3.5 TB/s of DRAM against 4.1).  Variants
+ * measured there and not kept, all bitwise equal to this kernel: 4 or 16
+ * warps, 2, 3 or 6 ring slots, quarters of 128 k; the W copies as TMA bulk
+ * copies (cp.async.bulk, one per row and quarter, on an mbarrier) in five
+ * shapes (8192^2 39.2 - 40.9 us; one of them, 2 warps x 256 k x 3 slots, two
+ * blocks per SM, gave 14336 x 4096 35.7 us against 39.8); and a chain-major
+ * order in which each warp reads 16 KiB of consecutive memory per pass
+ * (lane = (row, segment)): 43.0 us at 8192^2, slower.
  * The split depends on the shape only (mm_ds_plan): one group (all of k) unless
  * that gives fewer than 128 blocks or its segment results exceed 16 KiB of shared
  * memory (k > 128/mb segments); with one group the block adds its segment results
@@ -127,6 +137,7 @@
 #define DS_WARPS_M1 8           /* the same for m = 1 */
 #define DS_QK 64                /* k per quarter (8 chunks of 8 bf16) */
 #define DS_QPS (MM_SEG / DS_QK) /* quarters per segment */
+#define DS_CPR (DS_QK / 8)      /* 16-byte chunks per W row in a quarter */
 #define DS_STAGES 4             /* quarter slots per warp (3 in flight) */
 #define DS_WSTRIDE (DS_QK + 8)  /* bf16 per W row in a slot: 144 B = 9 x 16 B */
 #define DS_TARGET_BLOCKS 128    /* split k into groups below this many blocks */
@@ -223,34 +234,40 @@ __device__ __forceinline__ void griddep_wait(void) {
 /*  DECODE path                                                             */
 /* ======================================================================== */
 
-/* Eight chunks (64 k) of thread t's chains: acc[r] = fma(x[r][kk], w[kk], acc[r])
- * for kk = 8*c0 .. 8*c0+63 ascending.  wrow: the thread's W row in shared memory
- * (uint4 = 8 bf16), xs: [MB][MM_SEG/4] float4, broadcast reads. */
+/* One chunk (8 k) of a thread's chains: acc[r] = fma(x[r][kk], w[kk], acc[r])
+ * for the chunk's 8 kk ascending.  wv: the thread's 8 bf16 of W; xs: x in
+ * shared memory as float4, row r at xs[r * XS4], the chunk's 8 floats at
+ * float4 2c and 2c + 1 of the row (broadcast reads). */
+template <int MB, int XS4>
+__device__ __forceinline__ void fma_chunk(float (&acc)[MB], const uint4 wv, const float4 *xs,
+                                          int c) {
+  const float wf[8] = {bf16_lo(wv.x), bf16_hi(wv.x), bf16_lo(wv.y), bf16_hi(wv.y),
+                       bf16_lo(wv.z), bf16_hi(wv.z), bf16_lo(wv.w), bf16_hi(wv.w)};
+#pragma unroll
+  for (int r = 0; r < MB; r++) {
+    const float4 xa = xs[r * XS4 + 2 * c];
+    const float4 xb = xs[r * XS4 + 2 * c + 1];
+    float a = acc[r];
+    a = __fmaf_rn(xa.x, wf[0], a);
+    a = __fmaf_rn(xa.y, wf[1], a);
+    a = __fmaf_rn(xa.z, wf[2], a);
+    a = __fmaf_rn(xa.w, wf[3], a);
+    a = __fmaf_rn(xb.x, wf[4], a);
+    a = __fmaf_rn(xb.y, wf[5], a);
+    a = __fmaf_rn(xb.z, wf[6], a);
+    a = __fmaf_rn(xb.w, wf[7], a);
+    acc[r] = a;
+  }
+}
+
+/* Eight chunks (64 k) of thread t's chains, chunks c0 .. c0+7 ascending.
+ * wrow: the thread's W row in shared memory (uint4 = 8 bf16), xs: [MB][MM_SEG/4]
+ * float4. */
 template <int MB>
 __device__ __forceinline__ void decode_chunks8(float (&acc)[MB], const uint4 *wrow,
                                                const float4 *xs, int c0) {
 #pragma unroll
-  for (int cc = 0; cc < 8; cc++) {
-    const int c = c0 + cc;
-    const uint4 wv = wrow[c];
-    const float wf[8] = {bf16_lo(wv.x), bf16_hi(wv.x), bf16_lo(wv.y), bf16_hi(wv.y),
-                         bf16_lo(wv.z), bf16_hi(wv.z), bf16_lo(wv.w), bf16_hi(wv.w)};
-#pragma unroll
-    for (int r = 0; r < MB; r++) {
-      const float4 xa = xs[r * (MM_SEG / 4) + 2 * c];
-      const float4 xb = xs[r * (MM_SEG / 4) + 2 * c + 1];
-      float a = acc[r];
-      a = __fmaf_rn(xa.x, wf[0], a);
-      a = __fmaf_rn(xa.y, wf[1], a);
-      a = __fmaf_rn(xa.z, wf[2], a);
-      a = __fmaf_rn(xa.w, wf[3], a);
-      a = __fmaf_rn(xb.x, wf[4], a);
-      a = __fmaf_rn(xb.y, wf[5], a);
-      a = __fmaf_rn(xb.z, wf[6], a);
-      a = __fmaf_rn(xb.w, wf[7], a);
-      acc[r] = a;
-    }
-  }
+  for (int cc = 0; cc < 8; cc++) fma_chunk<MB, MM_SEG / 4>(acc, wrow[c0 + cc], xs, c0 + cc);
 }
 
 /* Queues xs[r][kk] = x[row0 + r][k0 + kk] for r < MB, kk < MM_SEG as cp.async
@@ -425,7 +442,7 @@ struct ds_slot {
 };
 
 template <int MB, int WARPS>
-__global__ void __launch_bounds__(DS_ROWS *WARPS, 8 / WARPS)
+__global__ void __launch_bounds__(DS_ROWS *WARPS, WARPS < 8 ? 8 / WARPS : 1)
     matmul_decode_stream_kernel(const float *__restrict__ x, int rows, int64_t k,
                                 const uint16_t *__restrict__ w, int64_t n, int64_t nseg,
                                 int64_t gsize, const uint16_t *__restrict__ bias,
@@ -456,13 +473,13 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, 8 / WARPS)
       unsigned char *slot = ring + (q % DS_STAGES) * SLOT;
       uint16_t *wt = reinterpret_cast<uint16_t *>(slot);
       float4 *xs4 = reinterpret_cast<float4 *>(slot + ds_slot<MB>::W_BYTES);
-      /* W: a warp instruction copies 4 rows x 128 contiguous bytes; k % 8 == 0,
-       * so a chunk of 8 is wholly inside k or wholly past it (zero-filled) */
-      const int rsub = lane >> 3, c = lane & 7;
-      const int64_t kc = kq + c * 8;
+      /* W: a warp instruction copies 32 / DS_CPR rows x DS_QK * 2 contiguous
+       * bytes; k % 8 == 0, so a chunk of 8 is wholly inside k or wholly past
+       * it (zero-filled) */
 #pragma unroll
-      for (int i = 0; i < DS_ROWS / 4; i++) {
-        const int r = i * 4 + rsub;
+      for (int i = 0; i < DS_CPR; i++) {
+        const int r = i * (32 / DS_CPR) + lane / DS_CPR, c = lane % DS_CPR;
+        const int64_t kc = kq + c * 8;
         const int64_t row = n0 + r;
         const bool valid = kc < k && row < n;
         cp_async16_pf256(wt + r * DS_WSTRIDE + c * 8, valid ? w + row * k + kc : w, valid);
@@ -501,26 +518,7 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, 8 / WARPS)
     const uint4 *wrow = reinterpret_cast<const uint4 *>(slot) + lane * (DS_WSTRIDE / 8);
     const float4 *xs4 = reinterpret_cast<const float4 *>(slot + ds_slot<MB>::W_BYTES);
 #pragma unroll
-    for (int c = 0; c < DS_QK / 8; c++) {
-      const uint4 wv = wrow[c];
-      const float wf[8] = {bf16_lo(wv.x), bf16_hi(wv.x), bf16_lo(wv.y), bf16_hi(wv.y),
-                           bf16_lo(wv.z), bf16_hi(wv.z), bf16_lo(wv.w), bf16_hi(wv.w)};
-#pragma unroll
-      for (int r = 0; r < MB; r++) {
-        const float4 xa = xs4[r * (DS_QK / 4) + 2 * c];
-        const float4 xb = xs4[r * (DS_QK / 4) + 2 * c + 1];
-        float a = acc[r];
-        a = __fmaf_rn(xa.x, wf[0], a);
-        a = __fmaf_rn(xa.y, wf[1], a);
-        a = __fmaf_rn(xa.z, wf[2], a);
-        a = __fmaf_rn(xa.w, wf[3], a);
-        a = __fmaf_rn(xb.x, wf[4], a);
-        a = __fmaf_rn(xb.y, wf[5], a);
-        a = __fmaf_rn(xb.z, wf[6], a);
-        a = __fmaf_rn(xb.w, wf[7], a);
-        acc[r] = a;
-      }
-    }
+    for (int c = 0; c < DS_QK / 8; c++) fma_chunk<MB, DS_QK / 4>(acc, wrow[c], xs4, c);
     __syncwarp(); /* every lane is done with this slot before it is refilled */
     if (q % DS_QPS == DS_QPS - 1) {
       /* end of segment s: its result, then a fresh +0 chain */
