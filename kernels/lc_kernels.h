@@ -132,11 +132,18 @@ lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst, voi
 /* dst[i] = widen(src[i]), i < n. */
 lc_status lc_kernels_bf16_to_f32(const uint16_t *src, int64_t n, float *dst, void *stream,
                                  char *err, size_t err_len);
-/* y[i][j] = y[i][j] + widen(bias[j]) for y [m][n]. */
 /* x[i] = bf16(x[i]) widened back (round to nearest even), in place. */
 lc_status lc_kernels_round_bf16(float *x, int64_t n, void *stream, char *err, size_t err_len);
+/* y[i][j] = y[i][j] + widen(bias[j]) for y [m][n]. */
 lc_status lc_kernels_add_bias(float *y, int64_t m, int64_t n, const uint16_t *bias, void *stream,
                               char *err, size_t err_len);
+
+/* ---- benchmark calibration (kernels/stream_read.cu; not an op) ------------ */
+/* Reads bytes [0, bytes) of src once (16-byte loads, `blocks` x `threads`
+ * grid-stride); *sink is written only if the loaded words fold to a fixed
+ * pattern.  src 16-byte aligned, bytes % 16 == 0. */
+lc_status lc_kernels_stream_read(const void *src, size_t bytes, int blocks, int threads,
+                                 uint32_t *sink, void *stream, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }
