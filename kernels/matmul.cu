@@ -74,7 +74,9 @@
  * shapes (8192^2 39.2 - 40.9 us; one of them, 2 warps x 256 k x 3 slots, two
  * blocks per SM, gave 14336 x 4096 35.7 us against 39.8); and a chain-major
  * order in which each warp reads 16 KiB of consecutive memory per pass
- * (lane = (row, segment)): 43.0 us at 8192^2, slower.
+ * (lane = (row, segment)): 43.0 us at 8192^2, slower; and an L2 prefetch of
+ * each warp's next segment or the one after (cp.async.bulk.prefetch.L2, 512 B
+ * per row) on top of this kernel: 8192^2 48.5 us, much slower.
  * The split depends on the shape only (mm_ds_plan): one group (all of k) unless
  * that gives fewer than 128 blocks or its segment results exceed 16 KiB of shared
  * memory (k > 128/mb segments); with one group the block adds its segment results
