@@ -27,6 +27,11 @@
  * Row 0 of x is the same at every M, so the number of distinct row-0
  * results across M shows which variants are batch invariant.
  *
+ * Beside each decode bar (M = 1, K = N = 4096 and 8192) two calibrations of
+ * the weight's own size, timed like the matmuls: a device-to-device copy of
+ * its bytes, and a read-only stream of them (lc_kernels_stream_read, 4 blocks
+ * of 512 threads per SM) — the floor for any single launch that reads W.
+ *
  *   bench_matmul [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D]
  * Exit status: 0, or 1 when a validation failed (bars failing do not change it).
  */
