@@ -30,7 +30,7 @@
  * Beside each decode bar (M = 1, K = N = 4096 and 8192) two calibrations of
  * the weight's own size, timed like the matmuls: a device-to-device copy of
  * its bytes, and a read-only stream of them (lc_kernels_stream_read, 4 blocks
- * of 512 threads per SM) — the floor for any single launch that reads W.
+ * of 512 threads per SM): a measured floor for a single launch that reads W.
  *
  *   bench_matmul [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D]
  * Exit status: 0, or 1 when a validation failed (bars failing do not change it).
@@ -412,25 +412,26 @@ static int m_index(const lcb_opts *o, int64_t m) {
   return -1;
 }
 
-/* A device-to-device copy of a weight-sized buffer, timed like the matmuls:
- * what the copy bandwidth is at the decode bars' sizes, fixed per-call costs
- * included (the bars compare against the 1 GiB copy). */
-typedef struct copy_case {
+/* The decode bars' calibrations on a weight-sized buffer, timed like the
+ * matmuls: a device-to-device copy (the copy bandwidth at that size, fixed
+ * per-call costs included; the bars compare against the 1 GiB copy) and a
+ * read-only stream of the same bytes. */
+typedef struct calib_case {
   lc_context *ctx;
   void *src[MAX_COPIES], *dst;
   size_t bytes;
   uint32_t *sink;  /* lc_kernels_stream_read's sink */
   int read_blocks; /* 4 per multiprocessor */
-} copy_case;
+} calib_case;
 
 static lc_status read_call(void *arg, int slot) {
-  copy_case *c = arg;
+  calib_case *c = arg;
   return lc_kernels_stream_read(c->src[slot], c->bytes, c->read_blocks, 512, c->sink,
                                 lc_cuda_stream(c->ctx), NULL, 0);
 }
 
 static lc_status copy_call(void *arg, int slot) {
-  copy_case *c = arg;
+  calib_case *c = arg;
   return cudaMemcpyAsync(c->dst, c->src[slot], c->bytes, cudaMemcpyDeviceToDevice,
                          (cudaStream_t)lc_cuda_stream(c->ctx)) == cudaSuccess
              ? LC_OK
@@ -438,8 +439,8 @@ static lc_status copy_call(void *arg, int slot) {
 }
 
 /* ts: strict's median at M = 1 on this shape (us). */
-static void copy_at_size(const lcb_device *d, const lcb_opts *o, int64_t nk, double ts) {
-  copy_case c;
+static void calibrate_at_size(const lcb_device *d, const lcb_opts *o, int64_t nk, double ts) {
+  calib_case c;
   memset(&c, 0, sizeof c);
   c.ctx = lcb_context(d, LC_MODE_STRICT);
   c.bytes = (size_t)(2 * nk * nk); /* the bf16 weight's bytes */
@@ -467,7 +468,8 @@ static void copy_at_size(const lcb_device *d, const lcb_opts *o, int64_t nk, dou
   lcb_note(
       "- context: merely reading those %.0f MiB once in one launch (lc_kernels_stream_read: "
       "16-byte loads, %d blocks of 512 threads, no arithmetic) takes %.2f us (median) = %.0f "
-      "GB/s = %.1f%% of the copy bandwidth, the floor for M = 1 at this size; strict's %.2f us "
+      "GB/s = %.1f%% of the copy bandwidth, the measured floor for M = 1 at this size; strict's "
+      "%.2f us "
       "is %.2fx that floor\n",
       (double)c.bytes / 1048576.0, c.read_blocks, tr.median_us,
       (double)c.bytes / (tr.median_us * 1e3),
@@ -499,7 +501,7 @@ static void bars(const lcb_device *d, const lcb_opts *o) {
         frac >= 0.8 ? "PASS" : "FAIL", (long long)nk, gbps, 100.0 * frac, d->copy_gbps);
     lcb_note("- %s decode M=1 K=N=%lld: strict %.2f us <= vendor-bf16 %.2f us (ratio %.2f)\n",
              ts <= tb ? "PASS" : "FAIL", (long long)nk, ts, tb, tb / ts);
-    copy_at_size(d, o, nk, ts);
+    calibrate_at_size(d, o, nk, ts);
   }
   /* prefill: M = 4096 on the issue's "4096x14336", read as N x K like the
    * table: N = 4096, K = 14336 (the MLP down projection) */

@@ -1,6 +1,6 @@
 /*
  * kernels/stream_read.cu — a read-only stream over device memory: the
- * benchmark's floor for any kernel that must read a buffer once.
+ * benchmark's measured floor for a kernel that must read a buffer once.
  *
  *   lc_kernels_stream_read  reads bytes [0, bytes) of src (16-byte aligned,
  *                           bytes % 16 == 0) with 16-byte non-caching loads,
@@ -12,8 +12,8 @@
  *
  * Not an op of the library and not used by it: bench/bench_matmul times it on
  * the decode bars' weight sizes, so that the report shows how long merely
- * reading the weight's bytes in one launch takes on that GPU (the matmul
- * cannot be faster at M = 1).  Launch: a grid-stride walk, blocks x threads
+ * reading the weight's bytes in one launch takes on that GPU (a measured
+ * floor for M = 1, not a proven one).  Launch: a grid-stride walk, blocks x threads
  * chosen by the caller (bench: 4 blocks of 512 threads per multiprocessor,
  * the fastest of the configurations measured on an H200).  No arithmetic.
  */
