@@ -354,14 +354,14 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
   }
   lcb_note("\n\n");
 
-  /* memory per mode, from lc_context_memory */
-  lcb_note("memory per mode (lc_context_memory; %d weight copies per context for rotation):\n\n",
+  /* memory per mode, from lc_context_get_memory */
+  lcb_note("memory per mode (lc_context_get_memory; %d weight copies per context for rotation):\n\n",
            c.n_w);
   lcb_note("| mode | weight bytes/param | workspace peak | peak incl. workspace, bytes/param |\n");
   lcb_note("|---|---:|---:|---:|\n");
   for (int ci = 0; ci < 3; ci++) {
     lc_memory_stats st;
-    lcb_check(c.ctx[ci], lc_context_memory(c.ctx[ci], &st), "lc_context_memory");
+    lcb_check(c.ctx[ci], lc_context_get_memory(c.ctx[ci], &st), "lc_context_get_memory");
     double params = (double)n * (double)k;
     double wpp = (double)st.weights_bytes / (double)c.n_w / params;
     lcb_note("| %s | %.2f | %.1f MiB | %.2f |\n", vnames[ci], wpp,

@@ -167,9 +167,9 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int steps, int rep
   }
   qsort(t + 1, (size_t)reps, sizeof *t, cmp_double);
   const double med = reps % 2 ? t[1 + reps / 2] : 0.5 * (t[reps / 2] + t[1 + reps / 2]);
-  lc_model_memory mm;
-  st = lc_session_memory(s, &mm);
-  if (st != LC_OK) die("lc_session_memory", st, ctx);
+  lc_session_memory mm;
+  st = lc_session_get_memory(s, &mm);
+  if (st != LC_OK) die("lc_session_get_memory", st, ctx);
   out->batch = batch;
   out->ms_step = 1e3 * med;
   out->tok_s = batch / med;
@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
     lc_status st = lc_context_create(&cp, &ctx);
     if (st != LC_OK) die("lc_context_create", st, NULL);
     lc_device_info di;
-    if (lc_context_device_info(ctx, &di) == LC_OK)
+    if (lc_context_get_device_info(ctx, &di) == LC_OK)
       snprintf(dev_name, sizeof dev_name, "%s", di.name);
     lc_model *m = NULL;
     st = lc_model_load(ctx, dir, NULL, &m);

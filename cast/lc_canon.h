@@ -49,12 +49,15 @@
 #define LC_RINT(a) rintf(a)
 #endif
 
-#define LC_F32_CANONICAL_NAN_U32 0x7FC00000u
+/* The same name and text as in include/layercast.h: a translation unit
+ * that sees both (lib/ does) would fail to build (-Werror) if the two
+ * definitions ever differed. */
+#define LC_F32_CANONICAL_NAN_BITS 0x7FC00000u
 
 /* Every NaN a strict op writes is this one bit pattern: hardware NaN
  * payloads differ between x86 and NVIDIA GPUs. */
 LC_HD float lc_canon_nan(float x) {
-  return lc_f32_isnan(x) ? lc_f32_from_bits(LC_F32_CANONICAL_NAN_U32) : x;
+  return lc_f32_isnan(x) ? lc_f32_from_bits(LC_F32_CANONICAL_NAN_BITS) : x;
 }
 
 /* The larger of a running maximum m and x, NaN ignored (a NaN x never wins).
@@ -125,7 +128,7 @@ LC_HD float lc_expf(float x) {
 
 LC_HD float lc_logf(float x) {
   if (lc_f32_isnan(x)) return x + x;
-  if (x < 0.0f) return lc_f32_from_bits(LC_F32_CANONICAL_NAN_U32);
+  if (x < 0.0f) return lc_f32_from_bits(LC_F32_CANONICAL_NAN_BITS);
   if (x == 0.0f) return lc_f32_from_bits(0xFF800000u);
   if (x == lc_f32_from_bits(0x7F800000u)) return x;
   int eadj = 0;

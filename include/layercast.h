@@ -19,6 +19,10 @@
  *   kept for `lc_last_error()`.  Library code never exits or aborts.
  * - Objects are opaque handles with create/free pairs; every free accepts
  *   NULL.  A failed create leaves `*out` set to NULL and leaks nothing.
+ * - Names: lc_<object>_<verb> (lc_weights_create, lc_rope_apply).  An
+ *   accessor that returns a value is named after it (lc_context_mode,
+ *   lc_weights_rows); a call that fills the caller's struct is
+ *   lc_<object>_get_<what> (lc_context_get_memory, lc_model_get_info).
  * - Where pointers live.  "Backend memory" is host memory for a CPU context
  *   and device memory for a CUDA context: allocate it with
  *   `lc_buffer_alloc()` and move data with `lc_buffer_write()` /
@@ -127,8 +131,11 @@ typedef enum lc_backend {
 typedef enum lc_mode {
   LC_MODE_STRICT = 0,      /* FP32, canonical order: bitwise invariant */
   LC_MODE_REFERENCE = 1,   /* CPU only: plain FP32, OpenBLAS sgemm */
-  LC_MODE_FAST = 2,        /* reserved (3xbf16 tensor cores) */
-  LC_MODE_BF16 = 3,        /* reserved (bf16 activations, fixed order) */
+  LC_MODE_FAST = 2,        /* reserved, not implemented yet (3xbf16 tensor cores):
+                              lc_context_create returns LC_ERR_UNSUPPORTED */
+  LC_MODE_BF16 = 3,        /* reserved, not implemented yet (bf16 activations,
+                              fixed order): lc_context_create returns
+                              LC_ERR_UNSUPPORTED */
   LC_MODE_VENDOR_BF16 = 4, /* CUDA: cuBLASLt bf16 x bf16, FP32 accumulate */
   LC_MODE_VENDOR_FP32 = 5, /* CUDA: per-call upcast + cuBLASLt SGEMM */
 } lc_mode;
@@ -165,7 +172,7 @@ typedef struct lc_canon_info {
   int max_head_dim;   /* largest head_dim attention accepts */
 } lc_canon_info;
 
-LC_API void lc_canon_info_get(lc_canon_info *out); /* out may not be NULL */
+LC_API void lc_canon_get_info(lc_canon_info *out); /* out may not be NULL */
 
 /* The canonical quiet NaN written by strict ops. */
 #define LC_F32_CANONICAL_NAN_BITS 0x7FC00000u
@@ -237,7 +244,7 @@ typedef struct lc_device_info {
 } lc_device_info;
 
 /* Fills *out.  LC_ERR_INVALID_ARGUMENT for NULL. */
-LC_API lc_status lc_context_device_info(const lc_context *ctx, lc_device_info *out);
+LC_API lc_status lc_context_get_device_info(const lc_context *ctx, lc_device_info *out);
 
 /* Backend memory the context accounts for, in bytes. */
 typedef struct lc_memory_stats {
@@ -250,7 +257,7 @@ typedef struct lc_memory_stats {
 } lc_memory_stats;
 
 /* Fills *out.  LC_ERR_INVALID_ARGUMENT for NULL. */
-LC_API lc_status lc_context_memory(const lc_context *ctx, lc_memory_stats *out);
+LC_API lc_status lc_context_get_memory(const lc_context *ctx, lc_memory_stats *out);
 
 /* ======================================================================== *
  *  Backend memory
@@ -300,7 +307,7 @@ LC_API int64_t lc_weights_cols(const lc_weights *w); /* -1 for NULL */
 LC_API size_t lc_weights_bytes(const lc_weights *w);
 /* Copies the stored bf16 bits to host dst[rows][cols]. */
 LC_API lc_status lc_weights_read_bf16(const lc_weights *w, uint16_t *dst);
-LC_API lc_status lc_weights_conversion_stats(const lc_weights *w, lc_conversion_stats *out);
+LC_API lc_status lc_weights_get_conversion_stats(const lc_weights *w, lc_conversion_stats *out);
 
 /* ======================================================================== *
  *  Ops
@@ -321,7 +328,7 @@ LC_API lc_status lc_weights_conversion_stats(const lc_weights *w, lc_conversion_
  * segment acc = fma(x, w, acc) for k ascending; segments summed in order;
  * then + bias.  vendor-bf16: x rounded to a bf16 temporary, cuBLASLt bf16
  * GEMM with FP32 accumulation; vendor-fp32: W widened to an FP32 temporary
- * (counted in lc_context_memory) and cuBLASLt SGEMM; LC_ERR_CUBLAS if
+ * (counted in lc_context_get_memory) and cuBLASLt SGEMM; LC_ERR_CUBLAS if
  * cuBLASLt fails. */
 LC_API lc_status lc_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
                            const lc_weights *bias, float *y);

@@ -147,7 +147,7 @@ LC_API lc_status lc_hash_f32_bits(const float *v, int64_t n, char hex[LC_HASH_HE
  *    "host": {"hostname", "os", "os_release", "os_version", "machine"}}
  * (docs/metrics.md lists every field).  *json is malloc'ed: release it with
  * lc_string_free().  LC_ERR_INVALID_ARGUMENT for NULL; LC_ERR_OUT_OF_MEMORY;
- * the statuses of lc_context_device_info. */
+ * the statuses of lc_context_get_device_info. */
 LC_API lc_status lc_env_fingerprint_json(const lc_context *ctx, char **json);
 
 /* Frees a string returned by this header's functions; NULL is accepted. */

@@ -149,15 +149,15 @@ LC_API void lc_session_params_default(lc_session_params *p);
 LC_API lc_status lc_session_create(lc_model *m, const lc_session_params *p, lc_session **out);
 LC_API void lc_session_free(lc_session *s); /* NULL is accepted */
 
-typedef struct lc_model_memory {
+typedef struct lc_session_memory {
   size_t weights_bytes;        /* the model's weights */
   size_t kv_cache_bytes;       /* this session's K and V caches */
   size_t temp_bytes;           /* this session's activations and logits buffers */
   size_t workspace_peak_bytes; /* the context's op scratch, peak
                                   (lc_memory_stats.workspace_peak_bytes) */
-} lc_model_memory;
+} lc_session_memory;
 
-LC_API lc_status lc_session_memory(const lc_session *s, lc_model_memory *out);
+LC_API lc_status lc_session_get_memory(const lc_session *s, lc_session_memory *out);
 
 /* One sequence's part of a forward pass: n_tokens tokens (host memory) at
  * positions pos .. pos+n_tokens-1 of cache slot `slot`.  The positions

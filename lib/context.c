@@ -84,7 +84,7 @@ lc_status lc_backend_from_name(const char *name, lc_backend *out) {
                  name);
 }
 
-void lc_canon_info_get(lc_canon_info *out) {
+void lc_canon_get_info(lc_canon_info *out) {
   if (!out) return;
   out->version = LC_CANON_VERSION;
   out->matmul_seg_len = LC_MATMUL_SEG_LEN;
@@ -199,9 +199,9 @@ void lc_mem_account_workspace(lc_context *ctx, int64_t delta) {
     ctx->mem.workspace_peak_bytes = ctx->mem.workspace_bytes;
 }
 
-lc_status lc_context_memory(const lc_context *ctx, lc_memory_stats *out) {
+lc_status lc_context_get_memory(const lc_context *ctx, lc_memory_stats *out) {
   if (!ctx || !out)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_memory: NULL argument");
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_get_memory: NULL argument");
   *out = ctx->mem;
   return LC_OK;
 }
@@ -225,9 +225,9 @@ static void cpu_model_name(char *dst, size_t len) {
   fclose(f);
 }
 
-lc_status lc_context_device_info(const lc_context *ctx, lc_device_info *out) {
+lc_status lc_context_get_device_info(const lc_context *ctx, lc_device_info *out) {
   if (!ctx || !out)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_device_info: NULL argument");
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_get_device_info: NULL argument");
   memset(out, 0, sizeof *out);
   out->backend = ctx->backend;
   if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_device_info_get(ctx, out);

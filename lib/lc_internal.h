@@ -29,7 +29,7 @@ struct lc_context {
   int cpu_threads;         /* OpenBLAS threads pinned at creation (CPU) */
   lc_cuda_state *cuda;     /* CUDA backend state, NULL on the CPU */
   lc_vendor_state *vendor; /* cuBLASLt baseline state, NULL until first use */
-  lc_memory_stats mem;     /* accounting, see lc_context_memory() */
+  lc_memory_stats mem;     /* accounting, see lc_context_get_memory() */
   char err[LC_ERR_LEN];    /* last failure on this context */
 };
 

@@ -251,10 +251,10 @@ lc_status lc_env_fingerprint_json(const lc_context *ctx, char **json) {
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_env_fingerprint_json: ctx and json needed");
   *json = NULL;
   lc_device_info di;
-  lc_status st = lc_context_device_info(ctx, &di);
+  lc_status st = lc_context_get_device_info(ctx, &di);
   if (st != LC_OK) return st;
   lc_canon_info ci;
-  lc_canon_info_get(&ci);
+  lc_canon_get_info(&ci);
   int bad = 0;
   json_t *root = json_object(), *lib = json_object(), *canon = json_object(), *dev = json_object(),
          *host = json_object();

@@ -114,7 +114,7 @@ static lc_status take(loader *ld, const char *name, int64_t rows, int64_t cols, 
   }
   if (t->dtype != LC_DTYPE_BF16) {
     lc_conversion_stats cs;
-    LC_TRY(lc_weights_conversion_stats(*out, &cs));
+    LC_TRY(lc_weights_get_conversion_stats(*out, &cs));
     lc_conversion_stats *r = &info->rounding;
     r->n_elements += cs.n_elements;
     r->n_inexact += cs.n_inexact;

@@ -173,7 +173,7 @@ lc_status lc_rope_apply(lc_context *ctx, const lc_rope *rope, float *x, int64_t 
 /* ---- attention -------------------------------------------------------------*/
 
 float lc_attn_default_scale(int32_t head_dim) {
-  if (head_dim < 1) return lc_f32_from_bits(LC_F32_CANONICAL_NAN_U32);
+  if (head_dim < 1) return lc_f32_from_bits(LC_F32_CANONICAL_NAN_BITS);
   /* In single precision, 1.0f / sqrtf(d) is off by one ulp for 54 of the
    * head dims 1..256 (two roundings); through double it is the nearest float
    * for all of them (tests/test_api.c checks 1..256 against long double). */

@@ -222,7 +222,7 @@ LC_SAMPLE_CLONES static double weight_sum(const float *logits, int32_t vocab, fl
  * them, at least min(LC_CAPTURE_TOP_K, non-NaN logits)). */
 static void fill_record(const float *logits, int32_t vocab, const lc_cand *first, int32_t m,
                         lc_token_record *r) {
-  const float qnan = lc_f32_from_bits(LC_F32_CANONICAL_NAN_U32);
+  const float qnan = lc_f32_from_bits(LC_F32_CANONICAL_NAN_BITS);
   for (int j = 0; j < LC_CAPTURE_TOP_K; j++) {
     r->top_ids[j] = j < m ? first[j].idx : -1;
     r->top_logits[j] = j < m ? logits[first[j].idx] : qnan;

@@ -194,10 +194,10 @@ lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_ses
   return LC_OK;
 }
 
-lc_status lc_session_memory(const lc_session *s, lc_model_memory *out) {
-  if (!s || !out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_session_memory: NULL argument");
+lc_status lc_session_get_memory(const lc_session *s, lc_session_memory *out) {
+  if (!s || !out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_session_get_memory: NULL argument");
   lc_memory_stats ms;
-  LC_TRY(lc_context_memory(s->ctx, &ms));
+  LC_TRY(lc_context_get_memory(s->ctx, &ms));
   out->weights_bytes = s->model->info.weights_bytes;
   out->kv_cache_bytes = s->kv_bytes;
   out->temp_bytes = s->temp_bytes;

@@ -11,7 +11,7 @@
  *                every call, then cuBLASLt SGEMM (CUBLAS_COMPUTE_32F, not the
  *                TF32 fast mode; A, B, C, D fp32).  The temporary (4 bytes per
  *                parameter of the largest weight used) lives in the context's
- *                workspace, so lc_context_memory() shows it.
+ *                workspace, so lc_context_get_memory() shows it.
  *
  * Both take cuBLASLt's default heuristic (cublasLtMatmulAlgoGetHeuristic,
  * first result) with a 32 MiB workspace allowance and the real alignment of

@@ -122,10 +122,10 @@ lc_status lc_weights_read_bf16(const lc_weights *w, uint16_t *dst) {
   return lc_mem_read(w->ctx, dst, w->data, lc_weights_bytes(w));
 }
 
-lc_status lc_weights_conversion_stats(const lc_weights *w, lc_conversion_stats *out) {
+lc_status lc_weights_get_conversion_stats(const lc_weights *w, lc_conversion_stats *out) {
   if (!w)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_weights_conversion_stats: weights are NULL");
-  LC_TRY(lc_check_ptr(w->ctx, out, "lc_weights_conversion_stats", "out"));
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_weights_get_conversion_stats: weights are NULL");
+  LC_TRY(lc_check_ptr(w->ctx, out, "lc_weights_get_conversion_stats", "out"));
   *out = w->stats;
   return LC_OK;
 }

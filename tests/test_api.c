@@ -188,7 +188,7 @@ static void test_api_context_defaults(void **state) {
   lc_context_free(ctx);
   EXPECT(lc_context_synchronize(NULL), LC_ERR_INVALID_ARGUMENT);
   lc_canon_info ci;
-  lc_canon_info_get(&ci);
+  lc_canon_get_info(&ci);
   assert_int_equal(ci.version, 1);
   assert_true(ci.matmul_seg_len > 0 && ci.attn_partition > 0 && ci.reduce_lanes == 32);
 }
@@ -255,8 +255,8 @@ static void test_api_weights_bad(void **state) {
   EXPECT(lc_weights_read_bf16(NULL, out), LC_ERR_INVALID_ARGUMENT);
   EXPECT(lc_weights_read_bf16(f->w, NULL), LC_ERR_INVALID_ARGUMENT);
   lc_conversion_stats cs;
-  EXPECT(lc_weights_conversion_stats(NULL, &cs), LC_ERR_INVALID_ARGUMENT);
-  EXPECT(lc_weights_conversion_stats(f->w, NULL), LC_ERR_INVALID_ARGUMENT);
+  EXPECT(lc_weights_get_conversion_stats(NULL, &cs), LC_ERR_INVALID_ARGUMENT);
+  EXPECT(lc_weights_get_conversion_stats(f->w, NULL), LC_ERR_INVALID_ARGUMENT);
   lc_weights_free(NULL);
 }
 
@@ -284,7 +284,7 @@ static void test_api_weights_conversion(void **state) {
   assert_int_equal(got[4], 0xC020);
   assert_int_equal(got[5], 0x3F80);
   lc_conversion_stats cs;
-  assert_int_equal(lc_weights_conversion_stats(w, &cs), LC_OK);
+  assert_int_equal(lc_weights_get_conversion_stats(w, &cs), LC_OK);
   assert_int_equal(cs.n_elements, 6);
   assert_int_equal(cs.n_inexact, 3); /* the tie, the overflow, 1+2^-10 */
   assert_int_equal(cs.n_overflow, 1);
@@ -307,30 +307,30 @@ static void test_api_weights_conversion(void **state) {
   lc_weights_free(w);
 }
 
-/* lc_context_memory counts live weights (2 bytes per element) and rope
+/* lc_context_get_memory counts live weights (2 bytes per element) and rope
  * tables, and returns to zero when they are freed. */
 static void test_api_memory_accounting(void **state) {
   (void)state;
   lc_context *ctx = lct_cpu(LC_MODE_STRICT);
   lc_memory_stats ms;
-  assert_int_equal(lc_context_memory(ctx, &ms), LC_OK);
+  assert_int_equal(lc_context_get_memory(ctx, &ms), LC_OK);
   assert_int_equal(ms.weights_bytes, 0);
   float data[15] = {0};
   lc_weights *w = NULL;
   lc_rope *r = NULL;
   assert_int_equal(lc_weights_create(ctx, 3, 5, LC_DTYPE_F32, data, &w), LC_OK);
   assert_int_equal(lc_rope_create(ctx, 8, 10, 1e4, LC_ROPE_HALF, NULL, &r), LC_OK);
-  assert_int_equal(lc_context_memory(ctx, &ms), LC_OK);
+  assert_int_equal(lc_context_get_memory(ctx, &ms), LC_OK);
   assert_int_equal(ms.weights_bytes, 30);
   assert_int_equal(ms.tables_bytes, 2 * 10 * 4 * sizeof(float));
   assert_int_equal(ms.workspace_bytes, 0); /* the CPU backend keeps no scratch */
   lc_weights_free(w);
   lc_rope_free(r);
-  assert_int_equal(lc_context_memory(ctx, &ms), LC_OK);
+  assert_int_equal(lc_context_get_memory(ctx, &ms), LC_OK);
   assert_int_equal(ms.weights_bytes, 0);
   assert_int_equal(ms.tables_bytes, 0);
-  EXPECT(lc_context_memory(NULL, &ms), LC_ERR_INVALID_ARGUMENT);
-  EXPECT(lc_context_memory(ctx, NULL), LC_ERR_INVALID_ARGUMENT);
+  EXPECT(lc_context_get_memory(NULL, &ms), LC_ERR_INVALID_ARGUMENT);
+  EXPECT(lc_context_get_memory(ctx, NULL), LC_ERR_INVALID_ARGUMENT);
   lc_context_free(ctx);
 }
 

@@ -81,8 +81,8 @@ static void test_cuda_device_weights_match_cpu(void **state) {
   assert_int_equal(lc_weights_read_bf16(wc, b), LC_OK);
   assert_memory_equal(a, b, (size_t)(rows * cols) * 2);
   lc_conversion_stats sg, sc;
-  assert_int_equal(lc_weights_conversion_stats(wg, &sg), LC_OK);
-  assert_int_equal(lc_weights_conversion_stats(wc, &sc), LC_OK);
+  assert_int_equal(lc_weights_get_conversion_stats(wg, &sg), LC_OK);
+  assert_int_equal(lc_weights_get_conversion_stats(wc, &sc), LC_OK);
   assert_memory_equal(&sg, &sc, sizeof sg);
   lc_weights_free(wg);
   lc_weights_free(wc);

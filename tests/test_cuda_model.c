@@ -239,8 +239,8 @@ static void run_vendor(lc_mode mode, double bound) {
   ratio = normwise(lg, lr, 2 * V, "  decode");
   if (ratio > bound)
     fail_msg("%s decode: ratio %.3g > bound %.3g", lc_mode_name(mode), ratio, bound);
-  lc_model_memory mem;
-  ok(cg, lc_session_memory(sg, &mem), "memory");
+  lc_session_memory mem;
+  ok(cg, lc_session_get_memory(sg, &mem), "memory");
   printf("  %s memory: weights %zu, kv %zu, temp %zu, workspace peak %zu bytes\n",
          lc_mode_name(mode), mem.weights_bytes, mem.kv_cache_bytes, mem.temp_bytes,
          mem.workspace_peak_bytes);

@@ -643,7 +643,7 @@ static void test_cuda_ops_round_bf16_matches_cpu(void **state) {
     }
   }
   lc_device_info di;
-  assert_int_equal(lc_context_device_info(g_gpu, &di), LC_OK);
+  assert_int_equal(lc_context_get_device_info(g_gpu, &di), LC_OK);
   assert_int_equal(di.backend, LC_BACKEND_CUDA);
   assert_true(di.cc_major >= 9 && di.n_sm > 0 && di.driver_version > 0 && di.runtime_version > 0);
   printf("device: %s, cc %d.%d, %d SMs, driver %d, runtime %d, cuBLASLt %d\n", di.name, di.cc_major,

@@ -351,11 +351,11 @@ static void test_cuda_vendor_memory(void **state) {
     assert_int_equal(lc_buffer_alloc(ctx, (size_t)(m * n) * 4, &dy), LC_OK);
     assert_int_equal(lc_buffer_write(ctx, dx, xh, (size_t)(m * k) * 4), LC_OK);
     lc_memory_stats before, after;
-    assert_int_equal(lc_context_memory(ctx, &before), LC_OK);
+    assert_int_equal(lc_context_get_memory(ctx, &before), LC_OK);
     lc_status st = lc_matmul(ctx, dx, m, w, NULL, dy);
     if (st != LC_OK) fail_msg("lc_matmul: %s", lc_last_error(ctx));
     assert_int_equal(lc_context_synchronize(ctx), LC_OK);
-    assert_int_equal(lc_context_memory(ctx, &after), LC_OK);
+    assert_int_equal(lc_context_get_memory(ctx, &after), LC_OK);
     size_t wbytes = (size_t)(n * k) * 2;
     printf("%s: weights %zu B (%.2f B/param), workspace now %zu B, peak %zu B\n",
            lc_mode_name(modes[mi]), after.weights_bytes,

@@ -4,7 +4,7 @@
  * The document's tables are read as rows `| NAME | value | ... |` where NAME
  * is an identifier (LC_... for a compiled constant, LCT_... for a bound that
  * tests/test_exp.c asserts).  Each constant must equal the compiled macro and
- * what lc_canon_info_get() reports; each bound must equal the #define of the
+ * what lc_canon_get_info() reports; each bound must equal the #define of the
  * same name in tests/test_exp.c, and the measured worst quoted beside it must
  * lie within it.  Every LC_/LCT_ row must be one of the names known here, so
  * a stale row cannot linger.
@@ -188,7 +188,7 @@ static const char *const BOUNDS[] = {"LCT_EXP_MAX_ULP", "LCT_EXP_SUBNORMAL_MAX_U
                                      "LCT_LOG_MAX_ULP"};
 #define N_BOUNDS (sizeof BOUNDS / sizeof BOUNDS[0])
 
-static const char *const OTHER[] = {"LC_F32_CANONICAL_NAN_U32"};
+static const char *const OTHER[] = {"LC_F32_CANONICAL_NAN_BITS"};
 #define N_OTHER (sizeof OTHER / sizeof OTHER[0])
 
 /* ---- tests --------------------------------------------------------------------------*/
@@ -211,20 +211,20 @@ static void test_docs_canon_constants_match_macros(void **state) {
   doc_free(d);
 }
 
-/* The library's lc_canon_info_get() reports the same five numbers as the
+/* The library's lc_canon_get_info() reports the same five numbers as the
  * document (and so as the macros). */
 static void test_docs_canon_constants_match_library(void **state) {
   (void)state;
   doc *d = doc_load();
   lc_canon_info info;
   memset(&info, 0xFF, sizeof info);
-  lc_canon_info_get(&info);
+  lc_canon_get_info(&info);
   const long lib[] = {info.version, info.matmul_seg_len, info.attn_partition, info.reduce_lanes,
                       info.max_head_dim};
   for (size_t i = 0; i < N_CANON; i++) {
     long v = parse_int(doc_row(d, CANON[i].name)->cell[1], CANON[i].name);
     if (v != lib[i])
-      fail_msg("%s = %ld in %s, but lc_canon_info_get() says %ld", CANON[i].name, v, DOC_PATH,
+      fail_msg("%s = %ld in %s, but lc_canon_get_info() says %ld", CANON[i].name, v, DOC_PATH,
                lib[i]);
   }
   doc_free(d);
@@ -243,9 +243,9 @@ static void test_docs_math_constants_match_macros(void **state) {
       fail_msg("%s line %d: %s = %a, but the build has %a", DOC_PATH, r->line, MATH[i].name, v,
                MATH[i].value);
   }
-  const row *r = doc_row(d, "LC_F32_CANONICAL_NAN_U32");
-  assert_int_equal(parse_int(r->cell[1], "LC_F32_CANONICAL_NAN_U32"), LC_F32_CANONICAL_NAN_U32);
-  assert_int_equal(LC_F32_CANONICAL_NAN_BITS, LC_F32_CANONICAL_NAN_U32);
+  const row *r = doc_row(d, "LC_F32_CANONICAL_NAN_BITS");
+  assert_int_equal(parse_int(r->cell[1], "LC_F32_CANONICAL_NAN_BITS"), LC_F32_CANONICAL_NAN_BITS);
+  assert_int_equal(LC_F32_CANONICAL_NAN_BITS, LC_F32_CANONICAL_NAN_BITS);
   doc_free(d);
 }
 

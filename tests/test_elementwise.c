@@ -455,13 +455,13 @@ static void test_elementwise_cpu_device_info(void **state) {
   (void)state;
   lc_context *ctx = lct_cpu(LC_MODE_STRICT);
   lc_device_info di;
-  assert_int_equal(lc_context_device_info(ctx, &di), LC_OK);
+  assert_int_equal(lc_context_get_device_info(ctx, &di), LC_OK);
   assert_int_equal(di.backend, LC_BACKEND_CPU);
   assert_true(di.name[0] != '\0');
   assert_true(di.n_sm >= 1);
   assert_true(strstr(di.blas, "OpenBLAS") != NULL);
-  assert_int_equal(lc_context_device_info(NULL, &di), LC_ERR_INVALID_ARGUMENT);
-  assert_int_equal(lc_context_device_info(ctx, NULL), LC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(lc_context_get_device_info(NULL, &di), LC_ERR_INVALID_ARGUMENT);
+  assert_int_equal(lc_context_get_device_info(ctx, NULL), LC_ERR_INVALID_ARGUMENT);
   lc_context_free(ctx);
 }
 

@@ -235,7 +235,7 @@ static void test_metrics_fingerprint_keys(void **state) {
   assert_string_equal(json_string_value(json_object_get(lib, "version")), lc_version_string());
   json_t *canon = json_object_get(root, "canon");
   lc_canon_info ci;
-  lc_canon_info_get(&ci);
+  lc_canon_get_info(&ci);
   assert_int_equal(json_integer_value(json_object_get(canon, "matmul_seg_len")), ci.matmul_seg_len);
   const char *ck[] = {"version", "matmul_seg_len", "attn_partition", "reduce_lanes",
                       "max_head_dim"};

@@ -313,8 +313,8 @@ static void test_model_load_info(void **state) {
              (long long)info.rounding.n_elements, info.rounding.max_rel_err);
 
     lc_session *s = session(m, 3, 64, 32);
-    lc_model_memory mem;
-    ok(ctx, lc_session_memory(s, &mem), "lc_session_memory");
+    lc_session_memory mem;
+    ok(ctx, lc_session_get_memory(s, &mem), "lc_session_get_memory");
     assert_int_equal(mem.weights_bytes, info.weights_bytes);
     assert_int_equal(mem.kv_cache_bytes, (size_t)5 * 2 * 3 * 64 * kvd * 4);
     assert_true(mem.temp_bytes >= (size_t)32 * (2 * dim + 2 * 64 + 2 * kvd + 2 * hid) * 4);
@@ -618,8 +618,8 @@ static void test_model_errors(void **state) {
   assert_int_equal(lc_session_create(NULL, NULL, &s), LC_ERR_INVALID_ARGUMENT);
   assert_int_equal(lc_session_forward(NULL, NULL, 0, 0, NULL), LC_ERR_INVALID_ARGUMENT);
   assert_int_equal(lc_session_set_layer_hook(NULL, NULL, NULL), LC_ERR_INVALID_ARGUMENT);
-  lc_model_memory mem;
-  assert_int_equal(lc_session_memory(NULL, &mem), LC_ERR_INVALID_ARGUMENT);
+  lc_session_memory mem;
+  assert_int_equal(lc_session_get_memory(NULL, &mem), LC_ERR_INVALID_ARGUMENT);
   if (!path) {
     lc_context_free(ctx);
     skip();

@@ -302,7 +302,7 @@ static int op_matmul(vctx *v, ops_report *rep, int64_t m, int64_t k, int64_t n, 
     if (!ok) goto done;
   }
   lc_canon_info ci;
-  lc_canon_info_get(&ci);
+  lc_canon_get_info(&ci);
   const int64_t L = k < ci.matmul_seg_len ? k : ci.matmul_seg_len;
   const int64_t S = (k + ci.matmul_seg_len - 1) / ci.matmul_seg_len;
   const double gs = bias ? gamma_n((double)(L + S)) : gamma_n((double)(L + S - 1));
@@ -494,7 +494,7 @@ static int op_attention(vctx *v, ops_report *rep, const op_shapes *sh, uint64_t 
   ops_row(rep, "kv_write", shape, kvo, (int64_t)(2 * nkv), NULL, "exact (a copy)");
   {
     lc_canon_info cinf;
-    lc_canon_info_get(&cinf);
+    lc_canon_get_info(&cinf);
     const double u = U_F32, scale = fabs((double)as.scale);
     int64_t row = 0;
     for (int si = 0; si < NS; si++) {
@@ -771,7 +771,7 @@ static int verify_ops(int argc, char **argv) {
          sh == &shapes_small ? "small" : "model", seed);
   if (v.c[GS]) {
     lc_device_info di;
-    lc_context_device_info(v.c[GS], &di);
+    lc_context_get_device_info(v.c[GS], &di);
     printf("  GPU: %s (sm_%d%d)\n", di.name, di.cc_major, di.cc_minor);
   } else {
     printf("  GPU half skipped (no usable CUDA device: %s)\n", v.gpu_skip);

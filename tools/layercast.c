@@ -482,7 +482,7 @@ done:
 
 static int cmd_version(void) {
   lc_canon_info ci;
-  lc_canon_info_get(&ci);
+  lc_canon_get_info(&ci);
   printf(
       "layercast %s (canonical order v%d: matmul segment %d, attention partition %d, "
       "%d reduction lanes, head_dim <= %d)\n",
