@@ -104,7 +104,8 @@ LC_API const char *lc_version_string(void);
   X(LC_ERR_MISMATCH, 10, "object belongs to another context or has the wrong shape for this use") \
   X(LC_ERR_IO, 11, "input/output error")                                                          \
   X(LC_ERR_FORMAT, 12, "corrupt, truncated or inconsistent file")                                 \
-  X(LC_ERR_INTERNAL, 13, "internal error (a bug in layercast: please report)")
+  X(LC_ERR_INTERNAL, 13, "internal error (a bug in layercast: please report)")                    \
+  X(LC_ERR_NOT_FOUND, 14, "no such file or directory")
 
 typedef enum lc_status {
 #define LC_STATUS_ENUM_(name, value, text) name = value,

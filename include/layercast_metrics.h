@@ -153,10 +153,6 @@ LC_API lc_status lc_env_fingerprint_json(const lc_context *ctx, char **json);
 /* Frees a string returned by this header's functions; NULL is accepted. */
 LC_API void lc_string_free(char *s);
 
-/* Version of the run-record JSON layout written by `layercast sweep` and
- * `layercast generate --records` (docs/metrics.md). */
-#define LC_RUN_RECORD_VERSION 1
-
 #ifdef __cplusplus
 }
 #endif

@@ -80,7 +80,9 @@ static void test_api_status_lookups(void **state) {
   assert_int_equal(LC_ERR_INVALID_ARGUMENT, 1);
   assert_int_equal(LC_ERR_OUT_OF_RANGE, 9);
   assert_int_equal(LC_ERR_INTERNAL, 13);
-  for (int s = 0; s <= 13; s++) {
+  assert_int_equal(LC_ERR_NOT_FOUND, 14);
+  assert_string_equal(lc_status_name(LC_ERR_NOT_FOUND), "LC_ERR_NOT_FOUND");
+  for (int s = 0; s <= 14; s++) {
     assert_true(strncmp(lc_status_name((lc_status)s), "LC_", 3) == 0);
     assert_true(strlen(lc_status_string((lc_status)s)) > 3);
     assert_string_not_equal(lc_status_string((lc_status)s), "unknown status");

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "layercast.h"
+#include "layercast_experiment.h"
 #include "layercast_metrics.h"
 #include "layercast_model.h"
 

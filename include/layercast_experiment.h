@@ -1,0 +1,433 @@
+/*
+ * layercast_experiment.h — the experiment engine: prompt lists, run
+ * records, the accuracy-variance sweep, the teacher-forced replay
+ * comparison and the three verifications (ops, model, records).
+ *
+ * This is what `layercast sweep`, `compare`, `verify` and `demo` run; the
+ * CLI only parses arguments and prints.  A C program gets the same records,
+ * summaries and verdicts through this header alone.
+ *
+ * Conventions (as layercast.h): every fallible call returns an lc_status and
+ * leaves a message for lc_last_error(NULL) (the calling thread's last
+ * failure); nothing here prints, exits or aborts.  Results are structs the
+ * library allocates and the caller releases with the matching _free (NULL
+ * accepted).  A failed call sets *out to NULL, leaks nothing and leaves no
+ * half-written file: files are written under a temporary name and renamed,
+ * except a sweep's records, which are appended run by run to
+ * runs.jsonl.partial so that an interrupted sweep can resume (see
+ * lc_sweep_run).  Calls on distinct objects may run on distinct threads.
+ *
+ * docs/metrics.md defines the records, metrics and summaries; docs/numerics.md
+ * the bounds the verifications apply.
+ */
+#ifndef LAYERCAST_EXPERIMENT_H
+#define LAYERCAST_EXPERIMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layercast.h"
+#include "layercast_metrics.h"
+#include "layercast_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== *
+ *  Prompt lists
+ * ======================================================================== */
+
+typedef struct lc_prompt {
+  int32_t *tokens; /* [n_tokens] token ids >= 0 */
+  int32_t n_tokens; /* >= 1 */
+  int32_t *answer; /* [n_answer] the expected answer's ids, or NULL: none */
+  int32_t n_answer; /* >= 0 */
+} lc_prompt;
+
+/* A list the library owns: zero-initialise it ({NULL, 0}), fill it with the
+ * calls below, release it with lc_prompt_list_free. */
+typedef struct lc_prompt_list {
+  lc_prompt *v; /* [n] */
+  int32_t n;
+} lc_prompt_list;
+
+/* Reads a JSONL prompt file: one object per non-blank line,
+ * {"tokens": [ids...]} with an optional "answer": [ids...].  On success
+ * *out holds at least one prompt.  LC_ERR_INVALID_ARGUMENT (NULL),
+ * LC_ERR_NOT_FOUND (no such file), LC_ERR_IO (a directory, unreadable),
+ * LC_ERR_FORMAT (the message names the file, the line and what is wrong;
+ * also for a file without prompts), LC_ERR_OUT_OF_MEMORY.  On failure *out
+ * is left empty. */
+LC_API lc_status lc_prompt_list_read(const char *path, lc_prompt_list *out);
+
+/* Appends a copy of tokens[0..n) (n >= 1) and of answer[0..n_answer)
+ * (answer NULL: none).  LC_ERR_INVALID_ARGUMENT, LC_ERR_OUT_OF_MEMORY (the
+ * list is unchanged). */
+LC_API lc_status lc_prompt_list_add(lc_prompt_list *ps, const int32_t *tokens, int32_t n,
+                                    const int32_t *answer, int32_t n_answer);
+
+/* Appends n random prompts from a seed: lengths uniform in [min_len,
+ * max_len], ids uniform in [0, vocab) (splitmix64; the demo's prompts). */
+LC_API lc_status lc_prompt_list_random(lc_prompt_list *ps, uint64_t seed, int32_t n,
+                                       int32_t min_len, int32_t max_len, int32_t vocab);
+
+/* LC_ERR_OUT_OF_RANGE, naming the prompt, the index and the id, when a
+ * token or answer id is not below vocab; LC_OK otherwise. */
+LC_API lc_status lc_prompt_list_check_vocab(const lc_prompt_list *ps, int32_t vocab);
+
+/* XXH3-128 over every prompt's tokens and answer, with their lengths (the
+ * run records' "prompts_hash"). */
+LC_API lc_status lc_prompt_list_hash(const lc_prompt_list *ps, char hex[LC_HASH_HEX_LEN]);
+
+/* Writes the list as JSONL (the format lc_prompt_list_read reads), atomically. */
+LC_API lc_status lc_prompt_list_write(const lc_prompt_list *ps, const char *path);
+
+LC_API void lc_prompt_list_free(lc_prompt_list *ps); /* NULL accepted; leaves it empty */
+
+/* ======================================================================== *
+ *  A target row in a batch: the unit every experiment is made of
+ * ======================================================================== */
+
+/* Where a row sits: "first" (0), "middle" (batch / 2), "last" (batch - 1)
+ * or a number.  Returns the index, or -1 when the label is none of these
+ * or the number is not below batch. */
+LC_API int32_t lc_position_resolve(const char *label, int32_t batch);
+
+/* The longest prompt a random neighbour of a target of target_len tokens
+ * gets: max(4, 2 * target_len), at most 2^20. */
+LC_API int32_t lc_neighbour_max_len(int32_t target_len);
+
+/* One target prompt generated as row `position` of a batch of `batch` rows.
+ * The other rows (neighbours) are the successors of the target in `pool`,
+ * cycled (row position + k holds prompt target_index + k mod n), or, with
+ * pool NULL, random prompts drawn from neighbour_seed, the target's index,
+ * the batch size and the position.  The target's sampler stream is keyed
+ * by its index alone, so in strict mode its tokens do not depend on the
+ * batch. */
+typedef struct lc_target_params {
+  const lc_prompt *target;
+  int32_t target_index;        /* >= 0 */
+  const lc_prompt_list *pool;  /* neighbours' source, or NULL: random */
+  uint64_t neighbour_seed;
+  int32_t batch;               /* >= 1 */
+  int32_t position;            /* 0 .. batch - 1 */
+  int32_t max_new;             /* >= 0 tokens per row */
+  int32_t stop_token;          /* -1: none; else below the vocabulary */
+  lc_gen_params gen;           /* sampler and prefill chunk */
+} lc_target_params;
+
+/* Session parameters that fit `batch` rows of prompts up to max_prompt
+ * tokens plus max_new new ones, prefill_chunk tokens per row and step (0:
+ * whole prompts).  LC_ERR_OVERFLOW when that does not fit int32. */
+LC_API lc_status lc_target_session_params(int32_t batch, int32_t max_prompt, int32_t max_new,
+                                          int32_t prefill_chunk, lc_dtype kv_dtype,
+                                          lc_session_params *out);
+
+/* Runs one batch on s (created with at least the parameters above) and
+ * returns the target's tokens [max_new] and, when records is not NULL, its
+ * per-token records [max_new]; *n_out the count generated.  The statuses
+ * of lc_generate. */
+LC_API lc_status lc_generate_target(lc_session *s, const lc_target_params *p, int32_t *tokens,
+                                    lc_token_record *records, int32_t *n_out);
+
+/* ======================================================================== *
+ *  Run records (docs/metrics.md, "Run records")
+ * ======================================================================== */
+
+/* Version of the run-record layout: 2 adds "setup" (what the outputs
+ * depend on besides the cell: the weights' and prompts' hashes and the
+ * generation settings), which lc_verify_records requires to be equal. */
+#define LC_RUN_RECORD_VERSION 2
+
+/* What every run of an experiment shares. */
+typedef struct lc_run_setup {
+  const char *model;            /* checkpoint path as given (informative) */
+  char weights_hash[LC_HASH_HEX_LEN]; /* lc_model_info.weights_hash */
+  char prompts_hash[LC_HASH_HEX_LEN]; /* lc_prompt_list_hash of the prompts */
+  int32_t max_new;
+  int32_t stop_token;           /* -1: none */
+  lc_gen_params gen;
+  lc_dtype kv_dtype;
+  int random_neighbours;        /* 0: the prompt file's, 1: random */
+  uint64_t neighbour_seed;
+} lc_run_setup;
+
+/* One cell of a grid: where the target ran. */
+typedef struct lc_run_cell {
+  int32_t batch_size;
+  int32_t position;
+  const char *position_label; /* as given ("last", "3") */
+  int32_t repeat;
+} lc_run_cell;
+
+typedef struct lc_run_record lc_run_record;
+
+/* Starts a record of `kind` ("sweep", "generate") for the backend, mode and
+ * environment fingerprint of ctx.  LC_ERR_INVALID_ARGUMENT,
+ * LC_ERR_OUT_OF_MEMORY and the statuses of lc_env_fingerprint_json. */
+LC_API lc_status lc_run_record_create(const char *kind, const lc_context *ctx,
+                                      const lc_run_setup *setup, const lc_run_cell *cell,
+                                      lc_run_record **out);
+/* Adds one sequence: the target prompt (index, tokens) and its output.
+ * records may be NULL (tokens only); full: with the top-k ids and logits of
+ * every step. */
+LC_API lc_status lc_run_record_add(lc_run_record *r, int32_t prompt_index,
+                                   const lc_prompt *prompt, const int32_t *tokens, int32_t n,
+                                   const lc_token_record *records, int full);
+/* The record as one line of compact JSON (no newline); release with
+ * lc_string_free. */
+LC_API lc_status lc_run_record_json(const lc_run_record *r, char **json);
+LC_API void lc_run_record_free(lc_run_record *r);
+
+/* The run's logits_hash: XXH3-128 over, per generated token, its
+ * LC_CAPTURE_TOP_K largest logits followed by the 64-bit hash of its whole
+ * logit vector (docs/metrics.md). */
+LC_API lc_status lc_hash_token_records(const lc_token_record *recs, int32_t n,
+                                       char hex[LC_HASH_HEX_LEN]);
+
+/* ======================================================================== *
+ *  The sweep: an accuracy-variance study
+ * ======================================================================== */
+
+/* Progress: `done` of `total` target generations finished. */
+typedef void (*lc_progress_fn)(void *user, int64_t done, int64_t total);
+
+/* Grid: backends x modes (a "group" each) x batch sizes x positions x
+ * repeats (a "run" each).  In a run every prompt is, in turn, the target row
+ * at the cell's position of a batch of the cell's size. */
+typedef struct lc_sweep_params {
+  const char *model;              /* checkpoint path */
+  const lc_backend *backends;     /* [n_backends] */
+  int32_t n_backends;
+  const lc_mode *modes;           /* [n_modes] */
+  int32_t n_modes;
+  const int32_t *batch_sizes;     /* [n_batch_sizes], each >= 1 */
+  int32_t n_batch_sizes;
+  const char *const *positions;   /* [n_positions]: first|middle|last|number */
+  int32_t n_positions;
+  int32_t repeats;                /* >= 1 runs per cell */
+  const lc_prompt_list *prompts;  /* >= 1 prompt */
+  int32_t max_new;                /* >= 0 */
+  int32_t stop_token;             /* -1: none */
+  lc_gen_params gen;
+  lc_dtype kv_dtype;
+  int random_neighbours;          /* 0: the other prompts, cycled; 1: random */
+  uint64_t neighbour_seed;
+  int device;                     /* CUDA device */
+  int cpu_threads;                /* OpenBLAS threads (reference) */
+  int require_all;                /* 1: a backend/mode unavailable here is an
+                                     error; 0: its group is skipped */
+  const char *out_dir;            /* NULL: no files; else runs.jsonl and the
+                                     summaries (lc_sweep_write_summary) */
+  int resume;                     /* 1: continue from out_dir's records */
+  lc_progress_fn progress;        /* NULL: none */
+  void *progress_user;
+} lc_sweep_params;
+
+/* Defaults: CPU strict and reference, batch sizes 1, 8, 32, positions
+ * first and last, 1 repeat, 32 new tokens, no stop, greedy, f32 KV cache,
+ * the prompts' own neighbours (seed 1), device 0, 1 thread. */
+LC_API void lc_sweep_params_default(lc_sweep_params *p);
+
+/* One run's output for one prompt. */
+typedef struct lc_sweep_output {
+  int32_t *tokens;  /* [n] */
+  float *top1_prob; /* [n] */
+  float *margin;    /* [n] */
+  int32_t n;
+  char tokens_hash[LC_HASH_HEX_LEN];
+  char logits_hash[LC_HASH_HEX_LEN];
+} lc_sweep_output;
+
+typedef struct lc_sweep_cell {
+  int32_t batch, position, repeat;
+  const char *label; /* the position as given */
+} lc_sweep_cell;
+
+typedef struct lc_sweep_group {
+  lc_backend backend;
+  lc_mode mode;
+  int available;           /* 0: skipped, skip_reason says why */
+  char skip_reason[256];
+  int32_t n_runs;          /* cells x repeats */
+  lc_sweep_cell *cells;    /* [n_runs] */
+  lc_sweep_output *out;    /* [n_runs][n_prompts] */
+  lc_prompt_metrics *pm;   /* [n_prompts] */
+  lc_group_metrics gm;
+  int have_metrics;
+} lc_sweep_group;
+
+typedef struct lc_sweep_result {
+  lc_sweep_group *groups; /* [n_groups]: backends x modes, in that order */
+  int32_t n_groups;
+  int32_t n_prompts;
+  int32_t max_new;
+  int64_t n_generated;    /* target generations run now */
+  int64_t n_resumed;      /* ... taken from earlier records (resume) */
+  char notes[1024];       /* what was skipped and why ("" if nothing) */
+  double seconds;
+} lc_sweep_result;
+
+/* Runs the grid.  Everything is validated before anything is written: the
+ * grid (a position that exists in no batch leaves it without runs:
+ * LC_ERR_INVALID_ARGUMENT), the prompts against the model (vocabulary,
+ * prompt + max_new within the model's positions).  A group whose backend or
+ * mode is not available here (no GPU, a CPU-only mode on CUDA) is skipped
+ * and named in notes, unless require_all; when no group can run at all the
+ * call fails with that group's status (LC_ERR_NO_DEVICE, LC_ERR_UNSUPPORTED).
+ *
+ * With out_dir: records are appended run by run to
+ * out_dir/runs.jsonl.partial and renamed to runs.jsonl when the grid is
+ * done; then the summaries are written.  An interrupted sweep leaves the
+ * .partial file; a new sweep into that folder fails (LC_ERR_INVALID_ARGUMENT)
+ * unless resume, which checks that the records were made with the same setup
+ * (else LC_ERR_MISMATCH, naming the field), keeps them (a cut last line is
+ * dropped) and runs only the missing runs.  resume on a finished runs.jsonl
+ * runs nothing and rewrites the summaries. */
+LC_API lc_status lc_sweep_run(const lc_sweep_params *p, lc_sweep_result **out);
+LC_API void lc_sweep_result_free(lc_sweep_result *r);
+
+/* 1 when groups a and b produced the same tokens and captured logits
+ * (bitwise, by their hashes) for every prompt in every run; 0 otherwise or
+ * when either group did not run. */
+LC_API int lc_sweep_groups_agree(const lc_sweep_result *r, int32_t a, int32_t b);
+
+/* Writes dir/summary.json, summary.csv and summary_prompts.csv
+ * (docs/metrics.md), each atomically. */
+LC_API lc_status lc_sweep_write_summary(const lc_sweep_result *r, const lc_sweep_params *p,
+                                        const char *dir);
+
+/* ======================================================================== *
+ *  Teacher-forced replay: one configuration's tokens under another
+ * ======================================================================== */
+
+/* A configuration: backend, mode, and where the target row sits in a batch
+ * of random neighbours drawn from seed. */
+typedef struct lc_replay_side {
+  lc_backend backend;
+  lc_mode mode;
+  int32_t batch;    /* >= 1 */
+  int32_t position; /* 0 .. batch - 1 */
+  uint64_t seed;    /* the neighbours' seed */
+} lc_replay_side;
+
+typedef struct lc_replay_params {
+  const char *model;
+  lc_replay_side a, b;
+  int device, cpu_threads;
+  int32_t max_new;       /* tokens A generates greedily (when none are given) */
+  int32_t stop_token;    /* -1: none */
+  int32_t prefill_chunk; /* replay (and A's generation) in chunks; 0: one prefill */
+} lc_replay_params;
+
+/* Defaults: A CPU strict, B CPU reference, batch 1, row 0, seeds 1 and 2,
+ * 32 new tokens, no stop, one prefill. */
+LC_API void lc_replay_params_default(lc_replay_params *p);
+
+typedef struct lc_replay lc_replay;
+
+/* Opens the contexts and the model of both sides (one context when they
+ * share backend and mode).  The statuses of lc_context_create and
+ * lc_model_load. */
+LC_API lc_status lc_replay_create(const lc_replay_params *p, lc_replay **out);
+LC_API void lc_replay_free(lc_replay *r);
+/* The model's configuration (for vocabulary checks and headers). */
+LC_API const lc_model_config *lc_replay_model_config(const lc_replay *r);
+
+/* One generated position: the logits at pos predict the token at pos + 1. */
+typedef struct lc_replay_step {
+  int32_t step, pos, token; /* token: A's token at pos + 1 */
+  double max_abs;           /* max |logit_A - logit_B| (Inf: NaN on one side) */
+  int32_t top1_a, top1_b;
+  float margin_a, margin_b; /* top-1 minus top-2 logit */
+  int32_t first_layer;      /* first layer whose hidden state at pos differs; -1 none */
+  int logits_equal;         /* bitwise */
+} lc_replay_step;
+
+/* Layers: 0 .. n_layers - 1 are the residual after each layer; n_layers is
+ * the final RMSNorm's output. */
+typedef struct lc_replay_result {
+  int32_t prompt_index, prompt_len, n_generated;
+  const char *tokens_source;  /* "generated by A (greedy)", "given" */
+  lc_replay_step *steps;      /* [n_generated] */
+  int32_t n_layers;
+  int32_t *layer_ndiff;       /* [n_layers + 1] positions whose hidden state differs */
+  int32_t *layer_first;       /* [n_layers + 1] first such position, -1 none */
+  int32_t first_layer;        /* lowest layer with a difference, -1 none */
+  int32_t first_pos;          /* its first position */
+  int32_t logits_ndiff;       /* positions whose logits differ in bits */
+  int32_t n_flips;            /* generated positions whose top-1 differs */
+  int32_t replay_misses;      /* A's replay top-1 != A's generated token */
+  double max_abs;
+} lc_replay_result;
+
+/* Replays one prompt: A generates max_new tokens greedily (given NULL), or
+ * takes given[0..n_given); then prompt + tokens run teacher-forced under A
+ * and under B and are compared position by position and layer by layer.
+ * LC_ERR_OUT_OF_RANGE (a token past the vocabulary, prompt + tokens past the
+ * model's positions, naming which), LC_ERR_OUT_OF_MEMORY and the statuses of
+ * the forward pass. */
+LC_API lc_status lc_replay_run(lc_replay *r, const lc_prompt *prompt, int32_t prompt_index,
+                               const int32_t *given, int32_t n_given, lc_replay_result **out);
+LC_API void lc_replay_result_free(lc_replay_result *res);
+
+/* The result as a JSON object (docs/metrics.md, "compare"); release with
+ * lc_string_free. */
+LC_API lc_status lc_replay_result_json(const lc_replay_result *res, char **json);
+
+/* A record file's run `index` (0-based among non-blank lines) as token lists:
+ * the tokens of prompt `prompt_index` in it.  LC_ERR_NOT_FOUND, LC_ERR_FORMAT,
+ * LC_ERR_OUT_OF_RANGE (no such run or prompt); *tokens malloc'ed (free()). */
+LC_API lc_status lc_run_record_read_tokens(const char *path, int32_t index, int32_t prompt_index,
+                                           int32_t **tokens, int32_t *n);
+
+/* ======================================================================== *
+ *  Verification: ops, model, records
+ * ======================================================================== */
+
+/* (The ops and model verifications: see the section below, written with
+ * lib/verify*.c.) */
+
+/* ---- records: two runs.jsonl files, maybe from two machines ---- */
+
+/* One matched sequence whose tokens differ. */
+typedef struct lc_records_diff {
+  char key[160];  /* "backend mode batch=B pos=P prompt=I rep=R" */
+  char mode[32];
+  int32_t div_index; /* first differing token, -1 when only hashes differ */
+  int fail;          /* 1: a mode that promises equal bits (strict) */
+} lc_records_diff;
+
+typedef struct lc_records_mode {
+  char mode[32];
+  int32_t matched, same;
+  int bitwise_promised;
+} lc_records_mode;
+
+typedef struct lc_records_report {
+  int64_t n_a, n_b;          /* sequences in each file */
+  int64_t n_matched, n_same, n_unmatched;
+  lc_records_diff *diffs;    /* [n_diffs] */
+  int64_t n_diffs;
+  lc_records_mode *modes;    /* [n_modes] per mode */
+  int32_t n_modes;
+  char *fingerprint_diff;    /* "key: a | b" lines, "" when identical */
+  int n_fail;                /* sequences that broke a bitwise promise */
+} lc_records_report;
+
+/* Matches the sequences of two record files by cell (backend, mode, batch,
+ * position, repeat) and prompt.  Both files must hold records of one setup:
+ * else LC_ERR_MISMATCH, with every differing setup field named (records made
+ * with other weights, prompts or generation settings are not comparable:
+ * they are never reported as a reproducibility failure).  LC_ERR_NOT_FOUND,
+ * LC_ERR_FORMAT (older record versions without a setup included),
+ * LC_ERR_INVALID_ARGUMENT when no sequence of A matches one of B. */
+LC_API lc_status lc_verify_records(const char *path_a, const char *path_b,
+                                   lc_records_report **out);
+LC_API void lc_records_report_free(lc_records_report *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LAYERCAST_EXPERIMENT_H */
