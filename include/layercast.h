@@ -460,6 +460,10 @@ LC_API lc_status lc_argmax(lc_context *ctx, const float *x, int64_t m, int64_t n
  *  Comparison helpers (host memory; pure, thread-safe)
  * ======================================================================== */
 
+/* The hashes the library prints (XXH3-128): 32 lowercase hex digits and a
+ * NUL. */
+#define LC_HASH_HEX_LEN 33
+
 /* ULP distance histogram buckets: bucket 0 holds distance 0, bucket 1
  * distance 1, bucket b >= 2 distances in (2^(b-2), 2^(b-1)]. */
 #define LC_ULP_BUCKETS 34

@@ -39,9 +39,9 @@ extern "C" {
  * ======================================================================== */
 
 typedef struct lc_prompt {
-  int32_t *tokens; /* [n_tokens] token ids >= 0 */
+  int32_t *tokens;  /* [n_tokens] token ids >= 0 */
   int32_t n_tokens; /* >= 1 */
-  int32_t *answer; /* [n_answer] the expected answer's ids, or NULL: none */
+  int32_t *answer;  /* [n_answer] the expected answer's ids, or NULL: none */
   int32_t n_answer; /* >= 0 */
 } lc_prompt;
 
@@ -107,14 +107,14 @@ LC_API int32_t lc_neighbour_max_len(int32_t target_len);
  * batch. */
 typedef struct lc_target_params {
   const lc_prompt *target;
-  int32_t target_index;        /* >= 0 */
-  const lc_prompt_list *pool;  /* neighbours' source, or NULL: random */
+  int32_t target_index;       /* >= 0 */
+  const lc_prompt_list *pool; /* neighbours' source, or NULL: random */
   uint64_t neighbour_seed;
-  int32_t batch;               /* >= 1 */
-  int32_t position;            /* 0 .. batch - 1 */
-  int32_t max_new;             /* >= 0 tokens per row */
-  int32_t stop_token;          /* -1: none; else below the vocabulary */
-  lc_gen_params gen;           /* sampler and prefill chunk */
+  int32_t batch;      /* >= 1 */
+  int32_t position;   /* 0 .. batch - 1 */
+  int32_t max_new;    /* >= 0 tokens per row */
+  int32_t stop_token; /* -1: none; else below the vocabulary */
+  lc_gen_params gen;  /* sampler and prefill chunk */
 } lc_target_params;
 
 /* Session parameters that fit `batch` rows of prompts up to max_prompt
@@ -142,14 +142,14 @@ LC_API lc_status lc_generate_target(lc_session *s, const lc_target_params *p, in
 
 /* What every run of an experiment shares. */
 typedef struct lc_run_setup {
-  const char *model;            /* checkpoint path as given (informative) */
+  const char *model;                  /* checkpoint path as given (informative) */
   char weights_hash[LC_HASH_HEX_LEN]; /* lc_model_info.weights_hash */
   char prompts_hash[LC_HASH_HEX_LEN]; /* lc_prompt_list_hash of the prompts */
   int32_t max_new;
-  int32_t stop_token;           /* -1: none */
+  int32_t stop_token; /* -1: none */
   lc_gen_params gen;
   lc_dtype kv_dtype;
-  int random_neighbours;        /* 0: the prompt file's, 1: random */
+  int random_neighbours; /* 0: the prompt file's, 1: random */
   uint64_t neighbour_seed;
 } lc_run_setup;
 
@@ -172,9 +172,9 @@ LC_API lc_status lc_run_record_create(const char *kind, const lc_context *ctx,
 /* Adds one sequence: the target prompt (index, tokens) and its output.
  * records may be NULL (tokens only); full: with the top-k ids and logits of
  * every step. */
-LC_API lc_status lc_run_record_add(lc_run_record *r, int32_t prompt_index,
-                                   const lc_prompt *prompt, const int32_t *tokens, int32_t n,
-                                   const lc_token_record *records, int full);
+LC_API lc_status lc_run_record_add(lc_run_record *r, int32_t prompt_index, const lc_prompt *prompt,
+                                   const int32_t *tokens, int32_t n, const lc_token_record *records,
+                                   int full);
 /* The record as one line of compact JSON (no newline); release with
  * lc_string_free. */
 LC_API lc_status lc_run_record_json(const lc_run_record *r, char **json);
@@ -197,31 +197,31 @@ typedef void (*lc_progress_fn)(void *user, int64_t done, int64_t total);
  * repeats (a "run" each).  In a run every prompt is, in turn, the target row
  * at the cell's position of a batch of the cell's size. */
 typedef struct lc_sweep_params {
-  const char *model;              /* checkpoint path */
-  const lc_backend *backends;     /* [n_backends] */
+  const char *model;          /* checkpoint path */
+  const lc_backend *backends; /* [n_backends] */
   int32_t n_backends;
-  const lc_mode *modes;           /* [n_modes] */
+  const lc_mode *modes; /* [n_modes] */
   int32_t n_modes;
-  const int32_t *batch_sizes;     /* [n_batch_sizes], each >= 1 */
+  const int32_t *batch_sizes; /* [n_batch_sizes], each >= 1 */
   int32_t n_batch_sizes;
-  const char *const *positions;   /* [n_positions]: first|middle|last|number */
+  const char *const *positions; /* [n_positions]: first|middle|last|number */
   int32_t n_positions;
-  int32_t repeats;                /* >= 1 runs per cell */
-  const lc_prompt_list *prompts;  /* >= 1 prompt */
-  int32_t max_new;                /* >= 0 */
-  int32_t stop_token;             /* -1: none */
+  int32_t repeats;               /* >= 1 runs per cell */
+  const lc_prompt_list *prompts; /* >= 1 prompt */
+  int32_t max_new;               /* >= 0 */
+  int32_t stop_token;            /* -1: none */
   lc_gen_params gen;
   lc_dtype kv_dtype;
-  int random_neighbours;          /* 0: the other prompts, cycled; 1: random */
+  int random_neighbours; /* 0: the other prompts, cycled; 1: random */
   uint64_t neighbour_seed;
-  int device;                     /* CUDA device */
-  int cpu_threads;                /* OpenBLAS threads (reference) */
-  int require_all;                /* 1: a backend/mode unavailable here is an
-                                     error; 0: its group is skipped */
-  const char *out_dir;            /* NULL: no files; else runs.jsonl and the
-                                     summaries (lc_sweep_write_summary) */
-  int resume;                     /* 1: continue from out_dir's records */
-  lc_progress_fn progress;        /* NULL: none */
+  int device;              /* CUDA device */
+  int cpu_threads;         /* OpenBLAS threads (reference) */
+  int require_all;         /* 1: a backend/mode unavailable here is an
+                              error; 0: its group is skipped */
+  const char *out_dir;     /* NULL: no files; else runs.jsonl and the
+                              summaries (lc_sweep_write_summary) */
+  int resume;              /* 1: continue from out_dir's records */
+  lc_progress_fn progress; /* NULL: none */
   void *progress_user;
 } lc_sweep_params;
 
@@ -248,12 +248,12 @@ typedef struct lc_sweep_cell {
 typedef struct lc_sweep_group {
   lc_backend backend;
   lc_mode mode;
-  int available;           /* 0: skipped, skip_reason says why */
+  int available; /* 0: skipped, skip_reason says why */
   char skip_reason[256];
-  int32_t n_runs;          /* cells x repeats */
-  lc_sweep_cell *cells;    /* [n_runs] */
-  lc_sweep_output *out;    /* [n_runs][n_prompts] */
-  lc_prompt_metrics *pm;   /* [n_prompts] */
+  int32_t n_runs;        /* cells x repeats */
+  lc_sweep_cell *cells;  /* [n_runs] */
+  lc_sweep_output *out;  /* [n_runs][n_prompts] */
+  lc_prompt_metrics *pm; /* [n_prompts] */
   lc_group_metrics gm;
   int have_metrics;
 } lc_sweep_group;
@@ -263,9 +263,9 @@ typedef struct lc_sweep_result {
   int32_t n_groups;
   int32_t n_prompts;
   int32_t max_new;
-  int64_t n_generated;    /* target generations run now */
-  int64_t n_resumed;      /* ... taken from earlier records (resume) */
-  char notes[1024];       /* what was skipped and why ("" if nothing) */
+  int64_t n_generated; /* target generations run now */
+  int64_t n_resumed;   /* ... taken from earlier records (resume) */
+  char notes[1024];    /* what was skipped and why ("" if nothing) */
   double seconds;
 } lc_sweep_result;
 
@@ -349,16 +349,16 @@ typedef struct lc_replay_step {
  * the final RMSNorm's output. */
 typedef struct lc_replay_result {
   int32_t prompt_index, prompt_len, n_generated;
-  const char *tokens_source;  /* "generated by A (greedy)", "given" */
-  lc_replay_step *steps;      /* [n_generated] */
+  const char *tokens_source; /* "generated by A (greedy)", "given" */
+  lc_replay_step *steps;     /* [n_generated] */
   int32_t n_layers;
-  int32_t *layer_ndiff;       /* [n_layers + 1] positions whose hidden state differs */
-  int32_t *layer_first;       /* [n_layers + 1] first such position, -1 none */
-  int32_t first_layer;        /* lowest layer with a difference, -1 none */
-  int32_t first_pos;          /* its first position */
-  int32_t logits_ndiff;       /* positions whose logits differ in bits */
-  int32_t n_flips;            /* generated positions whose top-1 differs */
-  int32_t replay_misses;      /* A's replay top-1 != A's generated token */
+  int32_t *layer_ndiff;  /* [n_layers + 1] positions whose hidden state differs */
+  int32_t *layer_first;  /* [n_layers + 1] first such position, -1 none */
+  int32_t first_layer;   /* lowest layer with a difference, -1 none */
+  int32_t first_pos;     /* its first position */
+  int32_t logits_ndiff;  /* positions whose logits differ in bits */
+  int32_t n_flips;       /* generated positions whose top-1 differs */
+  int32_t replay_misses; /* A's replay top-1 != A's generated token */
   double max_abs;
 } lc_replay_result;
 
@@ -393,7 +393,7 @@ LC_API lc_status lc_run_record_read_tokens(const char *path, int32_t index, int3
 
 /* One matched sequence whose tokens differ. */
 typedef struct lc_records_diff {
-  char key[160];  /* "backend mode batch=B pos=P prompt=I rep=R" */
+  char key[160]; /* "backend mode batch=B pos=P prompt=I rep=R" */
   char mode[32];
   int32_t div_index; /* first differing token, -1 when only hashes differ */
   int fail;          /* 1: a mode that promises equal bits (strict) */
@@ -406,14 +406,14 @@ typedef struct lc_records_mode {
 } lc_records_mode;
 
 typedef struct lc_records_report {
-  int64_t n_a, n_b;          /* sequences in each file */
+  int64_t n_a, n_b; /* sequences in each file */
   int64_t n_matched, n_same, n_unmatched;
-  lc_records_diff *diffs;    /* [n_diffs] */
+  lc_records_diff *diffs; /* [n_diffs] */
   int64_t n_diffs;
-  lc_records_mode *modes;    /* [n_modes] per mode */
+  lc_records_mode *modes; /* [n_modes] per mode */
   int32_t n_modes;
-  char *fingerprint_diff;    /* "key: a | b" lines, "" when identical */
-  int n_fail;                /* sequences that broke a bitwise promise */
+  char *fingerprint_diff; /* "key: a | b" lines, "" when identical */
+  int n_fail;             /* sequences that broke a bitwise promise */
 } lc_records_report;
 
 /* Matches the sequences of two record files by cell (backend, mode, batch,
@@ -423,8 +423,7 @@ typedef struct lc_records_report {
  * they are never reported as a reproducibility failure).  LC_ERR_NOT_FOUND,
  * LC_ERR_FORMAT (older record versions without a setup included),
  * LC_ERR_INVALID_ARGUMENT when no sequence of A matches one of B. */
-LC_API lc_status lc_verify_records(const char *path_a, const char *path_b,
-                                   lc_records_report **out);
+LC_API lc_status lc_verify_records(const char *path_a, const char *path_b, lc_records_report **out);
 LC_API void lc_records_report_free(lc_records_report *r);
 
 #ifdef __cplusplus

@@ -119,8 +119,7 @@ LC_API lc_status lc_group_metrics_compute(const lc_prompt_metrics *pm, int32_t n
  *  Hashes
  * ======================================================================== */
 
-/* 32 lowercase hex digits and a NUL. */
-#define LC_HASH_HEX_LEN 33
+/* (LC_HASH_HEX_LEN, the length of a hash in hex, is in layercast.h.) */
 
 /* XXH3-128 (seed 0) of the token ids as little-endian int32, whatever the
  * host's byte order, written as the hash's canonical (big-endian) bytes in

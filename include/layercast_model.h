@@ -119,6 +119,14 @@ typedef struct lc_model_info {
   int64_t n_tensors;            /* tensors read from the checkpoint */
   lc_conversion_stats rounding; /* summed over every tensor rounded to bf16 */
   lc_dtype source_dtype;        /* dtype of the largest source tensor */
+  /* XXH3-128 of the model as loaded, in hex: the config fields that shape
+   * the computation (arch, sizes, norm_eps, rope_theta, rope style, tied,
+   * qkv_bias, qk_norm, a rope_scaling table) and every tensor's name, shape
+   * and stored bf16 bits, in the model's order (embedding, layers, final
+   * norm, output).  Two loads hash equal iff they compute the same function
+   * (barring collisions), whatever the file format or source dtype;
+   * max_seq_len, bos_id and eos_id are left out. */
+  char weights_hash[LC_HASH_HEX_LEN];
 } lc_model_info;
 
 /* LC_ERR_INVALID_ARGUMENT for NULL. */

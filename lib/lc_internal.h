@@ -67,6 +67,14 @@ lc_status lc_fail_at(lc_context *ctx, lc_status st, const char *file, int line, 
   } while (0)
 
 /* ---- validation helpers (each records the message on failure) ------------*/
+/* XXH3-128 streaming (lib/metrics.c), for the library's own hashes. */
+typedef struct lc_hasher lc_hasher;
+lc_hasher *lc_hasher_new(void); /* NULL when out of memory */
+void lc_hasher_update(lc_hasher *h, const void *data, size_t n);
+void lc_hasher_u64(lc_hasher *h, uint64_t v); /* 8 little-endian bytes */
+void lc_hasher_hex(const lc_hasher *h, char hex[LC_HASH_HEX_LEN]);
+void lc_hasher_free(lc_hasher *h); /* NULL accepted */
+
 lc_status lc_check_ctx(const lc_context *ctx, const char *fn);
 lc_status lc_check_ptr(lc_context *ctx, const void *p, const char *fn, const char *name);
 /* rows: 0 .. LC_MAX_DIM */

@@ -191,6 +191,42 @@ static void hash_hex(XXH128_hash_t h, char hex[LC_HASH_HEX_LEN]) {
   hex[32] = '\0';
 }
 
+struct lc_hasher {
+  XXH3_state_t *st;
+};
+
+lc_hasher *lc_hasher_new(void) {
+  lc_hasher *h = malloc(sizeof *h);
+  if (!h) return NULL;
+  h->st = XXH3_createState();
+  if (!h->st) {
+    free(h);
+    return NULL;
+  }
+  XXH3_128bits_reset(h->st);
+  return h;
+}
+
+void lc_hasher_update(lc_hasher *h, const void *data, size_t n) {
+  if (n) XXH3_128bits_update(h->st, data, n);
+}
+
+void lc_hasher_u64(lc_hasher *h, uint64_t v) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+  XXH3_128bits_update(h->st, b, sizeof b);
+}
+
+void lc_hasher_hex(const lc_hasher *h, char hex[LC_HASH_HEX_LEN]) {
+  hash_hex(XXH3_128bits_digest(h->st), hex);
+}
+
+void lc_hasher_free(lc_hasher *h) {
+  if (!h) return;
+  XXH3_freeState(h->st);
+  free(h);
+}
+
 /* Hashes n 32-bit words as little-endian bytes, streaming through a small
  * buffer so that big-endian hosts give the same hash. */
 static lc_status hash_words(const uint32_t *w, int64_t n, char hex[LC_HASH_HEX_LEN],

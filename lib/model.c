@@ -69,14 +69,70 @@ void lc_model_free(lc_model *m) {
   free(m);
 }
 
-/* What a load is building: the checkpoint and the largest source tensor. */
+/* What a load is building: the checkpoint, the largest source tensor and
+ * the model's hash (lc_model_info.weights_hash). */
 typedef struct loader {
   lc_context *ctx;
   lc_checkpoint *ck;
   lc_model *m;
   const char *path;
   size_t largest_bytes;
+  lc_hasher *hash;
+  uint16_t *bits; /* host scratch for the bf16 bits of a converted tensor */
+  size_t bits_cap;
 } loader;
+
+/* The stored bf16 bits are hashed as little-endian 16-bit words: the
+ * in-memory layout on the hosts layercast builds for. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "lib/model.c hashes bf16 weights in host byte order: little-endian hosts only"
+#endif
+
+/* Adds a tensor to the model's hash: its name, shape and stored bf16 bits
+ * (read back from the backend when the source was converted). */
+static lc_status hash_tensor(loader *ld, const lc_tensor_src *t, const lc_weights *w,
+                             const char *name, int64_t rows, int64_t cols) {
+  lc_hasher_update(ld->hash, name, strlen(name) + 1);
+  lc_hasher_u64(ld->hash, (uint64_t)rows);
+  lc_hasher_u64(ld->hash, (uint64_t)cols);
+  const size_t n = (size_t)rows * (size_t)cols;
+  if (t->dtype == LC_DTYPE_BF16) {
+    lc_hasher_update(ld->hash, t->data, n * sizeof(uint16_t));
+    return LC_OK;
+  }
+  if (n > ld->bits_cap) {
+    uint16_t *b = realloc(ld->bits, n * sizeof *b);
+    if (!b)
+      return LC_FAIL(ld->ctx, LC_ERR_OUT_OF_MEMORY,
+                     "lc_model_load: %zu bytes of host scratch to hash %s", n * sizeof *b, name);
+    ld->bits = b;
+    ld->bits_cap = n;
+  }
+  LC_TRY(lc_weights_read_bf16(w, ld->bits));
+  lc_hasher_update(ld->hash, ld->bits, n * sizeof(uint16_t));
+  return LC_OK;
+}
+
+/* The config fields that change what the model computes, then the RoPE
+ * frequencies when rope_scaling gave them. */
+static void hash_config(loader *ld, const lc_model_config *c) {
+  const int64_t v[] = {c->arch,       c->dim,      c->hidden_dim, c->n_layers,   c->n_heads,
+                       c->n_kv_heads, c->head_dim, c->vocab_size, c->rope_style, c->tied_embeddings,
+                       c->qkv_bias,   c->qk_norm};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) lc_hasher_u64(ld->hash, (uint64_t)v[i]);
+  uint32_t eps;
+  uint64_t theta;
+  memcpy(&eps, &c->norm_eps, sizeof eps);
+  memcpy(&theta, &c->rope_theta, sizeof theta);
+  lc_hasher_u64(ld->hash, eps);
+  lc_hasher_u64(ld->hash, theta);
+  const double *inv = lc_checkpoint_inv_freq(ld->ck);
+  for (int32_t i = 0; inv && i < c->head_dim / 2; i++) {
+    uint64_t b;
+    memcpy(&b, &inv[i], sizeof b);
+    lc_hasher_u64(ld->hash, b);
+  }
+}
 
 /* Creates *out from the tensor `name`, which must have rows x cols elements
  * (a 1-D tensor of cols elements when rows == 1 and one_d is set). */
@@ -104,6 +160,7 @@ static lc_status take(loader *ld, const char *name, int64_t rows, int64_t cols, 
                    want);
   }
   LC_TRY(lc_weights_create(ld->ctx, rows, cols, t->dtype, t->data, out));
+  LC_TRY(hash_tensor(ld, t, *out, name, rows, cols));
   lc_model_info *info = &ld->m->info;
   info->n_params += rows * cols;
   info->weights_bytes += lc_weights_bytes(*out);
@@ -189,6 +246,7 @@ static lc_status build(loader *ld, const lc_model_load_params *p) {
                    (int)p->max_seq_len);
   if (p->max_seq_len > 0) c->max_seq_len = p->max_seq_len;
   LC_TRY(check_config(ld->ctx, ld->path, c));
+  hash_config(ld, c);
   m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
   if (!m->layers)
     return LC_FAIL(ld->ctx, LC_ERR_OUT_OF_MEMORY, "lc_model_load: cannot allocate %d layers",
@@ -202,6 +260,7 @@ static lc_status build(loader *ld, const lc_model_load_params *p) {
     LC_TRY(take(ld, "lm_head.weight", c->vocab_size, c->dim, 0, &m->lm_head));
   LC_TRY(lc_rope_create(ld->ctx, c->head_dim, c->max_seq_len, c->rope_theta, c->rope_style,
                         lc_checkpoint_inv_freq(ld->ck), &m->rope));
+  lc_hasher_hex(ld->hash, m->info.weights_hash);
   return LC_OK;
 }
 
@@ -232,8 +291,11 @@ lc_status lc_model_load(lc_context *ctx, const char *path, const lc_model_load_p
     return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
   }
   m->ctx = ctx;
-  loader ld = {ctx, ck, m, path, 0};
-  st = build(&ld, &p);
+  loader ld = {ctx, ck, m, path, 0, lc_hasher_new(), NULL, 0};
+  st = ld.hash ? build(&ld, &p)
+               : LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: cannot create the model's hasher", fn);
+  lc_hasher_free(ld.hash);
+  free(ld.bits);
   lc_checkpoint_close(ck);
   if (st != LC_OK) {
     lc_model_free(m);
