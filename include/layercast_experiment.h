@@ -124,6 +124,19 @@ LC_API lc_status lc_target_session_params(int32_t batch, int32_t max_prompt, int
                                           int32_t prefill_chunk, lc_dtype kv_dtype,
                                           lc_session_params *out);
 
+/* The longest prompt a batch of these prompts needs a session for: the
+ * longest prompt, or with random neighbours the longest neighbour
+ * (lc_neighbour_max_len of each prompt).  0 for an empty list. */
+LC_API int32_t lc_target_max_prompt(const lc_prompt_list *ps, int random_neighbours);
+
+/* Checks that every prompt can be generated from on a model of config c
+ * before anything runs: every id below the vocabulary, stop_token -1 or below
+ * it, and lc_target_max_prompt + max_new within max_seq_len.
+ * LC_ERR_OUT_OF_RANGE naming the prompt, the value and the limit;
+ * LC_ERR_INVALID_ARGUMENT for NULL or max_new < 0. */
+LC_API lc_status lc_target_check(const lc_model_config *c, const lc_prompt_list *ps,
+                                 int random_neighbours, int32_t max_new, int32_t stop_token);
+
 /* Runs one batch on s (created with at least the parameters above) and
  * returns the target's tokens [max_new] and, when records is not NULL, its
  * per-token records [max_new]; *n_out the count generated.  The statuses
@@ -297,6 +310,41 @@ LC_API int lc_sweep_groups_agree(const lc_sweep_result *r, int32_t a, int32_t b)
  * (docs/metrics.md), each atomically. */
 LC_API lc_status lc_sweep_write_summary(const lc_sweep_result *r, const lc_sweep_params *p,
                                         const char *dir);
+
+/* ======================================================================== *
+ *  One matmul row inside batches of many sizes (the demo's first experiment)
+ * ======================================================================== */
+
+#define LC_PROBE_SIZES 23 /* M = 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, ... 255, 256, 257 */
+#define LC_PROBE_MAX_MODES 8
+
+typedef struct lc_probe_params {
+  int64_t k, n;  /* W: n x k, 1 .. 2^20 each */
+  uint64_t seed; /* weights, the probe row and the other rows */
+  lc_backend backend;
+  int device, cpu_threads;
+  const lc_mode *modes; /* [n_modes], 1 .. LC_PROBE_MAX_MODES */
+  int32_t n_modes;
+} lc_probe_params;
+
+typedef struct lc_probe_mode {
+  lc_mode mode;
+  int32_t distinct;    /* distinct bit patterns of the probe row's result */
+  double max_normwise; /* max ||row - first mode's row at M = 1|| / ||that row|| */
+  double seconds;      /* time in lc_matmul, all batches */
+} lc_probe_mode;
+
+typedef struct lc_probe_result {
+  int64_t sizes[LC_PROBE_SIZES];
+  lc_probe_mode modes[LC_PROBE_MAX_MODES];
+  int32_t n_modes;
+} lc_probe_result;
+
+/* y = x W^T (W random, rounded to bf16) for batches of each size M, with one
+ * fixed probe row at the first and the last position and random other rows,
+ * in each mode: strict promises one distinct result; the others promise
+ * nothing.  The statuses of lc_context_create and lc_matmul. */
+LC_API lc_status lc_matmul_probe(const lc_probe_params *p, lc_probe_result *out);
 
 /* ======================================================================== *
  *  Teacher-forced replay: one configuration's tokens under another

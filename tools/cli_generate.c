@@ -1,11 +1,9 @@
 /*
  * tools/cli_generate.c — `layercast generate`: token ids in, tokens out, on
- * any backend and mode, with the target row at a chosen position of a batch
- * whose other rows (neighbours) come from the prompt file or are generated.
+ * any backend and mode, the target row at a chosen position of a batch whose
+ * other rows (neighbours) come from the prompt file or are generated
+ * (lc_generate_target).
  */
-#define _GNU_SOURCE /* getopt_long */
-#include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,333 +12,201 @@
 
 static const char *const CMD = "generate";
 
-static void generate_usage(FILE *f) {
-  fprintf(f,
-          "usage: layercast generate --model PATH (--prompt \"1 2 3\" | --prompts FILE.jsonl)\n"
-          "                          [options]\n"
-          "\n"
-          "Generates for each prompt (the target) as one row of a batch: the other rows are\n"
-          "neighbours that generate beside it.  In strict mode the target's tokens and logits\n"
-          "do not depend on the batch size, the target's position or the neighbours.\n"
-          "\n"
-          "model and numerics:\n"
-          "  --model PATH         llama2.c .bin, or a Hugging Face directory / config.json\n"
-          "  --backend B          cpu (default) | cuda\n"
-          "  --mode M             strict (default) | reference | vendor-bf16 | vendor-fp32\n"
-          "  --device N           CUDA device (default 0)\n"
-          "  --threads N          OpenBLAS threads in reference mode (default 1)\n"
-          "  --max-seq N          override the checkpoint's max_seq_len\n"
-          "  --kv-dtype T         f32 (default) | bf16\n"
-          "  --prefill-chunk N    prompt tokens per step (default 0: whole prompts)\n"
-          "prompts and batch:\n"
-          "  --prompt \"IDS\"       one prompt as token ids (spaces or commas)\n"
-          "  --prompts FILE       JSONL, one {\"tokens\": [...], \"answer\": [...]?} per line;\n"
-          "                       each prompt is the target in turn\n"
-          "  --batch B            rows in the batch (default 1)\n"
-          "  --position P         the target's row: a number < B, first, middle or last\n"
-          "                       (default 0)\n"
-          "  --neighbours SRC     file: the file's other prompts, cycled from the target's\n"
-          "                       successor (default with --prompts of 2+ prompts); random:\n"
-          "                       random ids, lengths uniform in [1, max(4, 2 x target length)]\n"
-          "  --neighbour-seed S   seed of the random neighbours (default 1)\n"
-          "generation:\n"
-          "  --max-new N          tokens to generate per row (default 32)\n"
-          "  --stop T             stop a row after token T (default: none)\n"
-          "  --temperature X      0 (default): greedy; else sampling\n"
-          "  --top-k K            (default 0: off)\n"
-          "  --top-p P            (default 1: off)\n"
-          "  --seed S             sampler seed (default 0)\n"
-          "output:\n"
-          "  --format F           text (default): one line of ids per prompt; json: one run\n"
-          "                       record (docs/metrics.md); csv: prompt,index,token[,...]\n"
-          "  --records            with per-token logit, top-1 probability, margin, top-k\n"
-          "  --no-progress        no progress bar (it shows only on a terminal)\n"
-          "  -h, --help           this text\n");
+/* One generated sequence in the chosen format. */
+static void print_text(int32_t p, const int32_t *t, const lc_token_record *r, int32_t n, int fmt,
+                       int records) {
+  for (int32_t i = 0; i < n; i++) {
+    if (fmt == 0) {
+      printf(i ? " %d" : "%d", (int)t[i]);
+      continue;
+    }
+    if (!records) { /* csv */
+      printf("%d,%d,%d", (int)p, (int)i, (int)t[i]);
+    } else {
+      printf("%d,%d,%d,%d,%.9g,%.9g,%.9g,", (int)p, (int)i, (int)r[i].pos, (int)t[i],
+             (double)r[i].logit, (double)r[i].top1_prob, (double)r[i].margin);
+      for (int k = 0; k < LC_CAPTURE_TOP_K; k++) printf(k ? " %d" : "%d", (int)r[i].top_ids[k]);
+      printf(",");
+      for (int k = 0; k < LC_CAPTURE_TOP_K; k++)
+        printf(k ? " %.9g" : "%.9g", (double)r[i].top_logits[k]);
+    }
+    printf("\n");
+  }
+  if (fmt != 0) return;
+  printf("\n");
+  for (int32_t i = 0; records && i < n; i++) {
+    printf("#  pos %d token %d logit %.9g top1_prob %.9g margin %.9g top", (int)r[i].pos, (int)t[i],
+           (double)r[i].logit, (double)r[i].top1_prob, (double)r[i].margin);
+    for (int k = 0; k < LC_CAPTURE_TOP_K; k++)
+      printf(" %d:%.9g", (int)r[i].top_ids[k], (double)r[i].top_logits[k]);
+    printf("\n");
+  }
 }
 
-enum {
-  O_MODEL = 256,
-  O_BACKEND,
-  O_MODE,
-  O_DEVICE,
-  O_THREADS,
-  O_MAXSEQ,
-  O_KV,
-  O_CHUNK,
-  O_PROMPT,
-  O_PROMPTS,
-  O_BATCH,
-  O_POSITION,
-  O_NEIGH,
-  O_NSEED,
-  O_MAXNEW,
-  O_STOP,
-  O_TEMP,
-  O_TOPK,
-  O_TOPP,
-  O_SEED,
-  O_FORMAT,
-  O_RECORDS,
-  O_NOPROG
-};
-
 int cmd_generate(int argc, char **argv) {
-  static const struct option opts[] = {{"model", required_argument, 0, O_MODEL},
-                                       {"backend", required_argument, 0, O_BACKEND},
-                                       {"mode", required_argument, 0, O_MODE},
-                                       {"device", required_argument, 0, O_DEVICE},
-                                       {"threads", required_argument, 0, O_THREADS},
-                                       {"max-seq", required_argument, 0, O_MAXSEQ},
-                                       {"kv-dtype", required_argument, 0, O_KV},
-                                       {"prefill-chunk", required_argument, 0, O_CHUNK},
-                                       {"prompt", required_argument, 0, O_PROMPT},
-                                       {"prompts", required_argument, 0, O_PROMPTS},
-                                       {"batch", required_argument, 0, O_BATCH},
-                                       {"position", required_argument, 0, O_POSITION},
-                                       {"neighbours", required_argument, 0, O_NEIGH},
-                                       {"neighbors", required_argument, 0, O_NEIGH},
-                                       {"neighbour-seed", required_argument, 0, O_NSEED},
-                                       {"max-new", required_argument, 0, O_MAXNEW},
-                                       {"stop", required_argument, 0, O_STOP},
-                                       {"temperature", required_argument, 0, O_TEMP},
-                                       {"top-k", required_argument, 0, O_TOPK},
-                                       {"top-p", required_argument, 0, O_TOPP},
-                                       {"seed", required_argument, 0, O_SEED},
-                                       {"format", required_argument, 0, O_FORMAT},
-                                       {"records", no_argument, 0, O_RECORDS},
-                                       {"no-progress", no_argument, 0, O_NOPROG},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
-  cli_model_opts mo;
-  cli_model_opts_default(&mo);
-  const char *prompt_s = NULL, *prompts_path = NULL, *pos_label = "0", *neigh = NULL,
-             *format = "text";
-  int32_t batch = 1, max_new = 32, stop = -1, chunk = 0, i32;
-  uint64_t nseed = 1;
-  lc_dtype kv = LC_DTYPE_F32;
+  const char *model = NULL, *prompt = NULL, *prompts = NULL, *pos_label = "0";
+  lc_context_params cp;
+  lc_context_params_default(&cp);
+  lc_model_load_params lp;
+  lc_model_load_params_default(&lp);
   lc_gen_params gp;
   memset(&gp, 0, sizeof gp);
   lc_sampler_params_default(&gp.sampler);
-  int records = 0, progress = -1, rc = 0, c;
-  optind = 1;
-  while (!rc && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-      case 'h':
-        generate_usage(stdout);
-        return 0;
-      case O_MODEL:
-        mo.model = optarg;
-        break;
-      case O_BACKEND:
-        if (lc_backend_from_name(optarg, &mo.backend) != LC_OK)
-          rc = cli_usage_error(CMD, "--backend: expected cpu or cuda, got '%s'", optarg);
-        break;
-      case O_MODE:
-        if (lc_mode_from_name(optarg, &mo.mode) != LC_OK)
-          rc = cli_usage_error(CMD,
-                               "--mode: expected strict, reference, vendor-bf16 or vendor-fp32, "
-                               "got '%s'",
-                               optarg);
-        break;
-      case O_DEVICE:
-        rc = cli_parse_i32(CMD, "--device", optarg, 0, 1024, &i32);
-        mo.device = i32;
-        break;
-      case O_THREADS:
-        rc = cli_parse_i32(CMD, "--threads", optarg, 1, 1024, &i32);
-        mo.threads = i32;
-        break;
-      case O_MAXSEQ:
-        rc = cli_parse_i32(CMD, "--max-seq", optarg, 1, INT32_MAX, &mo.max_seq_len);
-        break;
-      case O_KV:
-        if (!strcmp(optarg, "f32"))
-          kv = LC_DTYPE_F32;
-        else if (!strcmp(optarg, "bf16"))
-          kv = LC_DTYPE_BF16;
-        else
-          rc = cli_usage_error(CMD, "--kv-dtype: expected f32 or bf16, got '%s'", optarg);
-        break;
-      case O_CHUNK:
-        rc = cli_parse_i32(CMD, "--prefill-chunk", optarg, 0, INT32_MAX, &chunk);
-        break;
-      case O_PROMPT:
-        prompt_s = optarg;
-        break;
-      case O_PROMPTS:
-        prompts_path = optarg;
-        break;
-      case O_BATCH:
-        rc = cli_parse_i32(CMD, "--batch", optarg, 1, 1 << 16, &batch);
-        break;
-      case O_POSITION:
-        pos_label = optarg;
-        break;
-      case O_NEIGH:
-        if (strcmp(optarg, "file") && strcmp(optarg, "random"))
-          rc = cli_usage_error(CMD, "--neighbours: expected file or random, got '%s'", optarg);
-        neigh = optarg;
-        break;
-      case O_NSEED:
-        rc = cli_parse_u64(CMD, "--neighbour-seed", optarg, &nseed);
-        break;
-      case O_MAXNEW:
-        rc = cli_parse_i32(CMD, "--max-new", optarg, 0, 1 << 24, &max_new);
-        break;
-      case O_STOP:
-        rc = cli_parse_i32(CMD, "--stop", optarg, -1, INT32_MAX, &stop);
-        break;
-      case O_TEMP:
-        rc = cli_parse_f32(CMD, "--temperature", optarg, 0.0f, 1e6f, &gp.sampler.temperature);
-        break;
-      case O_TOPK:
-        rc = cli_parse_i32(CMD, "--top-k", optarg, 0, INT32_MAX, &gp.sampler.top_k);
-        break;
-      case O_TOPP:
-        rc = cli_parse_f32(CMD, "--top-p", optarg, 1e-9f, 1.0f, &gp.sampler.top_p);
-        break;
-      case O_SEED:
-        rc = cli_parse_u64(CMD, "--seed", optarg, &gp.sampler.seed);
-        break;
-      case O_FORMAT:
-        if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "csv"))
-          rc = cli_usage_error(CMD, "--format: expected text, json or csv, got '%s'", optarg);
-        format = optarg;
-        break;
-      case O_RECORDS:
-        records = 1;
-        break;
-      case O_NOPROG:
-        progress = 0;
-        break;
-      default:
-        generate_usage(stderr);
-        return 2;
-    }
-  }
-  if (rc) return rc;
-  if (optind < argc) return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!mo.model) return cli_usage_error(CMD, "--model PATH is required");
-  if (!prompt_s == !prompts_path)
-    return cli_usage_error(CMD, "give exactly one of --prompt \"IDS\" and --prompts FILE");
-  int32_t position = cli_resolve_position(pos_label, batch);
+  int32_t batch = 1, max_new = 32, stop = -1, threads = 1, device = 0;
+  uint64_t nseed = 1;
+  int kv = 0, neigh = -1, fmt = 0, records = 0, no_progress = 0;
+  const cli_opt opts[] = {
+      {"model", CLI_STR, &model, 0, 0, NULL, "PATH", "llama2.c .bin, or a Hugging Face directory"},
+      {"backend", CLI_BACKEND, &cp.backend, 0, 0, NULL, "B", "cpu (default) | cuda"},
+      {"mode", CLI_MODE, &cp.mode, 0, 0, NULL, "M",
+       "strict (default) | reference | vendor-bf16 | vendor-fp32"},
+      {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
+      {"threads", CLI_I32, &threads, 1, 1024, NULL, "N", "OpenBLAS threads (reference; default 1)"},
+      {"max-seq", CLI_I32, &lp.max_seq_len, 1, 1 << 24, NULL, "N",
+       "positions the model covers (default: the checkpoint's)"},
+      {"kv-dtype", CLI_CHOICE, &kv, 0, 0, "f32|bf16", "T", "KV cache: f32 (default) | bf16"},
+      {"prefill-chunk", CLI_I32, &gp.prefill_chunk, 0, INT32_MAX, NULL, "N",
+       "prompt tokens per step (default 0: whole prompts)"},
+      {"prompt", CLI_STR, &prompt, 0, 0, NULL, "IDS", "one prompt as token ids (\"1 2 3\")"},
+      {"prompts", CLI_STR, &prompts, 0, 0, NULL, "FILE",
+       "JSONL, one {\"tokens\": [...], \"answer\": [...]?} per line;\neach prompt is the "
+       "target in turn"},
+      {"batch", CLI_I32, &batch, 1, 1 << 16, NULL, "B", "rows in the batch (default 1)"},
+      {"position", CLI_STR, &pos_label, 0, 0, NULL, "P",
+       "the target's row: a number < B, first, middle or last (default 0)"},
+      {"neighbours", CLI_CHOICE, &neigh, 0, 0, "file|random", "SRC",
+       "file: the file's other prompts, cycled (default with 2+ prompts);\nrandom: random "
+       "ids, lengths in [1, max(4, 2 x target length)]"},
+      {"neighbour-seed", CLI_U64, &nseed, 0, 0, NULL, "S", "seed of random neighbours (default 1)"},
+      {"max-new", CLI_I32, &max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},
+      {"stop", CLI_I32, &stop, -1, INT32_MAX, NULL, "T", "stop a row after token T (default none)"},
+      {"temperature", CLI_F32, &gp.sampler.temperature, 0, 1e6, NULL, "X",
+       "0 (default): greedy; else sampling"},
+      {"top-k", CLI_I32, &gp.sampler.top_k, 0, INT32_MAX, NULL, "K", "(default 0: off)"},
+      {"top-p", CLI_F32, &gp.sampler.top_p, 1e-9, 1, NULL, "P", "(default 1: off)"},
+      {"seed", CLI_U64, &gp.sampler.seed, 0, 0, NULL, "S", "sampler seed (default 0)"},
+      {"format", CLI_CHOICE, &fmt, 0, 0, "text|csv|json", "F",
+       "text (default): a line of ids per prompt; csv: prompt,index,token[,...];\njson: one run "
+       "record (docs/metrics.md)"},
+      {"records", CLI_FLAG, &records, 0, 0, NULL, NULL,
+       "with each token's logit, top-1 probability, margin and top-8 ids\nand logits (every "
+       "format)"},
+      {"no-progress", CLI_FLAG, &no_progress, 0, 0, NULL, NULL, "no progress bar"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+  const cli_cmd cmd = {
+      "generate", "--model PATH (--prompt IDS | --prompts FILE) [options]",
+      "Generates for each prompt (the target) as one row of a batch: the other rows are\n"
+      "neighbours that generate beside it.  In strict mode the target's tokens and logits do\n"
+      "not depend on the batch size, the target's position or the neighbours.",
+      opts, NULL};
+  int rc = cli_parse(&cmd, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  if (!model) return cli_usage_error(CMD, "--model PATH is required");
+  const int32_t position = lc_position_resolve(pos_label, batch);
   if (position < 0)
-    return cli_usage_error(CMD,
-                           "--position: expected first, middle, last or a number below "
-                           "--batch %d, got '%s'",
-                           (int)batch, pos_label);
-  gp.prefill_chunk = chunk;
-
-  cli_prompts ps = {NULL, 0};
-  if (prompt_s) {
-    int32_t *t = NULL, n = 0;
-    if ((rc = cli_parse_tokens(CMD, "--prompt", prompt_s, &t, &n))) return rc;
-    rc = cli_prompts_add(CMD, &ps, t, n);
-    free(t);
-    if (rc) return rc;
-  } else if ((rc = cli_read_prompts(CMD, prompts_path, &ps))) {
-    return rc;
-  }
-  if (!neigh) neigh = ps.n > 1 ? "file" : "random";
-  const int from_file = !strcmp(neigh, "file");
-  if (from_file && ps.n < 2 && batch > 1)
+    return cli_usage_error(
+        CMD, "--position: expected first, middle, last or a number below --batch %d, got '%s'",
+        (int)batch, pos_label);
+  cp.device = device;
+  cp.cpu_threads = threads;
+  lc_prompt_list ps = {NULL, 0};
+  if ((rc = cli_load_prompts(CMD, prompt, prompts, &ps))) return rc;
+  const int random_nb = neigh < 0 ? ps.n < 2 : neigh == 1;
+  if (!random_nb && ps.n < 2 && batch > 1)
     fprintf(stderr, "layercast %s: note: one prompt: its neighbours are copies of it\n", CMD);
 
   lc_context *ctx = NULL;
-  lc_model *model = NULL;
+  lc_model *m = NULL;
   lc_session *sess = NULL;
-  int32_t *toks = NULL;
-  lc_token_record *recs = NULL;
-  json_t *rec = NULL, *fp = NULL;
-  if ((rc = cli_open(CMD, &mo, 0, &ctx, &model))) goto done;
+  lc_run_record *rec = NULL;
+  int32_t *toks = malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *toks);
+  lc_token_record *recs = malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *recs);
   lc_model_info info;
-  lc_status st = lc_model_get_info(model, &info);
-  if (st != LC_OK) {
-    rc = cli_fail(CMD, "lc_model_get_info", st, ctx);
-    goto done;
-  }
-  const int32_t vocab = info.config.vocab_size;
-  if ((rc = cli_check_vocab(CMD, &ps, vocab))) goto done;
-  int32_t max_prompt = 0;
-  for (int32_t p = 0; p < ps.n; p++) {
-    int32_t need = from_file ? ps.v[p].n : cli_neighbour_max_len(ps.v[p].n);
-    if (need > max_prompt) max_prompt = need;
-  }
-  if ((rc = cli_session_for(CMD, model, batch, max_prompt, max_new, chunk, kv, &sess))) goto done;
-  toks = malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *toks);
-  recs = malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *recs);
+  lc_session_params sp;
+  lc_status st = LC_OK;
   if (!toks || !recs) {
     fprintf(stderr, "layercast %s: out of memory\n", CMD);
-    rc = 1;
-    goto done;
+    rc = CLI_FAIL;
+  } else if ((st = lc_context_create(&cp, &ctx)) != LC_OK) {
+    rc = cli_fail(CMD, "creating the context", st, cli_status_rc(st));
+  } else if ((st = lc_model_load(ctx, model, &lp, &m)) != LC_OK) {
+    rc = cli_fail(CMD, "loading the model", st, cli_status_rc(st));
+  } else if ((st = lc_model_get_info(m, &info)) == LC_OK &&
+             (st = lc_target_check(&info.config, &ps, random_nb, max_new, stop)) != LC_OK) {
+    rc = cli_fail(CMD, "the prompts and options do not fit the model", st, CLI_USAGE);
+    if (strstr(lc_last_error(NULL), "positions"))
+      fprintf(stderr, "  (--max-seq N gives the model more positions; or lower --max-new)\n");
+    if (strstr(lc_last_error(NULL), "stop token"))
+      fprintf(stderr, "  (--stop takes a token id of the model's vocabulary)\n");
+  } else if (st == LC_OK &&
+             ((st = lc_target_session_params(batch, lc_target_max_prompt(&ps, random_nb), max_new,
+                                             gp.prefill_chunk, kv ? LC_DTYPE_BF16 : LC_DTYPE_F32,
+                                             &sp)) != LC_OK ||
+              (st = lc_session_create(m, &sp, &sess)) != LC_OK)) {
+    rc = cli_fail(CMD, "creating the session", st, CLI_FAIL);
+  } else if (st != LC_OK) {
+    rc = cli_fail(CMD, "starting", st, CLI_FAIL);
   }
-  const int is_json = !strcmp(format, "json"), is_csv = !strcmp(format, "csv");
-  if (is_json) {
-    if (!(fp = cli_fingerprint(CMD, ctx)) ||
-        !(rec = cli_record_new(CMD, "generate", ctx, mo.model, batch, position, pos_label, 0, &gp,
-                               max_new, kv, neigh, nseed, fp))) {
-      rc = 1;
+  if (rc) goto done;
+  if (fmt == 2) {
+    lc_run_setup su = {model,     "",   "", max_new, stop, gp, kv ? LC_DTYPE_BF16 : LC_DTYPE_F32,
+                       random_nb, nseed};
+    memcpy(su.weights_hash, info.weights_hash, LC_HASH_HEX_LEN);
+    lc_run_cell cell = {batch, position, pos_label, 0};
+    if ((st = lc_prompt_list_hash(&ps, su.prompts_hash)) != LC_OK ||
+        (st = lc_run_record_create("generate", ctx, &su, &cell, &rec)) != LC_OK) {
+      rc = cli_fail(CMD, "the run record", st, CLI_FAIL);
       goto done;
     }
   }
-  if (is_csv)
-    printf(records ? "prompt,index,pos,token,logit,top1_prob,margin\n" : "prompt,index,token\n");
+  if (fmt == 1)
+    printf(records ? "prompt,index,pos,token,logit,top1_prob,margin,top_ids,top_logits\n"
+                   : "prompt,index,token\n");
   cli_progress prog;
-  cli_progress_start(&prog, "generate", ps.n, progress);
+  cli_progress_start(&prog, "generate", !no_progress);
   for (int32_t p = 0; p < ps.n && !rc; p++) {
-    cli_target_run tr;
-    memset(&tr, 0, sizeof tr);
-    tr.session = sess;
-    tr.target = &ps.v[p];
-    tr.target_index = p;
-    tr.pool = from_file ? &ps : NULL;
-    tr.neighbour_seed = nseed;
-    tr.vocab = vocab;
-    tr.batch = batch;
-    tr.position = position;
-    tr.max_new = max_new;
-    tr.stop_token = stop;
-    tr.gen = gp;
+    lc_target_params tp;
+    memset(&tp, 0, sizeof tp);
+    tp.target = &ps.v[p];
+    tp.target_index = p;
+    tp.pool = random_nb ? NULL : &ps;
+    tp.neighbour_seed = nseed;
+    tp.batch = batch;
+    tp.position = position;
+    tp.max_new = max_new;
+    tp.stop_token = stop;
+    tp.gen = gp;
     int32_t n = 0;
-    if ((rc = cli_run_target(CMD, &tr, toks, recs, &n))) break;
-    cli_progress_add(&prog, 1);
-    if (is_json) {
-      json_t *s = cli_record_sequence(p, ps.v[p].tokens, ps.v[p].n, toks, n, recs, records);
-      if (!s || json_array_append_new(json_object_get(rec, "sequences"), s)) {
-        fprintf(stderr, "layercast %s: building the record failed (out of memory)\n", CMD);
-        rc = 1;
-      }
-    } else if (is_csv) {
-      for (int32_t i = 0; i < n; i++) {
-        if (records)
-          printf("%d,%d,%d,%d,%.9g,%.9g,%.9g\n", (int)p, (int)i, (int)recs[i].pos, (int)toks[i],
-                 (double)recs[i].logit, (double)recs[i].top1_prob, (double)recs[i].margin);
-        else
-          printf("%d,%d,%d\n", (int)p, (int)i, (int)toks[i]);
-      }
-    } else {
-      for (int32_t i = 0; i < n; i++) printf(i ? " %d" : "%d", (int)toks[i]);
-      printf("\n");
-      if (records)
-        for (int32_t i = 0; i < n; i++)
-          printf("#  pos %d token %d logit %.9g top1_prob %.9g margin %.9g\n", (int)recs[i].pos,
-                 (int)toks[i], (double)recs[i].logit, (double)recs[i].top1_prob,
-                 (double)recs[i].margin);
+    if ((st = lc_generate_target(sess, &tp, toks, recs, &n)) != LC_OK) {
+      rc = cli_fail(CMD, "generating", st, CLI_FAIL);
+      break;
     }
+    cli_progress_cb(&prog, p + 1, ps.n);
+    if (rec && (st = lc_run_record_add(rec, p, &ps.v[p], toks, n, recs, records)) != LC_OK)
+      rc = cli_fail(CMD, "the run record", st, CLI_FAIL);
+    else if (!rec)
+      print_text(p, toks, recs, n, fmt, records);
   }
   cli_progress_end(&prog);
-  if (!rc && is_json) rc = cli_json_write_line(CMD, stdout, rec);
+  if (!rc && rec) {
+    char *line = NULL;
+    if ((st = lc_run_record_json(rec, &line)) != LC_OK)
+      rc = cli_fail(CMD, "the run record", st, CLI_FAIL);
+    else
+      printf("%s\n", line);
+    lc_string_free(line);
+  }
   if (!rc && fflush(stdout) != 0) {
     fprintf(stderr, "layercast %s: writing the output failed\n", CMD);
-    rc = 1;
+    rc = CLI_FAIL;
   }
 done:
-  json_decref(rec);
-  json_decref(fp);
+  lc_run_record_free(rec);
   free(toks);
   free(recs);
   lc_session_free(sess);
-  cli_close(ctx, model);
-  cli_prompts_free(&ps);
+  lc_model_free(m);
+  lc_context_free(ctx);
+  lc_prompt_list_free(&ps);
   return rc;
 }
