@@ -68,9 +68,21 @@ package_check() {
   echo "package: find_package(layercast) and pkg-config layercast work"
 }
 
+# tools/demo.sh builds what `cmake --install` installs: a fresh CPU-only
+# build through it, then an install into a scratch prefix.
+demo_install_check() {
+  local dir=build-demo-check
+  rm -rf "$dir"
+  LC_BUILD_DIR=$dir LC_CUDA=OFF bash tools/demo.sh --build-only >/dev/null
+  cmake --install "$dir" --prefix "$dir/prefix" >/dev/null
+  [ -x "$dir/prefix/bin/layercast" ] && [ -f "$dir/prefix/include/layercast_experiment.h" ]
+  echo "demo.sh: cmake --install works after it"
+}
+
 status=0
 leg release build-release || status=1
 if [ $status -eq 0 ]; then package_check || { echo "package check failed"; status=1; }; fi
+if [ $status -eq 0 ]; then demo_install_check || { echo "demo.sh install check failed"; status=1; }; fi
 if [ $quick -eq 0 ]; then
   CC=gcc leg sanitize build-sanitize -DLC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
 fi
