@@ -207,7 +207,11 @@ LC_API void lc_context_params_default(lc_context_params *p);
  *                            was built without CUDA;
  *   LC_ERR_NO_DEVICE         CUDA backend and no usable GPU (or the index is
  *                            past the device count);
- *   LC_ERR_CUDA, LC_ERR_CUBLAS  the runtime or cuBLASLt failed to start;
+ *   LC_ERR_CUDA              the CUDA runtime failed to start;
+ *   LC_ERR_CUBLAS            vendor modes: cuBLASLt failed to start, or
+ *                            libcublasLt could not be loaded (it is loaded
+ *                            at run time, for these modes only; the message
+ *                            names the library and the loader's error);
  *   LC_ERR_OUT_OF_MEMORY.
  * On failure *out is NULL and lc_last_error(NULL) says why. */
 LC_API lc_status lc_context_create(const lc_context_params *params, lc_context **out);
@@ -240,7 +244,9 @@ typedef struct lc_device_info {
   size_t global_bytes;    /* device memory; 0 on the CPU */
   int driver_version;     /* CUDA driver API version (e.g. 13000); 0 on the CPU */
   int runtime_version;    /* CUDA runtime version; 0 on the CPU */
-  int cublaslt_version;   /* cuBLASLt version; 0 on the CPU */
+  int cublaslt_version;   /* cuBLASLt version; 0 on the CPU, or when
+                             libcublasLt cannot be loaded (asking for it on
+                             a CUDA context loads it) */
   char blas[64];          /* CPU: OpenBLAS's config string (truncated) */
 } lc_device_info;
 

@@ -165,7 +165,11 @@ lc_status lc_context_create(const lc_context_params *params, lc_context **out) {
   ctx->cpu_threads = p.cpu_threads ? p.cpu_threads : 1;
   if (ctx->backend == LC_BACKEND_CUDA) {
     lc_status st = lc_cuda_context_init(ctx);
+    /* cuBLASLt is loaded for the vendor modes only (lib/cublaslt_loader.c) */
+    if (st == LC_OK && (ctx->mode == LC_MODE_VENDOR_BF16 || ctx->mode == LC_MODE_VENDOR_FP32))
+      st = lc_vendor_context_init(ctx, "lc_context_create");
     if (st != LC_OK) {
+      lc_cuda_context_free(ctx);
       free(ctx); /* the message is already in the thread's buffer */
       return st;
     }

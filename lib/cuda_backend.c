@@ -1,33 +1,28 @@
 /*
  * lib/cuda_backend.c — the CUDA backend's runtime side, in C: device
- * selection through kernels/, a stream per context, a cuBLASLt handle (for
- * the vendor baselines), and backend memory.  Without CUDA in the build
- * every entry reports LC_ERR_UNSUPPORTED.
+ * selection through kernels/, a stream per context, and backend memory.
+ * The vendor baselines' cuBLASLt handle lives in lib/vendor.c, created only
+ * for vendor work (cuBLASLt is loaded at run time, lib/cublaslt_loader.c).
+ * Without CUDA in the build every entry reports LC_ERR_UNSUPPORTED.
  */
 #include "lib/lc_internal.h"
 
 #if defined(LC_HAVE_CUDA)
 
-#include <cublasLt.h>
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 
 #include "kernels/lc_kernels.h"
+#include "lib/cublaslt_loader.h"
 
 struct lc_cuda_state {
   lc_cuda_device_info info; /* what the probe read */
   cudaStream_t stream;      /* every op of the context runs here */
-  cublasLtHandle_t lt;      /* cuBLASLt handle for the vendor modes */
   void *ws;                 /* grow-only workspace, device */
   size_t ws_bytes;
   int32_t *idx; /* grow-only index scratch, device */
   size_t idx_bytes;
 };
-
-cublasLtHandle_t lc_cuda_lt_handle(lc_context *ctx);
-cublasLtHandle_t lc_cuda_lt_handle(lc_context *ctx) {
-  return ctx->cuda->lt;
-}
 
 static lc_status cuda_err(lc_context *ctx, cudaError_t e, const char *what) {
   return LC_FAIL(ctx, LC_ERR_CUDA, "%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
@@ -47,13 +42,6 @@ lc_status lc_cuda_context_init(lc_context *ctx) {
     free(cs);
     return LC_FAIL(NULL, LC_ERR_CUDA, "cudaStreamCreate: %s", cudaGetErrorString(e));
   }
-  cublasStatus_t bs = cublasLtCreate(&cs->lt);
-  if (bs != CUBLAS_STATUS_SUCCESS) {
-    cudaStreamDestroy(cs->stream);
-    free(cs);
-    return LC_FAIL(NULL, LC_ERR_CUBLAS, "cublasLtCreate: %s (%d)", cublasLtGetStatusString(bs),
-                   (int)bs);
-  }
   ctx->cuda = cs;
   return LC_OK;
 }
@@ -66,7 +54,6 @@ void lc_cuda_context_free(lc_context *ctx) {
   cudaFree(cs->ws);
   cudaFree(cs->idx);
   lc_mem_account_workspace(ctx, -(int64_t)(cs->ws_bytes + cs->idx_bytes));
-  cublasLtDestroy(cs->lt);
   cudaStreamDestroy(cs->stream);
   free(cs);
   ctx->cuda = NULL;
@@ -84,7 +71,10 @@ lc_status lc_cuda_device_info_get(const lc_context *ctx, lc_device_info *out) {
   if (cudaDriverGetVersion(&v) == cudaSuccess) out->driver_version = v;
   v = 0;
   if (cudaRuntimeGetVersion(&v) == cudaSuccess) out->runtime_version = v;
-  out->cublaslt_version = (int)cublasLtGetVersion();
+  /* Loads cuBLASLt if nothing has yet; 0 if it cannot be loaded, which
+   * only the vendor modes need (they fail at context creation then). */
+  const lc_cublaslt *lt = lc_cublaslt_api();
+  out->cublaslt_version = lt ? (int)lt->cublasLtGetVersion() : 0;
   return LC_OK;
 }
 

@@ -131,7 +131,15 @@ lc_status lc_vendor_matmul(lc_context *ctx, const float *x, int64_t m, const lc_
  * benchmarks compare large-M strict against; not part of the public API. */
 lc_status lc_vendor_sgemm_prewidened(lc_context *ctx, const float *x, int64_t m, const float *w_f32,
                                      int64_t n, int64_t k, float *y);
-/* Frees what lib/vendor.c keeps on a context (descriptors, temporaries). */
+/* Loads cuBLASLt (lib/cublaslt_loader.c) and creates the context's handle
+ * on its device, once per context: called by lc_context_create for the
+ * vendor modes and on first use by the calls above.  LC_ERR_CUBLAS (the
+ * library cannot be loaded, cublasLtCreate failed), LC_ERR_CUDA,
+ * LC_ERR_OUT_OF_MEMORY; messages start with fn.  LC_ERR_UNSUPPORTED
+ * without CUDA in the build. */
+lc_status lc_vendor_context_init(lc_context *ctx, const char *fn);
+/* Frees what lib/vendor.c keeps on a context (descriptors, temporaries,
+ * the cuBLASLt handle). */
 void lc_vendor_context_free(lc_context *ctx);
 
 /* Records a change of `delta` bytes of workspace on the context. */

@@ -26,20 +26,22 @@
  * Descriptors, layouts and the chosen algorithm are cached per
  * (mode, M, N, K, alignments) in a small LRU table on the context.
  *
+ * cuBLASLt is not linked: lib/cublaslt_loader.c loads it when a vendor-mode
+ * context is created (lc_vendor_context_init, which also creates the
+ * context's handle) or lc_vendor_sgemm_prewidened is first called, and every
+ * cuBLASLt call below goes through that table (vs->lt->cublasLt...).
+ *
  * Benchmark: build/bench/bench_matmul (bench/run.sh).
  */
 #include "lib/lc_internal.h"
 
 #if defined(LC_HAVE_CUDA)
 
-#include <cublasLt.h>
 #include <cuda_runtime_api.h>
 #include <string.h>
 
 #include "kernels/lc_kernels.h"
-
-/* lib/cuda_backend.c */
-cublasLtHandle_t lc_cuda_lt_handle(lc_context *ctx);
+#include "lib/cublaslt_loader.h"
 
 /* What engines give cuBLASLt as workspace on Hopper (PyTorch: 32 MiB). */
 #define VENDOR_LT_WS_MAX ((size_t)32 << 20)
@@ -69,6 +71,8 @@ typedef struct vendor_plan {
 } vendor_plan;
 
 struct lc_vendor_state {
+  const lc_cublaslt *lt;   /* the loaded cuBLASLt functions */
+  cublasLtHandle_t handle; /* this context's handle, created on its device */
   vendor_plan plans[VENDOR_PLANS];
   uint64_t clock;
 };
@@ -95,16 +99,39 @@ static lc_status lt_fail(lc_context *ctx, vendor_kind kind, const char *what, cu
                          int64_t m, int64_t n, int64_t k) {
   return LC_FAIL(ctx, LC_ERR_CUBLAS, "lc_matmul (%s, M=%lld N=%lld K=%lld): %s: %s (%d)",
                  kind_name(kind), (long long)m, (long long)n, (long long)k, what,
-                 cublasLtGetStatusString(s), (int)s);
+                 ctx->vendor->lt->cublasLtGetStatusString(s), (int)s);
 }
 
-static void plan_release(vendor_plan *p) {
+static void plan_release(const lc_cublaslt *lt, vendor_plan *p) {
   if (!p->used) return;
-  if (p->d) cublasLtMatrixLayoutDestroy(p->d);
-  if (p->b) cublasLtMatrixLayoutDestroy(p->b);
-  if (p->a) cublasLtMatrixLayoutDestroy(p->a);
-  if (p->op) cublasLtMatmulDescDestroy(p->op);
+  if (p->d) lt->cublasLtMatrixLayoutDestroy(p->d);
+  if (p->b) lt->cublasLtMatrixLayoutDestroy(p->b);
+  if (p->a) lt->cublasLtMatrixLayoutDestroy(p->a);
+  if (p->op) lt->cublasLtMatmulDescDestroy(p->op);
   memset(p, 0, sizeof *p);
+}
+
+lc_status lc_vendor_context_init(lc_context *ctx, const char *fn) {
+  if (ctx->vendor) return LC_OK;
+  const lc_cublaslt *lt = NULL;
+  LC_TRY(lc_cublaslt_require(ctx, fn, &lt));
+  lc_vendor_state *vs = calloc(1, sizeof *vs);
+  if (!vs) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e != cudaSuccess) {
+    free(vs);
+    return LC_FAIL(ctx, LC_ERR_CUDA, "%s: cudaSetDevice(%d): %s", fn, ctx->device,
+                   cudaGetErrorString(e));
+  }
+  cublasStatus_t s = lt->cublasLtCreate(&vs->handle);
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    free(vs);
+    return LC_FAIL(ctx, LC_ERR_CUBLAS, "%s: cublasLtCreate: %s (%d)", fn,
+                   lt->cublasLtGetStatusString(s), (int)s);
+  }
+  vs->lt = lt;
+  ctx->vendor = vs;
+  return LC_OK;
 }
 
 /* Fills *p (descriptors and the heuristic's algorithm); on failure releases
@@ -120,60 +147,62 @@ static lc_status plan_build(lc_context *ctx, vendor_plan *p, vendor_kind kind, i
   p->align_a = align_a;
   p->align_b = align_b;
   p->align_d = align_d;
+  const lc_vendor_state *vs = ctx->vendor;
+  const lc_cublaslt *lt = vs->lt;
   cudaDataType_t ab = kind == VENDOR_KIND_BF16 ? CUDA_R_16BF : CUDA_R_32F;
   cublasLtMatmulPreference_t pref = NULL;
   const char *what = "cublasLtMatmulDescCreate";
-  cublasStatus_t s = cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+  cublasStatus_t s = lt->cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
   if (s == CUBLAS_STATUS_SUCCESS) {
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     what = "cublasLtMatmulDescSetAttribute(TRANSA/TRANSB)";
-    s = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    s = lt->cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+      s = lt->cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
   }
   if (s == CUBLAS_STATUS_SUCCESS) {
     what = "cublasLtMatrixLayoutCreate";
-    s = cublasLtMatrixLayoutCreate(&p->a, ab, (uint64_t)k, (uint64_t)n, k);
+    s = lt->cublasLtMatrixLayoutCreate(&p->a, ab, (uint64_t)k, (uint64_t)n, k);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatrixLayoutCreate(&p->b, ab, (uint64_t)k, (uint64_t)m, k);
+      s = lt->cublasLtMatrixLayoutCreate(&p->b, ab, (uint64_t)k, (uint64_t)m, k);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatrixLayoutCreate(&p->d, CUDA_R_32F, (uint64_t)n, (uint64_t)m, n);
+      s = lt->cublasLtMatrixLayoutCreate(&p->d, CUDA_R_32F, (uint64_t)n, (uint64_t)m, n);
   }
   if (s == CUBLAS_STATUS_SUCCESS) {
     what = "cublasLtMatmulPreference";
-    s = cublasLtMatmulPreferenceCreate(&pref);
+    s = lt->cublasLtMatmulPreferenceCreate(&pref);
     uint64_t ws_max = VENDOR_LT_WS_MAX;
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                               &ws_max, sizeof ws_max);
+      s = lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                   &ws_max, sizeof ws_max);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-                                               &align_a, sizeof align_a);
+      s = lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                   &align_a, sizeof align_a);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                                               &align_b, sizeof align_b);
+      s = lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                   &align_b, sizeof align_b);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
-                                               &align_d, sizeof align_d);
+      s = lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                   &align_d, sizeof align_d);
     if (s == CUBLAS_STATUS_SUCCESS)
-      s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
-                                               &align_d, sizeof align_d);
+      s = lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                   &align_d, sizeof align_d);
   }
   int found = 0;
   cublasLtMatmulHeuristicResult_t res;
   memset(&res, 0, sizeof res);
   if (s == CUBLAS_STATUS_SUCCESS) {
     what = "cublasLtMatmulAlgoGetHeuristic";
-    s = cublasLtMatmulAlgoGetHeuristic(lc_cuda_lt_handle(ctx), p->op, p->a, p->b, p->d, p->d, pref,
-                                       1, &res, &found);
+    s = lt->cublasLtMatmulAlgoGetHeuristic(vs->handle, p->op, p->a, p->b, p->d, p->d, pref, 1, &res,
+                                           &found);
   }
-  if (pref) cublasLtMatmulPreferenceDestroy(pref);
+  if (pref) lt->cublasLtMatmulPreferenceDestroy(pref);
   if (s == CUBLAS_STATUS_SUCCESS && (found < 1 || res.state != CUBLAS_STATUS_SUCCESS)) {
     what = "cublasLtMatmulAlgoGetHeuristic found no algorithm";
     s = found < 1 ? CUBLAS_STATUS_NOT_SUPPORTED : res.state;
   }
   if (s != CUBLAS_STATUS_SUCCESS) {
-    plan_release(p);
+    plan_release(lt, p);
     return lt_fail(ctx, kind, what, s, m, n, k);
   }
   p->algo = res.algo;
@@ -186,12 +215,7 @@ static lc_status plan_build(lc_context *ctx, vendor_plan *p, vendor_kind kind, i
 static lc_status plan_get(lc_context *ctx, vendor_kind kind, int64_t m, int64_t n, int64_t k,
                           const void *a, const void *b, const void *d, vendor_plan **out) {
   *out = NULL;
-  if (!ctx->vendor) {
-    ctx->vendor = calloc(1, sizeof *ctx->vendor);
-    if (!ctx->vendor)
-      return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "lc_matmul (%s): out of host memory",
-                     kind_name(kind));
-  }
+  LC_TRY(lc_vendor_context_init(ctx, kind_name(kind)));
   lc_vendor_state *vs = ctx->vendor;
   uint32_t al_a = ptr_alignment(a), al_b = ptr_alignment(b), al_d = ptr_alignment(d);
   vendor_plan *victim = &vs->plans[0];
@@ -209,7 +233,7 @@ static lc_status plan_get(lc_context *ctx, vendor_kind kind, int64_t m, int64_t 
       victim = p;
     }
   }
-  plan_release(victim);
+  plan_release(vs->lt, victim);
   LC_TRY(plan_build(ctx, victim, kind, m, n, k, al_a, al_b, al_d));
   victim->last_use = ++vs->clock;
   *out = victim;
@@ -219,9 +243,10 @@ static lc_status plan_get(lc_context *ctx, vendor_kind kind, int64_t m, int64_t 
 static lc_status run_plan(lc_context *ctx, const vendor_plan *p, const void *a, const void *b,
                           float *y, void *lt_ws) {
   const float one = 1.0f, zero = 0.0f;
-  cublasStatus_t s = cublasLtMatmul(lc_cuda_lt_handle(ctx), p->op, &one, a, p->a, b, p->b, &zero, y,
-                                    p->d, y, p->d, &p->algo, p->ws_bytes ? lt_ws : NULL,
-                                    p->ws_bytes, (cudaStream_t)lc_cuda_stream(ctx));
+  const lc_vendor_state *vs = ctx->vendor;
+  cublasStatus_t s = vs->lt->cublasLtMatmul(vs->handle, p->op, &one, a, p->a, b, p->b, &zero, y,
+                                            p->d, y, p->d, &p->algo, p->ws_bytes ? lt_ws : NULL,
+                                            p->ws_bytes, (cudaStream_t)lc_cuda_stream(ctx));
   if (s != CUBLAS_STATUS_SUCCESS)
     return lt_fail(ctx, p->kind, "cublasLtMatmul", s, p->m, p->n, p->k);
   return LC_OK;
@@ -301,6 +326,7 @@ lc_status lc_vendor_sgemm_prewidened(lc_context *ctx, const float *x, int64_t m,
                    (long long)n, (long long)k);
   if (m == 0) return LC_OK;
   LC_TRY(set_device(ctx, VENDOR_KIND_FP32));
+  LC_TRY(lc_vendor_context_init(ctx, "lc_vendor_sgemm_prewidened")); /* strict contexts too */
   vendor_plan *p = NULL;
   LC_TRY(plan_get(ctx, VENDOR_KIND_FP32, m, n, k, w_f32, x, y, &p));
   void *ws = NULL;
@@ -315,8 +341,10 @@ void lc_vendor_context_free(lc_context *ctx) {
     cudaSetDevice(ctx->device);
     cudaStreamSynchronize((cudaStream_t)lc_cuda_stream(ctx));
   }
-  for (int i = 0; i < VENDOR_PLANS; i++) plan_release(&ctx->vendor->plans[i]);
-  free(ctx->vendor);
+  lc_vendor_state *vs = ctx->vendor;
+  for (int i = 0; i < VENDOR_PLANS; i++) plan_release(vs->lt, &vs->plans[i]);
+  vs->lt->cublasLtDestroy(vs->handle);
+  free(vs);
   ctx->vendor = NULL;
 }
 
@@ -348,6 +376,10 @@ lc_status lc_vendor_sgemm_prewidened(lc_context *ctx, const float *x, int64_t m,
   (void)k;
   (void)y;
   return no_cuda(ctx, "lc_vendor_sgemm_prewidened");
+}
+
+lc_status lc_vendor_context_init(lc_context *ctx, const char *fn) {
+  return no_cuda(ctx, fn);
 }
 
 void lc_vendor_context_free(lc_context *ctx) {

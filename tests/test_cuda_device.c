@@ -19,7 +19,8 @@
 
 static int have_gpu;
 
-/* A CUDA context comes up on device 0 with its stream and cuBLASLt handle;
+/* A CUDA context comes up on device 0 with its stream (a strict one makes
+ * no cuBLASLt handle: tests/test_cublaslt_loader.c);
  * a device index past the count is LC_ERR_NO_DEVICE. */
 static void test_cuda_device_context(void **state) {
   (void)state;
