@@ -420,8 +420,14 @@ LC_API lc_status lc_replay_run(lc_replay *r, const lc_prompt *prompt, int32_t pr
                                const int32_t *given, int32_t n_given, lc_replay_result **out);
 LC_API void lc_replay_result_free(lc_replay_result *res);
 
-/* The result as a JSON object (docs/metrics.md, "compare"); release with
- * lc_string_free. */
+/* The result as an indented JSON object (release with lc_string_free):
+ * {"prompt", "prompt_len", "n_generated", "tokens_source", "steps": [{"step",
+ * "pos" (the predicted token's position), "token", "max_abs_dlogit",
+ * "top1_a", "top1_b", "flip", "margin_a", "margin_b", "first_diff_layer",
+ * "logits_equal"}], "layers": [{"layer", "final_norm", "n_diff_positions",
+ * "first_position"}], "first_diff": {"layer", "position"} or null,
+ * "logits_diff_positions", "flips", "max_abs_dlogit", "replay_misses",
+ * "identical"}; non-finite numbers are null. */
 LC_API lc_status lc_replay_result_json(const lc_replay_result *res, char **json);
 
 /* A record file's run `index` (0-based among non-blank lines) as token lists:
