@@ -22,6 +22,9 @@ uint64_t lc_splitmix64(uint64_t *s);
 /* Uniform in [lo, hi] (the modulo bias, < span / 2^64, is irrelevant here). */
 int64_t lc_splitmix_range(uint64_t *s, int64_t lo, int64_t hi);
 
+/* Seconds on CLOCK_MONOTONIC (the sweep's and the probe's timings). */
+double lc_now_s(void);
+
 /* ---- JSON ----------------------------------------------------------------------*/
 /* Arrays; floats with 9 significant digits (the shortest that round-trips
  * every binary32), non-finite values as null.  NULL when out of memory. */

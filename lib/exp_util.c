@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/exp_internal.h"
 
@@ -24,6 +25,12 @@ uint64_t lc_splitmix64(uint64_t *s) {
 int64_t lc_splitmix_range(uint64_t *s, int64_t lo, int64_t hi) {
   uint64_t span = (uint64_t)(hi - lo) + 1u;
   return lo + (int64_t)(lc_splitmix64(s) % span);
+}
+
+double lc_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- JSON ---------------------------------------------------------------------*/

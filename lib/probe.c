@@ -3,11 +3,10 @@
  * (lc_matmul_probe, layercast_experiment.h): the smallest experiment that
  * shows batch invariance, and the first half of `layercast demo --matmul`.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/exp_internal.h"
 
@@ -15,12 +14,6 @@ static const char FN[] = "lc_matmul_probe";
 
 static const int64_t SIZES[LC_PROBE_SIZES] = {1,  2,  3,  4,  5,  7,   8,   9,   15,  16,  17, 31,
                                               32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257};
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* N(0, 1) by Box-Muller from splitmix64. */
 static float normal(uint64_t *s) {
@@ -64,10 +57,10 @@ static lc_status run_mode(const lc_probe_params *p, lc_mode mode, const float *w
     memcpy(x, probe, (size_t)k * sizeof *x);               /* first position */
     memcpy(x + (m - 1) * k, probe, (size_t)k * sizeof *x); /* last position */
     st = lc_buffer_write(ctx, dx, x, (size_t)(m * k) * sizeof *x);
-    double t0 = now_s();
+    double t0 = lc_now_s();
     if (st == LC_OK) st = lc_matmul(ctx, dx, m, wt, NULL, dy);
     if (st == LC_OK) st = lc_context_synchronize(ctx);
-    *seconds += now_s() - t0;
+    *seconds += lc_now_s() - t0;
     if (st == LC_OK) st = lc_buffer_read(ctx, y, dy, (size_t)(m * n) * sizeof *y);
     float *r = res + (size_t)si * 2 * (size_t)n;
     if (st == LC_OK) {

@@ -20,7 +20,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib/exp_internal.h"
@@ -72,12 +71,6 @@ void lc_sweep_result_free(lc_sweep_result *res) {
   }
   free(res->groups);
   free(res);
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void note(lc_sweep_result *res, const char *fmt, ...)
@@ -572,9 +565,9 @@ static lc_status sweep(sweep_state *s) {
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   if (p->out_dir) LC_TRY(open_records(s));
   s->total = (int64_t)nr * res->n_prompts;
-  double t0 = now_s();
+  double t0 = lc_now_s();
   for (int32_t g = 0; g < res->n_groups; g++) LC_TRY(run_group(s, g));
-  res->seconds = now_s() - t0;
+  res->seconds = lc_now_s() - t0;
   close_group(&s->og);
   if (s->runs) {
     FILE *f = s->runs;
