@@ -15,7 +15,7 @@
  * safetensors dtypes are only allowed on tensors it ignores), shapes of 1 or
  * 2 positive dimensions, e - b == numel * element size (checked products),
  * within the file, no two tensors overlapping; then every required tensor
- * with its shape (lib/checkpoint.c, lc_ckpt_check_required).
+ * with its shape (lib/ckpt_common.c, lc_ckpt_check_required).
  */
 #define _POSIX_C_SOURCE 200809L
 
