@@ -74,9 +74,7 @@ static lc_status detect(const char *path, lc_model_format *fmt, lc_ckpt_err *e) 
 
 lc_status lc_checkpoint_open(const char *path, lc_model_format format, lc_checkpoint **out,
                              char *err, size_t err_len) {
-  /* The loaders read their own messages back (lib/ckpt_hf.c), so there is
-   * always a buffer. */
-  char local[1024];
+  char local[1024]; /* the sink when the caller gives none */
   lc_ckpt_err e = {err, err_len};
   if (!err || err_len == 0) {
     e.buf = local;

@@ -157,17 +157,21 @@ lc_status lc_ckpt_add_tensor(lc_checkpoint *c, const lc_tensor_src *t, lc_ckpt_e
 
 /* ---- required tensors ----------------------------------------------------*/
 
-static lc_status check_one(const lc_checkpoint *c, const char *where, lc_ckpt_err *e,
-                           const char *name, int ndim, int64_t rows, int64_t cols) {
+/* One required tensor; when it is absent its name goes to missing[]. */
+static lc_status check_one(const lc_checkpoint *c, const char *where, char *missing,
+                           size_t missing_len, lc_ckpt_err *e, const char *name, int ndim,
+                           int64_t rows, int64_t cols) {
   char want[64], got[64];
   if (ndim == 2)
     snprintf(want, sizeof want, "[%lld, %lld]", (long long)rows, (long long)cols);
   else
     snprintf(want, sizeof want, "[%lld]", (long long)rows);
   const lc_tensor_src *t = lc_checkpoint_find(c, name);
-  if (!t)
+  if (!t) {
+    if (missing && missing_len) snprintf(missing, missing_len, "%s", name);
     return lc_ckpt_fail(e, LC_ERR_FORMAT, "%s: tensor %s is missing (expected shape %s)", where,
                         name, want);
+  }
   int64_t want_cols = ndim == 2 ? cols : 1;
   if (t->ndim != ndim || t->shape[0] != rows || t->shape[1] != want_cols) {
     if (t->ndim == 2)
@@ -180,15 +184,17 @@ static lc_status check_one(const lc_checkpoint *c, const char *where, lc_ckpt_er
   return LC_OK;
 }
 
-lc_status lc_ckpt_check_required(const lc_checkpoint *c, const char *where, lc_ckpt_err *e) {
+lc_status lc_ckpt_check_required(const lc_checkpoint *c, const char *where, char *missing,
+                                 size_t missing_len, lc_ckpt_err *e) {
+  if (missing && missing_len) missing[0] = '\0';
   const lc_model_config *g = &c->config;
   int64_t dim = g->dim, hid = g->hidden_dim, hd = g->head_dim;
   int64_t qd = (int64_t)g->n_heads * hd, kvd = (int64_t)g->n_kv_heads * hd;
   char n[128];
-#define LC_CHECK(...)                                       \
-  do {                                                      \
-    lc_status st_ = check_one(c, where, e, n, __VA_ARGS__); \
-    if (st_ != LC_OK) return st_;                           \
+#define LC_CHECK(...)                                                             \
+  do {                                                                            \
+    lc_status st_ = check_one(c, where, missing, missing_len, e, n, __VA_ARGS__); \
+    if (st_ != LC_OK) return st_;                                                 \
   } while (0)
   snprintf(n, sizeof n, "model.embed_tokens.weight");
   LC_CHECK(2, g->vocab_size, dim);

@@ -723,24 +723,14 @@ lc_status lc_ckpt_open_hf(lc_checkpoint *c, const char *path, lc_ckpt_err *e) {
     }
   }
   if (st == LC_OK) {
-    st = lc_ckpt_check_required(c, where, e);
-    if (st != LC_OK && hs.n_skipped > 0) {
-      /* A required tensor layercast skipped: say why (dtype or rank). */
-      for (int64_t i = 0; i < hs.n_skipped; i++) {
-        char probe[160];
-        snprintf(probe, sizeof probe, "tensor %s is missing", hs.skipped[i].name);
-        if (strstr(e->buf, probe)) {
-          char name[128];
-          snprintf(name, sizeof name, "%s", hs.skipped[i].name);
-          st = lc_ckpt_fail(
-              e, strncmp(hs.skipped[i].why, "dtype", 5) == 0 ? LC_ERR_UNSUPPORTED : LC_ERR_FORMAT,
-              "%s: tensor %s has %s; layercast reads F32, BF16 or F16 tensors of "
-              "1 or 2 dimensions",
-              where, name, hs.skipped[i].why);
-          break;
-        }
-      }
-    }
+    char missing[128];
+    st = lc_ckpt_check_required(c, where, missing, sizeof missing, e);
+    const char *why = missing[0] ? skipped_why(&hs, missing) : NULL;
+    if (why) /* a required tensor layercast skipped: say why (dtype or rank) */
+      st = lc_ckpt_fail(e, strncmp(why, "dtype", 5) == 0 ? LC_ERR_UNSUPPORTED : LC_ERR_FORMAT,
+                        "%s: tensor %s has %s; layercast reads F32, BF16 or F16 tensors of "
+                        "1 or 2 dimensions",
+                        where, missing, why);
   }
   free(hs.skipped);
   return st;

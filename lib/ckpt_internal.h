@@ -65,8 +65,10 @@ lc_status lc_ckpt_add_tensor(lc_checkpoint *c, const lc_tensor_src *t, lc_ckpt_e
 lc_status lc_ckpt_keep_copy(lc_checkpoint *c, void *p, lc_ckpt_err *e);
 
 /* Checks the tensors the config calls for (checkpoint.h's list): present,
- * with the expected shape.  `where` describes the file(s) for messages. */
-lc_status lc_ckpt_check_required(const lc_checkpoint *c, const char *where, lc_ckpt_err *e);
+ * with the expected shape.  `where` describes the file(s) for messages.
+ * missing (may be NULL) gets the name of an absent tensor, else "". */
+lc_status lc_ckpt_check_required(const lc_checkpoint *c, const char *where, char *missing,
+                                 size_t missing_len, lc_ckpt_err *e);
 
 /* Element size of a supported dtype (F32 4, BF16/F16 2). */
 size_t lc_ckpt_dtype_size(lc_dtype d);

@@ -187,5 +187,5 @@ lc_status lc_ckpt_open_llama2c(lc_checkpoint *c, const char *path, lc_ckpt_err *
   LC_ADD("model.norm.weight", rms_final, D, 1, 1);
   if (!tied) LC_ADD("lm_head.weight", wcls, V, D, 2);
 #undef LC_ADD
-  return lc_ckpt_check_required(c, path, e);
+  return lc_ckpt_check_required(c, path, NULL, 0, e);
 }
