@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/ckpt_internal.h"
+#include "lib/model_config.h"
 
 /* ---- the object --------------------------------------------------------------*/
 
@@ -239,5 +240,14 @@ lc_status lc_ckpt_check_required(const lc_checkpoint *c, const char *where, char
     LC_CHECK(2, g->vocab_size, dim);
   }
 #undef LC_CHECK
+  return LC_OK;
+}
+
+/* ---- the config --------------------------------------------------------------*/
+
+lc_status lc_ckpt_check_config(const lc_checkpoint *c, const char *where, lc_ckpt_err *e) {
+  char msg[256];
+  lc_status st = lc_model_config_check(&c->config, 1, msg, sizeof msg);
+  if (st != LC_OK) return lc_ckpt_fail(e, st, "%s: %s", where, msg);
   return LC_OK;
 }

@@ -340,6 +340,7 @@ static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err
   g->rope_theta = theta;
   g->rope_style = LC_ROPE_HALF;
   g->tied_embeddings = tied;
+  CFG_TRY(lc_ckpt_check_config(c, cfg_path, e));
   CFG_TRY(cfg_token(r, "bos_token_id", &g->bos_id));
   CFG_TRY(cfg_token(r, "eos_token_id", &g->eos_id));
   CFG_TRY(cfg_rope_scaling(r, c));

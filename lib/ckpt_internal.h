@@ -70,6 +70,11 @@ lc_status lc_ckpt_keep_copy(lc_checkpoint *c, void *p, lc_ckpt_err *e);
 lc_status lc_ckpt_check_required(const lc_checkpoint *c, const char *where, char *missing,
                                  size_t missing_len, lc_ckpt_err *e);
 
+/* The config c holds, by the rules lc_model_load applies
+ * (lib/model_config.h): LC_ERR_UNSUPPORTED for what layercast does not
+ * implement (head_dim above LC_MAX_HEAD_DIM), LC_ERR_FORMAT for the rest. */
+lc_status lc_ckpt_check_config(const lc_checkpoint *c, const char *where, lc_ckpt_err *e);
+
 /* Element size of a supported dtype (F32 4, BF16/F16 2). */
 size_t lc_ckpt_dtype_size(lc_dtype d);
 

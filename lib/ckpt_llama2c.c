@@ -122,6 +122,7 @@ lc_status lc_ckpt_open_llama2c(lc_checkpoint *c, const char *path, lc_ckpt_err *
   g->qk_norm = 0;
   g->bos_id = 1;
   g->eos_id = 2;
+  LC_TRY(lc_ckpt_check_config(c, path, e));
 
   const float *p = (const float *)((const char *)addr + 28);
   const float *embed = p;

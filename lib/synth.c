@@ -37,6 +37,7 @@
 #include "cast/lc_cast.h"
 #include "layercast_model.h"
 #include "lib/lc_internal.h"
+#include "lib/model_config.h"
 
 #define SYN_PATH_LEN 4096
 #define SYN_CHUNK ((int64_t)1 << 22) /* elements generated per write (16 MiB f32) */
@@ -197,46 +198,18 @@ static int synth_threads(void) {
 
 /* ---- parameters and the tensor list -------------------------------------------*/
 
+/* The config by the rules lc_model_load applies (lib/model_config.c), so
+ * nothing is written that would not load; then what this writer adds:
+ * dtype, Hugging Face's RoPE pairing, token ids and the shard count. */
 static lc_status check_params(const lc_synth_params *p) {
   const lc_model_config *g = &p->config;
   const char *fn = "lc_synth_write";
-  if (g->arch != LC_ARCH_LLAMA && g->arch != LC_ARCH_QWEN2 && g->arch != LC_ARCH_QWEN3)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
-                   "%s: unknown arch %d (expected llama, qwen2 or "
-                   "qwen3)",
-                   fn, (int)g->arch);
+  char msg[256];
+  lc_status st = lc_model_config_check(g, 0, msg, sizeof msg);
+  if (st != LC_OK) return LC_FAIL(NULL, st, "%s: %s", fn, msg);
   if (p->dtype != LC_DTYPE_F32 && p->dtype != LC_DTYPE_BF16 && p->dtype != LC_DTYPE_F16)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: dtype %d is not F32, BF16 or F16", fn,
                    (int)p->dtype);
-  struct {
-    const char *name;
-    int32_t v;
-  } dims[] = {{"dim", g->dim},
-              {"hidden_dim", g->hidden_dim},
-              {"n_layers", g->n_layers},
-              {"n_heads", g->n_heads},
-              {"n_kv_heads", g->n_kv_heads},
-              {"head_dim", g->head_dim},
-              {"vocab_size", g->vocab_size},
-              {"max_seq_len", g->max_seq_len}};
-  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-    if (dims[i].v < 1)
-      return LC_FAIL(NULL, LC_ERR_SHAPE, "%s: config.%s must be >= 1; found %d", fn, dims[i].name,
-                     (int)dims[i].v);
-  if (g->n_kv_heads > g->n_heads || g->n_heads % g->n_kv_heads != 0)
-    return LC_FAIL(NULL, LC_ERR_SHAPE, "%s: n_kv_heads %d must divide n_heads %d", fn,
-                   (int)g->n_kv_heads, (int)g->n_heads);
-  if (g->head_dim % 2 != 0)
-    return LC_FAIL(NULL, LC_ERR_SHAPE, "%s: head_dim must be even (RoPE pairs); found %d", fn,
-                   (int)g->head_dim);
-  if ((int64_t)g->n_heads * g->head_dim > INT32_MAX)
-    return LC_FAIL(NULL, LC_ERR_OVERFLOW, "%s: n_heads * head_dim overflows int32", fn);
-  if (!isfinite(g->norm_eps) || !(g->norm_eps > 0))
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: norm_eps must be positive; found %g", fn,
-                   (double)g->norm_eps);
-  if (!isfinite(g->rope_theta) || !(g->rope_theta > 0))
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: rope_theta must be positive; found %g", fn,
-                   g->rope_theta);
   if (g->rope_style != LC_ROPE_HALF)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "%s: Hugging Face checkpoints use rope_style LC_ROPE_HALF; found %d", fn,

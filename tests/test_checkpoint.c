@@ -330,6 +330,11 @@ static void test_checkpoint_llama2c_corrupt(void **state) {
     write_bytes(path, hdrs[i], 28);
     expect_fail(path, LC_FORMAT_LLAMA2C, LC_ERR_FORMAT, "bad.bin", msgs[i], NULL);
   }
+  /* consistent, but beyond what layercast runs: head_dim 258 > LC_MAX_HEAD_DIM */
+  int32_t wide[7] = {258, 8, 1, 1, 1, 4, 2};
+  write_llama2c(path, wide, 0);
+  expect_fail(path, LC_FORMAT_AUTO, LC_ERR_UNSUPPORTED, "bad.bin", "head_dim 258 is not supported",
+              "up to 256", NULL);
   /* too short for a header; missing file */
   write_bytes(path, ok, 12);
   expect_fail(path, LC_FORMAT_LLAMA2C, LC_ERR_FORMAT, "28-byte header", NULL);
@@ -742,6 +747,7 @@ static void test_checkpoint_hf_config_corrupt(void **state) {
       {"model_type|DELETE", LC_ERR_FORMAT, "\"model_type\" must be a string; found nothing"},
       {"attention_bias|true", LC_ERR_UNSUPPORTED, "attention_bias = true"},
       {"mlp_bias|true", LC_ERR_UNSUPPORTED, "mlp_bias"},
+      {"head_dim|512", LC_ERR_UNSUPPORTED, "head_dim 512 is not supported"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     copy_file(good, cfg);

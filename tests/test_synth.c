@@ -410,11 +410,76 @@ static void test_synth_params_validated(void **state) {
   CASE(q.config.rope_style = LC_ROPE_INTERLEAVED, LC_ERR_INVALID_ARGUMENT, "LC_ROPE_HALF");
   CASE(q.config.norm_eps = 0.0f, LC_ERR_INVALID_ARGUMENT, "norm_eps must be positive");
   CASE(q.config.bos_id = 96, LC_ERR_INVALID_ARGUMENT, "bos_id 96");
+  CASE(q.config.head_dim = 512, LC_ERR_UNSUPPORTED, "head_dim 512 is not supported");
   CASE(q.config.vocab_size = 1 << 30; q.config.dim = 1 << 30;
        q.config.bos_id = 1, LC_ERR_OVERFLOW, "past 2^40 bytes");
 #undef CASE
-  assert_int_equal(n, 12);
+  assert_int_equal(n, 13);
   assert_int_equal(count_entries(g_dir), 0); /* nothing written */
+}
+
+/* Replaces the first `from` in a text file by `to`. */
+static void replace_in_file(const char *path, const char *from, const char *to) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *at = strstr(buf, from);
+  assert_non_null(at);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  fprintf(f, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+  assert_int_equal(fclose(f), 0);
+}
+
+/* lc_synth_write refuses exactly what lc_model_load refuses (one rule set,
+ * lib/model_config.c): head_dim LC_MAX_HEAD_DIM (256) writes a checkpoint
+ * that loads; 258 and 512 are LC_ERR_UNSUPPORTED from both, and synth
+ * writes nothing. */
+static void test_synth_refuses_what_load_refuses(void **state) {
+  (void)state;
+  make_tmpdir();
+  char dir[512], cfg[600], empty[512];
+  snprintf(dir, sizeof dir, "%s/m", g_dir);
+  snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+  snprintf(empty, sizeof empty, "%s/refused", g_dir);
+  lc_synth_params p = small_params(LC_ARCH_LLAMA, LC_DTYPE_BF16);
+  p.config.n_heads = 2;
+  p.config.n_kv_heads = 1;
+  p.config.head_dim = 256;
+  assert_int_equal(lc_synth_write(dir, &p), LC_OK);
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  lc_model *m = NULL;
+  if (lc_model_load(ctx, dir, NULL, &m) != LC_OK) {
+    print_error("load head_dim 256: %s\n", lc_last_error(ctx));
+    fail();
+  }
+  lc_model_free(m);
+  const int32_t too_big[] = {258, 512};
+  for (int k = 0; k < 2; k++) {
+    lc_synth_params q = p;
+    q.config.head_dim = too_big[k];
+    char want[64];
+    snprintf(want, sizeof want, "head_dim %d is not supported", (int)too_big[k]);
+    assert_int_equal(lc_synth_write(empty, &q), LC_ERR_UNSUPPORTED);
+    assert_non_null(strstr(lc_last_error(NULL), want));
+    assert_int_not_equal(access(empty, F_OK), 0); /* not even the folder */
+    /* the same config in a file (the 256 tensors beside it) */
+    char from[32], to[32];
+    snprintf(from, sizeof from, "\"head_dim\": %d", k ? 258 : 256);
+    snprintf(to, sizeof to, "\"head_dim\": %d", (int)too_big[k]);
+    replace_in_file(cfg, from, to);
+    lc_status st = lc_model_load(ctx, dir, NULL, &m);
+    if (st != LC_ERR_UNSUPPORTED || !strstr(lc_last_error(ctx), want)) {
+      print_error("load head_dim %d: %s: %s\n", (int)too_big[k], lc_status_name(st),
+                  lc_last_error(ctx));
+      fail();
+    }
+    assert_null(m);
+  }
+  lc_context_free(ctx);
 }
 
 /* A Llama-3-8B-shaped checkpoint with 2 layers (~1.5e9 values, 3 GB bf16)
@@ -489,6 +554,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_synth_shards_bitwise, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_rewrite_and_dirs, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_params_validated, cleanup_tmpdir),
+      cmocka_unit_test_teardown(test_synth_refuses_what_load_refuses, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_llama3_8b_shape_speed, cleanup_tmpdir),
   };
   return LCT_RUN(tests);
