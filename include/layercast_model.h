@@ -95,6 +95,10 @@ LC_API void lc_model_load_params_default(lc_model_load_params *p);
  * reported by lc_model_info.  params may be NULL (the defaults).
  * Returns LC_OK;
  *   LC_ERR_INVALID_ARGUMENT  NULL ctx, path or out;
+ *   LC_ERR_NOT_FOUND         path does not exist, or a file the checkpoint
+ *                            needs is absent (a folder's config.json, its
+ *                            weights, a shard the index names): the message
+ *                            names it, "no such file or directory: 'PATH'";
  *   LC_ERR_IO                a file cannot be opened, mapped or read;
  *   LC_ERR_FORMAT            corrupt, truncated or inconsistent files (the
  *                            message names the file, what was expected and

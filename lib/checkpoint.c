@@ -26,15 +26,14 @@ static int ends_with(const char *s, const char *suffix) {
  * whose validation then names anything inconsistent. */
 static lc_status detect(const char *path, lc_model_format *fmt, lc_ckpt_err *e) {
   struct stat st;
-  if (stat(path, &st) != 0)
-    return lc_ckpt_fail(e, LC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (stat(path, &st) != 0) return lc_ckpt_fail_open(e, path, errno, "");
   if (S_ISDIR(st.st_mode) || ends_with(path, ".json")) {
     *fmt = LC_FORMAT_HF;
     return LC_OK;
   }
   unsigned char b[28] = {0};
   FILE *f = fopen(path, "rb");
-  if (!f) return lc_ckpt_fail(e, LC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (!f) return lc_ckpt_fail_open(e, path, errno, "");
   size_t got = fread(b, 1, sizeof b, f);
   fclose(f);
   if (got >= 9 && b[8] == '{') {
@@ -42,8 +41,9 @@ static lc_status detect(const char *path, lc_model_format *fmt, lc_ckpt_err *e) 
     for (int i = 7; i >= 0; i--) n = (n << 8) | b[i];
     if (n + 8 <= (uint64_t)st.st_size)
       return lc_ckpt_fail(e, LC_ERR_FORMAT,
-                          "%s: this is a safetensors file; pass the Hugging Face model directory "
-                          "(with its config.json) instead",
+                          "%s: this is a safetensors file, which holds weights without their "
+                          "config; give the path of the Hugging Face model folder that holds it "
+                          "beside its config.json instead",
                           path);
   }
   int32_t h[7] = {0};
@@ -58,11 +58,13 @@ static lc_status detect(const char *path, lc_model_format *fmt, lc_ckpt_err *e) 
     if (i != 5 && (h[i] < 1 || h[i] > lim)) plausible = 0;
   if (!plausible)
     return lc_ckpt_fail(e, LC_ERR_FORMAT,
-                        "%s: not a recognised checkpoint: not a directory or a .json file "
-                        "(Hugging Face), and not a llama2.c file (found %zu bytes%s; its 7-int32 "
-                        "header would read dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
-                        "n_kv_heads %d, vocab_size %d, seq_len %d: expected sizes 1 .. 2^24); "
-                        "pass the format explicitly to see the llama2.c checks",
+                        "%s: not a recognised checkpoint: layercast loads a Hugging Face model "
+                        "folder (config.json beside model.safetensors, or beside "
+                        "model.safetensors.index.json and its shards) or a llama2.c .bin file "
+                        "(legacy version 0 export: a header of 7 int32 sizes 1 .. 2^24, then fp32 "
+                        "weights); this file is neither (found %zu bytes%s; as a llama2.c header "
+                        "it would read dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
+                        "n_kv_heads %d, vocab_size %d, seq_len %d)",
                         path, (size_t)st.st_size, got < sizeof b ? ", shorter than the header" : "",
                         (int)h[0], (int)h[1], (int)h[2], (int)h[3], (int)h[4], (int)h[5],
                         (int)h[6]);

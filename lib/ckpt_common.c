@@ -74,6 +74,12 @@ lc_status lc_ckpt_fail(lc_ckpt_err *e, lc_status st, const char *fmt, ...) {
   return st;
 }
 
+lc_status lc_ckpt_fail_open(lc_ckpt_err *e, const char *path, int errnum, const char *hint) {
+  if (errnum == ENOENT || errnum == ENOTDIR)
+    return lc_ckpt_fail(e, LC_ERR_NOT_FOUND, "no such file or directory: '%s'%s", path, hint);
+  return lc_ckpt_fail(e, LC_ERR_IO, "%s: cannot open: %s%s", path, strerror(errnum), hint);
+}
+
 size_t lc_ckpt_dtype_size(lc_dtype d) {
   return d == LC_DTYPE_F32 ? 4 : 2;
 }
@@ -90,7 +96,7 @@ lc_status lc_ckpt_map_file(lc_checkpoint *c, const char *path, const void **addr
     c->cap_maps = cap;
   }
   int fd = open(path, O_RDONLY);
-  if (fd < 0) return lc_ckpt_fail(e, LC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (fd < 0) return lc_ckpt_fail_open(e, path, errno, "");
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int err = errno;

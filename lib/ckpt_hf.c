@@ -221,14 +221,15 @@ static lc_status cfg_rope_scaling(cfg_reader *r, lc_checkpoint *c) {
 }
 
 static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err *e) {
+  struct stat sb;
+  if (stat(cfg_path, &sb) != 0)
+    return lc_ckpt_fail_open(e, cfg_path, errno,
+                             ": a Hugging Face model folder holds config.json beside "
+                             "model.safetensors (or beside model.safetensors.index.json and its "
+                             "shards); a llama2.c checkpoint is loaded from its .bin file");
   json_error_t jerr;
   json_t *root = json_load_file(cfg_path, JSON_REJECT_DUPLICATES, &jerr);
   if (!root) {
-    if (!file_exists(cfg_path))
-      return lc_ckpt_fail(e, LC_ERR_IO,
-                          "%s: cannot open: %s (a Hugging Face checkpoint needs "
-                          "config.json)",
-                          cfg_path, strerror(errno));
     if (jerr.line < 0) /* jansson could not read the file */
       return lc_ckpt_fail(e, LC_ERR_IO, "%s: %s", cfg_path, jerr.text);
     return lc_ckpt_fail(e, LC_ERR_FORMAT, "%s: invalid JSON at line %d, column %d: %s", cfg_path,
@@ -645,9 +646,15 @@ static lc_status open_index(lc_checkpoint *c, hf_state *hs, const char *dir, con
     goto out;
   }
   for (size_t k = 0; k < n_shards; k++) {
-    char p[LC_PATH_LEN];
+    char p[LC_PATH_LEN], hint[LC_PATH_LEN + 64];
     st = join_path(p, dir, shards[k], e);
     if (st != LC_OK) goto out;
+    struct stat sb;
+    if (stat(p, &sb) != 0) {
+      snprintf(hint, sizeof hint, ", a shard that %s names", idx_path);
+      st = lc_ckpt_fail_open(e, p, errno, hint);
+      goto out;
+    }
     first[k] = c->n_tensors;
     st = st_open(c, hs, p, e);
     if (st != LC_OK) goto out;
@@ -674,8 +681,7 @@ out:
 lc_status lc_ckpt_open_hf(lc_checkpoint *c, const char *path, lc_ckpt_err *e) {
   char dir[LC_PATH_LEN], cfg[LC_PATH_LEN], wpath[LC_PATH_LEN];
   struct stat sb;
-  if (stat(path, &sb) != 0)
-    return lc_ckpt_fail(e, LC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (stat(path, &sb) != 0) return lc_ckpt_fail_open(e, path, errno, "");
   if (strlen(path) >= LC_PATH_LEN)
     return lc_ckpt_fail(e, LC_ERR_INVALID_ARGUMENT, "path longer than %d bytes", LC_PATH_LEN - 1);
   if (S_ISDIR(sb.st_mode)) {
@@ -704,10 +710,11 @@ lc_status lc_ckpt_open_hf(lc_checkpoint *c, const char *path, lc_ckpt_err *e) {
   } else {
     LC_TRY(join_path(wpath, dir, "model.safetensors", e));
     if (!file_exists(wpath)) {
-      return lc_ckpt_fail(e, LC_ERR_IO,
-                          "%s: no weights: expected model.safetensors or "
-                          "model.safetensors.index.json beside config.json",
-                          dir);
+      return lc_ckpt_fail(e, LC_ERR_NOT_FOUND,
+                          "%s: no weights: no such file or directory: '%s', nor "
+                          "model.safetensors.index.json with its shards; a Hugging Face model "
+                          "folder holds them beside config.json",
+                          dir, wpath);
     }
     st = st_open(c, &hs, wpath, e);
     snprintf(where, sizeof where, "%s", wpath);

@@ -51,6 +51,12 @@ lc_status lc_ckpt_fail(lc_ckpt_err *e, lc_status st, const char *fmt, ...)
 #endif
     ;
 
+/* A path that cannot be opened (errnum from errno): LC_ERR_NOT_FOUND
+ * "no such file or directory: 'path'" when it does not exist (ENOENT,
+ * ENOTDIR), else LC_ERR_IO "path: cannot open: reason"; hint ("" for none)
+ * is appended. */
+lc_status lc_ckpt_fail_open(lc_ckpt_err *e, const char *path, int errnum, const char *hint);
+
 /* A new, empty checkpoint of that format (freed by lc_checkpoint_close). */
 lc_status lc_ckpt_new(lc_model_format format, lc_checkpoint **out, lc_ckpt_err *e);
 
