@@ -104,8 +104,13 @@ LC_API void lc_model_load_params_default(lc_model_load_params *p);
  *                            message names the file, what was expected and
  *                            what was found);
  *   LC_ERR_UNSUPPORTED       an architecture, dtype or feature layercast
- *                            does not implement (e.g. rope_scaling types
- *                            other than "llama3" and "linear");
+ *                            does not implement: a head_dim above
+ *                            lc_canon_info.max_head_dim, or a config.json
+ *                            key that would change the computation
+ *                            (hidden_act other than silu, biases, sliding
+ *                            windows, soft-capping, partial rotary, rope
+ *                            scaling other than "linear" and "llama3",
+ *                            quantization; docs/models.md lists them);
  *   LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA.
  * On failure *out is NULL and nothing stays allocated. */
 LC_API lc_status lc_model_load(lc_context *ctx, const char *path,

@@ -773,6 +773,178 @@ static void test_checkpoint_hf_config_corrupt(void **state) {
   expect_fail(cfg, LC_FORMAT_AUTO, LC_ERR_FORMAT, "expected a JSON object; found an array", NULL);
 }
 
+/* config.json keys that would change the computation, with a value layercast
+ * does not implement, are LC_ERR_UNSUPPORTED naming the key, the value and
+ * what layercast supports (instead of loading and running something else). */
+static void test_checkpoint_hf_config_unsupported(void **state) {
+  (void)state;
+  make_tmpdir();
+  char dir[512], cfg[600], good[600];
+  path_in(dir, sizeof dir, g_dir, "m");
+  path_in(cfg, sizeof cfg, dir, "config.json");
+  path_in(good, sizeof good, g_dir, "good.json");
+  synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_BF16); /* 2 layers */
+  copy_file(cfg, good);
+  struct {
+    const char *edits[3];
+    const char *msg1, *msg2;
+  } cases[] = {
+      {{"hidden_act|\"gelu\""}, "hidden_act = \"gelu\" is not supported", "\"silu\""},
+      {{"hidden_act|\"relu\""}, "hidden_act = \"relu\"", "alias \"swish\""},
+      {{"hidden_activation|\"gelu_pytorch_tanh\""},
+       "hidden_activation = \"gelu_pytorch_tanh\" is not supported",
+       "\"silu\""},
+      {{"mlp_bias|true"}, "mlp_bias = true is not supported", "supports false"},
+      {{"attention_bias|true"},
+       "attention_bias = true is not supported for llama",
+       "supports false"},
+      {{"partial_rotary_factor|0.5"},
+       "partial_rotary_factor = 0.5 is not supported",
+       "the whole head (1)"},
+      {{"rope_scaling|null",
+        "rope_parameters|{\"rope_type\": \"default\", \"rope_theta\": 10000.0, "
+        "\"partial_rotary_factor\": 0.25}"},
+       "rope_parameters.partial_rotary_factor = 0.25",
+       "the whole head (1)"},
+      {{"attn_logit_softcapping|50.0"},
+       "attn_logit_softcapping = 50 is not supported",
+       "no soft-capping (null)"},
+      {{"final_logit_softcapping|30"},
+       "final_logit_softcapping = 30 is not supported",
+       "no soft-capping (null)"},
+      {{"use_sliding_window|true", "sliding_window|16", "max_window_layers|0"},
+       "use_sliding_window = true with sliding_window = 16 gives 2 of the 2 layers",
+       "full causal attention"},
+      {{"use_sliding_window|true", "layer_types|[\"full_attention\", \"sliding_attention\"]"},
+       "sliding_window = 4096 gives 1 of the 2 layers (the first: layer 1)",
+       "full causal attention"},
+      {{"layer_types|[\"full_attention\", \"linear_attention\"]"},
+       "layer_types[1] = \"linear_attention\" is not supported",
+       "\"full_attention\""},
+      {{"quantization_config|{\"quant_method\": \"gptq\", \"bits\": 4}"},
+       "quantization_config (quant_method \"gptq\") is not supported",
+       "unquantized"},
+      {{"rope_scaling|null",
+        "rope_parameters|{\"rope_type\": \"yarn\", \"factor\": 4.0, \"rope_theta\": 1e4}"},
+       "rope_parameters type \"yarn\" is not supported",
+       "\"llama3\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    copy_file(good, cfg);
+    for (int k = 0; k < 3 && cases[i].edits[k]; k++)
+      edit_json_file(cfg, ed_config, (void *)cases[i].edits[k]);
+    expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_UNSUPPORTED, "config.json", cases[i].msg1,
+                cases[i].msg2, NULL);
+  }
+  /* qwen3 has no q/k/v biases either; qwen2's come with its model_type */
+  copy_file(good, cfg);
+  edit_json_file(cfg, ed_config, "attention_bias|true");
+  edit_json_file(cfg, ed_config, "model_type|\"qwen3\"");
+  expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_UNSUPPORTED,
+              "attention_bias = true is not supported for qwen3", NULL);
+  /* ill-typed values of those keys are LC_ERR_FORMAT */
+  const char *bad[][2] = {{"hidden_act|3", "key \"hidden_act\" must be a string; found an integer"},
+                          {"final_logit_softcapping|\"30\"", "must be a number or null"},
+                          {"layer_types|[\"full_attention\"]", "list of num_hidden_layers (2)"},
+                          {"rope_parameters|[]", "\"rope_parameters\" must be an object or null"},
+                          {"sliding_window|\"big\"", NULL}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    copy_file(good, cfg);
+    edit_json_file(cfg, ed_config, (void *)bad[i][0]);
+    if (!bad[i][1]) { /* sliding_window is read only when sliding is on */
+      edit_json_file(cfg, ed_config, "use_sliding_window|true");
+      expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "\"sliding_window\" must be an integer",
+                  NULL);
+      continue;
+    }
+    expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, bad[i][1], NULL);
+  }
+}
+
+/* What layercast computes, said in other words, loads: "swish", the
+ * defaults written out, a sliding window that no layer uses, qwen2's
+ * attention_bias, informative keys; transformers 5's rope_parameters gives
+ * rope_theta and the scaling; rope_theta given twice must agree. */
+static void test_checkpoint_hf_config_accepted(void **state) {
+  (void)state;
+  make_tmpdir();
+  char dir[512], cfg[600], good[600];
+  path_in(dir, sizeof dir, g_dir, "m");
+  path_in(cfg, sizeof cfg, dir, "config.json");
+  path_in(good, sizeof good, g_dir, "good.json");
+  synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_BF16); /* 2 layers */
+  copy_file(cfg, good);
+  const char *edits[] = {
+      "hidden_act|\"swish\"",
+      "hidden_activation|\"silu\"",
+      "mlp_bias|false",
+      "attention_bias|false",
+      "partial_rotary_factor|1.0",
+      "attn_logit_softcapping|null",
+      "final_logit_softcapping|null",
+      "quantization_config|null",
+      "use_sliding_window|true",
+      "sliding_window|4096",
+      "max_window_layers|28",
+      "pretraining_tp|2",
+      "attention_dropout|0.1",
+      "initializer_range|0.02",
+      "use_cache|true",
+      "torch_dtype|\"bfloat16\"",
+      "transformers_version|\"4.57.0\"",
+      "pad_token_id|0",
+  };
+  for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++)
+    edit_json_file(cfg, ed_config, (void *)edits[i]);
+  lc_checkpoint *c = open_ok(dir, LC_FORMAT_AUTO);
+  lc_checkpoint_close(c);
+  /* sliding layers named, but use_sliding_window false: transformers drops the window */
+  edit_json_file(cfg, ed_config, "use_sliding_window|false");
+  edit_json_file(cfg, ed_config, "layer_types|[\"sliding_attention\", \"sliding_attention\"]");
+  c = open_ok(dir, LC_FORMAT_AUTO);
+  lc_checkpoint_close(c);
+
+  /* transformers 5: rope_theta inside rope_parameters */
+  copy_file(good, cfg);
+  edit_json_file(cfg, ed_config, "rope_theta|DELETE");
+  edit_json_file(cfg, ed_config, "rope_scaling|DELETE");
+  edit_json_file(cfg, ed_config,
+                 "rope_parameters|{\"rope_type\": \"default\", \"rope_theta\": 500000.0}");
+  c = open_ok(dir, LC_FORMAT_AUTO);
+  assert_true(lc_checkpoint_config(c)->rope_theta == 500000.0);
+  assert_null(lc_checkpoint_inv_freq(c));
+  lc_checkpoint_close(c);
+  edit_json_file(cfg, ed_config,
+                 "rope_parameters|{\"rope_type\": \"linear\", \"factor\": 4.0, "
+                 "\"rope_theta\": 500000.0}");
+  c = open_ok(dir, LC_FORMAT_AUTO);
+  const double *f = lc_checkpoint_inv_freq(c);
+  assert_non_null(f);
+  assert_true(f[0] == 0.25);                                    /* theta^0 / 4 */
+  assert_true(fabs(f[1] * 4.0 * sqrt(500000.0) - 1.0) < 1e-15); /* theta^(-2/4) / 4 */
+  lc_checkpoint_close(c);
+  /* the same theta at the top level agrees; another disagrees */
+  edit_json_file(cfg, ed_config, "rope_theta|500000");
+  c = open_ok(dir, LC_FORMAT_AUTO);
+  lc_checkpoint_close(c);
+  edit_json_file(cfg, ed_config, "rope_theta|10000");
+  expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT,
+              "rope_theta 10000 and rope_parameters.rope_theta 500000 disagree", NULL);
+  edit_json_file(cfg, ed_config, "rope_scaling|{\"rope_type\": \"linear\", \"factor\": 4.0}");
+  expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT,
+              "both \"rope_scaling\" and \"rope_parameters\" are given", NULL);
+
+  /* qwen2: attention_bias is not its switch (its q/k/v biases are) */
+  char d2[512];
+  path_in(d2, sizeof d2, g_dir, "q2");
+  synth_small(d2, LC_ARCH_QWEN2, 0, 1, LC_DTYPE_BF16);
+  path_in(cfg, sizeof cfg, d2, "config.json");
+  edit_json_file(cfg, ed_config, "attention_bias|true");
+  c = open_ok(d2, LC_FORMAT_AUTO);
+  assert_int_equal(lc_checkpoint_config(c)->qkv_bias, 1);
+  lc_checkpoint_close(c);
+}
+
 /* Corrupt safetensors files are refused with the status and a message
  * naming the file, the tensor, what was expected and what was found. */
 static void test_checkpoint_hf_safetensors_corrupt(void **state) {
@@ -1021,6 +1193,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_checkpoint_hf_config_fields, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_checkpoint_hf_rope_scaling, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_checkpoint_hf_config_corrupt, cleanup_tmpdir),
+      cmocka_unit_test_teardown(test_checkpoint_hf_config_unsupported, cleanup_tmpdir),
+      cmocka_unit_test_teardown(test_checkpoint_hf_config_accepted, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_checkpoint_hf_safetensors_corrupt, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_checkpoint_hf_index_corrupt, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_checkpoint_missing_paths, cleanup_tmpdir),
