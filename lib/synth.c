@@ -22,6 +22,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -513,6 +515,47 @@ static char *config_json(const lc_synth_params *p) {
   return s;
 }
 
+/* model.safetensors, model.safetensors.index.json or a shard
+ * model-DDDDD-of-DDDDD.safetensors: the names a loader reads weights from. */
+static int is_weights_name(const char *n) {
+  if (strcmp(n, "model.safetensors") == 0 || strcmp(n, "model.safetensors.index.json") == 0)
+    return 1;
+  const char *shape = "model-#####-of-#####.safetensors";
+  if (strlen(n) != strlen(shape)) return 0;
+  for (size_t i = 0; shape[i]; i++)
+    if (shape[i] == '#' ? !isdigit((unsigned char)n[i]) : n[i] != shape[i]) return 0;
+  return 1;
+}
+
+/* Once the new files are in place: removes the weight files (is_weights_name)
+ * of an earlier checkpoint that this write did not produce, which would
+ * shadow the new one (a stale index) or sit beside it (stale shards).
+ * Files of other names are never touched. */
+static lc_status remove_stale(const char *dir, const syn_files *files) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return LC_FAIL(NULL, LC_ERR_IO, "lc_synth_write: %s: cannot list the folder: %s", dir,
+                   strerror(errno));
+  lc_status st = LC_OK;
+  const size_t skip = strlen(dir) + 1; /* files->fin[i] is "dir/name" */
+  for (struct dirent *ent; st == LC_OK && (ent = readdir(d));) {
+    if (!is_weights_name(ent->d_name)) continue;
+    int written = 0;
+    for (int i = 0; i < files->n && !written; i++)
+      written = strcmp(files->fin[i] + skip, ent->d_name) == 0;
+    if (written) continue;
+    char stale[SYN_PATH_LEN];
+    snprintf(stale, sizeof stale, "%s/%s", dir, ent->d_name);
+    if (unlink(stale) != 0 && errno != ENOENT)
+      st = LC_FAIL(NULL, LC_ERR_IO,
+                   "lc_synth_write: the new checkpoint is in %s, but the stale %s cannot be "
+                   "removed: %s",
+                   dir, stale, strerror(errno));
+  }
+  closedir(d);
+  return st;
+}
+
 lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
   if (!dir || !p)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_synth_write: %s is NULL", !dir ? "dir" : "p");
@@ -595,21 +638,17 @@ lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
   if (st == LC_OK) st = write_text(files, dir, "config.json", cfg);
   /* Publish: rename every temporary; on failure remove what is left. */
   int renamed = 0;
-  for (; st == LC_OK && renamed < files->n; renamed++) {
-    if (rename(files->tmp[renamed], files->fin[renamed]) != 0)
+  while (st == LC_OK && renamed < files->n) {
+    if (rename(files->tmp[renamed], files->fin[renamed]) == 0)
+      renamed++;
+    else /* files->tmp[renamed] stays a temporary: removed below */
       st = LC_FAIL(NULL, LC_ERR_IO, "lc_synth_write: cannot rename %s to %s: %s",
                    files->tmp[renamed], files->fin[renamed], strerror(errno));
   }
-  if (st != LC_OK) {
+  if (st != LC_OK)
     for (int i = renamed; i < files->n; i++) unlink(files->tmp[i]);
-  } else {
-    /* A stale layout of the other kind would shadow this one (the loader
-     * prefers the index) or confuse readers: remove it. */
-    char stale[SYN_PATH_LEN];
-    snprintf(stale, sizeof stale, "%s/%s", dir,
-             p->n_shards == 1 ? "model.safetensors.index.json" : "model.safetensors");
-    unlink(stale);
-  }
+  else
+    st = remove_stale(dir, files);
   free(files);
   free(buf[0]);
   free(buf[1]);

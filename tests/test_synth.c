@@ -350,7 +350,8 @@ static void test_synth_shards_bitwise(void **state) {
 }
 
 /* Rewriting a folder replaces its checkpoint: sharded then single (the stale
- * index is removed), parent folders are created, and no temporaries stay. */
+ * index and shards are removed), parent folders are created, and no
+ * temporaries stay. */
 static void test_synth_rewrite_and_dirs(void **state) {
   (void)state;
   make_tmpdir();
@@ -363,11 +364,11 @@ static void test_synth_rewrite_and_dirs(void **state) {
   p.n_shards = 1;
   p.config.n_layers = 3;
   assert_int_equal(lc_synth_write(dir, &p), LC_OK);
-  /* config, model.safetensors, and the two old shards (harmless) */
+  /* config and model.safetensors only */
   char idx[600];
   snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
   assert_int_not_equal(access(idx, F_OK), 0);
-  assert_int_equal(count_entries(dir), 4);
+  assert_int_equal(count_entries(dir), 2);
   lc_checkpoint *c = open_dir(dir);
   assert_int_equal(lc_checkpoint_config(c)->n_layers, 3);
   lc_checkpoint_close(c);
@@ -376,7 +377,76 @@ static void test_synth_rewrite_and_dirs(void **state) {
   snprintf(bad, sizeof bad, "%s/config.json/x", dir);
   assert_int_equal(lc_synth_write(bad, &p), LC_ERR_IO);
   assert_non_null(strstr(lc_last_error(NULL), "cannot create"));
-  assert_int_equal(count_entries(dir), 4);
+  assert_int_equal(count_entries(dir), 2);
+}
+
+static int cmp_name(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+/* Names of the entries of dir, sorted (strcmp), joined by spaces. */
+static void list_dir(const char *dir, char *out, size_t len) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  char names[32][256];
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    assert_true(n < 32);
+    snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+  }
+  closedir(d);
+  qsort(names, (size_t)n, sizeof names[0], cmp_name);
+  out[0] = '\0';
+  for (int i = 0; i < n; i++)
+    snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", names[i]);
+}
+
+/* After lc_synth_write the folder holds exactly the new checkpoint's files,
+ * whatever an earlier checkpoint left there (3 shards, then 2, then one
+ * file, then 2 shards again), and files of other names are never touched. */
+static void test_synth_rewrite_removes_stale(void **state) {
+  (void)state;
+  make_tmpdir();
+  char dir[512], path[700], got[2048];
+  snprintf(dir, sizeof dir, "%s/m", g_dir);
+  lc_synth_params p = small_params(LC_ARCH_QWEN2, LC_DTYPE_BF16);
+  p.n_shards = 3;
+  assert_int_equal(lc_synth_write(dir, &p), LC_OK);
+  const char *others[] = {"tokenizer.json", "model-extra.safetensors", "model-1-of-2.safetensors",
+                          "notes.model.safetensors"};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, others[i]);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a checkpoint file", f);
+    assert_int_equal(fclose(f), 0);
+  }
+  const char *two =
+      "config.json model-00001-of-00002.safetensors model-00002-of-00002.safetensors "
+      "model-1-of-2.safetensors model-extra.safetensors model.safetensors.index.json "
+      "notes.model.safetensors tokenizer.json";
+  const char *one =
+      "config.json model-1-of-2.safetensors model-extra.safetensors model.safetensors "
+      "notes.model.safetensors tokenizer.json";
+  const struct {
+    int32_t n_shards;
+    const char *want;
+  } steps[] = {{2, two}, {1, one}, {2, two}};
+  for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+    p.n_shards = steps[k].n_shards;
+    p.seed = 10 + k;
+    assert_int_equal(lc_synth_write(dir, &p), LC_OK);
+    list_dir(dir, got, sizeof got);
+    if (strcmp(got, steps[k].want) != 0) {
+      print_error("after a write of %d shard(s) the folder holds\n  %s\nexpected\n  %s\n",
+                  (int)steps[k].n_shards, got, steps[k].want);
+      fail();
+    }
+    lc_checkpoint *c = open_dir(dir); /* the new checkpoint is what loads */
+    assert_int_equal(lc_checkpoint_n_tensors(c), 2 + 2 * 12 + 1);
+    lc_checkpoint_close(c);
+  }
 }
 
 /* Bad parameters are refused with the status and a message naming them. */
@@ -553,6 +623,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_synth_distribution, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_shards_bitwise, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_rewrite_and_dirs, cleanup_tmpdir),
+      cmocka_unit_test_teardown(test_synth_rewrite_removes_stale, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_params_validated, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_refuses_what_load_refuses, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_llama3_8b_shape_speed, cleanup_tmpdir),
