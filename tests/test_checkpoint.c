@@ -716,16 +716,22 @@ static void test_checkpoint_hf_rope_scaling(void **state) {
               NULL);
 }
 
+/* A fresh small Llama (2 layers) in g_dir/m for config edits: dir, its
+ * config.json (cfg) and a pristine copy of it (good), each 600 bytes. */
+static void config_test_dir(char *dir, char *cfg, char *good) {
+  make_tmpdir();
+  path_in(dir, 512, g_dir, "m");
+  path_in(cfg, 600, dir, "config.json");
+  path_in(good, 600, g_dir, "good.json");
+  synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_BF16);
+  copy_file(cfg, good);
+}
+
 /* Broken config.json files are refused, naming the key and what was found. */
 static void test_checkpoint_hf_config_corrupt(void **state) {
   (void)state;
-  make_tmpdir();
   char dir[512], cfg[600], good[600];
-  path_in(dir, sizeof dir, g_dir, "m");
-  path_in(cfg, sizeof cfg, dir, "config.json");
-  path_in(good, sizeof good, g_dir, "good.json");
-  synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_BF16);
-  copy_file(cfg, good);
+  config_test_dir(dir, cfg, good);
   struct {
     const char *edit;
     lc_status st;
@@ -778,13 +784,8 @@ static void test_checkpoint_hf_config_corrupt(void **state) {
  * what layercast supports (instead of loading and running something else). */
 static void test_checkpoint_hf_config_unsupported(void **state) {
   (void)state;
-  make_tmpdir();
   char dir[512], cfg[600], good[600];
-  path_in(dir, sizeof dir, g_dir, "m");
-  path_in(cfg, sizeof cfg, dir, "config.json");
-  path_in(good, sizeof good, g_dir, "good.json");
-  synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_BF16); /* 2 layers */
-  copy_file(cfg, good);
+  config_test_dir(dir, cfg, good);
   struct {
     const char *edits[3];
     const char *msg1, *msg2;
@@ -867,13 +868,8 @@ static void test_checkpoint_hf_config_unsupported(void **state) {
  * rope_theta and the scaling; rope_theta given twice must agree. */
 static void test_checkpoint_hf_config_accepted(void **state) {
   (void)state;
-  make_tmpdir();
   char dir[512], cfg[600], good[600];
-  path_in(dir, sizeof dir, g_dir, "m");
-  path_in(cfg, sizeof cfg, dir, "config.json");
-  path_in(good, sizeof good, g_dir, "good.json");
-  synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_BF16); /* 2 layers */
-  copy_file(cfg, good);
+  config_test_dir(dir, cfg, good);
   const char *edits[] = {
       "hidden_act|\"swish\"",
       "hidden_activation|\"silu\"",
