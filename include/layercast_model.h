@@ -95,13 +95,22 @@ LC_API void lc_model_load_params_default(lc_model_load_params *p);
  * reported by lc_model_info.  params may be NULL (the defaults).
  * Returns LC_OK;
  *   LC_ERR_INVALID_ARGUMENT  NULL ctx, path or out;
+ *   LC_ERR_NOT_FOUND         path does not exist, or a file the checkpoint
+ *                            needs is absent (a folder's config.json, its
+ *                            weights, a shard the index names): the message
+ *                            names it, "no such file or directory: 'PATH'";
  *   LC_ERR_IO                a file cannot be opened, mapped or read;
  *   LC_ERR_FORMAT            corrupt, truncated or inconsistent files (the
  *                            message names the file, what was expected and
  *                            what was found);
  *   LC_ERR_UNSUPPORTED       an architecture, dtype or feature layercast
- *                            does not implement (e.g. rope_scaling types
- *                            other than "llama3" and "linear");
+ *                            does not implement: a head_dim above
+ *                            lc_canon_info.max_head_dim, or a config.json
+ *                            key that would change the computation
+ *                            (hidden_act other than silu, biases, sliding
+ *                            windows, soft-capping, partial rotary, rope
+ *                            scaling other than "linear" and "llama3",
+ *                            quantization; docs/models.md lists them);
  *   LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA.
  * On failure *out is NULL and nothing stays allocated. */
 LC_API lc_status lc_model_load(lc_context *ctx, const char *path,
@@ -300,11 +309,24 @@ LC_API void lc_synth_params_default(lc_synth_params *p);
 LC_API lc_status lc_synth_params_preset(lc_synth_params *p, const char *name);
 
 /* Writes a Hugging Face checkpoint (config.json and safetensors) into the
- * directory dir (created if missing; existing files of the same names are
- * replaced atomically, by rename).  Weights are random with a scale that
- * keeps activations in range (docs/models.md).  lc_last_error(NULL)
- * explains failures: LC_ERR_INVALID_ARGUMENT, LC_ERR_SHAPE, LC_ERR_IO,
- * LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY. */
+ * directory dir (created if missing).  Weights are random with a scale that
+ * keeps activations in range (docs/models.md).
+ * The parameters are checked first, by the rules lc_model_load applies to a
+ * config, so a checkpoint it writes loads, and one that would not load is
+ * refused before anything (not even dir) is written.
+ * Every file is written to a temporary beside its final name and renamed
+ * into place (replacing a file of that name); then the weight files of an
+ * earlier checkpoint that this write did not produce are removed
+ * (model.safetensors, model-NNNNN-of-NNNNN.safetensors,
+ * model.safetensors.index.json), so that on LC_OK the folder holds exactly
+ * the new checkpoint.  Files of other names are never touched.  A failure
+ * while writing removes the temporaries and leaves the earlier checkpoint
+ * as it was.
+ * lc_last_error(NULL) explains failures: LC_ERR_INVALID_ARGUMENT,
+ * LC_ERR_SHAPE, LC_ERR_UNSUPPORTED (a head_dim above
+ * lc_canon_info.max_head_dim), LC_ERR_IO (also when a stale weight file
+ * cannot be removed: the new checkpoint is then in place), LC_ERR_OVERFLOW,
+ * LC_ERR_OUT_OF_MEMORY. */
 LC_API lc_status lc_synth_write(const char *dir, const lc_synth_params *p);
 
 #ifdef __cplusplus

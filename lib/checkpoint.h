@@ -1,10 +1,12 @@
 /*
  * lib/checkpoint.h — what a checkpoint loader hands to the model builder.
  *
- * lib/checkpoint.c opens llama2.c files and Hugging Face directories
- * (config.json + safetensors, one file or shards with an index), maps them,
- * validates every header against the file sizes and the config, and exposes
- * the tensors under Hugging Face names with the shapes the model expects:
+ * lib/checkpoint.c detects the format and hands the path to its loader:
+ * lib/ckpt_llama2c.c for llama2.c files, lib/ckpt_hf.c for Hugging Face
+ * directories (config.json + safetensors, one file or shards with an index).
+ * The loader maps the files, validates every header against the file sizes
+ * and the config, and exposes the tensors under Hugging Face names with the
+ * shapes the model expects:
  *
  *   model.embed_tokens.weight                 [vocab][dim]
  *   model.layers.{i}.input_layernorm.weight   [dim]

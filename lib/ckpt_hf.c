@@ -15,7 +15,7 @@
  * safetensors dtypes are only allowed on tensors it ignores), shapes of 1 or
  * 2 positive dimensions, e - b == numel * element size (checked products),
  * within the file, no two tensors overlapping; then every required tensor
- * with its shape (lib/checkpoint.c, lc_ckpt_check_required).
+ * with its shape (lib/ckpt_common.c, lc_ckpt_check_required).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -161,29 +161,25 @@ static lc_status cfg_token(cfg_reader *r, const char *key, int32_t *out) {
   return LC_OK;
 }
 
-/* rope_scaling: null, {"rope_type"|"type": "default"|"linear"|"llama3", ...}.
- * inv_freq as transformers' _compute_*_parameters, in double. */
-static lc_status cfg_rope_scaling(cfg_reader *r, lc_checkpoint *c) {
-  json_t *rs = json_object_get(r->root, "rope_scaling");
-  if (!rs || json_is_null(rs)) return LC_OK;
-  if (!json_is_object(rs))
-    return lc_ckpt_fail(r->e, LC_ERR_FORMAT,
-                        "%s: key \"rope_scaling\" must be an object or null; found %s", r->file,
-                        json_kind(rs));
+/* The scaling object rs (rope_scaling, or transformers 5's rope_parameters:
+ * `key` names it in messages): {"rope_type"|"type": "default"|"linear"|
+ * "llama3", ...}.  inv_freq as transformers' _compute_*_parameters, in
+ * double, from g->rope_theta. */
+static lc_status cfg_rope_scaling(cfg_reader *r, lc_checkpoint *c, json_t *rs, const char *key) {
   json_t *t = json_object_get(rs, "rope_type");
   if (!t || json_is_null(t)) t = json_object_get(rs, "type");
   if (!json_is_string(t))
     return lc_ckpt_fail(r->e, LC_ERR_FORMAT,
-                        "%s: rope_scaling needs a string \"rope_type\" (or \"type\"); found %s",
-                        r->file, json_kind(t));
+                        "%s: %s needs a string \"rope_type\" (or \"type\"); found %s", r->file, key,
+                        json_kind(t));
   const char *type = json_string_value(t);
   if (strcmp(type, "default") == 0) return LC_OK;
   int linear = strcmp(type, "linear") == 0, llama3 = strcmp(type, "llama3") == 0;
   if (!linear && !llama3)
     return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
-                        "%s: rope_scaling type \"%s\" is not supported (layercast implements "
+                        "%s: %s type \"%s\" is not supported (layercast implements \"default\", "
                         "\"linear\" and \"llama3\")",
-                        r->file, type);
+                        r->file, key, type);
   const lc_model_config *g = &c->config;
   double factor, low = 0, high = 0, orig = 0;
   LC_TRY(cfg_num(r, rs, "factor", 1, 0, &factor));
@@ -220,15 +216,201 @@ static lc_status cfg_rope_scaling(cfg_reader *r, lc_checkpoint *c) {
   return LC_OK;
 }
 
+/* An optional object key: *out = NULL when absent or null. */
+static lc_status cfg_object(cfg_reader *r, const char *key, json_t **out) {
+  json_t *v = json_object_get(r->root, key);
+  *out = NULL;
+  if (!v || json_is_null(v)) return LC_OK;
+  if (!json_is_object(v))
+    return lc_ckpt_fail(r->e, LC_ERR_FORMAT, "%s: key \"%s\" must be an object or null; found %s",
+                        r->file, key, json_kind(v));
+  *out = v;
+  return LC_OK;
+}
+
+/* partial_rotary_factor in obj: absent, null or 1 (RoPE over the whole
+ * head); transformers rotates only that fraction of each head otherwise. */
+static lc_status cfg_full_rotary(cfg_reader *r, json_t *obj, const char *where) {
+  json_t *v = obj ? json_object_get(obj, "partial_rotary_factor") : NULL;
+  if (!v || json_is_null(v)) return LC_OK;
+  if (!json_is_number(v))
+    return lc_ckpt_fail(r->e, LC_ERR_FORMAT,
+                        "%s: key %s\"partial_rotary_factor\" must be a "
+                        "number; found %s",
+                        r->file, where, json_kind(v));
+  if (json_number_value(v) == 1.0) return LC_OK;
+  return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                      "%s: %spartial_rotary_factor = %g is not supported: layercast applies RoPE "
+                      "to the whole head (1)",
+                      r->file, where, json_number_value(v));
+}
+
+/* RoPE from rope_theta + rope_scaling (transformers before 5) or from
+ * rope_parameters (transformers 5: {"rope_type", "rope_theta", ...}): sets
+ * rope_theta; *scaling (named *key) is the object cfg_rope_scaling reads,
+ * or NULL. */
+static lc_status cfg_rope(cfg_reader *r, lc_checkpoint *c, json_t **scaling, const char **key) {
+  json_t *rs, *rp;
+  LC_TRY(cfg_object(r, "rope_scaling", &rs));
+  LC_TRY(cfg_object(r, "rope_parameters", &rp));
+  if (rs && rp)
+    return lc_ckpt_fail(r->e, LC_ERR_FORMAT,
+                        "%s: both \"rope_scaling\" and \"rope_parameters\" are given; expected "
+                        "one (transformers before 5 writes rope_scaling and rope_theta, "
+                        "transformers 5 writes rope_parameters)",
+                        r->file);
+  double theta;
+  LC_TRY(cfg_num(r, r->root, "rope_theta", 0, 10000.0, &theta));
+  if (rp && json_object_get(rp, "rope_theta") && !json_is_null(json_object_get(rp, "rope_theta"))) {
+    double inner;
+    LC_TRY(cfg_num(r, rp, "rope_theta", 1, 0, &inner));
+    json_t *outer = json_object_get(r->root, "rope_theta");
+    if (outer && !json_is_null(outer) && inner != theta)
+      return lc_ckpt_fail(r->e, LC_ERR_FORMAT,
+                          "%s: rope_theta %g and rope_parameters.rope_theta %g disagree", r->file,
+                          theta, inner);
+    theta = inner;
+  }
+  c->config.rope_theta = theta;
+  LC_TRY(cfg_full_rotary(r, r->root, ""));
+  LC_TRY(cfg_full_rotary(r, rs, "rope_scaling."));
+  LC_TRY(cfg_full_rotary(r, rp, "rope_parameters."));
+  *scaling = rs ? rs : rp;
+  *key = rs ? "rope_scaling" : "rope_parameters";
+  return LC_OK;
+}
+
+/* hidden_act / hidden_activation: absent, null, "silu" or "swish" (both
+ * SiLU in transformers' ACT2FN). */
+static lc_status cfg_activation(cfg_reader *r, const char *key) {
+  json_t *v = json_object_get(r->root, key);
+  if (!v || json_is_null(v)) return LC_OK;
+  if (!json_is_string(v))
+    return lc_ckpt_fail(r->e, LC_ERR_FORMAT, "%s: key \"%s\" must be a string; found %s", r->file,
+                        key, json_kind(v));
+  const char *a = json_string_value(v);
+  if (strcmp(a, "silu") == 0 || strcmp(a, "swish") == 0) return LC_OK;
+  return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                      "%s: %s = \"%s\" is not supported: layercast's MLP is "
+                      "down(silu(gate(x)) * up(x)) (\"silu\", or its alias \"swish\")",
+                      r->file, key, a);
+}
+
+/* A soft-capping key: absent or null (none). */
+static lc_status cfg_no_softcap(cfg_reader *r, const char *key) {
+  json_t *v = json_object_get(r->root, key);
+  if (!v || json_is_null(v)) return LC_OK;
+  if (!json_is_number(v))
+    return lc_ckpt_fail(r->e, LC_ERR_FORMAT, "%s: key \"%s\" must be a number or null; found %s",
+                        r->file, key, json_kind(v));
+  return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                      "%s: %s = %g is not supported: layercast applies no soft-capping (null)",
+                      r->file, key, json_number_value(v));
+}
+
+/* Attention over all earlier positions in every layer.  Sliding windows as
+ * transformers decides them (Qwen2Config, Qwen3Config): only with
+ * use_sliding_window true and sliding_window not null (absent: 4096), in the
+ * layers layer_types marks "sliding_attention" or, without layer_types, in
+ * layers max_window_layers (absent: 28) and up. */
+static lc_status cfg_full_attention(cfg_reader *r, int64_t n_layers) {
+  int use = 0;
+  int64_t window = 0, max_full = 0;
+  LC_TRY(cfg_bool(r, "use_sliding_window", 0, &use));
+  json_t *lt = json_object_get(r->root, "layer_types");
+  int64_t first_sliding = -1, n_sliding = 0;
+  if (lt && !json_is_null(lt)) {
+    if (!json_is_array(lt) || (int64_t)json_array_size(lt) != n_layers)
+      return lc_ckpt_fail(r->e, LC_ERR_FORMAT,
+                          "%s: key \"layer_types\" must be a list of num_hidden_layers (%lld) "
+                          "strings; found %s%s",
+                          r->file, (long long)n_layers, json_kind(lt),
+                          json_is_array(lt) ? " of another length" : "");
+    for (size_t i = 0; i < json_array_size(lt); i++) {
+      json_t *x = json_array_get(lt, i);
+      const char *k = json_is_string(x) ? json_string_value(x) : NULL;
+      if (k && strcmp(k, "full_attention") == 0) continue;
+      if (k && strcmp(k, "sliding_attention") == 0) {
+        if (first_sliding < 0) first_sliding = (int64_t)i;
+        n_sliding++;
+        continue;
+      }
+      if (!k)
+        return lc_ckpt_fail(r->e, LC_ERR_FORMAT, "%s: layer_types[%zu] must be a string; found %s",
+                            r->file, i, json_kind(x));
+      return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                          "%s: layer_types[%zu] = \"%s\" is not supported (layercast implements "
+                          "\"full_attention\")",
+                          r->file, i, k);
+    }
+  }
+  if (!use) return LC_OK; /* transformers then sets sliding_window to None */
+  json_t *sw = json_object_get(r->root, "sliding_window");
+  if (sw && json_is_null(sw)) return LC_OK;
+  LC_TRY(cfg_int(r, "sliding_window", 0, 4096, 1, INT64_MAX, &window));
+  if (!lt || json_is_null(lt)) {
+    LC_TRY(cfg_int(r, "max_window_layers", 0, 28, 0, INT64_MAX, &max_full));
+    first_sliding = max_full < n_layers ? max_full : -1;
+    n_sliding = max_full < n_layers ? n_layers - max_full : 0;
+  }
+  if (n_sliding == 0) return LC_OK;
+  return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                      "%s: use_sliding_window = true with sliding_window = %lld gives %lld of the "
+                      "%lld layers (the first: layer %lld) sliding-window attention, which is not "
+                      "supported (layercast implements full causal attention: "
+                      "use_sliding_window false, or no layer past max_window_layers)",
+                      r->file, (long long)window, (long long)n_sliding, (long long)n_layers,
+                      (long long)first_sliding);
+}
+
+/* The keys that change what the model computes and that layercast does not
+ * implement beyond their defaults: refused by name, value and what is
+ * supported, instead of being run as something else.  Keys that only
+ * describe (architectures, torch_dtype, attention_dropout,
+ * initializer_range, use_cache, pretraining_tp, ...) are not read. */
+static lc_status cfg_computation(cfg_reader *r, const char *type, lc_arch arch, int64_t n_layers) {
+  int attn_bias = 0, mlp_bias = 0;
+  LC_TRY(cfg_bool(r, "attention_bias", 0, &attn_bias));
+  LC_TRY(cfg_bool(r, "mlp_bias", 0, &mlp_bias));
+  /* qwen2's q/k/v biases come with its model_type; transformers' Qwen2
+   * ignores attention_bias. */
+  if (attn_bias && arch != LC_ARCH_QWEN2)
+    return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                        "%s: attention_bias = true is not supported for %s: it adds biases to the "
+                        "q, k, v and o projections; layercast supports false",
+                        r->file, type);
+  if (mlp_bias)
+    return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                        "%s: mlp_bias = true is not supported: it adds biases to the gate, up and "
+                        "down projections; layercast supports false",
+                        r->file);
+  LC_TRY(cfg_activation(r, "hidden_act"));
+  LC_TRY(cfg_activation(r, "hidden_activation"));
+  LC_TRY(cfg_no_softcap(r, "attn_logit_softcapping"));
+  LC_TRY(cfg_no_softcap(r, "final_logit_softcapping"));
+  LC_TRY(cfg_full_attention(r, n_layers));
+  json_t *q = json_object_get(r->root, "quantization_config");
+  if (q && !json_is_null(q)) {
+    json_t *m = json_is_object(q) ? json_object_get(q, "quant_method") : NULL;
+    return lc_ckpt_fail(r->e, LC_ERR_UNSUPPORTED,
+                        "%s: quantization_config (quant_method \"%s\") is not supported: "
+                        "layercast reads unquantized F32, BF16 or F16 weights (no "
+                        "quantization_config)",
+                        r->file, json_is_string(m) ? json_string_value(m) : "?");
+  }
+  return LC_OK;
+}
+
 static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err *e) {
+  struct stat sb;
+  if (stat(cfg_path, &sb) != 0)
+    return lc_ckpt_fail_open(e, cfg_path, errno,
+                             ": a Hugging Face model folder holds config.json beside "
+                             "model.safetensors (or beside model.safetensors.index.json and its "
+                             "shards); a llama2.c checkpoint is loaded from its .bin file");
   json_error_t jerr;
   json_t *root = json_load_file(cfg_path, JSON_REJECT_DUPLICATES, &jerr);
   if (!root) {
-    if (!file_exists(cfg_path))
-      return lc_ckpt_fail(e, LC_ERR_IO,
-                          "%s: cannot open: %s (a Hugging Face checkpoint needs "
-                          "config.json)",
-                          cfg_path, strerror(errno));
     if (jerr.line < 0) /* jansson could not read the file */
       return lc_ckpt_fail(e, LC_ERR_IO, "%s: %s", cfg_path, jerr.text);
     return lc_ckpt_fail(e, LC_ERR_FORMAT, "%s: invalid JSON at line %d, column %d: %s", cfg_path,
@@ -278,14 +460,10 @@ static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err
   CFG_TRY(cfg_int(r, "head_dim", 0, dim / nh, 1, INT32_MAX, &hd));
   CFG_TRY(cfg_int(r, "vocab_size", 1, 0, 1, INT32_MAX, &vocab));
   CFG_TRY(cfg_int(r, "max_position_embeddings", 1, 0, 1, INT32_MAX, &maxpos));
-  double eps, theta;
+  double eps;
   CFG_TRY(cfg_num(r, root, "rms_norm_eps", 0, 1e-6, &eps));
-  CFG_TRY(cfg_num(r, root, "rope_theta", 0, 10000.0, &theta));
-  int tied, attn_bias, mlp_bias, sliding;
+  int tied;
   CFG_TRY(cfg_bool(r, "tie_word_embeddings", 0, &tied));
-  CFG_TRY(cfg_bool(r, "attention_bias", 0, &attn_bias));
-  CFG_TRY(cfg_bool(r, "mlp_bias", 0, &mlp_bias));
-  CFG_TRY(cfg_bool(r, "use_sliding_window", 0, &sliding));
   if (nh > dim || dim % nh != 0) {
     if (!json_is_integer(json_object_get(root, "head_dim"))) {
       st = lc_ckpt_fail(e, LC_ERR_FORMAT,
@@ -312,22 +490,7 @@ static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err
                       (long long)nh, (long long)hd);
     goto out;
   }
-  if (attn_bias && g->arch != LC_ARCH_QWEN2) {
-    st = lc_ckpt_fail(e, LC_ERR_UNSUPPORTED,
-                      "%s: attention_bias = true (an o_proj bias) is not supported for %s",
-                      cfg_path, type);
-    goto out;
-  }
-  if (mlp_bias) {
-    st = lc_ckpt_fail(e, LC_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", cfg_path);
-    goto out;
-  }
-  if (sliding) {
-    st = lc_ckpt_fail(e, LC_ERR_UNSUPPORTED,
-                      "%s: use_sliding_window = true is not supported (full attention only)",
-                      cfg_path);
-    goto out;
-  }
+  CFG_TRY(cfg_computation(r, type, g->arch, nl));
   g->dim = (int32_t)dim;
   g->hidden_dim = (int32_t)hid;
   g->n_layers = (int32_t)nl;
@@ -337,12 +500,15 @@ static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err
   g->vocab_size = (int32_t)vocab;
   g->max_seq_len = (int32_t)maxpos;
   g->norm_eps = (float)eps;
-  g->rope_theta = theta;
   g->rope_style = LC_ROPE_HALF;
   g->tied_embeddings = tied;
+  json_t *scaling = NULL;
+  const char *scaling_key = "";
+  CFG_TRY(cfg_rope(r, c, &scaling, &scaling_key));
+  CFG_TRY(lc_ckpt_check_config(c, cfg_path, e));
   CFG_TRY(cfg_token(r, "bos_token_id", &g->bos_id));
   CFG_TRY(cfg_token(r, "eos_token_id", &g->eos_id));
-  CFG_TRY(cfg_rope_scaling(r, c));
+  if (scaling) CFG_TRY(cfg_rope_scaling(r, c, scaling, scaling_key));
 #undef CFG_TRY
 out:
   json_decref(root);
@@ -644,9 +810,15 @@ static lc_status open_index(lc_checkpoint *c, hf_state *hs, const char *dir, con
     goto out;
   }
   for (size_t k = 0; k < n_shards; k++) {
-    char p[LC_PATH_LEN];
+    char p[LC_PATH_LEN], hint[LC_PATH_LEN + 64];
     st = join_path(p, dir, shards[k], e);
     if (st != LC_OK) goto out;
+    struct stat sb;
+    if (stat(p, &sb) != 0) {
+      snprintf(hint, sizeof hint, ", a shard that %s names", idx_path);
+      st = lc_ckpt_fail_open(e, p, errno, hint);
+      goto out;
+    }
     first[k] = c->n_tensors;
     st = st_open(c, hs, p, e);
     if (st != LC_OK) goto out;
@@ -673,8 +845,7 @@ out:
 lc_status lc_ckpt_open_hf(lc_checkpoint *c, const char *path, lc_ckpt_err *e) {
   char dir[LC_PATH_LEN], cfg[LC_PATH_LEN], wpath[LC_PATH_LEN];
   struct stat sb;
-  if (stat(path, &sb) != 0)
-    return lc_ckpt_fail(e, LC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  if (stat(path, &sb) != 0) return lc_ckpt_fail_open(e, path, errno, "");
   if (strlen(path) >= LC_PATH_LEN)
     return lc_ckpt_fail(e, LC_ERR_INVALID_ARGUMENT, "path longer than %d bytes", LC_PATH_LEN - 1);
   if (S_ISDIR(sb.st_mode)) {
@@ -703,10 +874,11 @@ lc_status lc_ckpt_open_hf(lc_checkpoint *c, const char *path, lc_ckpt_err *e) {
   } else {
     LC_TRY(join_path(wpath, dir, "model.safetensors", e));
     if (!file_exists(wpath)) {
-      return lc_ckpt_fail(e, LC_ERR_IO,
-                          "%s: no weights: expected model.safetensors or "
-                          "model.safetensors.index.json beside config.json",
-                          dir);
+      return lc_ckpt_fail(e, LC_ERR_NOT_FOUND,
+                          "%s: no weights: no such file or directory: '%s', nor "
+                          "model.safetensors.index.json with its shards; a Hugging Face model "
+                          "folder holds them beside config.json",
+                          dir, wpath);
     }
     st = st_open(c, &hs, wpath, e);
     snprintf(where, sizeof where, "%s", wpath);
@@ -723,24 +895,14 @@ lc_status lc_ckpt_open_hf(lc_checkpoint *c, const char *path, lc_ckpt_err *e) {
     }
   }
   if (st == LC_OK) {
-    st = lc_ckpt_check_required(c, where, e);
-    if (st != LC_OK && hs.n_skipped > 0) {
-      /* A required tensor layercast skipped: say why (dtype or rank). */
-      for (int64_t i = 0; i < hs.n_skipped; i++) {
-        char probe[160];
-        snprintf(probe, sizeof probe, "tensor %s is missing", hs.skipped[i].name);
-        if (strstr(e->buf, probe)) {
-          char name[128];
-          snprintf(name, sizeof name, "%s", hs.skipped[i].name);
-          st = lc_ckpt_fail(
-              e, strncmp(hs.skipped[i].why, "dtype", 5) == 0 ? LC_ERR_UNSUPPORTED : LC_ERR_FORMAT,
-              "%s: tensor %s has %s; layercast reads F32, BF16 or F16 tensors of "
-              "1 or 2 dimensions",
-              where, name, hs.skipped[i].why);
-          break;
-        }
-      }
-    }
+    char missing[128];
+    st = lc_ckpt_check_required(c, where, missing, sizeof missing, e);
+    const char *why = missing[0] ? skipped_why(&hs, missing) : NULL;
+    if (why) /* a required tensor layercast skipped: say why (dtype or rank) */
+      st = lc_ckpt_fail(e, strncmp(why, "dtype", 5) == 0 ? LC_ERR_UNSUPPORTED : LC_ERR_FORMAT,
+                        "%s: tensor %s has %s; layercast reads F32, BF16 or F16 tensors of "
+                        "1 or 2 dimensions",
+                        where, missing, why);
   }
   free(hs.skipped);
   return st;

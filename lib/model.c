@@ -13,6 +13,7 @@
 
 #include "lib/checkpoint.h"
 #include "lib/lc_internal.h"
+#include "lib/model_config.h"
 #include "lib/model_internal.h"
 
 const char *lc_arch_name(lc_arch a) {
@@ -182,28 +183,12 @@ static lc_status take(loader *ld, const char *name, int64_t rows, int64_t cols, 
   return LC_OK;
 }
 
+/* The loaders checked the file's config with the same rules; this holds the
+ * config as built (max_seq_len overridden) to them once more. */
 static lc_status check_config(lc_context *ctx, const char *path, const lc_model_config *c) {
-  if (c->arch != LC_ARCH_LLAMA && c->arch != LC_ARCH_QWEN2 && c->arch != LC_ARCH_QWEN3)
-    return LC_FAIL(ctx, LC_ERR_UNSUPPORTED, "lc_model_load: %s: architecture %d is not supported",
-                   path, (int)c->arch);
-  if (c->dim < 1 || c->hidden_dim < 1 || c->n_layers < 1 || c->n_heads < 1 || c->n_kv_heads < 1 ||
-      c->head_dim < 2 || c->vocab_size < 1 || c->max_seq_len < 1)
-    return LC_FAIL(ctx, LC_ERR_FORMAT,
-                   "lc_model_load: %s: config has dim %d, hidden_dim %d, n_layers %d, n_heads %d, "
-                   "n_kv_heads %d, head_dim %d, vocab_size %d, max_seq_len %d: expected all >= 1 "
-                   "(head_dim >= 2)",
-                   path, (int)c->dim, (int)c->hidden_dim, (int)c->n_layers, (int)c->n_heads,
-                   (int)c->n_kv_heads, (int)c->head_dim, (int)c->vocab_size, (int)c->max_seq_len);
-  if (c->n_heads % c->n_kv_heads != 0)
-    return LC_FAIL(ctx, LC_ERR_FORMAT,
-                   "lc_model_load: %s: n_heads = %d is not a multiple of n_kv_heads = %d", path,
-                   (int)c->n_heads, (int)c->n_kv_heads);
-  if (c->head_dim % 2 != 0)
-    return LC_FAIL(ctx, LC_ERR_FORMAT, "lc_model_load: %s: head_dim = %d is odd (RoPE needs pairs)",
-                   path, (int)c->head_dim);
-  if (c->rope_style != LC_ROPE_INTERLEAVED && c->rope_style != LC_ROPE_HALF)
-    return LC_FAIL(ctx, LC_ERR_FORMAT, "lc_model_load: %s: unknown rope style %d", path,
-                   (int)c->rope_style);
+  char msg[256];
+  lc_status st = lc_model_config_check(c, 1, msg, sizeof msg);
+  if (st != LC_OK) return LC_FAIL(ctx, st, "lc_model_load: %s: %s", path, msg);
   return LC_OK;
 }
 

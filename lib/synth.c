@@ -22,6 +22,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -37,6 +39,7 @@
 #include "cast/lc_cast.h"
 #include "layercast_model.h"
 #include "lib/lc_internal.h"
+#include "lib/model_config.h"
 
 #define SYN_PATH_LEN 4096
 #define SYN_CHUNK ((int64_t)1 << 22) /* elements generated per write (16 MiB f32) */
@@ -197,46 +200,18 @@ static int synth_threads(void) {
 
 /* ---- parameters and the tensor list -------------------------------------------*/
 
+/* The config by the rules lc_model_load applies (lib/model_config.c), so
+ * nothing is written that would not load; then what this writer adds:
+ * dtype, Hugging Face's RoPE pairing, token ids and the shard count. */
 static lc_status check_params(const lc_synth_params *p) {
   const lc_model_config *g = &p->config;
   const char *fn = "lc_synth_write";
-  if (g->arch != LC_ARCH_LLAMA && g->arch != LC_ARCH_QWEN2 && g->arch != LC_ARCH_QWEN3)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
-                   "%s: unknown arch %d (expected llama, qwen2 or "
-                   "qwen3)",
-                   fn, (int)g->arch);
+  char msg[256];
+  lc_status st = lc_model_config_check(g, 0, msg, sizeof msg);
+  if (st != LC_OK) return LC_FAIL(NULL, st, "%s: %s", fn, msg);
   if (p->dtype != LC_DTYPE_F32 && p->dtype != LC_DTYPE_BF16 && p->dtype != LC_DTYPE_F16)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: dtype %d is not F32, BF16 or F16", fn,
                    (int)p->dtype);
-  struct {
-    const char *name;
-    int32_t v;
-  } dims[] = {{"dim", g->dim},
-              {"hidden_dim", g->hidden_dim},
-              {"n_layers", g->n_layers},
-              {"n_heads", g->n_heads},
-              {"n_kv_heads", g->n_kv_heads},
-              {"head_dim", g->head_dim},
-              {"vocab_size", g->vocab_size},
-              {"max_seq_len", g->max_seq_len}};
-  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-    if (dims[i].v < 1)
-      return LC_FAIL(NULL, LC_ERR_SHAPE, "%s: config.%s must be >= 1; found %d", fn, dims[i].name,
-                     (int)dims[i].v);
-  if (g->n_kv_heads > g->n_heads || g->n_heads % g->n_kv_heads != 0)
-    return LC_FAIL(NULL, LC_ERR_SHAPE, "%s: n_kv_heads %d must divide n_heads %d", fn,
-                   (int)g->n_kv_heads, (int)g->n_heads);
-  if (g->head_dim % 2 != 0)
-    return LC_FAIL(NULL, LC_ERR_SHAPE, "%s: head_dim must be even (RoPE pairs); found %d", fn,
-                   (int)g->head_dim);
-  if ((int64_t)g->n_heads * g->head_dim > INT32_MAX)
-    return LC_FAIL(NULL, LC_ERR_OVERFLOW, "%s: n_heads * head_dim overflows int32", fn);
-  if (!isfinite(g->norm_eps) || !(g->norm_eps > 0))
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: norm_eps must be positive; found %g", fn,
-                   (double)g->norm_eps);
-  if (!isfinite(g->rope_theta) || !(g->rope_theta > 0))
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: rope_theta must be positive; found %g", fn,
-                   g->rope_theta);
   if (g->rope_style != LC_ROPE_HALF)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "%s: Hugging Face checkpoints use rope_style LC_ROPE_HALF; found %d", fn,
@@ -540,6 +515,47 @@ static char *config_json(const lc_synth_params *p) {
   return s;
 }
 
+/* model.safetensors, model.safetensors.index.json or a shard
+ * model-DDDDD-of-DDDDD.safetensors: the names a loader reads weights from. */
+static int is_weights_name(const char *n) {
+  if (strcmp(n, "model.safetensors") == 0 || strcmp(n, "model.safetensors.index.json") == 0)
+    return 1;
+  const char *shape = "model-#####-of-#####.safetensors";
+  if (strlen(n) != strlen(shape)) return 0;
+  for (size_t i = 0; shape[i]; i++)
+    if (shape[i] == '#' ? !isdigit((unsigned char)n[i]) : n[i] != shape[i]) return 0;
+  return 1;
+}
+
+/* Once the new files are in place: removes the weight files (is_weights_name)
+ * of an earlier checkpoint that this write did not produce, which would
+ * shadow the new one (a stale index) or sit beside it (stale shards).
+ * Files of other names are never touched. */
+static lc_status remove_stale(const char *dir, const syn_files *files) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return LC_FAIL(NULL, LC_ERR_IO, "lc_synth_write: %s: cannot list the folder: %s", dir,
+                   strerror(errno));
+  lc_status st = LC_OK;
+  const size_t skip = strlen(dir) + 1; /* files->fin[i] is "dir/name" */
+  for (struct dirent *ent; st == LC_OK && (ent = readdir(d));) {
+    if (!is_weights_name(ent->d_name)) continue;
+    int written = 0;
+    for (int i = 0; i < files->n && !written; i++)
+      written = strcmp(files->fin[i] + skip, ent->d_name) == 0;
+    if (written) continue;
+    char stale[SYN_PATH_LEN];
+    snprintf(stale, sizeof stale, "%s/%s", dir, ent->d_name);
+    if (unlink(stale) != 0 && errno != ENOENT)
+      st = LC_FAIL(NULL, LC_ERR_IO,
+                   "lc_synth_write: the new checkpoint is in %s, but the stale %s cannot be "
+                   "removed: %s",
+                   dir, stale, strerror(errno));
+  }
+  closedir(d);
+  return st;
+}
+
 lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
   if (!dir || !p)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_synth_write: %s is NULL", !dir ? "dir" : "p");
@@ -622,21 +638,17 @@ lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
   if (st == LC_OK) st = write_text(files, dir, "config.json", cfg);
   /* Publish: rename every temporary; on failure remove what is left. */
   int renamed = 0;
-  for (; st == LC_OK && renamed < files->n; renamed++) {
-    if (rename(files->tmp[renamed], files->fin[renamed]) != 0)
+  while (st == LC_OK && renamed < files->n) {
+    if (rename(files->tmp[renamed], files->fin[renamed]) == 0)
+      renamed++;
+    else /* files->tmp[renamed] stays a temporary: removed below */
       st = LC_FAIL(NULL, LC_ERR_IO, "lc_synth_write: cannot rename %s to %s: %s",
                    files->tmp[renamed], files->fin[renamed], strerror(errno));
   }
-  if (st != LC_OK) {
+  if (st != LC_OK)
     for (int i = renamed; i < files->n; i++) unlink(files->tmp[i]);
-  } else {
-    /* A stale layout of the other kind would shadow this one (the loader
-     * prefers the index) or confuse readers: remove it. */
-    char stale[SYN_PATH_LEN];
-    snprintf(stale, sizeof stale, "%s/%s", dir,
-             p->n_shards == 1 ? "model.safetensors.index.json" : "model.safetensors");
-    unlink(stale);
-  }
+  else
+    st = remove_stale(dir, files);
   free(files);
   free(buf[0]);
   free(buf[1]);

@@ -350,7 +350,8 @@ static void test_synth_shards_bitwise(void **state) {
 }
 
 /* Rewriting a folder replaces its checkpoint: sharded then single (the stale
- * index is removed), parent folders are created, and no temporaries stay. */
+ * index and shards are removed), parent folders are created, and no
+ * temporaries stay. */
 static void test_synth_rewrite_and_dirs(void **state) {
   (void)state;
   make_tmpdir();
@@ -363,11 +364,11 @@ static void test_synth_rewrite_and_dirs(void **state) {
   p.n_shards = 1;
   p.config.n_layers = 3;
   assert_int_equal(lc_synth_write(dir, &p), LC_OK);
-  /* config, model.safetensors, and the two old shards (harmless) */
+  /* config and model.safetensors only */
   char idx[600];
   snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
   assert_int_not_equal(access(idx, F_OK), 0);
-  assert_int_equal(count_entries(dir), 4);
+  assert_int_equal(count_entries(dir), 2);
   lc_checkpoint *c = open_dir(dir);
   assert_int_equal(lc_checkpoint_config(c)->n_layers, 3);
   lc_checkpoint_close(c);
@@ -376,7 +377,76 @@ static void test_synth_rewrite_and_dirs(void **state) {
   snprintf(bad, sizeof bad, "%s/config.json/x", dir);
   assert_int_equal(lc_synth_write(bad, &p), LC_ERR_IO);
   assert_non_null(strstr(lc_last_error(NULL), "cannot create"));
-  assert_int_equal(count_entries(dir), 4);
+  assert_int_equal(count_entries(dir), 2);
+}
+
+static int cmp_name(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+/* Names of the entries of dir, sorted (strcmp), joined by spaces. */
+static void list_dir(const char *dir, char *out, size_t len) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  char names[32][256];
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    assert_true(n < 32);
+    snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+  }
+  closedir(d);
+  qsort(names, (size_t)n, sizeof names[0], cmp_name);
+  out[0] = '\0';
+  for (int i = 0; i < n; i++)
+    snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? " " : "", names[i]);
+}
+
+/* After lc_synth_write the folder holds exactly the new checkpoint's files,
+ * whatever an earlier checkpoint left there (3 shards, then 2, then one
+ * file, then 2 shards again), and files of other names are never touched. */
+static void test_synth_rewrite_removes_stale(void **state) {
+  (void)state;
+  make_tmpdir();
+  char dir[512], path[700], got[2048];
+  snprintf(dir, sizeof dir, "%s/m", g_dir);
+  lc_synth_params p = small_params(LC_ARCH_QWEN2, LC_DTYPE_BF16);
+  p.n_shards = 3;
+  assert_int_equal(lc_synth_write(dir, &p), LC_OK);
+  const char *others[] = {"tokenizer.json", "model-extra.safetensors", "model-1-of-2.safetensors",
+                          "notes.model.safetensors"};
+  for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, others[i]);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a checkpoint file", f);
+    assert_int_equal(fclose(f), 0);
+  }
+  const char *two =
+      "config.json model-00001-of-00002.safetensors model-00002-of-00002.safetensors "
+      "model-1-of-2.safetensors model-extra.safetensors model.safetensors.index.json "
+      "notes.model.safetensors tokenizer.json";
+  const char *one =
+      "config.json model-1-of-2.safetensors model-extra.safetensors model.safetensors "
+      "notes.model.safetensors tokenizer.json";
+  const struct {
+    int32_t n_shards;
+    const char *want;
+  } steps[] = {{2, two}, {1, one}, {2, two}};
+  for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+    p.n_shards = steps[k].n_shards;
+    p.seed = 10 + k;
+    assert_int_equal(lc_synth_write(dir, &p), LC_OK);
+    list_dir(dir, got, sizeof got);
+    if (strcmp(got, steps[k].want) != 0) {
+      print_error("after a write of %d shard(s) the folder holds\n  %s\nexpected\n  %s\n",
+                  (int)steps[k].n_shards, got, steps[k].want);
+      fail();
+    }
+    lc_checkpoint *c = open_dir(dir); /* the new checkpoint is what loads */
+    assert_int_equal(lc_checkpoint_n_tensors(c), 2 + 2 * 12 + 1);
+    lc_checkpoint_close(c);
+  }
 }
 
 /* Bad parameters are refused with the status and a message naming them. */
@@ -410,11 +480,76 @@ static void test_synth_params_validated(void **state) {
   CASE(q.config.rope_style = LC_ROPE_INTERLEAVED, LC_ERR_INVALID_ARGUMENT, "LC_ROPE_HALF");
   CASE(q.config.norm_eps = 0.0f, LC_ERR_INVALID_ARGUMENT, "norm_eps must be positive");
   CASE(q.config.bos_id = 96, LC_ERR_INVALID_ARGUMENT, "bos_id 96");
+  CASE(q.config.head_dim = 512, LC_ERR_UNSUPPORTED, "head_dim 512 is not supported");
   CASE(q.config.vocab_size = 1 << 30; q.config.dim = 1 << 30;
        q.config.bos_id = 1, LC_ERR_OVERFLOW, "past 2^40 bytes");
 #undef CASE
-  assert_int_equal(n, 12);
+  assert_int_equal(n, 13);
   assert_int_equal(count_entries(g_dir), 0); /* nothing written */
+}
+
+/* Replaces the first `from` in a text file by `to`. */
+static void replace_in_file(const char *path, const char *from, const char *to) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *at = strstr(buf, from);
+  assert_non_null(at);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  fprintf(f, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+  assert_int_equal(fclose(f), 0);
+}
+
+/* lc_synth_write refuses exactly what lc_model_load refuses (one rule set,
+ * lib/model_config.c): head_dim LC_MAX_HEAD_DIM (256) writes a checkpoint
+ * that loads; 258 and 512 are LC_ERR_UNSUPPORTED from both, and synth
+ * writes nothing. */
+static void test_synth_refuses_what_load_refuses(void **state) {
+  (void)state;
+  make_tmpdir();
+  char dir[512], cfg[600], empty[512];
+  snprintf(dir, sizeof dir, "%s/m", g_dir);
+  snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+  snprintf(empty, sizeof empty, "%s/refused", g_dir);
+  lc_synth_params p = small_params(LC_ARCH_LLAMA, LC_DTYPE_BF16);
+  p.config.n_heads = 2;
+  p.config.n_kv_heads = 1;
+  p.config.head_dim = 256;
+  assert_int_equal(lc_synth_write(dir, &p), LC_OK);
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  lc_model *m = NULL;
+  if (lc_model_load(ctx, dir, NULL, &m) != LC_OK) {
+    print_error("load head_dim 256: %s\n", lc_last_error(ctx));
+    fail();
+  }
+  lc_model_free(m);
+  const int32_t too_big[] = {258, 512};
+  for (int k = 0; k < 2; k++) {
+    lc_synth_params q = p;
+    q.config.head_dim = too_big[k];
+    char want[64];
+    snprintf(want, sizeof want, "head_dim %d is not supported", (int)too_big[k]);
+    assert_int_equal(lc_synth_write(empty, &q), LC_ERR_UNSUPPORTED);
+    assert_non_null(strstr(lc_last_error(NULL), want));
+    assert_int_not_equal(access(empty, F_OK), 0); /* not even the folder */
+    /* the same config in a file (the 256 tensors beside it) */
+    char from[32], to[32];
+    snprintf(from, sizeof from, "\"head_dim\": %d", k ? 258 : 256);
+    snprintf(to, sizeof to, "\"head_dim\": %d", (int)too_big[k]);
+    replace_in_file(cfg, from, to);
+    lc_status st = lc_model_load(ctx, dir, NULL, &m);
+    if (st != LC_ERR_UNSUPPORTED || !strstr(lc_last_error(ctx), want)) {
+      print_error("load head_dim %d: %s: %s\n", (int)too_big[k], lc_status_name(st),
+                  lc_last_error(ctx));
+      fail();
+    }
+    assert_null(m);
+  }
+  lc_context_free(ctx);
 }
 
 /* A Llama-3-8B-shaped checkpoint with 2 layers (~1.5e9 values, 3 GB bf16)
@@ -488,7 +623,9 @@ int main(void) {
       cmocka_unit_test_teardown(test_synth_distribution, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_shards_bitwise, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_rewrite_and_dirs, cleanup_tmpdir),
+      cmocka_unit_test_teardown(test_synth_rewrite_removes_stale, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_params_validated, cleanup_tmpdir),
+      cmocka_unit_test_teardown(test_synth_refuses_what_load_refuses, cleanup_tmpdir),
       cmocka_unit_test_teardown(test_synth_llama3_8b_shape_speed, cleanup_tmpdir),
   };
   return LCT_RUN(tests);
