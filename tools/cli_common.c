@@ -36,8 +36,6 @@ int cli_status_rc(lc_status st) {
   switch (st) {
     case LC_ERR_INVALID_ARGUMENT:
     case LC_ERR_OUT_OF_RANGE:
-    case LC_ERR_NOT_FOUND:
-    case LC_ERR_FORMAT:
     case LC_ERR_SHAPE:
       return CLI_USAGE;
     case LC_ERR_NO_DEVICE:

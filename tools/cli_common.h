@@ -69,9 +69,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* The exit status a library failure means: 2 for bad input
- * (INVALID_ARGUMENT, OUT_OF_RANGE, NOT_FOUND, FORMAT, SHAPE), 4 when the
- * backend is missing here (NO_DEVICE, UNSUPPORTED), else 1. */
+/* The exit status a library failure means: 2 for bad values (INVALID_ARGUMENT,
+ * OUT_OF_RANGE, SHAPE), 4 when the backend is missing here (NO_DEVICE,
+ * UNSUPPORTED), else 1 (a file that is missing or corrupt included). */
 int cli_status_rc(lc_status st);
 
 /* ---- lists -----------------------------------------------------------------*/

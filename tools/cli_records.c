@@ -23,8 +23,8 @@ static void usage(FILE *f) {
           "first 0-based index where the tokens differ) without failing.  The two\n"
           "environment fingerprints' differences are listed.\n"
           "\n"
-          "Exit status: 0 pass, 1 strict runs differ or an error, 2 bad usage or unreadable\n"
-          "files, 4 not comparable (nothing was checked).\n");
+          "Exit status: 0 pass, 1 strict runs differ, an error or an unreadable file, 2 bad\n"
+          "usage, 4 not comparable (nothing was checked).\n");
 }
 
 int cli_verify_records(int argc, char **argv) {
