@@ -10,6 +10,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_verify_records(int argc, char **argv); /* tools/cli_verify_records.c */
 int cmd_synth(int argc, char **argv);
 
 #endif
