@@ -1,7 +1,8 @@
 /*
  * tools/cli.h — the subcommands of the layercast CLI, one file each
  * (tools/cli_<name>.c); tools/layercast.c dispatches.  Each returns the
- * process exit status: 0 success, 1 failure, 2 bad usage.
+ * process exit status: 0 success, 1 failure, 2 bad usage (verify also 4:
+ * nothing was checked).
  */
 #ifndef LC_TOOLS_CLI_H
 #define LC_TOOLS_CLI_H
