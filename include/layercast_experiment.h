@@ -401,7 +401,9 @@ LC_API lc_status lc_run_record_read_tokens(const char *path, int32_t index, int3
  * report checked the CPU half only and must not be shown as a plain pass.
  * With require_gpu a missing GPU is an error instead (LC_ERR_NO_DEVICE).
  * A check that fails is not an error: the call returns LC_OK with the
- * failing rows marked and n_fail > 0. */
+ * failing rows marked and n_fail > 0.  Each call creates and frees its own
+ * contexts (the CPU reference one pins OpenBLAS to one thread, a
+ * process-wide setting: docs/numerics.md 7). */
 
 /* The GPU half of a report. */
 typedef struct lc_verify_gpu {
