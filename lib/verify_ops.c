@@ -79,9 +79,9 @@ static lc_status vcheck(int ci, lc_status st, const char *what) {
   return LC_VERIFY_FAIL(st, FN, w);
 }
 
-/* Allocates bytes on c's backend and copies host src there (src NULL: left
- * uninitialised). */
-static lc_status bup(lc_context *c, int ci, const void *src, size_t bytes, void *out) {
+/* Allocates bytes on c's backend into *out and copies host src there (src
+ * NULL: left uninitialised); *out NULL on failure. */
+static lc_status bup(lc_context *c, int ci, const void *src, size_t bytes, float **out) {
   void *d = NULL;
   lc_status st = lc_buffer_alloc(c, bytes ? bytes : 4, &d);
   if (st == LC_OK && src) st = lc_buffer_write(c, d, src, bytes);
@@ -89,7 +89,7 @@ static lc_status bup(lc_context *c, int ci, const void *src, size_t bytes, void 
     lc_buffer_free(c, d);
     d = NULL;
   }
-  memcpy(out, &d, sizeof d);
+  *out = d;
   return vcheck(ci, st, "backend buffer");
 }
 
