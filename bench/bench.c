@@ -495,23 +495,3 @@ int lcb_check_bitwise(const float *got, const float *ref, int64_t n, const char 
   }
   return 0;
 }
-
-double lcb_worst_ratio(const float *got, const double *ref, const double *tol, int64_t n,
-                       int64_t *worst) {
-  double w = 0;
-  *worst = n > 0 ? 0 : -1;
-  for (int64_t i = 0; i < n; i++) {
-    double gv = got[i], r = ref[i], ratio;
-    if (isnan(gv) || isnan(r) || isinf(gv) || isinf(r)) {
-      ratio = (gv == r) ? 0.0 : INFINITY;
-    } else {
-      double err = fabs(gv - r);
-      ratio = tol[i] > 0 ? err / tol[i] : (err > 0 ? INFINITY : 0.0);
-    }
-    if (!(ratio <= w)) {
-      w = ratio;
-      *worst = i;
-    }
-  }
-  return w;
-}

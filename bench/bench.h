@@ -8,8 +8,8 @@
  *   - inputs rotated among enough copies that the working set exceeds twice
  *     the L2 size read from cudaGetDeviceProperties (lcb_rotation);
  *   - random data, never zeros (lcb_rng);
- *   - validation helpers: bitwise (CUDA strict == CPU strict) and within a
- *     per-element bound (vendor modes);
+ *   - validation helpers: bitwise (CUDA strict == CPU strict); the vendor
+ *     modes' per-element bounds come from lib/bounds.h;
  *   - one line format, printed and collected for a Markdown table:
  *       op | shape | variant | time | GB/s | TFLOP/s | vs baseline
  *   - the device-to-device copy bandwidth, measured once (read + write bytes).
@@ -134,10 +134,8 @@ void lcb_check(lc_context *ctx, lc_status st, const char *what);
 /* 1 if got and ref are memcmp-equal; else prints the first difference
  * (index, both values and bits) under `what` and returns 0. */
 int lcb_check_bitwise(const float *got, const float *ref, int64_t n, const char *what);
-/* Worst |got - ref| / tol over n elements (NaN or Inf on one side counts as
- * infinite); *worst gets its index.  A result <= 1 passes. */
-double lcb_worst_ratio(const float *got, const double *ref, const double *tol, int64_t n,
-                       int64_t *worst);
+/* Within a per-element bound: lc_bound_worst_ratio (lib/bounds.h), the rule
+ * the tests and `layercast verify` use too. */
 
 /* Seconds of a monotonic host clock. */
 double lcb_now(void);

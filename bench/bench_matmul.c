@@ -48,6 +48,7 @@
 #include "cast/lc_cast.h"
 #include "cpu_ref/cpu_ref.h"
 #include "kernels/lc_kernels.h"
+#include "lib/bounds.h"
 #include "lib/lc_internal.h"
 
 static const char usage[] =
@@ -171,11 +172,6 @@ static int find_ref(const row_ref *refs, int n_refs, int64_t row) {
   return -1;
 }
 
-static double gamma_n(int64_t n) {
-  double nu = (double)n * 0x1p-24;
-  return nu / (1.0 - nu);
-}
-
 /* Validates the variant's result for the current M on rows 0, M/2, M-1
  * (after one call on slot 0); returns the worst err/bound (0 for strict,
  * which must be bitwise) and copies row 0 into row0. */
@@ -186,7 +182,8 @@ static double validate(mm_case *c, int v, const row_ref *refs, int n_refs, float
   int64_t rows[3] = {0, c->m / 2, c->m - 1};
   float *got = lcb_malloc((size_t)c->n * sizeof *got);
   double *tol = lcb_malloc((size_t)c->n * sizeof *tol);
-  double g = gamma_n(c->k);
+  /* no bias: a product meets K roundings in any order */
+  double g = lc_bound_gamma((double)lc_bound_matmul_any_order_rounds(c->k, 0));
   double worst = 0;
   for (int i = 0; i < 3; i++) {
     if (i > 0 && rows[i] == rows[i - 1]) continue;
@@ -210,7 +207,7 @@ static double validate(mm_case *c, int v, const row_ref *refs, int n_refs, float
     double f = v == V_VBF16 ? 0x1p-8 + 4.0 * g * (1.0 + 0x1p-8) : g;
     for (int64_t j = 0; j < c->n; j++) tol[j] = f * refs[ri].abs_s[j];
     int64_t wi;
-    double r = lcb_worst_ratio(got, refs[ri].exact, tol, c->n, &wi);
+    double r = lc_bound_worst_ratio(got, refs[ri].exact, tol, c->n, &wi);
     if (!(r <= 1.0)) {
       printf("VALIDATION FAIL %s: [%lld] exact %.9g got %.9g bound %.3g (%.2fx)\n", what,
              (long long)wi, refs[ri].exact[wi], (double)got[wi], tol[wi], r);

@@ -440,8 +440,167 @@ LC_API lc_status lc_run_record_read_tokens(const char *path, int32_t index, int3
  *  Verification: ops, model, records
  * ======================================================================== */
 
-/* (The ops and model verifications: see the section below, written with
- * lib/verify*.c.) */
+/* ---- ops and model: the promises of docs/numerics.md, checked here ---- */
+
+/* Three computations of the same inputs: CPU strict, CPU reference and CUDA
+ * strict.  Two checks:
+ *   the GPU half  CUDA strict must equal CPU strict bit for bit
+ *                 (docs/numerics.md 8);
+ *   the CPU half  CPU reference must lie within a bound of CPU strict that
+ *                 is derived from the two orders of operations (each bound's
+ *                 derivation is written beside it in lib/verify_ops.c), with
+ *                 the rule of docs/numerics.md 9 (NaN agrees only with NaN).
+ * The GPU half needs a CUDA build and a usable GPU.  Without one it is
+ * SKIPPED and the report says so (lc_verify_gpu.ran == 0) and why: such a
+ * report checked the CPU half only and must not be shown as a plain pass.
+ * With require_gpu a missing GPU is an error instead (LC_ERR_NO_DEVICE).
+ * A check that fails is not an error: the call returns LC_OK with the
+ * failing rows marked and n_fail > 0.  Each call creates and frees its own
+ * contexts (the CPU reference one pins OpenBLAS to one thread, a
+ * process-wide setting: docs/numerics.md 7). */
+
+/* The GPU half of a report. */
+typedef struct lc_verify_gpu {
+  int ran;                /* 1: CUDA strict ran and was compared; 0: SKIPPED */
+  char skip_reason[512];  /* why it was skipped ("" when it ran) */
+  char name[256];         /* the GPU ("" when skipped) */
+  int cc_major, cc_minor; /* its compute capability */
+} lc_verify_gpu;
+
+typedef enum lc_verify_shapes {
+  LC_VERIFY_SHAPES_SMALL = 0, /* shapes that cross the segment and partition
+                                 edges; about a second on a CPU */
+  LC_VERIFY_SHAPES_MODEL = 1  /* Llama 3 8B's layers (d_model 4096, d_ff 14336,
+                                 vocab 128256, 32/8 heads of 128); tens of
+                                 seconds on a CPU */
+} lc_verify_shapes;
+
+typedef struct lc_verify_ops_params {
+  lc_verify_shapes shapes;
+  uint64_t seed;   /* the inputs' seed */
+  int device;      /* CUDA device of the GPU half (>= 0) */
+  int require_gpu; /* 1: no usable GPU is LC_ERR_NO_DEVICE; 0: GPU half SKIPPED */
+} lc_verify_ops_params;
+
+/* Defaults: small shapes, seed 1, device 0, require_gpu 0. */
+LC_API void lc_verify_ops_params_default(lc_verify_ops_params *p);
+
+/* One op on one shape. */
+typedef struct lc_verify_op_row {
+  char op[32];    /* "matmul", "matmul + bias", "rmsnorm", "rope", "kv_write",
+                     "attention", "silu_mul", "add", "round_bf16", "embedding",
+                     "softmax", "log_softmax", "argmax" */
+  char shape[80]; /* "M=7 K=600 N=65" */
+  int64_t n;      /* elements compared */
+  /* GPU half: CUDA strict vs CPU strict, bit for bit (gpu_ran 0: SKIPPED) */
+  int gpu_ran;
+  int64_t gpu_ndiff;                   /* elements whose bits differ; 0 passes */
+  int64_t gpu_first_diff;              /* the first of them; -1 none */
+  float gpu_first_cuda, gpu_first_cpu; /* its two values */
+  /* CPU half: CPU reference vs CPU strict, within the bound */
+  int exact;                     /* 1: the bound is 0 (the same value required) */
+  char bound[64];                /* the bound, as a formula: "(gamma_258 + gamma_600) sum|x w|" */
+  double ratio;                  /* max over elements of |ref - strict| / bound (0: equal;
+                                    +Inf: NaN or Inf on one side, or a difference against a
+                                    zero bound); <= 1 passes */
+  int64_t worst;                 /* the first element attaining ratio; -1 when n == 0 */
+  float worst_strict, worst_ref; /* its two values */
+  double worst_bound;            /* the bound there (0 when exact) */
+  int fail;                      /* gpu_ndiff > 0 or ratio > 1 */
+} lc_verify_op_row;
+
+typedef struct lc_verify_ops_report {
+  lc_verify_shapes shapes;
+  uint64_t seed;
+  lc_verify_gpu gpu;
+  lc_verify_op_row *rows; /* [n_rows] in the order the ops ran */
+  int32_t n_rows;
+  int32_t n_fail; /* rows that failed */
+} lc_verify_ops_report;
+
+/* Runs every op of layercast.h (matmul with and without a bias at two
+ * shapes, rmsnorm, rope in both styles, kv_write and attention over three
+ * sequences, silu_mul, add, round_bf16, embedding, softmax, log_softmax,
+ * argmax) on random inputs from the seed in the three computations, and
+ * compares them.  LC_ERR_INVALID_ARGUMENT (NULL, an unknown shapes value, a
+ * negative device), LC_ERR_NO_DEVICE (require_gpu and no usable GPU: the
+ * message says why), LC_ERR_OUT_OF_MEMORY, and the status of an op or a
+ * context that failed to run (the message names it). */
+LC_API lc_status lc_verify_ops(const lc_verify_ops_params *p, lc_verify_ops_report **out);
+LC_API void lc_verify_ops_report_free(lc_verify_ops_report *r); /* NULL accepted */
+
+/* The default bound of lc_verify_model on ||ref - strict||_2 / ||strict||_2
+ * over one position's logits.  Not derived: a whole model has no useful
+ * a-priori bound.  Each op's reference-vs-strict difference is a few u
+ * relative (lc_verify_ops's bounds, ~1e-6 at these sizes); residual layers
+ * carry it forward with growth of order 10 per layer in trained models.
+ * 2^-10 is some 200 times what was measured (stories260K: 5.7e-6), yet
+ * catches any real disagreement (a wrong op gives O(1)). */
+#define LC_VERIFY_MODEL_RTOL 0x1p-10
+
+/* Sequences of lc_verify_model, and their prompt lengths: 5, 23 and 40. */
+#define LC_VERIFY_MODEL_SEQS 3
+
+typedef struct lc_verify_model_params {
+  const char *model; /* checkpoint path (llama2.c .bin, Hugging Face folder) */
+  int32_t tokens;    /* decode steps after each prompt, 0 .. 4096 */
+  int32_t chunk;     /* prefill chunk, 1 .. 4096 */
+  uint64_t seed;     /* the tokens' seed */
+  double rtol;       /* the normwise bound, > 0 */
+  int device;        /* CUDA device of the GPU half (>= 0) */
+  int require_gpu;   /* 1: no usable GPU is LC_ERR_NO_DEVICE; 0: SKIPPED */
+} lc_verify_model_params;
+
+/* Defaults: no model, 8 decode steps, chunks of 16, seed 1,
+ * LC_VERIFY_MODEL_RTOL, device 0, require_gpu 0. */
+LC_API void lc_verify_model_params_default(lc_verify_model_params *p);
+
+/* One prefill chunk or decode step of one sequence. */
+typedef struct lc_verify_model_row {
+  int32_t seq;   /* 0 .. LC_VERIFY_MODEL_SEQS - 1 */
+  int32_t pos;   /* first position */
+  int32_t n_pos; /* positions pos .. pos + n_pos - 1 */
+  int prefill;   /* 1: a prefill chunk; 0: a decode step */
+  /* GPU half (gpu_ran 0: SKIPPED) */
+  int gpu_ran;
+  int64_t gpu_n;       /* logits compared: n_pos * vocab */
+  int64_t gpu_ndiff;   /* of them, those whose bits differ */
+  int32_t first_layer; /* lowest layer whose output differs in bits at one of
+                          the positions (n_layers: the final norm); -1 none */
+  /* CPU half */
+  double rel; /* largest ||ref - strict|| / ||strict|| of a position's
+                 logits (||ref - strict|| where strict is 0) */
+  int fail;   /* gpu_ndiff > 0, first_layer >= 0 or !(rel <= rtol) */
+} lc_verify_model_row;
+
+typedef struct lc_verify_model_report {
+  int32_t prompt_len[LC_VERIFY_MODEL_SEQS];
+  int32_t tokens, chunk;
+  int32_t n_layers, vocab;
+  double rtol;
+  lc_verify_gpu gpu;
+  lc_verify_model_row *rows; /* [n_rows]: sequence by sequence, in position order */
+  int32_t n_rows;
+  int32_t n_fail;
+  /* GPU half: any bit difference, and the lowest layer that differed with
+   * where it did first (-1: none, or only logits differed) */
+  int gpu_differs;
+  int32_t first_layer, first_seq, first_pos;
+  double worst_rel; /* CPU half: the largest rel of all rows */
+} lc_verify_model_report;
+
+/* Runs LC_VERIFY_MODEL_SEQS sequences of random tokens from the seed
+ * (reduced modulo the vocabulary) in one batch, teacher forced, through the
+ * whole model in the three computations: each step feeds every unfinished
+ * sequence up to `chunk` prompt tokens, then one token per step.  Compares
+ * per position the logits (and, GPU half, every layer's output) of CUDA
+ * strict to CPU strict bit for bit, and CPU reference to CPU strict within
+ * rtol, normwise.  LC_ERR_INVALID_ARGUMENT (NULL, a value out of range),
+ * LC_ERR_NO_DEVICE (require_gpu, no usable GPU), the statuses of
+ * lc_model_load and of the forward pass (the message names the computation),
+ * LC_ERR_OUT_OF_MEMORY. */
+LC_API lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_report **out);
+LC_API void lc_verify_model_report_free(lc_verify_model_report *r); /* NULL accepted */
 
 /* ---- records: two runs.jsonl files, maybe from two machines ---- */
 

@@ -15,12 +15,7 @@
 
 #include "layercast_experiment.h"
 #include "lib/lc_internal.h"
-
-/* ---- random inputs: splitmix64 ---------------------------------------------*/
-/* The next value of the stream *s (Steele, Lea and Flood 2014). */
-uint64_t lc_splitmix64(uint64_t *s);
-/* Uniform in [lo, hi] (the modulo bias, < span / 2^64, is irrelevant here). */
-int64_t lc_splitmix_range(uint64_t *s, int64_t lo, int64_t hi);
+#include "lib/rng.h" /* splitmix64: every generated input */
 
 /* Seconds on CLOCK_MONOTONIC (the sweep's and the probe's timings). */
 double lc_now_s(void);

@@ -13,20 +13,6 @@
 
 #include "lib/exp_internal.h"
 
-/* ---- splitmix64 -------------------------------------------------------------*/
-
-uint64_t lc_splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-int64_t lc_splitmix_range(uint64_t *s, int64_t lo, int64_t hi) {
-  uint64_t span = (uint64_t)(hi - lo) + 1u;
-  return lo + (int64_t)(lc_splitmix64(s) % span);
-}
-
 double lc_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

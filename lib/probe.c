@@ -15,13 +15,6 @@ static const char FN[] = "lc_matmul_probe";
 static const int64_t SIZES[LC_PROBE_SIZES] = {1,  2,  3,  4,  5,  7,   8,   9,   15,  16,  17, 31,
                                               32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257};
 
-/* N(0, 1) by Box-Muller from splitmix64. */
-static float normal(uint64_t *s) {
-  double u1 = ((double)(lc_splitmix64(s) >> 11) + 1.0) * 0x1p-53;
-  double u2 = (double)(lc_splitmix64(s) >> 11) * 0x1p-53;
-  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
 static double normwise(const float *a, const float *b, int64_t n) {
   double num = 0.0, den = 0.0;
   for (int64_t i = 0; i < n; i++) {
@@ -53,7 +46,7 @@ static lc_status run_mode(const lc_probe_params *p, lc_mode mode, const float *w
   for (int si = 0; si < LC_PROBE_SIZES && st == LC_OK; si++) {
     const int64_t m = SIZES[si];
     uint64_t rs = p->seed * 1000003u + (uint64_t)m; /* other rows differ per batch */
-    for (int64_t i = 0; i < m * k; i++) x[i] = normal(&rs);
+    for (int64_t i = 0; i < m * k; i++) x[i] = lc_splitmix_normal(&rs);
     memcpy(x, probe, (size_t)k * sizeof *x);               /* first position */
     memcpy(x + (m - 1) * k, probe, (size_t)k * sizeof *x); /* last position */
     st = lc_buffer_write(ctx, dx, x, (size_t)(m * k) * sizeof *x);
@@ -102,8 +95,8 @@ lc_status lc_matmul_probe(const lc_probe_params *p, lc_probe_result *out) {
   if (st == LC_OK) {
     uint64_t s = p->seed;
     const float wscale = 1.0f / sqrtf((float)k); /* keeps |y| near 1 */
-    for (int64_t i = 0; i < n * k; i++) w[i] = wscale * normal(&s);
-    for (int64_t i = 0; i < k; i++) probe[i] = normal(&s);
+    for (int64_t i = 0; i < n * k; i++) w[i] = wscale * lc_splitmix_normal(&s);
+    for (int64_t i = 0; i < k; i++) probe[i] = lc_splitmix_normal(&s);
   }
   for (int32_t mi = 0; mi < p->n_modes && st == LC_OK; mi++) {
     out->modes[mi].mode = p->modes[mi];

@@ -12,9 +12,10 @@
  *   B    = h[15:0] + h[31:16] + h[47:32] + h[63:48]        Irwin-Hall of 4
  *   v    = (float)(mean + (double)(B - 131070) * (std * sqrt(3) / 65536))
  *
- * mix64 is splitmix64's finaliser.  (B - 131070) / 65536 is the sum of four
- * uniforms (b + 0.5) / 65536 minus its mean 2; times sqrt(3) it has variance
- * 1 (bounded by +-3.46): an approximately normal value from one 64-bit hash.
+ * mix64 is splitmix64's finaliser (lc_mix64, lib/rng.h).  (B - 131070) /
+ * 65536 is the sum of four uniforms (b + 0.5) / 65536 minus its mean 2;
+ * times sqrt(3) it has variance 1 (bounded by +-3.46): an approximately
+ * normal value from one 64-bit hash.
  * v is then rounded to the file dtype (bf16/fp16: round to nearest even,
  * cast/lc_cast.h).  Scales (std): matrices 1/sqrt(fan_in); the embedding 1
  * when untied, 1/sqrt(dim) when tied (so logits have std ~1 either way);
@@ -40,6 +41,7 @@
 #include "layercast_model.h"
 #include "lib/lc_internal.h"
 #include "lib/model_config.h"
+#include "lib/rng.h"
 
 #define SYN_PATH_LEN 4096
 #define SYN_CHUNK ((int64_t)1 << 22) /* elements generated per write (16 MiB f32) */
@@ -98,12 +100,6 @@ lc_status lc_synth_params_preset(lc_synth_params *p, const char *name) {
 
 /* ---- the generator ----------------------------------------------------------*/
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 static uint64_t fnv1a64(const char *s) {
   uint64_t h = 0xCBF29CE484222325ull;
   for (; *s; s++) {
@@ -127,12 +123,12 @@ typedef struct syn_tensor {
 /* Elements [i0, i1) of tensor t, as dtype, into out. */
 static void gen_chunk(const syn_tensor *t, uint64_t seed, lc_dtype dt, int64_t i0, int64_t i1,
                       void *out) {
-  const uint64_t key = mix64(seed ^ mix64(fnv1a64(t->name)));
+  const uint64_t key = lc_mix64(seed ^ lc_mix64(fnv1a64(t->name)));
   const double c = t->std * 1.7320508075688772 / 65536.0, mean = t->mean;
   float *f32 = out;
   uint16_t *u16 = out;
   for (int64_t i = i0; i < i1; i++) {
-    uint64_t h = mix64(key + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull);
+    uint64_t h = lc_mix64(key + (uint64_t)(i + 1) * LC_SPLITMIX64_GAMMA);
     int64_t b = (int64_t)(h & 0xFFFF) + (int64_t)((h >> 16) & 0xFFFF) +
                 (int64_t)((h >> 32) & 0xFFFF) + (int64_t)(h >> 48);
     float v = (float)(mean + (double)(b - 131070) * c);

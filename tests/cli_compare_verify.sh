@@ -9,7 +9,7 @@
 #   no difference in any bit (logits and every layer);
 # - compare with A's tokens given (--tokens) and read from a run record;
 # - verify ops and verify model: the CPU half passes; without a GPU the CUDA
-#   half says "skipped";
+#   half says "SKIPPED" (tests/cli_verify.sh checks that and the exit codes);
 # - verify records on two sweeps of the same grid: strict runs agree (exit 0);
 #   a tampered strict run makes it fail (exit 1).
 # Exit status 0 when every check passes.
@@ -56,7 +56,7 @@ check "compare csv: a header and 4 rows" $?
 # verify ops / model: CPU half passes, GPU half skipped without a GPU
 "$cli" verify ops >"$tmp/v1.txt"
 check "verify ops passes" $?
-if grep -q "GPU half skipped" "$tmp/v1.txt"; then
+if grep -q "GPU half SKIPPED" "$tmp/v1.txt"; then
   check "verify ops says the GPU half was skipped" 0
 else
   grep -q "^  GPU: " "$tmp/v1.txt"

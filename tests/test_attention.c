@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cast/lc_canon.h"
+#include "lib/bounds.h"
 
 #define P LC_ATTN_PARTITION
 
@@ -78,10 +79,6 @@ static void kv_write(lc_context *ctx, const lc_attn_shape *sh, const lc_attn_seq
  * Part 1 dominates (~130 u * |scale| A for D = 128): it is a worst case,
  * and the measured error is reported beside it. */
 #define E_EXP (2.0 * LCT_U)
-
-static double gam(double n) {
-  return n * LCT_U / (1.0 - n * LCT_U);
-}
 
 typedef struct oracle_ws {
   double *s; /* [max_len] scores */
@@ -144,12 +141,12 @@ static void oracle_query(const lc_attn_shape *sh, const float *qrow, const float
         if (fabs((double)v[i]) > vmax) vmax = fabs((double)v[i]);
       }
     }
-    const double delta = gam((double)D + 1) * fabs(scale) * amax;
+    const double delta = lc_bound_gamma((double)D + 1) * fabs(scale) * amax;
     const double part1 = expm1(2.0 * delta);
     const double rho_s = (double)nP * (E_EXP + 2.0 * sabs * LCT_U);
     const double rho_r = E_EXP + 2.0 * sabs * LCT_U;
-    const double sig_s = gam((double)(nb + 2 * nP));
-    const double sig_r = gam((double)(t + 2));
+    const double sig_s = lc_bound_gamma((double)(nb + 2 * nP));
+    const double sig_r = lc_bound_gamma((double)(t + 2));
     const double under = (double)(t + 1 + 2 * nP) * 0x1p-148 * vmax;
     for (int64_t i = 0; i < D; i++) {
       const double base = LCT_U * fabs(r[i]) + under;

@@ -16,6 +16,7 @@
 
 #include "cast/lc_cast.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/bounds.h"
 #include "lib/lc_internal.h"
 
 static int have_gpu;
@@ -24,13 +25,6 @@ static int have_gpu;
 #define VENDOR_LT_WS_MAX ((size_t)32 << 20)
 /* lib/cuda_backend.c rounds workspace growth up to 1 MiB. */
 #define WS_ROUND ((size_t)1 << 20)
-
-/* gamma_n = n u / (1 - n u), u = 2^-24: the classic bound factor for an
- * n-term FP32 dot product in any order (Higham, Thm 3.1 / 3.3). */
-static double gamma_n(int64_t n) {
-  double nu = (double)n * LCT_U;
-  return nu / (1.0 - nu);
-}
 
 /* One problem: host data and the float64 oracles. */
 typedef struct problem {
@@ -137,7 +131,7 @@ typedef enum bound_kind { BOUND_FP32, BOUND_BF16, BOUND_BF16_XB } bound_kind;
 static double *tolerances(const problem *p, bound_kind kind, int add_cpu_ref) {
   int64_t n = p->m * p->n;
   double *tol = lct_malloc((size_t)n * sizeof(double));
-  double g = gamma_n(p->k + 1);
+  double g = lc_bound_gamma((double)lc_bound_matmul_any_order_rounds(p->k, 1));
   for (int64_t i = 0; i < n; i++) {
     double t;
     switch (kind) {

@@ -13,6 +13,7 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/bounds.h"
 #include "test_util.h"
 
 /* ---- the canonical order, transcribed as plainly as possible ---------------*/
@@ -70,19 +71,18 @@ static void oracle_matmul(const float *x, int64_t m, int64_t k, const uint16_t *
  * addition even without a bias.  Gradual underflow adds at most 2^-150 per rounding:
  * (L + S) * 2^-149 covers it. */
 static double strict_rounds(int64_t k) {
-  const int64_t ls = LC_MATMUL_SEG_LEN;
-  return (double)((k < ls ? k : ls) + (k + ls - 1) / ls);
+  return (double)lc_bound_matmul_strict_rounds(k, 1); /* the bias addition counted always */
 }
 
 /* Reference: OpenBLAS may sum in any order, with or without fma; a product still
  * meets at most K roundings (its multiply and K - 1 additions), plus the bias
  * addition: gamma_(K+1) * (sum|x*w| + |b|) + (K + 1) * 2^-149. */
 static double ref_rounds(int64_t k) {
-  return (double)(k + 1);
+  return (double)lc_bound_matmul_any_order_rounds(k, 1);
 }
 
 static void bound(const double *mag, int64_t count, double rounds, double *tol) {
-  for (int64_t i = 0; i < count; i++) tol[i] = lct_gamma(rounds) * mag[i] + rounds * 0x1p-149;
+  for (int64_t i = 0; i < count; i++) tol[i] = lc_bound_gamma(rounds) * mag[i] + rounds * 0x1p-149;
 }
 
 /* ---- API helpers ---------------------------------------------------------------*/
@@ -232,7 +232,8 @@ static void test_matmul_reference_agrees_with_strict(void **state) {
     oracle_matmul(c.x, c.m, c.k, c.w, c.n, c.bias, ref, mag);
     for (int64_t j = 0; j < cnt; j++) {
       sd[j] = s[j];
-      tol[j] = lct_gamma(strict_rounds(c.k)) * mag[j] + lct_gamma(ref_rounds(c.k)) * mag[j] +
+      tol[j] = lc_bound_gamma(strict_rounds(c.k)) * mag[j] +
+               lc_bound_gamma(ref_rounds(c.k)) * mag[j] +
                (strict_rounds(c.k) + ref_rounds(c.k)) * 0x1p-149;
     }
     lct_assert_within(r, sd, tol, cnt, case_name(&c, "reference vs strict", what, 128));

@@ -13,6 +13,7 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/bounds.h"
 #include "test_util.h"
 
 /* ---- the canonical order, transcribed ---------------------------------------*/
@@ -62,10 +63,10 @@ static void oracle_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t 
  * instead of gamma_4 covers the second-order products.  Subnormal results add
  * 2^-149 (atol). */
 static double strict_rel(int64_t n) {
-  return lct_gamma((double)((n + 31) / 32 + 5 + 2)) / 2 + lct_gamma(5);
+  return lc_bound_gamma((double)(lc_bound_reduce_strict_rounds(n) + 2)) / 2 + lc_bound_gamma(5);
 }
 static double ref_rel(int64_t n) {
-  return lct_gamma((double)(n + 2)) / 2 + lct_gamma(5);
+  return lc_bound_gamma((double)(n + 2)) / 2 + lc_bound_gamma(5);
 }
 
 /* ---- API helpers ---------------------------------------------------------------*/

@@ -14,6 +14,7 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/bounds.h"
 #include "test_util.h"
 
 /* ---- the canonical order, transcribed ---------------------------------------*/
@@ -69,7 +70,7 @@ static void transcribed_log_softmax(const float *x, int64_t m, int64_t n, float 
 /* Sum roundings a term meets: strict ceil(n/32) in its lane + 5 in the butterfly;
  * reference n - 1 in a sequential sum (rounded to n). */
 static double strict_sum_rounds(int64_t n) {
-  return (double)((n + 31) / 32 + 5);
+  return (double)lc_bound_reduce_strict_rounds(n);
 }
 static double ref_sum_rounds(int64_t n) {
   return (double)n;
@@ -96,7 +97,7 @@ static void oracle_softmax(const float *x, int64_t m, int64_t n, double rounds, 
       s += exp((double)xr[i] - mx);
       if (fabs((double)xr[i] - mx) > dmax) dmax = fabs((double)xr[i] - mx);
     }
-    const double sum_rel = lct_gamma(rounds) + dmax * u + 4 * u;
+    const double sum_rel = lc_bound_gamma(rounds) + dmax * u + 4 * u;
     for (int64_t i = 0; i < n; i++) {
       const double d = (double)xr[i] - mx;
       const double p = exp(d) / s, lp = d - log(s);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cast/lc_cast.h"
+#include "lib/bounds.h"
 
 lct_rng lct_rng_new(uint64_t seed) {
   lct_rng r = {seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull};
@@ -166,10 +167,6 @@ double lct_now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double lct_gamma(double nn) {
-  return nn * LCT_U / (1.0 - nn * LCT_U);
-}
-
 float lct_bf16(uint16_t h) {
   uint32_t u = (uint32_t)h << 16;
   float f;
@@ -234,32 +231,19 @@ static uint64_t ulp_vs_double(float got, double ref) {
 
 void lct_assert_within(const float *got, const double *ref, const double *tol, int64_t n,
                        const char *what) {
-  int64_t worst = -1;
-  double worst_ratio = 0.0;
-  for (int64_t i = 0; i < n; i++) {
-    double g = got[i], r = ref[i];
-    if (isnan(r) || isnan(g)) {
-      if (isnan(r) && isnan(g)) continue;
-      fail_msg("%s: [%" PRId64 "] ref %.17g got %.9g: NaN on one side only", what, i, r, g);
-    }
-    if (isinf(r) || isinf(g)) {
-      if (r == g) continue;
-      fail_msg("%s: [%" PRId64 "] ref %.17g got %.9g: Inf on one side only", what, i, r, g);
-    }
-    double err = fabs(g - r);
-    double ratio = tol[i] > 0 ? err / tol[i] : (err > 0 ? INFINITY : 0.0);
-    if (ratio > worst_ratio || worst < 0) {
-      worst_ratio = ratio;
-      worst = i;
-    }
-  }
-  if (worst >= 0 && worst_ratio > 1.0) {
-    fail_msg("%s: out of tolerance at [%" PRId64 "] of %" PRId64
-             ": ref %.17g got %.9g abs %.3g tol %.3g "
-             "(%.2fx) %" PRIu64 " ulp",
-             what, worst, n, ref[worst], (double)got[worst], fabs((double)got[worst] - ref[worst]),
-             tol[worst], worst_ratio, ulp_vs_double(got[worst], ref[worst]));
-  }
+  int64_t worst;
+  const double worst_ratio = lc_bound_worst_ratio(got, ref, tol, n, &worst);
+  if (worst < 0 || worst_ratio <= 1.0) return;
+  const double g = got[worst], r = ref[worst];
+  if (isnan(r) || isnan(g))
+    fail_msg("%s: [%" PRId64 "] ref %.17g got %.9g: NaN on one side only", what, worst, r, g);
+  if (isinf(r) || isinf(g))
+    fail_msg("%s: [%" PRId64 "] ref %.17g got %.9g: Inf on one side only", what, worst, r, g);
+  fail_msg("%s: out of tolerance at [%" PRId64 "] of %" PRId64
+           ": ref %.17g got %.9g abs %.3g tol %.3g "
+           "(%.2fx) %" PRIu64 " ulp",
+           what, worst, n, r, g, fabs(g - r), tol[worst], worst_ratio,
+           ulp_vs_double(got[worst], r));
 }
 
 void lct_assert_close(const float *got, const double *ref, int64_t n, double atol, double rtol,

@@ -73,8 +73,9 @@ int lct_tmpdir_remove(const char *dir);
  * their bits and the ULP distance, and `what`. */
 void lct_assert_bitwise_f32(const float *got, const float *ref, int64_t n, const char *what);
 /* |got - ref| <= atol + rtol*|ref| elementwise (ref in double), NaN only
- * where ref is NaN; on failure print the worst index, ref, got, abs and ULP
- * error, and `what`. */
+ * where ref is NaN, Inf only where ref is the same Inf (the rule of
+ * lib/bounds.h, lc_bound_worst_ratio); on failure print the worst index,
+ * ref, got, abs and ULP error, and `what`. */
 void lct_assert_close(const float *got, const double *ref, int64_t n, double atol, double rtol,
                       const char *what);
 /* Same with a per-element bound tol[i] (the tolerance derived for that
@@ -86,8 +87,7 @@ void lct_assert_within(const float *got, const double *ref, const double *tol, i
 #define LCT_U (0x1p-24)
 
 /* ---- oracle helpers (plain C, independent of the library's cast code) ------*/
-/* gamma_n = n*u / (1 - n*u): the classic bound on n successive roundings. */
-double lct_gamma(double nn);
+/* gamma_n and the matmul rounding counts: lib/bounds.h (lc_bound_gamma). */
 /* The float of a bf16 bit pattern (h << 16). */
 float lct_bf16(uint16_t h);
 /* v, with any NaN replaced by the canonical 0x7FC00000. */
