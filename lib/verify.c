@@ -75,3 +75,14 @@ float *lc_verify_fill(uint64_t *s, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) v[i] = scale * lc_splitmix_normal(s);
   return v;
 }
+
+lc_status lc_verify_oom(const char *fn, const char *what) {
+  return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory (%s)", fn, what);
+}
+
+lc_status lc_verify_check(const char *fn, int ci, lc_status st, const char *what) {
+  if (st == LC_OK) return LC_OK;
+  char w[96];
+  snprintf(w, sizeof w, "%s (%s)", what, lc_verify_ctx_name(ci));
+  return lc_verify_fail_at(st, __FILE__, __LINE__, fn, w);
+}

@@ -40,6 +40,12 @@ lc_status lc_verify_fail_at(lc_status st, const char *file, int line, const char
                             const char *what);
 #define LC_VERIFY_FAIL(st, fn, what) lc_verify_fail_at((st), __FILE__, __LINE__, (fn), (what))
 
+/* "fn: out of host memory (what)", LC_ERR_OUT_OF_MEMORY. */
+lc_status lc_verify_oom(const char *fn, const char *what);
+/* LC_OK for LC_OK; else records "fn: what (<computation ci>): <the
+ * callee's message>" and returns st. */
+lc_status lc_verify_check(const char *fn, int ci, lc_status st, const char *what);
+
 /* n values scale * N(0, 1) (lc_splitmix_normal), malloc'ed (at least one element); NULL when out
  * of memory. */
 float *lc_verify_fill(uint64_t *s, size_t n, float scale);

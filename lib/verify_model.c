@@ -49,14 +49,11 @@ typedef struct vm_hook {
 } vm_hook;
 
 static lc_status oom(const char *what) {
-  return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, FN ": out of host memory (%s)", what);
+  return lc_verify_oom(FN, what);
 }
 
 static lc_status vcheck(int ci, lc_status st, const char *what) {
-  if (st == LC_OK) return LC_OK;
-  char w[96];
-  snprintf(w, sizeof w, "%s (%s)", what, lc_verify_ctx_name(ci));
-  return LC_VERIFY_FAIL(st, FN, w);
+  return lc_verify_check(FN, ci, st, what);
 }
 
 /* Copies each entry's rows of a layer's output to [layer][slot][pos]. */

@@ -67,16 +67,11 @@ typedef struct ops_run {
 } ops_run;
 
 static lc_status oom(const char *what) {
-  return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, FN ": out of host memory (%s)", what);
+  return lc_verify_oom(FN, what);
 }
 
-/* Checks a backend call: on failure records "lc_verify_ops: <what>
- * (<computation>): <the callee's message>". */
 static lc_status vcheck(int ci, lc_status st, const char *what) {
-  if (st == LC_OK) return LC_OK;
-  char w[96];
-  snprintf(w, sizeof w, "%s (%s)", what, lc_verify_ctx_name(ci));
-  return LC_VERIFY_FAIL(st, FN, w);
+  return lc_verify_check(FN, ci, st, what);
 }
 
 /* Allocates bytes on c's backend into *out and copies host src there (src

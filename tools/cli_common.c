@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L /* isatty, fileno, clock_gettime */
 #include "tools/cli_common.h"
 
+#include "lib/exp_internal.h" /* lc_file_write_atomic */
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -308,20 +310,6 @@ void cli_progress_end(cli_progress *p) {
 /* ---- output files ------------------------------------------------------------------*/
 
 int cli_write_file(const char *cmd, const char *path, const void *data, size_t len) {
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 5);
-  if (!tmp) return cli_usage_error(cmd, "out of memory");
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".tmp", 5);
-  FILE *f = fopen(tmp, "wb");
-  int ok = f && fwrite(data, 1, len, f) == len;
-  int err = errno;
-  if (f && fclose(f) != 0) ok = 0, err = errno;
-  if (ok && rename(tmp, path) != 0) ok = 0, err = errno;
-  if (!ok) {
-    fprintf(stderr, "layercast %s: cannot write '%s': %s\n", cmd, path, strerror(err));
-    remove(tmp);
-  }
-  free(tmp);
-  return ok ? 0 : CLI_FAIL;
+  lc_status st = lc_file_write_atomic(path, data, len, "writing the output");
+  return st == LC_OK ? 0 : cli_fail(cmd, NULL, st, CLI_FAIL);
 }

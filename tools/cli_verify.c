@@ -37,6 +37,19 @@
 
 #define EXIT_NOTHING_CHECKED CLI_NOTHING
 
+/* What ops and model share: the GPU half's options and the exit statuses. */
+#define GPU_OPTS(p)                                                             \
+  {"device",  CLI_I32, &(p).device, 0,                                          \
+   INT32_MAX, NULL,    "D",         "CUDA device of the GPU half (default 0)"}, \
+  {                                                                             \
+    "require-gpu", CLI_FLAG, &(p).require_gpu, 0, 0, NULL, NULL,                \
+        "a missing GPU is fatal (exit 4) instead of SKIPPED"                    \
+  }
+#define EXIT_TEXT                                                                 \
+  "Exit status: 0 pass (the final line says when the GPU half was SKIPPED),\n"    \
+  "1 a check failed or an error, 2 bad usage, 4 nothing checked (--require-gpu\n" \
+  "and no usable GPU)."
+
 /* The final line when every check that ran passed. */
 static void print_pass(const lc_verify_gpu *g, const char *detail) {
   if (g->ran)
@@ -97,10 +110,7 @@ static int verify_ops(int argc, char **argv) {
        "Llama-3-8B layer shapes (dim 4096, d_ff 14336, vocab\n128256, 32/8 heads of 128); tens "
        "of seconds on the CPU"},
       {"seed", CLI_U64, &p.seed, 0, 0, NULL, "S", "input seed (default 1)"},
-      {"device", CLI_I32, &p.device, 0, INT32_MAX, NULL, "D",
-       "CUDA device of the GPU half (default 0)"},
-      {"require-gpu", CLI_FLAG, &p.require_gpu, 0, 0, NULL, NULL,
-       "a missing GPU is fatal (exit 4) instead of SKIPPED"},
+      GPU_OPTS(p),
       {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
   const cli_cmd c = {
       cmd, "[--shapes small|model] [--seed S] [--device D] [--require-gpu]",
@@ -108,10 +118,7 @@ static int verify_ops(int argc, char **argv) {
       "present) CUDA strict.  CUDA strict must equal CPU strict bit for bit; CPU\n"
       "reference must lie within the stated bound of CPU strict (each bound is\n"
       "derived in lib/verify_ops.c from the two orders of operations).",
-      opts,
-      "Exit status: 0 pass (the final line says when the GPU half was SKIPPED),\n"
-      "1 a check failed or an error, 2 bad usage, 4 nothing checked (--require-gpu\n"
-      "and no usable GPU)."};
+      opts, EXIT_TEXT};
   if ((rc = cli_parse(&c, argc, argv))) return rc < 0 ? 0 : rc;
   p.shapes = shapes ? LC_VERIFY_SHAPES_MODEL : LC_VERIFY_SHAPES_SMALL;
   lc_verify_ops_report *r = NULL;
@@ -204,10 +211,7 @@ static int verify_model(int argc, char **argv) {
       {"seed", CLI_U64, &p.seed, 0, 0, NULL, "S", "prompt seed (default 1)"},
       {"rtol", CLI_STR, &rtol, 0, 0, NULL, "R",
        "the normwise bound (default 2^-10 = 0.0009765625)"},
-      {"device", CLI_I32, &p.device, 0, INT32_MAX, NULL, "D",
-       "CUDA device of the GPU half (default 0)"},
-      {"require-gpu", CLI_FLAG, &p.require_gpu, 0, 0, NULL, NULL,
-       "a missing GPU is fatal (exit 4) instead of SKIPPED"},
+      GPU_OPTS(p),
       {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
   const cli_cmd c = {
       cmd,
@@ -218,10 +222,7 @@ static int verify_model(int argc, char **argv) {
       "strict bit for bit at every position and every layer; CPU reference must\n"
       "be within ||ref - strict|| / ||strict|| <= 2^-10 per position (a stated,\n"
       "empirical bound: see LC_VERIFY_MODEL_RTOL in layercast_experiment.h).",
-      opts,
-      "Exit status: 0 pass (the final line says when the GPU half was SKIPPED),\n"
-      "1 a check failed or an error, 2 bad usage, 4 nothing checked (--require-gpu\n"
-      "and no usable GPU)."};
+      opts, EXIT_TEXT};
   if ((rc = cli_parse(&c, argc, argv))) return rc < 0 ? 0 : rc;
   if (rtol) { /* a double: the bound is compared in double */
     char *end = NULL;
