@@ -52,6 +52,24 @@ typedef struct cli_cmd {
   const char *epilog; /* after the options, or NULL */
 } cli_cmd;
 
+/* The sampler's options, for lc_gen_params g (generate and sweep). */
+#define CLI_SAMPLER_OPTS(g)                                                                \
+  {"temperature",                                                                          \
+   CLI_F32,                                                                                \
+   &(g).sampler.temperature,                                                               \
+   0,                                                                                      \
+   1e6,                                                                                    \
+   NULL,                                                                                   \
+   "X",                                                                                    \
+   "0 (default): greedy; else sampling"},                                                  \
+      {"top-k", CLI_I32, &(g).sampler.top_k, 0, INT32_MAX, NULL, "K", "(default 0: off)"}, \
+      {"top-p", CLI_F32, &(g).sampler.top_p, 1e-9, 1, NULL, "P", "(default 1: off)"}, {    \
+    "seed", CLI_U64, &(g).sampler.seed, 0, 0, NULL, "S", "sampler seed (default 0)"        \
+  }
+/* The end of an option table. */
+#define CLI_END \
+  { NULL, 0, NULL, 0, 0, NULL, NULL, NULL }
+
 /* Parses argv[1..argc) against c->opts ("--name value", "--name=value";
  * -h/--help prints the help to stdout).  Positional arguments are refused.
  * Returns CLI_OK, -1 after --help (exit 0), or CLI_USAGE after printing

@@ -123,7 +123,7 @@ int cmd_compare(int argc, char **argv) {
       {"output", CLI_STR, &out_path, 0, 0, NULL, "FILE", "write there (atomically), not to stdout"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "N", "OpenBLAS threads (reference)"},
       {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd cmd = {
       "compare", "--model PATH [configuration A] [configuration B] (--prompt IDS | --prompts FILE)",
       "Teacher-forced replay: A generates greedily (or its tokens are given), then prompt +\n"

@@ -28,7 +28,7 @@ static int demo_matmul(int argc, char **argv) {
       {"n", CLI_I32, &n, 1, 1 << 20, NULL, "N", "output columns (default 1024)"},
       {"seed", CLI_U64, &seed, 0, 0, NULL, "S", "seed of the weights and rows (default 1)"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "T", "OpenBLAS threads (reference; default 1)"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd cmd = {
       "demo", "--matmul [--k K] [--n N] [--seed S] [--threads T]",
       "Computes y = x W^T (W: N x K bf16, x fp32) for batches of many sizes M on the CPU,\n"
@@ -127,7 +127,7 @@ int cmd_demo(int argc, char **argv) {
        "summaries, plots)"},
       {"matmul", CLI_FLAG, &matmul, 0, 0, NULL, NULL,
        "the matmul demo instead ('demo --matmul --help')"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd cmd = {
       "demo",
       "[--prompts N] [--max-new N] [--batch-sizes LIST] [--seed S] [--cpu-only] [--keep DIR]",

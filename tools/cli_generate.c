@@ -80,11 +80,7 @@ int cmd_generate(int argc, char **argv) {
       {"neighbour-seed", CLI_U64, &nseed, 0, 0, NULL, "S", "seed of random neighbours (default 1)"},
       {"max-new", CLI_I32, &max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},
       {"stop", CLI_I32, &stop, -1, INT32_MAX, NULL, "T", "stop a row after token T (default none)"},
-      {"temperature", CLI_F32, &gp.sampler.temperature, 0, 1e6, NULL, "X",
-       "0 (default): greedy; else sampling"},
-      {"top-k", CLI_I32, &gp.sampler.top_k, 0, INT32_MAX, NULL, "K", "(default 0: off)"},
-      {"top-p", CLI_F32, &gp.sampler.top_p, 1e-9, 1, NULL, "P", "(default 1: off)"},
-      {"seed", CLI_U64, &gp.sampler.seed, 0, 0, NULL, "S", "sampler seed (default 0)"},
+      CLI_SAMPLER_OPTS(gp),
       {"format", CLI_CHOICE, &fmt, 0, 0, "text|csv|json", "F",
        "text (default): a line of ids per prompt; csv: prompt,index,token[,...];\njson: one run "
        "record (docs/metrics.md)"},
@@ -92,7 +88,7 @@ int cmd_generate(int argc, char **argv) {
        "with each token's logit, top-1 probability, margin and top-8 ids\nand logits (every "
        "format)"},
       {"no-progress", CLI_FLAG, &no_progress, 0, 0, NULL, NULL, "no progress bar"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd cmd = {
       "generate", "--model PATH (--prompt IDS | --prompts FILE) [options]",
       "Generates for each prompt (the target) as one row of a batch: the other rows are\n"

@@ -78,11 +78,7 @@ int cmd_sweep(int argc, char **argv) {
        "prompts"},
       {"neighbour-seed", CLI_U64, &sp.neighbour_seed, 0, 0, NULL, "S",
        "seed of the random neighbours (default 1)"},
-      {"temperature", CLI_F32, &sp.gen.sampler.temperature, 0, 1e6, NULL, "X",
-       "sampling temperature (default 0: greedy)"},
-      {"top-k", CLI_I32, &sp.gen.sampler.top_k, 0, INT32_MAX, NULL, "K", "(default 0: off)"},
-      {"top-p", CLI_F32, &sp.gen.sampler.top_p, 1e-9, 1, NULL, "P", "(default 1: off)"},
-      {"seed", CLI_U64, &sp.gen.sampler.seed, 0, 0, NULL, "S", "sampler seed (default 0)"},
+      CLI_SAMPLER_OPTS(sp.gen),
       {"prefill-chunk", CLI_I32, &sp.gen.prefill_chunk, 0, INT32_MAX, NULL, "N",
        "prompt tokens per step (default 0: whole prompts)"},
       {"kv-dtype", CLI_CHOICE, &kv, 0, 0, "f32|bf16", "T", "f32 (default) | bf16"},
@@ -94,7 +90,7 @@ int cmd_sweep(int argc, char **argv) {
        "continue an interrupted sweep from DIR's records (the same\nsetup is checked); on a "
        "finished one, rewrite the summaries"},
       {"no-progress", CLI_FLAG, &no_progress, 0, 0, NULL, NULL, "no progress bar"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd cmd = {
       "sweep", "--model PATH --prompts FILE --out DIR [options]",
       "The accuracy-variance study: every prompt is run as the target row of batches of\n"

@@ -58,7 +58,7 @@ int cmd_synth(int argc, char **argv) {
        "1: model.safetensors; > 1: N shards + index"},
       {"tied", CLI_FLAG, &tied, 0, 0, NULL, NULL, "tie the output projection to the embedding"},
       {"untied", CLI_FLAG, &untied, 0, 0, NULL, NULL, "separate output projection"},
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd cmd = {"synth", "--out DIR [options]", about, opts, NULL};
   int rc = cli_parse(&cmd, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;

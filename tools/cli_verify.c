@@ -111,7 +111,7 @@ static int verify_ops(int argc, char **argv) {
        "of seconds on the CPU"},
       {"seed", CLI_U64, &p.seed, 0, 0, NULL, "S", "input seed (default 1)"},
       GPU_OPTS(p),
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd c = {
       cmd, "[--shapes small|model] [--seed S] [--device D] [--require-gpu]",
       "Runs every op on random inputs on CPU strict, CPU reference and (when a GPU is\n"
@@ -212,7 +212,7 @@ static int verify_model(int argc, char **argv) {
       {"rtol", CLI_STR, &rtol, 0, 0, NULL, "R",
        "the normwise bound (default 2^-10 = 0.0009765625)"},
       GPU_OPTS(p),
-      {NULL, 0, NULL, 0, 0, NULL, NULL, NULL}};
+      CLI_END};
   const cli_cmd c = {
       cmd,
       "--model PATH [--tokens N] [--chunk C] [--seed S] [--rtol R] [--device D] [--require-gpu]",
