@@ -35,6 +35,9 @@ extern "C" {
 float lc_cpu_canon_sum(const float *v, int64_t n);
 /* The same with acc = fmaf(v, v, acc): the sum of squares of RMSNorm. */
 float lc_cpu_canon_sumsq(const float *v, int64_t n);
+/* The same with acc = acc + lc_expf(v - shift): softmax's sum of e, without
+ * storing e (log_softmax may run in place). */
+float lc_cpu_canon_sum_exp(const float *v, int64_t n, float shift);
 /* Combines 32 lane partials with the butterfly, in place: afterwards every
  * lane holds the same value (NaN payloads aside), which is returned. */
 float lc_cpu_canon_butterfly(float lanes[32]);
