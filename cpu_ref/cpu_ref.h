@@ -76,6 +76,10 @@ void lc_cpu_silu_mul_ref(const float *gate, const float *up, int64_t n, float *o
  * NaN, which the reference does too, harmlessly). */
 void lc_cpu_add(const float *a, const float *b, int64_t n, float *out);
 
+/* ---- round_bf16: x[i] = widen(bf16(x[i])) in place, [n]; exact, one
+ * rounding, the same in both flavours --------------------------------------*/
+void lc_cpu_round_bf16(float *x, int64_t n);
+
 /* ---- embedding: exact widening, the same in both flavours ----------------*/
 void lc_cpu_embedding(const uint16_t *table, int64_t dim, const int32_t *ids, int64_t m,
                       float *out);

@@ -389,7 +389,7 @@ lc_status lc_round_bf16(lc_context *ctx, float *x, int64_t n) {
     return not_on_backend(ctx, fn);
 #endif
   }
-  for (int64_t i = 0; i < n; i++) x[i] = lc_bf16_to_f32(lc_f32_to_bf16(x[i]));
+  lc_cpu_round_bf16(x, n);
   return LC_OK;
 }
 
