@@ -84,15 +84,12 @@ __global__ void __launch_bounds__(ROWS * 32)
        row += (int64_t)gridDim.x * ROWS) {
     const float *xr = x + row * n;
     float *yr = y + row * n;
-    const float ss = lc_warp_canon_reduce<UNROLL>(
-        n, lane, [&](int64_t i) { return xr[i]; }, lc_step_sumsq{});
+    const auto load_x = [&](int64_t i) { return xr[i]; };
+    const auto load_xw = [&](int64_t i) { return xw{xr[i], w[i]}; };
+    const float ss = lc_warp_canon_reduce<UNROLL>(n, lane, load_x, lc_step_sumsq{});
     const float r = rms_scale(ss, n, eps);
-    lc_lane_walk<UNROLL, xw>(
-        n, lane,
-        [&](int64_t i) {
-          return xw{xr[i], w[i]};
-        },
-        [&](int64_t i, xw v) { yr[i] = rms_out(v.x, r, v.w); });
+    lc_lane_walk<UNROLL, xw>(n, lane, load_xw,
+                             [&](int64_t i, xw v) { yr[i] = rms_out(v.x, r, v.w); });
   }
 }
 
@@ -150,8 +147,8 @@ __global__ void __launch_bounds__(THREADS)
     __syncthreads();
     if (warp == 0) {
       /* The canonical reduction, lane by lane, from shared memory. */
-      const float ss = lc_warp_canon_reduce<8>(
-          n, lane, [&](int64_t i) { return s[i]; }, lc_step_sumsq{});
+      const auto load_s = [&](int64_t i) { return s[i]; };
+      const float ss = lc_warp_canon_reduce<8>(n, lane, load_s, lc_step_sumsq{});
       if (lane == 0) s_scale = rms_scale(ss, n, eps);
     }
     __syncthreads();
