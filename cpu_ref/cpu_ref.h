@@ -35,6 +35,9 @@ extern "C" {
 float lc_cpu_canon_sum(const float *v, int64_t n);
 /* The same with acc = fmaf(v, v, acc): the sum of squares of RMSNorm. */
 float lc_cpu_canon_sumsq(const float *v, int64_t n);
+/* The same with acc = acc + lc_expf(v - shift): softmax's sum of e, without
+ * storing e (log_softmax may run in place). */
+float lc_cpu_canon_sum_exp(const float *v, int64_t n, float shift);
 /* Combines 32 lane partials with the butterfly, in place: afterwards every
  * lane holds the same value (NaN payloads aside), which is returned. */
 float lc_cpu_canon_butterfly(float lanes[32]);
@@ -72,6 +75,10 @@ void lc_cpu_silu_mul_ref(const float *gate, const float *up, int64_t n, float *o
 /* One IEEE add per element: the same in both flavours (strict canonicalises
  * NaN, which the reference does too, harmlessly). */
 void lc_cpu_add(const float *a, const float *b, int64_t n, float *out);
+
+/* ---- round_bf16: x[i] = widen(bf16(x[i])) in place, [n]; exact, one
+ * rounding, the same in both flavours --------------------------------------*/
+void lc_cpu_round_bf16(float *x, int64_t n);
 
 /* ---- embedding: exact widening, the same in both flavours ----------------*/
 void lc_cpu_embedding(const uint16_t *table, int64_t dim, const int32_t *ids, int64_t m,

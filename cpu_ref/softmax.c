@@ -8,7 +8,8 @@
  *   mx  = canon_zero(max_nonan over x[i], starting at -Inf)   (NaN never wins;
  *         -0/+0 made +0, so the order they arrive in cannot show)
  *   e_i = lc_expf(x[i] - mx)
- *   sum = canonical sum of e (lc_cpu_canon_sum: 32 lanes, then the butterfly)
+ *   sum = canonical sum of e (cpu_ref/reduce.c: 32 lanes, then the butterfly;
+ *         lc_cpu_canon_sum over the stored e, or lc_cpu_canon_sum_exp from x)
  *   softmax:     y[i] = canon(e_i / sum)
  *   log_softmax: ls = lc_logf(sum);  y[i] = canon((x[i] - mx) - ls)
  * The max is exact and order-free; exp and log are the canonical polynomials of
@@ -38,61 +39,54 @@ static float row_max(const float *x, int64_t n) {
   return lc_canon_zero(mx);
 }
 
-void lc_cpu_softmax_strict(const float *x, int64_t m, int64_t n, float *y) {
+/* One row of one flavour: yr[0..n) from xr[0..n) and mx = row_max(xr, n). */
+typedef void (*row_fn)(const float *xr, int64_t n, float mx, float *yr);
+
+static void rows(const float *x, int64_t m, int64_t n, float *y, row_fn row) {
   assert(m >= 0 && n >= 1);
-  for (int64_t r = 0; r < m; r++) {
-    const float *xr = x + r * n;
-    float *yr = y + r * n;
-    const float mx = row_max(xr, n);
-    for (int64_t i = 0; i < n; i++) yr[i] = lc_expf(xr[i] - mx);
-    const float sum = lc_cpu_canon_sum(yr, n);
-    for (int64_t i = 0; i < n; i++) yr[i] = lc_canon_nan(LC_DIV(yr[i], sum));
+  for (int64_t r = 0; r < m; r++) row(x + r * n, n, row_max(x + r * n, n), y + r * n);
+}
+
+static void softmax_row_strict(const float *xr, int64_t n, float mx, float *yr) {
+  for (int64_t i = 0; i < n; i++) yr[i] = lc_expf(xr[i] - mx);
+  const float sum = lc_cpu_canon_sum(yr, n);
+  for (int64_t i = 0; i < n; i++) yr[i] = lc_canon_nan(LC_DIV(yr[i], sum));
+}
+
+/* The sum of e without storing e: yr may be xr, which is still needed below. */
+static void log_softmax_row_strict(const float *xr, int64_t n, float mx, float *yr) {
+  const float ls = lc_logf(lc_cpu_canon_sum_exp(xr, n, mx));
+  for (int64_t i = 0; i < n; i++) yr[i] = lc_canon_nan((xr[i] - mx) - ls);
+}
+
+static void softmax_row_ref(const float *xr, int64_t n, float mx, float *yr) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    yr[i] = expf(xr[i] - mx);
+    sum = sum + yr[i];
   }
+  for (int64_t i = 0; i < n; i++) yr[i] = yr[i] / sum;
+}
+
+static void log_softmax_row_ref(const float *xr, int64_t n, float mx, float *yr) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) sum = sum + expf(xr[i] - mx);
+  const float ls = logf(sum);
+  for (int64_t i = 0; i < n; i++) yr[i] = (xr[i] - mx) - ls;
+}
+
+void lc_cpu_softmax_strict(const float *x, int64_t m, int64_t n, float *y) {
+  rows(x, m, n, y, softmax_row_strict);
 }
 
 void lc_cpu_log_softmax_strict(const float *x, int64_t m, int64_t n, float *y) {
-  assert(m >= 0 && n >= 1);
-  for (int64_t r = 0; r < m; r++) {
-    const float *xr = x + r * n;
-    float *yr = y + r * n;
-    const float mx = row_max(xr, n);
-    /* The canonical sum of e, lane by lane as lc_cpu_canon_sum does it, without
-     * storing e (y may be x, which is still needed below). */
-    float lanes[LC_REDUCE_LANES];
-    for (int l = 0; l < LC_REDUCE_LANES; l++) lanes[l] = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-      const int l = (int)(i % LC_REDUCE_LANES);
-      lanes[l] = lanes[l] + lc_expf(xr[i] - mx);
-    }
-    const float ls = lc_logf(lc_cpu_canon_butterfly(lanes));
-    for (int64_t i = 0; i < n; i++) yr[i] = lc_canon_nan((xr[i] - mx) - ls);
-  }
+  rows(x, m, n, y, log_softmax_row_strict);
 }
 
 void lc_cpu_softmax_ref(const float *x, int64_t m, int64_t n, float *y) {
-  assert(m >= 0 && n >= 1);
-  for (int64_t r = 0; r < m; r++) {
-    const float *xr = x + r * n;
-    float *yr = y + r * n;
-    const float mx = row_max(xr, n);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-      yr[i] = expf(xr[i] - mx);
-      sum = sum + yr[i];
-    }
-    for (int64_t i = 0; i < n; i++) yr[i] = yr[i] / sum;
-  }
+  rows(x, m, n, y, softmax_row_ref);
 }
 
 void lc_cpu_log_softmax_ref(const float *x, int64_t m, int64_t n, float *y) {
-  assert(m >= 0 && n >= 1);
-  for (int64_t r = 0; r < m; r++) {
-    const float *xr = x + r * n;
-    float *yr = y + r * n;
-    const float mx = row_max(xr, n);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) sum = sum + expf(xr[i] - mx);
-    const float ls = logf(sum);
-    for (int64_t i = 0; i < n; i++) yr[i] = (xr[i] - mx) - ls;
-  }
+  rows(x, m, n, y, log_softmax_row_ref);
 }

@@ -57,49 +57,13 @@ __device__ __forceinline__ void am_take(float &bv, int &bi, float v, int i) {
   }
 }
 
-/* Thread t of T folds its share of row xr[0..n) into (bv, bi): float4 chunks
- * t, t+T, ... when xr is 16-byte aligned (then the scalar tail), else
- * elements t, t+T, ... */
+/* Thread t of T folds its share of row xr[0..n) into (bv, bi): lc_row_visit
+ * (float4 chunks t, t+T, ... when xr is 16-byte aligned, then the scalar
+ * tail, else elements t, t+T, ...; U loads in flight). */
 template <int U>
 __device__ __forceinline__ void am_partial(const float *xr, int64_t n, int t, int T, float &bv,
                                            int &bi) {
-  if (lc_aligned16(xr)) {
-    const int64_t n4 = n >> 2;
-    const float4 *x4 = reinterpret_cast<const float4 *>(xr);
-    int64_t c = t;
-    for (; c + (int64_t)T * (U - 1) < n4; c += (int64_t)T * U) {
-      float4 v[U];
-#pragma unroll
-      for (int u = 0; u < U; u++) v[u] = x4[c + (int64_t)u * T];
-#pragma unroll
-      for (int u = 0; u < U; u++) {
-        const int i = (int)(4 * (c + (int64_t)u * T));
-        am_take(bv, bi, v[u].x, i);
-        am_take(bv, bi, v[u].y, i + 1);
-        am_take(bv, bi, v[u].z, i + 2);
-        am_take(bv, bi, v[u].w, i + 3);
-      }
-    }
-    for (; c < n4; c += T) {
-      const float4 v = x4[c];
-      const int i = (int)(4 * c);
-      am_take(bv, bi, v.x, i);
-      am_take(bv, bi, v.y, i + 1);
-      am_take(bv, bi, v.z, i + 2);
-      am_take(bv, bi, v.w, i + 3);
-    }
-    for (int64_t i = 4 * n4 + t; i < n; i += T) am_take(bv, bi, xr[i], (int)i);
-  } else {
-    int64_t i = t;
-    for (; i + (int64_t)T * (4 * U - 1) < n; i += (int64_t)T * 4 * U) {
-      float v[4 * U];
-#pragma unroll
-      for (int u = 0; u < 4 * U; u++) v[u] = xr[i + (int64_t)u * T];
-#pragma unroll
-      for (int u = 0; u < 4 * U; u++) am_take(bv, bi, v[u], (int)(i + (int64_t)u * T));
-    }
-    for (; i < n; i += T) am_take(bv, bi, xr[i], (int)i);
-  }
+  lc_row_visit<U>(xr, n, t, T, [&](float v, int64_t i) { am_take(bv, bi, v, (int)i); });
 }
 
 /* The warp's best candidate, on every lane. */

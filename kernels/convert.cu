@@ -16,10 +16,10 @@
  *
  * Launch: grid-stride over 4-element vectors (16 bytes of fp32, 8 of bf16)
  * when source and destination agree on alignment (a scalar head and tail
- * around the aligned body; lc_grid_stride_split and lc_ew_blocks of
- * kernels/lc_cuda_common.cuh), else over scalars; add_bias walks rows in
- * grid.y (grid-stride past 65535) and vectors of a row in grid.x, vectors
- * when n % 4 == 0, y is 16-byte and bias 8-byte aligned.
+ * around the aligned body: convert_split over lc_grid_stride_split, and
+ * lc_ew_blocks, of kernels/lc_cuda_common.cuh), else over scalars; add_bias
+ * walks rows in grid.y (grid-stride past 65535) and vectors of a row in
+ * grid.x, vectors when n % 4 == 0, y is 16-byte and bias 8-byte aligned.
  *
  * Benchmark: none (not on a timed path of strict mode; the vendor baselines'
  * benchmark times it as part of their matmul).
@@ -36,59 +36,62 @@
 #define CV_MAX_BLOCKS 8192
 #define CV_MAX_GRID_Y 65535
 
-/* ---- fp32 -> bf16 ----------------------------------------------------------*/
+/* ---- the conversions, one element and four --------------------------------*/
 
-/* [0, head) and [head + 4*nvec, n) scalar; the body as float4 -> uint2. */
+__device__ __forceinline__ float round_bf16(float x) {
+  return lc_bf16_to_f32(lc_f32_to_bf16(x));
+}
+/* 4 fp32 -> 4 bf16 in a uint2, little-endian: element 0 in the low half. */
+__device__ __forceinline__ uint2 pack4_bf16(const float4 f) {
+  uint2 o;
+  o.x = (uint32_t)lc_f32_to_bf16(f.x) | ((uint32_t)lc_f32_to_bf16(f.y) << 16);
+  o.y = (uint32_t)lc_f32_to_bf16(f.z) | ((uint32_t)lc_f32_to_bf16(f.w) << 16);
+  return o;
+}
+/* 4 bf16 in a uint2 -> 4 fp32, exact. */
+__device__ __forceinline__ float4 widen4_bf16(const uint2 h) {
+  return make_float4(lc_f32_from_bits(h.x << 16), lc_f32_from_bits(h.x & 0xFFFF0000u),
+                     lc_f32_from_bits(h.y << 16), lc_f32_from_bits(h.y & 0xFFFF0000u));
+}
+
+/* dst[i] = one(src[i]) for [0, head) and [head + 4*nvec, n); the 4*nvec
+ * elements in between as vectors of 4 (SV -> DV, src + head and dst + head
+ * aligned for them): dst4[v] = vec(src4[v]) (lc_grid_stride_split).  In place
+ * is safe: every element is read and then written by one thread. */
+template <class SV, class DV, class S, class D, class FV, class F1>
+__device__ __forceinline__ void convert_split(const S *src, D *dst, int64_t n, int64_t head,
+                                              int64_t nvec, FV vec, F1 one) {
+  const SV *s4 = reinterpret_cast<const SV *>(src + head);
+  DV *d4 = reinterpret_cast<DV *>(dst + head);
+  lc_grid_stride_split(
+      n, head, nvec, [&](int64_t v) { d4[v] = vec(s4[v]); },
+      [&](int64_t i) { dst[i] = one(src[i]); });
+}
+
+/* ---- kernels: fp32 -> bf16, bf16 -> fp32, x = bf16(x) in place ---------------*/
+
 __global__ void __launch_bounds__(CV_THREADS)
     f32_to_bf16_kernel(const float *__restrict__ src, int64_t n, uint16_t *__restrict__ dst,
                        int64_t head, int64_t nvec) {
-  const float4 *s4 = reinterpret_cast<const float4 *>(src + head);
-  uint2 *d4 = reinterpret_cast<uint2 *>(dst + head);
-  lc_grid_stride_split(
-      n, head, nvec,
-      [&](int64_t v) {
-        const float4 f = s4[v];
-        uint2 o;
-        o.x = (uint32_t)lc_f32_to_bf16(f.x) | ((uint32_t)lc_f32_to_bf16(f.y) << 16);
-        o.y = (uint32_t)lc_f32_to_bf16(f.z) | ((uint32_t)lc_f32_to_bf16(f.w) << 16);
-        d4[v] = o;
-      },
-      [&](int64_t i) { dst[i] = lc_f32_to_bf16(src[i]); });
+  convert_split<float4, uint2>(src, dst, n, head, nvec, pack4_bf16,
+                               [](float f) { return lc_f32_to_bf16(f); });
 }
-
-/* ---- bf16 -> fp32 ----------------------------------------------------------*/
 
 __global__ void __launch_bounds__(CV_THREADS)
     bf16_to_f32_kernel(const uint16_t *__restrict__ src, int64_t n, float *__restrict__ dst,
                        int64_t head, int64_t nvec) {
-  const uint2 *s4 = reinterpret_cast<const uint2 *>(src + head);
-  float4 *d4 = reinterpret_cast<float4 *>(dst + head);
-  lc_grid_stride_split(
-      n, head, nvec,
-      [&](int64_t v) {
-        const uint2 h = s4[v];
-        d4[v] = make_float4(lc_f32_from_bits(h.x << 16), lc_f32_from_bits(h.x & 0xFFFF0000u),
-                            lc_f32_from_bits(h.y << 16), lc_f32_from_bits(h.y & 0xFFFF0000u));
-      },
-      [&](int64_t i) { dst[i] = lc_bf16_to_f32(src[i]); });
+  convert_split<uint2, float4>(src, dst, n, head, nvec, widen4_bf16,
+                               [](uint16_t h) { return lc_bf16_to_f32(h); });
 }
-
-/* ---- x = bf16(x), in place ----------------------------------------------------*/
 
 __global__ void __launch_bounds__(CV_THREADS)
     round_bf16_kernel(float *__restrict__ x, int64_t n, int64_t head, int64_t nvec) {
-  float4 *x4 = reinterpret_cast<float4 *>(x + head);
-  lc_grid_stride_split(
-      n, head, nvec,
-      [&](int64_t v) {
-        float4 f = x4[v];
-        f.x = lc_bf16_to_f32(lc_f32_to_bf16(f.x));
-        f.y = lc_bf16_to_f32(lc_f32_to_bf16(f.y));
-        f.z = lc_bf16_to_f32(lc_f32_to_bf16(f.z));
-        f.w = lc_bf16_to_f32(lc_f32_to_bf16(f.w));
-        x4[v] = f;
+  convert_split<float4, float4>(
+      x, x, n, head, nvec,
+      [](float4 f) {
+        return make_float4(round_bf16(f.x), round_bf16(f.y), round_bf16(f.z), round_bf16(f.w));
       },
-      [&](int64_t i) { x[i] = lc_bf16_to_f32(lc_f32_to_bf16(x[i])); });
+      round_bf16);
 }
 
 /* ---- y += bias ---------------------------------------------------------------*/
@@ -105,10 +108,11 @@ __global__ void __launch_bounds__(CV_THREADS)
       if (VEC) {
         const uint2 h = reinterpret_cast<const uint2 *>(bias)[c];
         float4 v = reinterpret_cast<float4 *>(yr)[c];
-        v.x = v.x + lc_f32_from_bits(h.x << 16);
-        v.y = v.y + lc_f32_from_bits(h.x & 0xFFFF0000u);
-        v.z = v.z + lc_f32_from_bits(h.y << 16);
-        v.w = v.w + lc_f32_from_bits(h.y & 0xFFFF0000u);
+        const float4 b = widen4_bf16(h);
+        v.x = v.x + b.x;
+        v.y = v.y + b.y;
+        v.z = v.z + b.z;
+        v.w = v.w + b.w;
         reinterpret_cast<float4 *>(yr)[c] = v;
       } else {
         yr[c] = yr[c] + lc_bf16_to_f32(bias[c]);
@@ -139,22 +143,24 @@ static void split_f32_bf16(const float *f32, const uint16_t *bf16, int64_t n, in
   }
 }
 
-static lc_status f32_to_bf16_launch(const float *src, int64_t n, uint16_t *dst, cudaStream_t stream,
-                                    char *err, size_t err_len) {
+static void split_f32_bf16(const uint16_t *bf16, const float *f32, int64_t n, int64_t *head,
+                           int64_t *nvec) {
+  split_f32_bf16(f32, bf16, n, head, nvec);
+}
+
+/* One conversion kernel over n elements (head, vectors, tail), after
+ * checking the arguments. */
+template <class S, class D>
+static lc_status convert_launch(void (*kernel)(const S *, int64_t, D *, int64_t, int64_t),
+                                const char *fn, const char *kname, const S *src, int64_t n, D *dst,
+                                void *stream, char *err, size_t err_len) {
+  if (n < 0 || (n > 0 && (!src || !dst))) return bad_args(fn, n, err, err_len);
+  if (n == 0) return LC_OK;
   int64_t head, nvec;
   split_f32_bf16(src, dst, n, &head, &nvec);
   const unsigned blocks = lc_ew_blocks(n, head, nvec, CV_THREADS, CV_MAX_BLOCKS);
-  f32_to_bf16_kernel<<<blocks, CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
-  return lc_launch_status("f32_to_bf16_kernel", err, err_len);
-}
-
-static lc_status bf16_to_f32_launch(const uint16_t *src, int64_t n, float *dst, cudaStream_t stream,
-                                    char *err, size_t err_len) {
-  int64_t head, nvec;
-  split_f32_bf16(dst, src, n, &head, &nvec);
-  const unsigned blocks = lc_ew_blocks(n, head, nvec, CV_THREADS, CV_MAX_BLOCKS);
-  bf16_to_f32_kernel<<<blocks, CV_THREADS, 0, stream>>>(src, n, dst, head, nvec);
-  return lc_launch_status("bf16_to_f32_kernel", err, err_len);
+  kernel<<<blocks, CV_THREADS, 0, (cudaStream_t)stream>>>(src, n, dst, head, nvec);
+  return lc_launch_status(kname, err, err_len);
 }
 
 static lc_status add_bias_launch(float *y, int64_t m, int64_t n, const uint16_t *bias,
@@ -173,30 +179,22 @@ static lc_status add_bias_launch(float *y, int64_t m, int64_t n, const uint16_t 
 
 extern "C" lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst,
                                             void *stream, char *err, size_t err_len) {
-  if (n < 0 || (n > 0 && (!src || !dst)))
-    return bad_args("lc_kernels_f32_to_bf16", n, err, err_len);
-  if (n == 0) return LC_OK;
-  return f32_to_bf16_launch(src, n, dst, (cudaStream_t)stream, err, err_len);
+  return convert_launch(f32_to_bf16_kernel, "lc_kernels_f32_to_bf16", "f32_to_bf16_kernel", src, n,
+                        dst, stream, err, err_len);
 }
 
 extern "C" lc_status lc_kernels_bf16_to_f32(const uint16_t *src, int64_t n, float *dst,
                                             void *stream, char *err, size_t err_len) {
-  if (n < 0 || (n > 0 && (!src || !dst)))
-    return bad_args("lc_kernels_bf16_to_f32", n, err, err_len);
-  if (n == 0) return LC_OK;
-  return bf16_to_f32_launch(src, n, dst, (cudaStream_t)stream, err, err_len);
+  return convert_launch(bf16_to_f32_kernel, "lc_kernels_bf16_to_f32", "bf16_to_f32_kernel", src, n,
+                        dst, stream, err, err_len);
 }
 
 extern "C" lc_status lc_kernels_round_bf16(float *x, int64_t n, void *stream, char *err,
                                            size_t err_len) {
   if (n < 0 || (n > 0 && !x)) return bad_args("lc_kernels_round_bf16", n, err, err_len);
   if (n == 0) return LC_OK;
-  int64_t head = n, nvec = 0;
-  if (((uintptr_t)x & 3u) == 0) {
-    const int64_t h = (int64_t)((16u - ((uintptr_t)x & 15u)) & 15u) / 4;
-    head = h < n ? h : n;
-    nvec = (n - head) / 4;
-  }
+  int64_t head, nvec;
+  lc_ew2_split(x, x, x, n, &head, &nvec); /* x alone: head 0..3 when x is 4-byte aligned */
   const unsigned blocks = lc_ew_blocks(n, head, nvec, CV_THREADS, CV_MAX_BLOCKS);
   round_bf16_kernel<<<blocks, CV_THREADS, 0, (cudaStream_t)stream>>>(x, n, head, nvec);
   return lc_launch_status("round_bf16_kernel", err, err_len);

@@ -9,9 +9,20 @@
  *                                   (cudaGetLastError -> message in err ->
  *                                   LC_ERR_CUDA);
  *   lc_aligned16, lc_aligned8       pointer alignment tests (host and device);
- *   lc_warp_canon_butterfly         the butterfly of the canonical 32-lane
- *                                   sum: v = v + shfl_xor(v, o) for
- *                                   o = 16, 8, 4, 2, 1, lane 0's value to all;
+ *   lc_lane_walk                    lane l of a warp visits elements l, l+32,
+ *                                   l+64, ... in ascending order, U loads in
+ *                                   flight ahead of their uses;
+ *   lc_lane_chain, lc_step_sum,     the canonical 32-lane reduction of
+ *   lc_step_sumsq,                  docs/numerics.md 2.1, once for every
+ *   lc_warp_canon_butterfly,        kernel: each lane's chain acc = step(acc, v)
+ *   lc_warp_canon_reduce            over its elements, then the butterfly
+ *                                   v = v + shfl_xor(v, o) for o = 16, 8, 4, 2,
+ *                                   1, lane 0's value to all (the CPU twin is
+ *                                   cpu_ref/reduce.c);
+ *   lc_row_visit, lc_row_map        thread t of T visits (maps) its share of
+ *                                   a row, float4 chunks when the row is
+ *                                   aligned (the order-free max and argmax
+ *                                   passes; elementwise row writes, copies);
  *   lc_warp_max_nonan               max_nonan over a warp (order-free);
  *   lc_grid_stride_split            the grid-stride walk over a scalar head,
  *                                   a 4-element vector body and a scalar tail;
@@ -57,7 +68,122 @@ static __host__ __device__ __forceinline__ bool lc_aligned8(const void *p) {
   return ((uintptr_t)p & 7u) == 0;
 }
 
-/* ---- warp reductions -------------------------------------------------------*/
+/* ---- row walks -------------------------------------------------------------*/
+
+/* Lane `lane` of a warp visits i = lane, lane + 32, lane + 64, ... < n in
+ * ascending order: use(i, load(i)), where load returns a T.  The loads of U
+ * consecutive steps are issued before their uses, the uses stay in order
+ * (U = 1: one element at a time). */
+template <int U, class T, class Load, class Use>
+static __device__ __forceinline__ void lc_lane_walk(int64_t n, int lane, Load load, Use use) {
+  int64_t i = lane;
+  for (; i + 32 * (U - 1) < n; i += 32 * U) {
+    T v[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) v[u] = load(i + 32 * u);
+#pragma unroll
+    for (int u = 0; u < U; u++) use(i + 32 * u, v[u]);
+  }
+  for (; i < n; i += 32) use(i, load(i));
+}
+
+/* Thread t of T visits its share of row xr[0..n): when xr is 16-byte aligned
+ * the float4 chunks t, t+T, ... (U chunks loaded before they are used), then
+ * the scalar tail elements 4*(n/4) + t, + T, ...; otherwise the elements t,
+ * t+T, ... (4U loaded before they are used).  f(v, i) for each element
+ * v = xr[i], the four of a chunk in ascending i.  For order-free folds (max,
+ * argmax): which thread takes which element is a matter of speed only. */
+template <class F>
+static __device__ __forceinline__ void lc_visit4(F &f, const float4 v, int64_t i) {
+  f(v.x, i);
+  f(v.y, i + 1);
+  f(v.z, i + 2);
+  f(v.w, i + 3);
+}
+template <int U, class F>
+static __device__ __forceinline__ void lc_row_visit(const float *xr, int64_t n, int t, int T, F f) {
+  if (lc_aligned16(xr)) {
+    const int64_t n4 = n >> 2;
+    const float4 *x4 = reinterpret_cast<const float4 *>(xr);
+    int64_t c = t;
+    for (; c + (int64_t)T * (U - 1) < n4; c += (int64_t)T * U) {
+      float4 v[U];
+#pragma unroll
+      for (int u = 0; u < U; u++) v[u] = x4[c + (int64_t)u * T];
+#pragma unroll
+      for (int u = 0; u < U; u++) lc_visit4(f, v[u], 4 * (c + (int64_t)u * T));
+    }
+    for (; c < n4; c += T) lc_visit4(f, x4[c], 4 * c);
+    for (int64_t i = 4 * n4 + t; i < n; i += T) f(xr[i], i);
+  } else {
+    int64_t i = t;
+    for (; i + (int64_t)T * (4 * U - 1) < n; i += (int64_t)T * 4 * U) {
+      float v[4 * U];
+#pragma unroll
+      for (int u = 0; u < 4 * U; u++) v[u] = xr[i + (int64_t)u * T];
+#pragma unroll
+      for (int u = 0; u < 4 * U; u++) f(v[u], i + (int64_t)u * T);
+    }
+    for (; i < n; i += T) f(xr[i], i);
+  }
+}
+
+/* dst[i] = f(src[i]) for the elements thread t of T takes (dst may equal
+ * src: each element is read and then written by one thread); float4 chunks
+ * t, t+T, ... when both rows are 16-byte aligned (then the scalar tail), else
+ * elements t, t+T, ...; the U loads of a batch (4U scalar) issued before its
+ * stores. */
+template <int U, class F>
+static __device__ __forceinline__ void lc_row_map(const float *src, float *dst, int64_t n, int t,
+                                                  int T, F f) {
+  if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0) {
+    const int64_t n4 = n >> 2;
+    const float4 *s4 = reinterpret_cast<const float4 *>(src);
+    float4 *d4 = reinterpret_cast<float4 *>(dst);
+    for (int64_t c0 = t; c0 < n4; c0 += (int64_t)T * U) {
+      float4 v[U];
+#pragma unroll
+      for (int u = 0; u < U; u++)
+        if (c0 + (int64_t)u * T < n4) v[u] = s4[c0 + (int64_t)u * T];
+#pragma unroll
+      for (int u = 0; u < U; u++)
+        if (c0 + (int64_t)u * T < n4)
+          d4[c0 + (int64_t)u * T] = make_float4(f(v[u].x), f(v[u].y), f(v[u].z), f(v[u].w));
+    }
+    for (int64_t i = 4 * n4 + t; i < n; i += T) dst[i] = f(src[i]);
+  } else {
+    for (int64_t i0 = t; i0 < n; i0 += (int64_t)T * 4 * U) {
+      float v[4 * U];
+#pragma unroll
+      for (int u = 0; u < 4 * U; u++)
+        if (i0 + (int64_t)u * T < n) v[u] = src[i0 + (int64_t)u * T];
+#pragma unroll
+      for (int u = 0; u < 4 * U; u++)
+        if (i0 + (int64_t)u * T < n) dst[i0 + (int64_t)u * T] = f(v[u]);
+    }
+  }
+}
+
+/* ---- the canonical 32-lane reduction ----------------------------------------*/
+
+/* The lane chains' steps: acc + v (sums), fma(v, v, acc) (sum of squares). */
+struct lc_step_sum {
+  __device__ __forceinline__ float operator()(float acc, float v) const { return acc + v; }
+};
+struct lc_step_sumsq {
+  __device__ __forceinline__ float operator()(float acc, float v) const {
+    return LC_FMA(v, v, acc);
+  }
+};
+
+/* Lane `lane`'s chain, continued from acc: acc = step(acc, load(i)) for
+ * i = lane, lane + 32, ... < n ascending (lc_lane_walk, U loads in flight). */
+template <int U, class Load, class Step>
+static __device__ __forceinline__ float lc_lane_chain(float acc, int64_t n, int lane, Load load,
+                                                      Step step) {
+  lc_lane_walk<U, float>(n, lane, load, [&](int64_t, float v) { acc = step(acc, v); });
+  return acc;
+}
 
 /* The butterfly of the canonical reduction over the 32 lanes of a warp;
  * returns lane 0's result to every lane. */
@@ -66,6 +192,16 @@ static __device__ __forceinline__ float lc_warp_canon_butterfly(float v) {
   for (int o = 16; o >= 1; o >>= 1) v = v + __shfl_xor_sync(LC_WARP_FULL_MASK, v, o);
   return __shfl_sync(LC_WARP_FULL_MASK, v, 0);
 }
+
+/* The canonical 32-lane reduction of n elements by one warp: every lane's
+ * chain from +0 (lc_lane_chain), then the butterfly; the result on every lane. */
+template <int U, class Load, class Step>
+static __device__ __forceinline__ float lc_warp_canon_reduce(int64_t n, int lane, Load load,
+                                                             Step step) {
+  return lc_warp_canon_butterfly(lc_lane_chain<U>(0.0f, n, lane, load, step));
+}
+
+/* ---- warp max ----------------------------------------------------------------*/
 
 /* max_nonan over the warp, on every lane; the order does not matter (NaN
  * never wins, ties are equal values) and the caller canonicalises the zero. */

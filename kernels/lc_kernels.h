@@ -6,7 +6,9 @@
  * the current device (lib/ makes the context's device current first),
  * checks the launch, and returns an lc_status with a message in `err`
  * (err_len bytes, may be 0).  Pointers named *_dev are
- * device memory, *_host host memory.  Only compiled when LC_HAVE_CUDA.
+ * device memory, *_host host memory.  Only compiled when LC_HAVE_CUDA; in a
+ * build without CUDA, lib/kernels_stub.c stubs the entries lib/ops.c calls
+ * (never reached: no context has the CUDA backend there).
  */
 #ifndef LC_KERNELS_H
 #define LC_KERNELS_H

@@ -53,8 +53,9 @@
 
 /* ---- the canonical pieces ------------------------------------------------*/
 
-/* The butterfly of the 32-lane sum: lc_warp_canon_butterfly
- * (kernels/lc_cuda_common.cuh). */
+/* The 32-lane sum of squares (lane chains of fma(x, x, acc), then the
+ * butterfly) and the lane walk: lc_warp_canon_reduce with lc_step_sumsq and
+ * lc_lane_walk (kernels/lc_cuda_common.cuh). */
 
 /* r = 1 / sqrt(ss / n + eps), each step one IEEE operation. */
 __device__ __forceinline__ float rms_scale(float ss, int64_t n, float eps) {
@@ -68,43 +69,11 @@ __device__ __forceinline__ float rms_out(float x, float r, uint16_t w) {
 
 /* ---- warp path -------------------------------------------------------------*/
 
-/* Lane `lane`'s chain over x[lane], x[lane+32], ...: the loads of UNROLL
- * consecutive steps are issued before their fmas, the fmas stay in order. */
-template <int UNROLL>
-__device__ __forceinline__ float lane_sumsq(const float *xr, int64_t n, int lane) {
-  float acc = 0.0f;
-  int64_t i = lane;
-  for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
-    float v[UNROLL];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) v[u] = xr[i + 32 * u];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) acc = LC_FMA(v[u], v[u], acc);
-  }
-  for (; i < n; i += 32) {
-    const float v = xr[i];
-    acc = LC_FMA(v, v, acc);
-  }
-  return acc;
-}
-
-template <int UNROLL>
-__device__ __forceinline__ void lane_write(const float *xr, const uint16_t *__restrict__ w, float r,
-                                           float *yr, int64_t n, int lane) {
-  int64_t i = lane;
-  for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
-    float v[UNROLL];
-    uint16_t wv[UNROLL];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) {
-      v[u] = xr[i + 32 * u];
-      wv[u] = w[i + 32 * u];
-    }
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) yr[i + 32 * u] = rms_out(v[u], r, wv[u]);
-  }
-  for (; i < n; i += 32) yr[i] = rms_out(xr[i], r, w[i]);
-}
+/* x and w of one element, loaded together ahead of the writes. */
+struct xw {
+  float x;
+  uint16_t w;
+};
 
 template <int ROWS, int UNROLL>
 __global__ void __launch_bounds__(ROWS * 32)
@@ -115,8 +84,12 @@ __global__ void __launch_bounds__(ROWS * 32)
        row += (int64_t)gridDim.x * ROWS) {
     const float *xr = x + row * n;
     float *yr = y + row * n;
-    const float ss = lc_warp_canon_butterfly(lane_sumsq<UNROLL>(xr, n, lane));
-    lane_write<UNROLL>(xr, w, rms_scale(ss, n, eps), yr, n, lane);
+    const auto load_x = [&](int64_t i) { return xr[i]; };
+    const auto load_xw = [&](int64_t i) { return xw{xr[i], w[i]}; };
+    const float ss = lc_warp_canon_reduce<UNROLL>(n, lane, load_x, lc_step_sumsq{});
+    const float r = rms_scale(ss, n, eps);
+    lc_lane_walk<UNROLL, xw>(n, lane, load_xw,
+                             [&](int64_t i, xw v) { yr[i] = rms_out(v.x, r, v.w); });
   }
 }
 
@@ -124,36 +97,12 @@ __global__ void __launch_bounds__(ROWS * 32)
 
 #define STAGE_BATCH 4 /* float4 loads in flight per thread while staging */
 
-/* All THREADS threads copy row xr[0..n) into s (16-byte loads when xr is
- * 16-byte aligned); the loads of a batch are issued before its stores. */
+/* All THREADS threads copy row xr[0..n) into s (lc_row_map: 16-byte loads
+ * when xr is 16-byte aligned, s always is); the loads of a batch are issued
+ * before its stores.  A copy: no arithmetic. */
 template <int THREADS>
 __device__ __forceinline__ void stage_row(const float *xr, int64_t n, float *s) {
-  const int t = threadIdx.x;
-  if (lc_aligned16(xr)) {
-    const int64_t n4 = n >> 2;
-    const float4 *x4 = reinterpret_cast<const float4 *>(xr);
-    float4 *s4 = reinterpret_cast<float4 *>(s);
-    for (int64_t c0 = t; c0 < n4; c0 += (int64_t)THREADS * STAGE_BATCH) {
-      float4 v[STAGE_BATCH];
-#pragma unroll
-      for (int k = 0; k < STAGE_BATCH; k++)
-        if (c0 + k * THREADS < n4) v[k] = x4[c0 + k * THREADS];
-#pragma unroll
-      for (int k = 0; k < STAGE_BATCH; k++)
-        if (c0 + k * THREADS < n4) s4[c0 + k * THREADS] = v[k];
-    }
-    for (int64_t i = 4 * n4 + t; i < n; i += THREADS) s[i] = xr[i];
-  } else {
-    for (int64_t i0 = t; i0 < n; i0 += (int64_t)THREADS * 4 * STAGE_BATCH) {
-      float v[4 * STAGE_BATCH];
-#pragma unroll
-      for (int k = 0; k < 4 * STAGE_BATCH; k++)
-        if (i0 + k * THREADS < n) v[k] = xr[i0 + k * THREADS];
-#pragma unroll
-      for (int k = 0; k < 4 * STAGE_BATCH; k++)
-        if (i0 + k * THREADS < n) s[i0 + k * THREADS] = v[k];
-    }
-  }
+  lc_row_map<STAGE_BATCH>(xr, s, n, threadIdx.x, THREADS, [](float v) { return v; });
 }
 
 /* y = canon((x * r) * w) for the staged row, all threads; 16-byte stores
@@ -197,12 +146,9 @@ __global__ void __launch_bounds__(THREADS)
     stage_row<THREADS>(xr, n, s);
     __syncthreads();
     if (warp == 0) {
-      /* The canonical chain, lane by lane, from shared memory (no stores in
-       * the loop: the compiler can issue the loads ahead). */
-      float acc = 0.0f;
-#pragma unroll 8
-      for (int64_t i = lane; i < n; i += 32) acc = LC_FMA(s[i], s[i], acc);
-      const float ss = lc_warp_canon_butterfly(acc);
+      /* The canonical reduction, lane by lane, from shared memory. */
+      const auto load_s = [&](int64_t i) { return s[i]; };
+      const float ss = lc_warp_canon_reduce<8>(n, lane, load_s, lc_step_sumsq{});
       if (lane == 0) s_scale = rms_scale(ss, n, eps);
     }
     __syncthreads();

@@ -79,47 +79,17 @@ static_assert(SM_TILE % 32 == 0, "the consumer takes a tile in rows of 32 lanes"
 
 /* ---- the canonical pieces ------------------------------------------------*/
 
-/* The butterfly of the 32-lane sum and the warp max: lc_warp_canon_butterfly
- * and lc_warp_max_nonan (kernels/lc_cuda_common.cuh). */
+/* The 32-lane sum and its butterfly, the warp max and the row walks:
+ * kernels/lc_cuda_common.cuh (lc_warp_canon_reduce, lc_lane_chain,
+ * lc_warp_max_nonan, lc_row_visit, lc_lane_walk, lc_row_map). */
 
-__device__ __forceinline__ float max4_nonan(float m, float4 v) {
-  m = lc_max_nonan(m, v.x);
-  m = lc_max_nonan(m, v.y);
-  m = lc_max_nonan(m, v.z);
-  return lc_max_nonan(m, v.w);
-}
-
-/* The partial max_nonan of row xr[0..n) over the elements thread t of T takes:
- * float4 chunks t, t+T, ... when xr is 16-byte aligned (the scalar tail
- * elements t, t+T, ... after them), else elements t, t+T, ...; from -Inf.
- * U loads in flight per thread. */
+/* The partial max_nonan of row xr[0..n) over the elements thread t of T takes
+ * (lc_row_visit: float4 chunks when xr is 16-byte aligned), from -Inf; U loads
+ * in flight per thread. */
 template <int U>
 __device__ __forceinline__ float partial_max(const float *xr, int64_t n, int t, int T) {
   float mx = -INFINITY;
-  if (lc_aligned16(xr)) {
-    const int64_t n4 = n >> 2;
-    const float4 *x4 = reinterpret_cast<const float4 *>(xr);
-    int64_t c = t;
-    for (; c + (int64_t)T * (U - 1) < n4; c += (int64_t)T * U) {
-      float4 v[U];
-#pragma unroll
-      for (int u = 0; u < U; u++) v[u] = x4[c + (int64_t)u * T];
-#pragma unroll
-      for (int u = 0; u < U; u++) mx = max4_nonan(mx, v[u]);
-    }
-    for (; c < n4; c += T) mx = max4_nonan(mx, x4[c]);
-    for (int64_t i = 4 * n4 + t; i < n; i += T) mx = lc_max_nonan(mx, xr[i]);
-  } else {
-    int64_t i = t;
-    for (; i + (int64_t)T * (4 * U - 1) < n; i += (int64_t)T * 4 * U) {
-      float v[4 * U];
-#pragma unroll
-      for (int u = 0; u < 4 * U; u++) v[u] = xr[i + (int64_t)u * T];
-#pragma unroll
-      for (int u = 0; u < 4 * U; u++) mx = lc_max_nonan(mx, v[u]);
-    }
-    for (; i < n; i += T) mx = lc_max_nonan(mx, xr[i]);
-  }
+  lc_row_visit<U>(xr, n, t, T, [&](float v, int64_t) { mx = lc_max_nonan(mx, v); });
   return mx;
 }
 
@@ -134,40 +104,6 @@ struct out_div {
   __device__ __forceinline__ float operator()(float e) const { return lc_canon_nan(LC_DIV(e, k)); }
 };
 
-/* dst[i] = f(src[i]) for the elements thread t of T takes (dst may equal
- * src: each element is read and then written by one thread); float4 when
- * both rows are 16-byte aligned; U loads of a batch issued before its stores. */
-template <int U, class F>
-__device__ __forceinline__ void map_row(const float *src, float *dst, int64_t n, int t, int T,
-                                        F f) {
-  if ((((uintptr_t)src | (uintptr_t)dst) & 15u) == 0) {
-    const int64_t n4 = n >> 2;
-    const float4 *s4 = reinterpret_cast<const float4 *>(src);
-    float4 *d4 = reinterpret_cast<float4 *>(dst);
-    for (int64_t c0 = t; c0 < n4; c0 += (int64_t)T * U) {
-      float4 v[U];
-#pragma unroll
-      for (int u = 0; u < U; u++)
-        if (c0 + (int64_t)u * T < n4) v[u] = s4[c0 + (int64_t)u * T];
-#pragma unroll
-      for (int u = 0; u < U; u++)
-        if (c0 + (int64_t)u * T < n4)
-          d4[c0 + (int64_t)u * T] = make_float4(f(v[u].x), f(v[u].y), f(v[u].z), f(v[u].w));
-    }
-    for (int64_t i = 4 * n4 + t; i < n; i += T) dst[i] = f(src[i]);
-  } else {
-    for (int64_t i0 = t; i0 < n; i0 += (int64_t)T * 4 * U) {
-      float v[4 * U];
-#pragma unroll
-      for (int u = 0; u < 4 * U; u++)
-        if (i0 + (int64_t)u * T < n) v[u] = src[i0 + (int64_t)u * T];
-#pragma unroll
-      for (int u = 0; u < 4 * U; u++)
-        if (i0 + (int64_t)u * T < n) dst[i0 + (int64_t)u * T] = f(v[u]);
-    }
-  }
-}
-
 template <bool LOG>
 __device__ __forceinline__ float softmax_out(float x, float mx, float sum_or_ls) {
   if (LOG) return lc_canon_nan((x - mx) - sum_or_ls);
@@ -176,22 +112,13 @@ __device__ __forceinline__ float softmax_out(float x, float mx, float sum_or_ls)
 
 /* ---- warp path -------------------------------------------------------------*/
 
-/* Lane `lane`'s chain: acc = acc + exp(x_i - mx) for i = lane, lane+32, ...
- * in ascending order; the loads of UNROLL steps are issued first. */
-template <int UNROLL>
-__device__ __forceinline__ float lane_sum_exp(const float *xr, int64_t n, int lane, float mx) {
-  float acc = 0.0f;
-  int64_t i = lane;
-  for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
-    float v[UNROLL];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) v[u] = xr[i + 32 * u];
-#pragma unroll
-    for (int u = 0; u < UNROLL; u++) acc = acc + lc_expf(v[u] - mx);
+/* The chain step of the sum of e: acc = acc + exp(x_i - mx). */
+struct step_sum_exp {
+  float mx;
+  __device__ __forceinline__ float operator()(float acc, float x) const {
+    return acc + lc_expf(x - mx);
   }
-  for (; i < n; i += 32) acc = acc + lc_expf(xr[i] - mx);
-  return acc;
-}
+};
 
 template <bool LOG, int ROWS, int UNROLL>
 __global__ void __launch_bounds__(ROWS * 32)
@@ -203,17 +130,11 @@ __global__ void __launch_bounds__(ROWS * 32)
     float *yr = y + row * n;
     const float mx =
         lc_canon_zero(lc_warp_max_nonan(partial_max<SM_WARP_MAX_UNROLL>(xr, n, lane, 32)));
-    const float sum = lc_warp_canon_butterfly(lane_sum_exp<UNROLL>(xr, n, lane, mx));
+    const auto load_x = [&](int64_t i) { return xr[i]; };
+    const float sum = lc_warp_canon_reduce<UNROLL>(n, lane, load_x, step_sum_exp{mx});
     const float k = LOG ? lc_logf(sum) : sum;
-    int64_t i = lane;
-    for (; i + 32 * (UNROLL - 1) < n; i += 32 * UNROLL) {
-      float v[UNROLL];
-#pragma unroll
-      for (int u = 0; u < UNROLL; u++) v[u] = xr[i + 32 * u];
-#pragma unroll
-      for (int u = 0; u < UNROLL; u++) yr[i + 32 * u] = softmax_out<LOG>(v[u], mx, k);
-    }
-    for (; i < n; i += 32) yr[i] = softmax_out<LOG>(xr[i], mx, k);
+    lc_lane_walk<UNROLL, float>(n, lane, load_x,
+                                [&](int64_t i, float v) { yr[i] = softmax_out<LOG>(v, mx, k); });
   }
 }
 
@@ -274,14 +195,9 @@ __device__ __forceinline__ void emit_tile(const float4 (&v)[SM_CH], float *yr, i
  * elements base + lane + 32k, k ascending. */
 __device__ __forceinline__ float consume_tile(const float *tile, int64_t n, int64_t base, int lane,
                                               float acc) {
-  if (base + SM_TILE <= n) {
-#pragma unroll 16
-    for (int k = 0; k < SM_TILE / 32; k++) acc = acc + tile[k * 32 + lane];
-  } else {
-    const int64_t left = n - base; /* 1 .. SM_TILE-1 */
-    for (int k = 0; k * 32 + lane < left; k++) acc = acc + tile[k * 32 + lane];
-  }
-  return acc;
+  const auto load_e = [&](int64_t i) { return tile[i]; };
+  if (base + SM_TILE <= n) return lc_lane_chain<16>(acc, SM_TILE, lane, load_e, lc_step_sum{});
+  return lc_lane_chain<1>(acc, n - base, lane, load_e, lc_step_sum{}); /* 1 .. SM_TILE-1 left */
 }
 
 template <bool LOG, int MIN_BLOCKS, int LD_UNROLL>
@@ -336,9 +252,9 @@ __global__ void __launch_bounds__(SM_BLOCK_THREADS, MIN_BLOCKS)
 
     /* 3. write y: log_softmax from x, softmax from the e stored in y */
     if (LOG)
-      map_row<LD_UNROLL>(xr, yr, n, t, SM_BLOCK_THREADS, out_log{mx, s_k});
+      lc_row_map<LD_UNROLL>(xr, yr, n, t, SM_BLOCK_THREADS, out_log{mx, s_k});
     else
-      map_row<LD_UNROLL>(yr, yr, n, t, SM_BLOCK_THREADS, out_div{s_k});
+      lc_row_map<LD_UNROLL>(yr, yr, n, t, SM_BLOCK_THREADS, out_div{s_k});
     __syncthreads(); /* s_red, s_k and the tiles are reused by the next row */
   }
 }

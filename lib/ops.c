@@ -10,12 +10,14 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
-#include "lib/lc_internal.h"
-#if defined(LC_HAVE_CUDA)
 #include "kernels/lc_kernels.h"
+#include "lib/lc_internal.h"
 
-/* Calls a kernels/ entry (which takes `KERR` as its last two arguments) and
- * turns a failure into a context error naming the op. */
+/* Calls a kernels/ entry (which takes `KERR` as its last two arguments) on the
+ * context's device and turns a failure into a context error naming the op.
+ * The CUDA branches below compile in every build: without CUDA no context has
+ * the CUDA backend, lc_cuda_activate fails (lib/cuda_backend.c) and the kernel
+ * entries are stubs (lib/kernels_stub.c). */
 #define KERR kerr_, sizeof kerr_
 #define KCALL(ctx, fn, call)                                           \
   do {                                                                 \
@@ -25,14 +27,6 @@
     lc_status kst_ = (call);                                           \
     if (kst_ != LC_OK) return LC_FAIL(ctx, kst_, "%s: %s", fn, kerr_); \
   } while (0)
-#endif
-
-/* Ops the CUDA backend does not run yet: say so plainly. */
-static lc_status not_on_backend(lc_context *ctx, const char *fn) {
-  return LC_FAIL(ctx, LC_ERR_UNSUPPORTED,
-                 "%s: not implemented on the %s backend in mode %s in layercast %s", fn,
-                 lc_backend_name(ctx->backend), lc_mode_name(ctx->mode), LC_VERSION_STRING);
-}
 
 static int is_strict(const lc_context *ctx) {
   return ctx->mode == LC_MODE_STRICT;
@@ -69,7 +63,6 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
   LC_TRY(lc_check_disjoint(ctx, y, yb, x, xb, fn, "y", "x"));
   const uint16_t *b = bias ? bias->data : NULL;
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     if (ctx->mode == LC_MODE_VENDOR_BF16 || ctx->mode == LC_MODE_VENDOR_FP32)
       return lc_vendor_matmul(ctx, x, m, w, bias, y);
     size_t wsb = lc_kernels_matmul_workspace(m, k, n, (lc_kmatmul_path)path);
@@ -79,9 +72,6 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
           lc_kernels_matmul(x, m, k, w->data, n, b, y, (lc_kmatmul_path)path, ws, wsb,
                             lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   lc_status st = is_strict(ctx) ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
                                 : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
@@ -113,12 +103,8 @@ lc_status lc_rmsnorm(lc_context *ctx, const float *x, int64_t m, const lc_weight
   LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &xb));
   LC_TRY(lc_check_same_or_disjoint(ctx, y, xb, x, xb, fn, "y", "x"));
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     KCALL(ctx, fn, lc_kernels_rmsnorm(x, m, n, weight->data, eps, y, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   if (is_strict(ctx)) {
     lc_cpu_rmsnorm_strict(x, m, n, weight->data, eps, y);
@@ -150,16 +136,12 @@ lc_status lc_rope_apply(lc_context *ctx, const lc_rope *rope, float *x, int64_t 
                      (long long)i, (int)pos[i], (long long)rope->max_pos - 1);
   }
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     int32_t *dpos = NULL;
     LC_TRY(lc_cuda_indices(ctx, pos, m, &dpos));
     KCALL(ctx, fn,
           lc_kernels_rope(x, m, n_heads, rope->head_dim, dpos, rope->cos_tab, rope->sin_tab,
                           rope->style, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   if (is_strict(ctx)) {
     lc_cpu_rope_strict(x, m, n_heads, rope->head_dim, pos, rope->cos_tab, rope->sin_tab,
@@ -284,7 +266,6 @@ lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_att
   LC_TRY(lc_check_disjoint(ctx, out, qb, k_cache, cb, fn, "out", "k_cache"));
   LC_TRY(lc_check_disjoint(ctx, out, qb, v_cache, cb, fn, "out", "v_cache"));
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     /* per query row: its slot and its position, in one upload */
     int32_t *host = malloc((size_t)tq * 2 * sizeof *host);
     if (!host) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
@@ -305,9 +286,6 @@ lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_att
           lc_kernels_attention(shape, tq, dev, dev + tq, q, k_cache, v_cache, out, ws, wsb,
                                lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   if (is_strict(ctx)) {
     lc_cpu_attention_strict(shape, seqs, n_seqs, q, k_cache, v_cache, out);
@@ -341,12 +319,8 @@ lc_status lc_silu_mul(lc_context *ctx, const float *gate, const float *up, int64
   LC_TRY(check_elementwise(ctx, fn, gate, "gate", up, "up", n, out));
   if (n == 0) return LC_OK;
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     KCALL(ctx, fn, lc_kernels_silu_mul(gate, up, n, out, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   if (is_strict(ctx)) {
     lc_cpu_silu_mul_strict(gate, up, n, out);
@@ -362,12 +336,8 @@ lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, flo
   LC_TRY(check_elementwise(ctx, fn, a, "a", b, "b", n, out));
   if (n == 0) return LC_OK;
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     KCALL(ctx, fn, lc_kernels_add(a, b, n, out, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   lc_cpu_add(a, b, n, out);
   return LC_OK;
@@ -382,14 +352,10 @@ lc_status lc_round_bf16(lc_context *ctx, float *x, int64_t n) {
   size_t bytes;
   LC_TRY(lc_check_bytes(ctx, n, 1, 4, fn, &bytes));
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     KCALL(ctx, fn, lc_kernels_round_bf16(x, n, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
-  for (int64_t i = 0; i < n; i++) x[i] = lc_bf16_to_f32(lc_f32_to_bf16(x[i]));
+  lc_cpu_round_bf16(x, n);
   return LC_OK;
 }
 
@@ -410,15 +376,11 @@ lc_status lc_embedding(lc_context *ctx, const lc_weights *table, const int32_t *
                      (long long)i, (int)ids[i], (long long)table->rows - 1);
   }
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     int32_t *dids = NULL;
     LC_TRY(lc_cuda_indices(ctx, ids, m, &dids));
     KCALL(ctx, fn,
           lc_kernels_embedding(table->data, table->cols, dids, m, out, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   lc_cpu_embedding(table->data, table->cols, ids, m, out);
   return LC_OK;
@@ -439,46 +401,30 @@ static lc_status check_rows_op(lc_context *ctx, const char *fn, const float *x, 
   return lc_check_disjoint(ctx, y, (size_t)m * y_elem, x, xb, fn, "idx", "x");
 }
 
-lc_status lc_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, float *y) {
-  static const char fn[] = "lc_softmax";
+/* softmax (log == 0) or log_softmax over the rows of x. */
+static lc_status softmax_op(lc_context *ctx, const char *fn, const float *x, int64_t m, int64_t n,
+                            float *y, int log) {
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(check_rows_op(ctx, fn, x, m, n, y, 4, 1));
   if (m == 0) return LC_OK;
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
-    KCALL(ctx, fn, lc_kernels_softmax(x, m, n, 0, y, lc_cuda_stream(ctx), KERR));
+    KCALL(ctx, fn, lc_kernels_softmax(x, m, n, log, y, lc_cuda_stream(ctx), KERR));
     return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   if (is_strict(ctx)) {
-    lc_cpu_softmax_strict(x, m, n, y);
+    (log ? lc_cpu_log_softmax_strict : lc_cpu_softmax_strict)(x, m, n, y);
   } else {
-    lc_cpu_softmax_ref(x, m, n, y);
+    (log ? lc_cpu_log_softmax_ref : lc_cpu_softmax_ref)(x, m, n, y);
   }
   return LC_OK;
 }
 
+lc_status lc_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, float *y) {
+  return softmax_op(ctx, "lc_softmax", x, m, n, y, 0);
+}
+
 lc_status lc_log_softmax(lc_context *ctx, const float *x, int64_t m, int64_t n, float *y) {
-  static const char fn[] = "lc_log_softmax";
-  LC_TRY(lc_check_ctx(ctx, fn));
-  LC_TRY(check_rows_op(ctx, fn, x, m, n, y, 4, 1));
-  if (m == 0) return LC_OK;
-  if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
-    KCALL(ctx, fn, lc_kernels_softmax(x, m, n, 1, y, lc_cuda_stream(ctx), KERR));
-    return LC_OK;
-#else
-    return not_on_backend(ctx, fn);
-#endif
-  }
-  if (is_strict(ctx)) {
-    lc_cpu_log_softmax_strict(x, m, n, y);
-  } else {
-    lc_cpu_log_softmax_ref(x, m, n, y);
-  }
-  return LC_OK;
+  return softmax_op(ctx, "lc_log_softmax", x, m, n, y, 1);
 }
 
 lc_status lc_argmax(lc_context *ctx, const float *x, int64_t m, int64_t n, int32_t *idx) {
@@ -487,14 +433,10 @@ lc_status lc_argmax(lc_context *ctx, const float *x, int64_t m, int64_t n, int32
   LC_TRY(check_rows_op(ctx, fn, x, m, n, idx, sizeof(int32_t), 0));
   if (m == 0) return LC_OK;
   if (ctx->backend == LC_BACKEND_CUDA) {
-#if defined(LC_HAVE_CUDA)
     void *dev = NULL;
     LC_TRY(lc_cuda_workspace(ctx, (size_t)m * sizeof(int32_t), &dev));
     KCALL(ctx, fn, lc_kernels_argmax(x, m, n, (int32_t *)dev, lc_cuda_stream(ctx), KERR));
     return lc_cuda_read(ctx, idx, dev, (size_t)m * sizeof(int32_t));
-#else
-    return not_on_backend(ctx, fn);
-#endif
   }
   lc_cpu_argmax(x, m, n, idx);
   return LC_OK;
