@@ -38,6 +38,16 @@ fi
 echo "== layercast demo"
 build-gpu/layercast demo >"$out/demo.log" 2>&1 || { echo "demo failed"; rc=1; }
 tail -25 "$out/demo.log"
+# the promises checked on this machine: CUDA strict == CPU strict, op by op
+# and through a whole model; a missing GPU is a failure here (--require-gpu)
+echo "== layercast verify ops / model --require-gpu"
+build-gpu/layercast verify ops --require-gpu >"$out/verify-ops.log" 2>&1 || { echo "verify ops failed"; rc=1; }
+tail -1 "$out/verify-ops.log"
+if [ -f "$models/stories260K.bin" ]; then
+  build-gpu/layercast verify model --model "$models/stories260K.bin" --require-gpu \
+    >"$out/verify-model.log" 2>&1 || { echo "verify model failed"; rc=1; }
+  tail -3 "$out/verify-model.log"
+fi
 [ $bench -eq 1 ] || exit $rc
 bq=(); [ $quick -eq 1 ] && bq=(--quick)
 bash bench/run.sh --build build-gpu --out "$out/RESULTS.md" "${bq[@]}" >"$out/bench.log" 2>&1 || echo "bench failed: see bench.log"
