@@ -281,25 +281,6 @@ static lc_status group_metrics(const lc_sweep_params *p, lc_sweep_group *G, int3
   return st;
 }
 
-int lc_sweep_groups_agree(const lc_sweep_result *res, int32_t a, int32_t b) {
-  if (!res || a < 0 || b < 0 || a >= res->n_groups || b >= res->n_groups) return 0;
-  const lc_sweep_group *A = &res->groups[a], *B = &res->groups[b];
-  if (!A->available || !B->available || A->n_runs < 1 || B->n_runs < 1) return 0;
-  const int32_t np = res->n_prompts;
-  for (int32_t q = 0; q < np; q++) {
-    const lc_sweep_output *ref = &A->out[q];
-    for (int k = 0; k < 2; k++) {
-      const lc_sweep_group *G = k ? B : A;
-      for (int32_t r = 0; r < G->n_runs; r++) {
-        const lc_sweep_output *o = &G->out[(size_t)r * np + q];
-        if (strcmp(o->tokens_hash, ref->tokens_hash) || strcmp(o->logits_hash, ref->logits_hash))
-          return 0;
-      }
-    }
-  }
-  return 1;
-}
-
 /* ---- the run --------------------------------------------------------------------*/
 
 typedef struct sweep_state {
