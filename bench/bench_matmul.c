@@ -352,8 +352,9 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
   lcb_note("\n\n");
 
   /* memory per mode, from lc_context_get_memory */
-  lcb_note("memory per mode (lc_context_get_memory; %d weight copies per context for rotation):\n\n",
-           c.n_w);
+  lcb_note(
+      "memory per mode (lc_context_get_memory; %d weight copies per context for rotation):\n\n",
+      c.n_w);
   lcb_note("| mode | weight bytes/param | workspace peak | peak incl. workspace, bytes/param |\n");
   lcb_note("|---|---:|---:|---:|\n");
   for (int ci = 0; ci < 3; ci++) {

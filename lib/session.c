@@ -195,7 +195,8 @@ lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_ses
 }
 
 lc_status lc_session_get_memory(const lc_session *s, lc_session_memory *out) {
-  if (!s || !out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_session_get_memory: NULL argument");
+  if (!s || !out)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_session_get_memory: NULL argument");
   lc_memory_stats ms;
   LC_TRY(lc_context_get_memory(s->ctx, &ms));
   out->weights_bytes = s->model->info.weights_bytes;

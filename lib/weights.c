@@ -124,7 +124,8 @@ lc_status lc_weights_read_bf16(const lc_weights *w, uint16_t *dst) {
 
 lc_status lc_weights_get_conversion_stats(const lc_weights *w, lc_conversion_stats *out) {
   if (!w)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_weights_get_conversion_stats: weights are NULL");
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
+                   "lc_weights_get_conversion_stats: weights are NULL");
   LC_TRY(lc_check_ptr(w->ctx, out, "lc_weights_get_conversion_stats", "out"));
   *out = w->stats;
   return LC_OK;
