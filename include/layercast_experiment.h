@@ -635,7 +635,8 @@ typedef struct lc_records_report {
  * with other weights, prompts or generation settings are not comparable:
  * they are never reported as a reproducibility failure).  LC_ERR_NOT_FOUND,
  * LC_ERR_FORMAT (older record versions without a setup included),
- * LC_ERR_INVALID_ARGUMENT when no sequence of A matches one of B. */
+ * LC_ERR_MISMATCH too when no sequence of A matches one of B (nothing to
+ * compare). */
 LC_API lc_status lc_verify_records(const char *path_a, const char *path_b, lc_records_report **out);
 LC_API void lc_records_report_free(lc_records_report *r);
 

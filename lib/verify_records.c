@@ -189,9 +189,9 @@ static lc_status compare_sets(const rec_set *A, const rec_set *B, lc_records_rep
   }
   for (int64_t j = 0; j < B->n; j++) r->n_unmatched += !find(A, B->seqs[j].key);
   if (r->n_matched == 0)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
-                   "no run of the first file matches a run of the second (same backend, mode, "
-                   "batch size, position, repeat and prompt): nothing to compare");
+    return LC_FAIL(NULL, LC_ERR_MISMATCH,
+                   "not comparable: no run of the first file matches a run of the second (same "
+                   "backend, mode, batch size, position, repeat and prompt): nothing to compare");
   return LC_OK;
 }
 

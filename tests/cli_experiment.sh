@@ -55,6 +55,11 @@ check "verify records: another max_new is not comparable (exit 4, field named)" 
 [ $? -eq 4 ] && grep -q "weights_hash" "$tmp/e.txt" && ! grep -q "identical" "$tmp/v.txt"
 check "verify records: another model is not comparable (weights_hash named)" $?
 
+sweep "$tmp/s6" "$tmp/m" --modes reference >/dev/null && sweep "$tmp/s7" "$tmp/m" --modes strict >/dev/null
+"$cli" verify records "$tmp/s6/runs.jsonl" "$tmp/s7/runs.jsonl" >/dev/null 2>"$tmp/e.txt"
+[ $? -eq 4 ] && grep -q "nothing to compare" "$tmp/e.txt"
+check "verify records: no cell in common is not comparable (exit 4)" $?
+
 # ---- nothing to run: non-zero, nothing written ----
 sweep "$tmp/e1" "$tmp/m" --batch-sizes 1,2 --positions 5 >/dev/null 2>"$tmp/e.txt"
 rc=$?

@@ -339,6 +339,20 @@ static void test_experiment_verify_records(void **state) {
   snprintf(b, sizeof b, "%s/runs.jsonl", s[3]);
   assert_int_equal(lc_verify_records(a, b, &rep), LC_ERR_MISMATCH);
   assert_non_null(strstr(lc_last_error(NULL), "weights_hash"));
+  /* a CPU-only sweep against a CUDA-only one: no cell in common */
+  lc_sweep_params sp;
+  static const lc_mode strict_only[] = {LC_MODE_STRICT};
+  grid(&sp, m1, &ps, s[3]);
+  sp.modes = strict_only;
+  sp.n_modes = 1;
+  lc_sweep_result *r = NULL;
+  ok(lc_sweep_run(&sp, &r), "strict only");
+  lc_sweep_result_free(r);
+  snprintf(b, sizeof b, "%s/runs.jsonl", s[3]);
+  lc_records_report *rep2 = NULL;
+  ok(lc_verify_records(a, b, &rep2), "a subset of the cells");
+  assert_int_equal(rep2->n_unmatched, 3 * 3);
+  lc_records_report_free(rep2);
   snprintf(b, sizeof b, "%s/nothing.jsonl", root);
   assert_int_equal(lc_verify_records(a, b, &rep), LC_ERR_NOT_FOUND);
   lc_prompt_list_free(&ps);
