@@ -26,22 +26,6 @@ static void ok(lc_status st, const char *what) {
   if (st != LC_OK) fail_msg("%s: %s: %s", what, lc_status_name(st), lc_last_error(NULL));
 }
 
-/* A tiny synthetic Llama (vocab 64, 64 positions) in dir, from seed. */
-static void synth(const char *dir, uint64_t seed) {
-  lc_synth_params p;
-  lc_synth_params_default(&p);
-  p.config.dim = 32;
-  p.config.hidden_dim = 48;
-  p.config.n_layers = 2;
-  p.config.n_heads = 4;
-  p.config.n_kv_heads = 2;
-  p.config.head_dim = 8;
-  p.config.vocab_size = 64;
-  p.config.max_seq_len = 64;
-  p.seed = seed;
-  ok(lc_synth_write(dir, &p), "lc_synth_write");
-}
-
 static void prompts3(lc_prompt_list *ps) {
   const int32_t a[] = {1, 2, 3}, b[] = {4, 5, 6, 7}, c[] = {9}, ans[] = {7};
   ok(lc_prompt_list_add(ps, a, 3, ans, 1), "add");
@@ -110,7 +94,7 @@ static void test_experiment_sweep(void **state) {
   lct_tmpdir_make(root, sizeof root, "exp");
   snprintf(model, sizeof model, "%s/m", root);
   snprintf(out, sizeof out, "%s/s", root);
-  synth(model, 3);
+  lct_synth_tiny(model, 3, LC_DTYPE_BF16, 1, 64);
   lc_prompt_list ps = {NULL, 0};
   prompts3(&ps);
   lc_sweep_params sp;
@@ -161,7 +145,7 @@ static void test_experiment_sweep_resume(void **state) {
   snprintf(model, sizeof model, "%s/m", root);
   snprintf(full, sizeof full, "%s/full", root);
   snprintf(cut, sizeof cut, "%s/cut", root);
-  synth(model, 4);
+  lct_synth_tiny(model, 4, LC_DTYPE_BF16, 1, 64);
   lc_prompt_list ps = {NULL, 0};
   prompts3(&ps);
   lc_sweep_params sp;
@@ -232,7 +216,7 @@ static void test_experiment_sweep_validates_first(void **state) {
   lct_tmpdir_make(root, sizeof root, "valid");
   snprintf(model, sizeof model, "%s/m", root);
   snprintf(out, sizeof out, "%s/s", root);
-  synth(model, 5);
+  lct_synth_tiny(model, 5, LC_DTYPE_BF16, 1, 64);
   lc_prompt_list ps = {NULL, 0};
   prompts3(&ps);
   const int32_t bad[] = {1, 64};
@@ -274,7 +258,7 @@ static void test_experiment_sweep_without_gpu(void **state) {
   lct_tmpdir_make(root, sizeof root, "nogpu");
   snprintf(model, sizeof model, "%s/m", root);
   snprintf(out, sizeof out, "%s/s", root);
-  synth(model, 6);
+  lct_synth_tiny(model, 6, LC_DTYPE_BF16, 1, 64);
   lc_prompt_list ps = {NULL, 0};
   prompts3(&ps);
   lc_sweep_params sp;
@@ -309,8 +293,8 @@ static void test_experiment_verify_records(void **state) {
   lct_tmpdir_make(root, sizeof root, "records");
   snprintf(m1, sizeof m1, "%s/m1", root);
   snprintf(m2, sizeof m2, "%s/m2", root);
-  synth(m1, 7);
-  synth(m2, 8);
+  lct_synth_tiny(m1, 7, LC_DTYPE_BF16, 1, 64);
+  lct_synth_tiny(m2, 8, LC_DTYPE_BF16, 1, 64);
   lc_prompt_list ps = {NULL, 0};
   prompts3(&ps);
   for (int i = 0; i < 4; i++) {
@@ -411,7 +395,7 @@ static void test_experiment_replay(void **state) {
   char root[256], model[300];
   lct_tmpdir_make(root, sizeof root, "replay");
   snprintf(model, sizeof model, "%s/m", root);
-  synth(model, 9);
+  lct_synth_tiny(model, 9, LC_DTYPE_BF16, 1, 64);
   lc_replay_params rp;
   lc_replay_params_default(&rp);
   rp.model = model;

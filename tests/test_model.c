@@ -829,25 +829,6 @@ static void test_model_synth_qwen3(void **state) {
   synth_case(LC_ARCH_QWEN3);
 }
 
-/* A tiny synthetic Llama in dir, from seed, in dtype and n_shards files. */
-static void synth_small(const char *dir, uint64_t seed, lc_dtype dt, int32_t n_shards) {
-  lc_synth_params p;
-  lc_synth_params_default(&p);
-  p.config.dim = 32;
-  p.config.hidden_dim = 48;
-  p.config.n_layers = 2;
-  p.config.n_heads = 4;
-  p.config.n_kv_heads = 2;
-  p.config.head_dim = 8;
-  p.config.vocab_size = 64;
-  p.config.max_seq_len = 32;
-  p.seed = seed;
-  p.dtype = dt;
-  p.n_shards = n_shards;
-  lc_status st = lc_synth_write(dir, &p);
-  if (st != LC_OK) fail_msg("lc_synth_write: %s: %s", lc_status_name(st), lc_last_error(NULL));
-}
-
 static void weights_hash_of(lc_mode mode, const char *dir, char hex[LC_HASH_HEX_LEN]) {
   lc_context *ctx = lct_cpu(mode);
   lc_model *m = load(ctx, dir);
@@ -868,9 +849,9 @@ static void test_model_weights_hash(void **state) {
   snprintf(d1, sizeof d1, "%s/bf16", root);
   snprintf(d2, sizeof d2, "%s/f32", root);
   snprintf(d3, sizeof d3, "%s/seed2", root);
-  synth_small(d1, 7, LC_DTYPE_BF16, 1);
-  synth_small(d2, 7, LC_DTYPE_F32, 2);
-  synth_small(d3, 8, LC_DTYPE_BF16, 1);
+  lct_synth_tiny(d1, 7, LC_DTYPE_BF16, 1, 32);
+  lct_synth_tiny(d2, 7, LC_DTYPE_F32, 2, 32);
+  lct_synth_tiny(d3, 8, LC_DTYPE_BF16, 1, 32);
   char h1[LC_HASH_HEX_LEN], h1r[LC_HASH_HEX_LEN], h2[LC_HASH_HEX_LEN], h3[LC_HASH_HEX_LEN];
   weights_hash_of(LC_MODE_STRICT, d1, h1);
   weights_hash_of(LC_MODE_REFERENCE, d1, h1r);

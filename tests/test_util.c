@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cast/lc_cast.h"
+#include "layercast_model.h"
 #include "lib/bounds.h"
 
 lct_rng lct_rng_new(uint64_t seed) {
@@ -269,4 +270,23 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 int lct_tmpdir_remove(const char *dir) {
   if (!dir || !dir[0]) return 0;
   return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void lct_synth_tiny(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_shards,
+                    int32_t max_seq) {
+  lc_synth_params p;
+  lc_synth_params_default(&p);
+  p.config.dim = 32;
+  p.config.hidden_dim = 48;
+  p.config.n_layers = 2;
+  p.config.n_heads = 4;
+  p.config.n_kv_heads = 2;
+  p.config.head_dim = 8;
+  p.config.vocab_size = 64;
+  p.config.max_seq_len = max_seq;
+  p.seed = seed;
+  p.dtype = dtype;
+  p.n_shards = n_shards;
+  lc_status st = lc_synth_write(dir, &p);
+  if (st != LC_OK) fail_msg("lc_synth_write: %s: %s", lc_status_name(st), lc_last_error(NULL));
 }

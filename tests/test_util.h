@@ -65,6 +65,11 @@ double lct_now_s(void);
 /* Creates a fresh folder /tmp/lc_test_<tag>_XXXXXX, its name in buf (len >=
  * 64); fails the test when it cannot. */
 void lct_tmpdir_make(char *buf, size_t len, const char *tag);
+/* Writes a tiny synthetic Llama (dim 32, hidden 48, 2 layers, 4/2 heads of
+ * 8, vocab 64, max_seq positions) from seed into dir, in dtype and n_shards
+ * files; fails the test when lc_synth_write fails. */
+void lct_synth_tiny(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_shards,
+                    int32_t max_seq);
 /* Removes dir and everything below it (no-op for NULL or ""); 0 on success. */
 int lct_tmpdir_remove(const char *dir);
 

@@ -24,19 +24,7 @@ static lc_verify_model_report sentinel_model;
 /* A tiny synthetic Llama (2 layers, vocab 64) in a fresh temp folder. */
 static void synth_model(char *dir, size_t len) {
   lct_tmpdir_make(dir, len, "verify");
-  lc_synth_params p;
-  lc_synth_params_default(&p);
-  p.config.dim = 32;
-  p.config.hidden_dim = 48;
-  p.config.n_layers = 2;
-  p.config.n_heads = 4;
-  p.config.n_kv_heads = 2;
-  p.config.head_dim = 8;
-  p.config.vocab_size = 64;
-  p.config.max_seq_len = 64;
-  p.seed = 11;
-  lc_status st = lc_synth_write(dir, &p);
-  if (st != LC_OK) fail_msg("lc_synth_write: %s: %s", lc_status_name(st), lc_last_error(NULL));
+  lct_synth_tiny(dir, 11, LC_DTYPE_BF16, 1, 64);
 }
 
 /* The GPU half as lct_have_cuda() predicts: SKIPPED with a reason, or run. */
