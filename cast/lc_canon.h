@@ -33,6 +33,15 @@
 /* Row reductions: lanes, lane l takes elements l, l+32, ...; then the
  * butterfly v = v + v[l ^ o] for o = 16, 8, 4, 2, 1. */
 #define LC_REDUCE_LANES 32
+/* ---- the fast order v1 (fast and bf16 modes; docs/numerics.md 10) -------
+ * Matmul on bf16 tensor cores: x is split into bf16 parts (lc_split3_bf16;
+ * bf16 mode uses hi only), K is cut into chunks of LC_FAST_CHUNK; per chunk a
+ * fresh tensor-core accumulator takes the MMAs of K-step LC_MMA_K, part by
+ * part (lo, then mid, then hi), steps ascending within a part; the chunk's
+ * result is added to the fp32 sum in ascending chunk order. */
+#define LC_FAST_VERSION 1
+#define LC_FAST_CHUNK 64
+#define LC_MMA_K 16
 /* Largest head dimension attention accepts. */
 #define LC_MAX_HEAD_DIM 256
 

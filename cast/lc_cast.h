@@ -39,6 +39,10 @@ LC_HD int lc_f32_isnan(float f) {
   return (lc_f32_bits(f) & 0x7FFFFFFFu) > 0x7F800000u;
 }
 
+LC_HD int lc_f32_isfinite(float f) {
+  return (lc_f32_bits(f) & 0x7F800000u) != 0x7F800000u;
+}
+
 /* ---- bf16 ---------------------------------------------------------------
  * bf16 is the top half of a binary32: widening is a shift and is exact. */
 LC_HD float lc_bf16_to_f32(uint16_t h) {

@@ -49,6 +49,25 @@ lc_status lc_cpu_matmul_strict(const float *x, int64_t m, int64_t k, const uint1
 lc_status lc_cpu_matmul_ref(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
                             const uint16_t *bias, float *y);
 
+/* The fast order v1 (docs/numerics.md 10): tensor-core MMAs emulated bit for
+ * bit.  parts = 3 is the fast mode (x split into hi + mid + lo), parts = 1 the
+ * bf16 mode (x rounded to bf16).  Scratch is allocated: LC_ERR_OUT_OF_MEMORY. */
+lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                             const uint16_t *bias, float *y, int parts);
+
+/* ---- the bf16 tensor-core MMA model (cpu_ref/mma_bf16.c) ---------------
+ * One output element of mma.sync m16n8k16 / wgmma m64nNk16 .f32.bf16.bf16 on
+ * sm_90: c + sum_{i<n} a[i]*b[i] (n <= LC_MMA_K) as the hardware computes it
+ * (docs/numerics.md 10.2).  NaN results are 0x7FFFFFFF, as the hardware's. */
+float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n);
+/* The same on operands decoded by lc_cpu_bf16_decode (|v| = sig * 2^(exp-7),
+ * sig signed), all finite. */
+float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
+                           const int32_t *eb, int n);
+void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp);
+/* 1 when any of h[0..n) is Inf or NaN */
+int lc_cpu_bf16_any_nonfinite(const uint16_t *h, int64_t n);
+
 /* ---- rmsnorm: x, y [m][n] (y may equal x), w [n] bf16 -------------------*/
 void lc_cpu_rmsnorm_strict(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
                            float *y);

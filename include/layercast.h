@@ -124,25 +124,27 @@ LC_API const char *lc_status_string(lc_status s);
  * ======================================================================== */
 
 typedef enum lc_backend {
-  LC_BACKEND_CPU = 0,  /* host memory; strict (canonical) or reference */
-  LC_BACKEND_CUDA = 1, /* device memory; strict and the vendor baselines */
+  LC_BACKEND_CPU = 0,  /* host memory; strict, fast, bf16 or reference */
+  LC_BACKEND_CUDA = 1, /* device memory; strict, fast, bf16 and the vendor baselines */
 } lc_backend;
 
 /* Numerics modes.  docs/numerics.md defines what each promises. */
 typedef enum lc_mode {
   LC_MODE_STRICT = 0,      /* FP32, canonical order: bitwise invariant */
   LC_MODE_REFERENCE = 1,   /* CPU only: plain FP32, OpenBLAS sgemm */
-  LC_MODE_FAST = 2,        /* reserved, not implemented yet (3xbf16 tensor cores):
-                              lc_context_create returns LC_ERR_UNSUPPORTED */
-  LC_MODE_BF16 = 3,        /* reserved, not implemented yet (bf16 activations,
-                              fixed order): lc_context_create returns
-                              LC_ERR_UNSUPPORTED */
+  LC_MODE_FAST = 2,        /* matmul: x split into 3 bf16 parts on tensor cores,
+                              fast order v1; CPU emulates the MMA bit for bit */
+  LC_MODE_BF16 = 3,        /* matmul: x rounded to bf16 on tensor cores, fp32
+                              accumulation, the fast order v1 */
   LC_MODE_VENDOR_BF16 = 4, /* CUDA: cuBLASLt bf16 x bf16, FP32 accumulate */
   LC_MODE_VENDOR_FP32 = 5, /* CUDA: per-call upcast + cuBLASLt SGEMM */
 } lc_mode;
-/* The vendor modes are baselines for experiments: they change lc_matmul
- * only (cuBLASLt with its default heuristic, no invariance promised); every
- * other op runs the strict kernels. */
+/* fast, bf16 and the vendor modes change lc_matmul only; every other op runs
+ * the strict canonical order (docs/numerics.md 10).  fast and bf16 keep every
+ * invariance of strict (batch, position, prefill/decode) and give the same bits
+ * on the CPU and on sm_90 GPUs (docs/numerics.md 10.4 says what was checked);
+ * the vendor modes are baselines (cuBLASLt with its default heuristic, no
+ * invariance promised). */
 
 typedef enum lc_dtype {
   LC_DTYPE_F32 = 0,  /* IEEE binary32 */

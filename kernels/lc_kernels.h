@@ -92,6 +92,27 @@ lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t
                             const uint16_t *bias, float *y, lc_kmatmul_path path, void *ws,
                             size_t ws_bytes, void *stream, char *err, size_t err_len);
 
+/* The fast order v1 on bf16 tensor cores (kernels/matmul_fast.cu): bitwise
+ * lc_cpu_matmul_fast of cpu_ref/ with the same `parts` (3: fast, 1: bf16)
+ * wherever the MMA model of docs/numerics.md 10.2 holds.  The path never
+ * changes a bit: DECODE (the weight as the MMA's wide operand), TILED (x
+ * parts as the wide operand); AUTO picks by M and alignment. */
+size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int parts,
+                                        lc_kmatmul_path path);
+lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w,
+                                 int64_t n, const uint16_t *bias, float *y, int parts,
+                                 lc_kmatmul_path path, void *ws, size_t ws_bytes, void *stream,
+                                 char *err, size_t err_len);
+
+/* The MMA probe (kernels/mma_probe.cu): runs `tiles` independent
+ * mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32 instructions on `device`:
+ * for tile t, d[t][i][j] = MMA(a[t][i][:], b[t][j][:], c[t][i][j]) with a
+ * [tiles][16][16], b [tiles][8][16] (column j's 16 k values), c and d
+ * [tiles][16][8], all host memory.  For tests/test_cuda_mma.c. */
+lc_status lc_kernels_mma_probe(int device, const uint16_t *a_host, const uint16_t *b_host,
+                               const float *c_host, float *d_host, int64_t tiles, char *err,
+                               size_t err_len);
+
 /* x, y [m][n] (y may equal x), w bf16 [n]. */
 lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
                              float *y, void *stream, char *err, size_t err_len);

@@ -27,6 +27,24 @@ int64_t lc_bound_matmul_any_order_rounds(int64_t k, int bias) {
   return k + (bias ? 1 : 0);
 }
 
+static int64_t fast_mmas_per_chunk(int64_t k, int parts) {
+  const int64_t l = k < LC_FAST_CHUNK ? k : LC_FAST_CHUNK;
+  return parts * ((l + LC_MMA_K - 1) / LC_MMA_K);
+}
+
+double lc_bound_matmul_fast_coeff(int64_t k, int parts, int bias) {
+  const double u_mma = 17.0 * 0x1p-25 + 0x1p-23;
+  const int64_t chunks = (k + LC_FAST_CHUNK - 1) / LC_FAST_CHUNK;
+  const double q = (double)fast_mmas_per_chunk(k, parts);
+  return (parts == 1 ? 0x1p-9 : 0.0) + 1.01 * q * u_mma +
+         lc_bound_gamma((double)(chunks - 1 + (bias ? 1 : 0)));
+}
+
+double lc_bound_matmul_fast_abs(int64_t k, int parts) {
+  const int64_t chunks = (k + LC_FAST_CHUNK - 1) / LC_FAST_CHUNK;
+  return (double)fast_mmas_per_chunk(k, parts) * (double)chunks * 0x1p-146;
+}
+
 double lc_bound_ratio(double got, double ref, double tol) {
   /* NaN agrees only with NaN: a NaN where the other side has a number is a
    * wrong result whatever the bound; two NaNs are the same outcome (their

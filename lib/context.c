@@ -146,15 +146,16 @@ lc_status lc_context_create(const lc_context_params *params, lc_context **out) {
   if (p.cpu_threads < 0)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_context_create: cpu_threads %d < 0",
                    p.cpu_threads);
-  if (p.backend == LC_BACKEND_CPU && p.mode != LC_MODE_STRICT && p.mode != LC_MODE_REFERENCE)
+  const int vendor = p.mode == LC_MODE_VENDOR_BF16 || p.mode == LC_MODE_VENDOR_FP32;
+  if (p.backend == LC_BACKEND_CPU && vendor)
     return LC_FAIL(NULL, LC_ERR_UNSUPPORTED,
-                   "mode %s is not offered by the CPU backend (it offers strict and reference)",
+                   "mode %s is not offered by the CPU backend (it offers strict, fast, bf16 and "
+                   "reference)",
                    lc_mode_name(p.mode));
-  if (p.backend == LC_BACKEND_CUDA && p.mode != LC_MODE_STRICT && p.mode != LC_MODE_VENDOR_BF16 &&
-      p.mode != LC_MODE_VENDOR_FP32)
+  if (p.backend == LC_BACKEND_CUDA && p.mode == LC_MODE_REFERENCE)
     return LC_FAIL(NULL, LC_ERR_UNSUPPORTED,
-                   "mode %s is not offered by the CUDA backend (it offers strict, vendor-bf16 and "
-                   "vendor-fp32; reference is CPU only)",
+                   "mode %s is not offered by the CUDA backend (it offers strict, fast, bf16, "
+                   "vendor-bf16 and vendor-fp32; reference is CPU only)",
                    lc_mode_name(p.mode));
 
   lc_context *ctx = calloc(1, sizeof *ctx);

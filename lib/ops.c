@@ -28,8 +28,15 @@
     if (kst_ != LC_OK) return LC_FAIL(ctx, kst_, "%s: %s", fn, kerr_); \
   } while (0)
 
+/* Every mode but reference runs the strict canonical order on the CPU for the
+ * ops other than matmul (fast and bf16 change matmul only). */
 static int is_strict(const lc_context *ctx) {
-  return ctx->mode == LC_MODE_STRICT;
+  return ctx->mode != LC_MODE_REFERENCE;
+}
+
+/* bf16 parts of x the fast order takes: 3 (fast), 1 (bf16), 0 (not a fast mode) */
+static int fast_parts(const lc_context *ctx) {
+  return ctx->mode == LC_MODE_FAST ? 3 : ctx->mode == LC_MODE_BF16 ? 1 : 0;
 }
 
 /* ---- matmul ----------------------------------------------------------------*/
@@ -65,6 +72,16 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
   if (ctx->backend == LC_BACKEND_CUDA) {
     if (ctx->mode == LC_MODE_VENDOR_BF16 || ctx->mode == LC_MODE_VENDOR_FP32)
       return lc_vendor_matmul(ctx, x, m, w, bias, y);
+    if (fast_parts(ctx)) {
+      const int parts = fast_parts(ctx);
+      size_t fsb = lc_kernels_matmul_fast_workspace(m, k, n, parts, (lc_kmatmul_path)path);
+      void *fws = NULL;
+      LC_TRY(lc_cuda_workspace(ctx, fsb, &fws));
+      KCALL(ctx, fn,
+            lc_kernels_matmul_fast(x, m, k, w->data, n, b, y, parts, (lc_kmatmul_path)path, fws,
+                                   fsb, lc_cuda_stream(ctx), KERR));
+      return LC_OK;
+    }
     size_t wsb = lc_kernels_matmul_workspace(m, k, n, (lc_kmatmul_path)path);
     void *ws = NULL;
     LC_TRY(lc_cuda_workspace(ctx, wsb, &ws));
@@ -73,8 +90,10 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
                             lc_cuda_stream(ctx), KERR));
     return LC_OK;
   }
-  lc_status st = is_strict(ctx) ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
-                                : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
+  lc_status st = fast_parts(ctx)                ? lc_cpu_matmul_fast(x, m, k, w->data, n, b, y,
+                                                                     fast_parts(ctx))
+                  : ctx->mode == LC_MODE_STRICT ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
+                                                : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
   if (st != LC_OK)
     return LC_FAIL(ctx, st, "%s: scratch allocation for [%lld][%lld] x [%lld][%lld]^T failed", fn,
                    (long long)m, (long long)k, (long long)n, (long long)k);

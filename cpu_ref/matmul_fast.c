@@ -1,0 +1,134 @@
+/*
+ * cpu_ref/matmul_fast.c — the fast order v1 on the CPU: y[m][n] = sum_k x[m][k] *
+ * w[n][k] (+ bias[n]) exactly as the CUDA fast kernels compute it on bf16 tensor
+ * cores, each MMA emulated bit for bit (cpu_ref/mma_bf16.c).
+ *
+ * For every (m, n), with P parts (3: fast, x = hi + mid + lo by lc_split3_bf16;
+ * 1: bf16, x rounded to bf16 by lc_f32_to_bf16) and Kc = LC_FAST_CHUNK, Ks = LC_MMA_K:
+ *
+ *   for c = 0 .. ceil(K/Kc)-1:
+ *     acc = +0
+ *     for p = P-1 .. 0  (lo, mid, hi):
+ *       for each step of Ks elements in the chunk, ascending (the last of the
+ *       matrix may be shorter; the kernels pad it with zeros in both operands,
+ *       which the model shows cannot change a bit):
+ *         acc = MMA(acc, part_p(x[m][step]), w[n][step])
+ *     y = (c == 0) ? acc : y + acc            (fp32, round to nearest)
+ *   if bias: y = y + widen(bias[n]);   write canon(y)
+ *
+ * Nothing names m, the row count or the tile, so a row's bits do not depend on
+ * its batch.  Rows are taken RBK at a time with their parts decoded once; each
+ * W row is decoded once per row block.  Integer arithmetic throughout (no
+ * library that could reorder); about 20 ns per multiply-add on one core.
+ */
+#include <assert.h>
+#include <stdlib.h>
+
+#include "cast/lc_canon.h"
+#include "cpu_ref/cpu_ref.h"
+
+#define KC LC_FAST_CHUNK
+#define KS LC_MMA_K
+#define RBK 16 /* rows decoded together */
+
+typedef struct {
+  int32_t *sig, *exp; /* [RBK][3][k] */
+  uint16_t *bits;     /* [RBK][3][k] */
+  uint8_t *nf;        /* [RBK][3][steps]: a non-finite value in the step */
+  int32_t *wsig, *wexp;
+  uint8_t *wnf; /* [steps] */
+} scratch;
+
+static void scratch_free(scratch *s) {
+  free(s->sig);
+  free(s->exp);
+  free(s->bits);
+  free(s->nf);
+  free(s->wsig);
+  free(s->wexp);
+  free(s->wnf);
+}
+
+static float chain(const scratch *s, size_t xo, size_t no, int64_t k, int64_t steps,
+                   const uint16_t *wrow, int parts) {
+  float y = 0.0f;
+  for (int64_t c0 = 0; c0 < k; c0 += KC) {
+    const int64_t end = k - c0 < KC ? k : c0 + KC;
+    float acc = 0.0f;
+    for (int p = parts - 1; p >= 0; p--) {
+      const size_t po = xo + (size_t)p * (size_t)k;
+      const size_t pn = no + (size_t)p * (size_t)steps;
+      for (int64_t s0 = c0; s0 < end; s0 += KS) {
+        const int len = (int)(end - s0 < KS ? end - s0 : KS);
+        const int64_t st = s0 / KS;
+        if (s->nf[pn + st] | s->wnf[st] | !lc_f32_isfinite(acc))
+          acc = lc_cpu_mma_bf16(acc, s->bits + po + s0, wrow + s0, len);
+        else
+          acc = lc_cpu_mma_bf16_core(acc, s->sig + po + s0, s->exp + po + s0, s->wsig + s0,
+                                     s->wexp + s0, len);
+      }
+    }
+    y = c0 == 0 ? acc : y + acc;
+  }
+  return y;
+}
+
+lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                             const uint16_t *bias, float *y, int parts) {
+  assert(m >= 0 && k >= 1 && n >= 1 && (parts == 1 || parts == 3));
+  if (m == 0) return LC_OK;
+  const int64_t steps = (k + KS - 1) / KS;
+  const size_t xe = (size_t)RBK * 3 * (size_t)k;
+  scratch s = {malloc(xe * sizeof(int32_t)),
+               malloc(xe * sizeof(int32_t)),
+               malloc(xe * sizeof(uint16_t)),
+               malloc((size_t)RBK * 3 * (size_t)steps),
+               malloc((size_t)k * sizeof(int32_t)),
+               malloc((size_t)k * sizeof(int32_t)),
+               malloc((size_t)steps)};
+  if (!s.sig || !s.exp || !s.bits || !s.nf || !s.wsig || !s.wexp || !s.wnf) {
+    scratch_free(&s);
+    return LC_ERR_OUT_OF_MEMORY;
+  }
+  for (int64_t m0 = 0; m0 < m; m0 += RBK) {
+    const int64_t rows = m - m0 < RBK ? m - m0 : RBK;
+    for (int64_t r = 0; r < rows; r++) {
+      const float *xr = x + (m0 + r) * k;
+      uint16_t *b = s.bits + (size_t)r * 3 * (size_t)k;
+      for (int64_t i = 0; i < k; i++) {
+        uint16_t pr[3] = {0, 0, 0};
+        if (parts == 3)
+          lc_split3_bf16(xr[i], pr);
+        else
+          pr[0] = lc_f32_to_bf16(xr[i]); /* bf16 mode: x rounded, IEEE overflow to Inf */
+        for (int p = 0; p < parts; p++) b[(size_t)p * (size_t)k + (size_t)i] = pr[p];
+      }
+      for (int p = 0; p < parts; p++) {
+        const size_t po = ((size_t)r * 3 + (size_t)p) * (size_t)k;
+        lc_cpu_bf16_decode(s.bits + po, k, s.sig + po, s.exp + po);
+        for (int64_t st = 0; st < steps; st++) {
+          const int64_t len = k - st * KS < KS ? k - st * KS : KS;
+          s.nf[((size_t)r * 3 + (size_t)p) * (size_t)steps + (size_t)st] =
+              (uint8_t)lc_cpu_bf16_any_nonfinite(s.bits + po + st * KS, len);
+        }
+      }
+    }
+    for (int64_t j = 0; j < n; j++) {
+      const uint16_t *wrow = w + j * k;
+      lc_cpu_bf16_decode(wrow, k, s.wsig, s.wexp);
+      for (int64_t st = 0; st < steps; st++) {
+        const int64_t len = k - st * KS < KS ? k - st * KS : KS;
+        s.wnf[st] = (uint8_t)lc_cpu_bf16_any_nonfinite(wrow + st * KS, len);
+      }
+      const float bj = bias ? lc_bf16_to_f32(bias[j]) : 0.0f;
+      for (int64_t r = 0; r < rows; r++) {
+        float v = chain(&s, (size_t)r * 3 * (size_t)k, (size_t)r * 3 * (size_t)steps, k, steps,
+                        wrow, parts);
+        if (bias) v = v + bj;
+        y[(m0 + r) * n + j] = lc_canon_nan(v);
+      }
+    }
+  }
+  scratch_free(&s);
+  return LC_OK;
+}

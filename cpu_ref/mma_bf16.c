@@ -1,0 +1,143 @@
+/*
+ * cpu_ref/mma_bf16.c — one output element of a Hopper bf16 tensor-core MMA
+ * (mma.sync m16n8k16 and wgmma m64nNk16 with .f32.bf16.bf16), emulated bit for
+ * bit in integer arithmetic.
+ *
+ * The model (docs/numerics.md §10.2; published by MMA-Sim, arXiv 2511.10909,
+ * and checked against the hardware by tests/test_cuda_mma.c):
+ *
+ *   d = c + sum_{i<16} a_i * b_i, computed as one fused operation:
+ *   1. every input is read as significand * 2^exponent with the exponent of
+ *      its format's normal range: a normal bf16 has a 1.xxxxxxx significand
+ *      and exponent E - 127; a subnormal or zero has exponent -126 and a
+ *      0.xxxxxxx significand (zero is not special).  c (fp32) likewise.
+ *   2. a product's exponent is e_a + e_b (its significand lies in [0, 4):
+ *      products are exact, not renormalised);
+ *   3. maxe = the largest exponent among the 16 products and c;
+ *   4. every term is truncated toward zero to 25 fractional bits of 2^maxe;
+ *   5. the truncated terms are added exactly;
+ *   6. the sum is normalised to fp32 rounding toward zero (subnormal results
+ *      kept, a sum of exactly zero is +0, above the fp32 range is +-Inf).
+ *   Any NaN or Inf input: the result is what float64 arithmetic gives for
+ *   c + sum a_i*b_i (NaN for Inf*0 or Inf-Inf, else +-Inf); NaN is returned
+ *   as the fp32 NaN 0x7FFFFFFF.
+ *
+ * Integer form: a bf16 is s_a * 2^(e_a - 7) with s_a an integer below 2^8, so
+ * a product is P * 2^(e_a + e_b - 14) with |P| < 2^16, and its term in units
+ * of 2^(maxe - 25) is trunc(|P| * 2^(11 - d)) (d = maxe - e_a - e_b >= 0).
+ * c = S_c * 2^(e_c - 23) gives trunc(|S_c| * 2^(2 - d_c)).  Seventeen terms
+ * below 2^27 each fit an int64 sum exactly.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cast/lc_canon.h"
+#include "cast/lc_cast.h"
+#include "cpu_ref/cpu_ref.h"
+
+#define FRAC_BITS 25 /* the accumulator's fractional bits relative to maxe */
+
+/* |value| = sig * 2^(exp - 7); sig < 2^8 (bf16) */
+static inline void bf16_parts(uint16_t h, int32_t *sig, int32_t *exp) {
+  int32_t e = (h >> 7) & 0xFF, m = h & 0x7F;
+  if (e == 0) {
+    *sig = m;
+    *exp = -126;
+  } else {
+    *sig = m | 0x80;
+    *exp = e - 127;
+  }
+  if (h & 0x8000u) *sig = -*sig;
+}
+
+/* |value| = sig * 2^(exp - 23); sig < 2^24 (fp32, finite) */
+static inline void f32_parts(uint32_t u, int64_t *sig, int32_t *exp) {
+  int32_t e = (int32_t)((u >> 23) & 0xFF);
+  int64_t m = u & 0x7FFFFF;
+  if (e == 0) {
+    *sig = m;
+    *exp = -126;
+  } else {
+    *sig = m | 0x800000;
+    *exp = e - 127;
+  }
+  if (u & 0x80000000u) *sig = -*sig;
+}
+
+/* trunc(|v| * 2^sh) with the sign of v; sh may be negative (a right shift
+ * truncating the magnitude) */
+static inline int64_t shift_trunc(int64_t v, int32_t sh) {
+  int64_t mag = v < 0 ? -v : v;
+  if (sh >= 0)
+    mag <<= sh; /* sh <= 11 here: no overflow */
+  else if (sh > -63)
+    mag >>= -sh;
+  else
+    mag = 0;
+  return v < 0 ? -mag : mag;
+}
+
+/* sum * 2^(scale) to fp32, rounding toward zero; 0 -> +0 */
+static float normalise_rz(int64_t sum, int32_t scale) {
+  if (sum == 0) return 0.0f;
+  uint32_t sign = sum < 0 ? 0x80000000u : 0;
+  uint64_t mag = (uint64_t)(sum < 0 ? -sum : sum);
+  int32_t len = 64 - __builtin_clzll(mag); /* bits in mag */
+  int32_t e = len - 1 + scale;             /* value in [2^e, 2^(e+1)) */
+  if (e > 127) return lc_f32_from_bits(sign | 0x7F800000u);
+  if (e >= -126) {
+    uint64_t mant = len > 24 ? mag >> (len - 24) : mag << (24 - len);
+    return lc_f32_from_bits(sign | ((uint32_t)(e + 127) << 23) | ((uint32_t)mant & 0x7FFFFFu));
+  }
+  /* subnormal: units of 2^-149 */
+  int32_t sh = scale + 149;
+  uint64_t q = sh >= 0 ? mag << sh : (-sh < 64 ? mag >> -sh : 0);
+  if (q == 0) return 0.0f;
+  return lc_f32_from_bits(sign | (uint32_t)q);
+}
+
+static float nonfinite_path(float c, const uint16_t *a, const uint16_t *b, int n) {
+  double s = (double)c;
+  for (int i = 0; i < n; i++) s += (double)lc_bf16_to_f32(a[i]) * (double)lc_bf16_to_f32(b[i]);
+  if (s != s) return lc_f32_from_bits(0x7FFFFFFFu);
+  return (float)s; /* +-Inf: a finite sum cannot occur with a non-finite input */
+}
+
+/* The finite case on decoded operands: a term i is sa[i] * 2^(ea[i] - 7) etc. */
+float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
+                           const int32_t *eb, int n) {
+  int32_t pe[LC_MMA_K];
+  int64_t ps[LC_MMA_K];
+  int64_t sc;
+  int32_t ec;
+  f32_parts(lc_f32_bits(c), &sc, &ec);
+  int32_t maxe = ec;
+  for (int i = 0; i < n; i++) {
+    ps[i] = (int64_t)sa[i] * sb[i];
+    pe[i] = ea[i] + eb[i];
+    if (pe[i] > maxe) maxe = pe[i];
+  }
+  int64_t sum = shift_trunc(sc, FRAC_BITS - 23 - (maxe - ec));
+  for (int i = 0; i < n; i++) sum += shift_trunc(ps[i], FRAC_BITS - 14 - (maxe - pe[i]));
+  return normalise_rz(sum, maxe - FRAC_BITS);
+}
+
+void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp) {
+  for (int64_t i = 0; i < n; i++) bf16_parts(h[i], &sig[i], &exp[i]);
+}
+
+int lc_cpu_bf16_any_nonfinite(const uint16_t *h, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) bad |= (h[i] & 0x7F80u) == 0x7F80u;
+  return bad;
+}
+
+float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n) {
+  if ((lc_f32_bits(c) & 0x7F800000u) == 0x7F800000u || lc_cpu_bf16_any_nonfinite(a, n) ||
+      lc_cpu_bf16_any_nonfinite(b, n))
+    return nonfinite_path(c, a, b, n);
+  int32_t sa[LC_MMA_K], ea[LC_MMA_K], sb[LC_MMA_K], eb[LC_MMA_K];
+  lc_cpu_bf16_decode(a, n, sa, ea);
+  lc_cpu_bf16_decode(b, n, sb, eb);
+  return lc_cpu_mma_bf16_core(c, sa, ea, sb, eb, n);
+}
