@@ -99,7 +99,8 @@ static __device__ __forceinline__ uint2 load_w4(const uint16_t *__restrict__ w, 
   uint16_t v[4];
 #pragma unroll
   for (int i = 0; i < 4; i++) v[i] = k0 + i < k ? p[i] : (uint16_t)0;
-  return make_uint2((uint32_t)v[0] | ((uint32_t)v[1] << 16), (uint32_t)v[2] | ((uint32_t)v[3] << 16));
+  return make_uint2((uint32_t)v[0] | ((uint32_t)v[1] << 16),
+                    (uint32_t)v[2] | ((uint32_t)v[3] << 16));
 }
 
 template <int NT, int P>
@@ -317,7 +318,8 @@ __global__ void __launch_bounds__(FT_THREADS, 1)
 #pragma unroll
       for (int j = 0; j < 4; j++)
 #pragma unroll
-        for (int e = 0; e < 4; e++) tot[i][j][e] = c == 0 ? acc[i][j][e] : tot[i][j][e] + acc[i][j][e];
+        for (int e = 0; e < 4; e++)
+          tot[i][j][e] = c == 0 ? acc[i][j][e] : tot[i][j][e] + acc[i][j][e];
   }
   cp_async_wait<0>();
 
@@ -398,11 +400,10 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
   return lc_launch_status("fast_tiled_kernel", err, err_len);
 }
 
-extern "C" lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k,
-                                            const uint16_t *w, int64_t n, const uint16_t *bias,
-                                            float *y, int parts, lc_kmatmul_path path, void *ws,
-                                            size_t ws_bytes, void *stream, char *err,
-                                            size_t err_len) {
+extern "C" lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w,
+                                            int64_t n, const uint16_t *bias, float *y, int parts,
+                                            lc_kmatmul_path path, void *ws, size_t ws_bytes,
+                                            void *stream, char *err, size_t err_len) {
   if (m < 0 || k < 1 || n < 1) return mm_bad("bad shape", err, err_len);
   if (parts != 1 && parts != 3) return mm_bad("parts must be 1 or 3", err, err_len);
   if (path != LC_KMATMUL_AUTO && path != LC_KMATMUL_DECODE && path != LC_KMATMUL_TILED)

@@ -41,8 +41,7 @@ __global__ void mma_probe_kernel(const uint16_t *a, const uint16_t *b, const flo
 
 extern "C" lc_status lc_kernels_mma_probe(int device, const uint16_t *a_host,
                                           const uint16_t *b_host, const float *c_host,
-                                          float *d_host, int64_t tiles, char *err,
-                                          size_t err_len) {
+                                          float *d_host, int64_t tiles, char *err, size_t err_len) {
   if (tiles < 0 || (tiles > 0 && (!a_host || !b_host || !c_host || !d_host))) {
     if (err && err_len) snprintf(err, err_len, "lc_kernels_mma_probe: bad arguments");
     return LC_ERR_INVALID_ARGUMENT;

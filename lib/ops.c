@@ -90,10 +90,9 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
                             lc_cuda_stream(ctx), KERR));
     return LC_OK;
   }
-  lc_status st = fast_parts(ctx)                ? lc_cpu_matmul_fast(x, m, k, w->data, n, b, y,
-                                                                     fast_parts(ctx))
-                  : ctx->mode == LC_MODE_STRICT ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
-                                                : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
+  lc_status st = fast_parts(ctx) ? lc_cpu_matmul_fast(x, m, k, w->data, n, b, y, fast_parts(ctx))
+                 : ctx->mode == LC_MODE_STRICT ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
+                                               : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
   if (st != LC_OK)
     return LC_FAIL(ctx, st, "%s: scratch allocation for [%lld][%lld] x [%lld][%lld]^T failed", fn,
                    (long long)m, (long long)k, (long long)n, (long long)k);
