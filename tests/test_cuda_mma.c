@@ -29,6 +29,7 @@
 
 static int have_gpu;
 
+#if defined(LC_HAVE_CUDA)
 enum {
   F_RANDOM,
   F_CANCEL,
@@ -149,6 +150,8 @@ static uint32_t bits(float f) {
   memcpy(&u, &f, 4);
   return u;
 }
+
+#endif /* LC_HAVE_CUDA */
 
 static void test_cuda_mma_model_matches_hardware(void **state) {
   (void)state;

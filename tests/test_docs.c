@@ -170,6 +170,14 @@ static const iconst CANON[] = {
 };
 #define N_CANON (sizeof CANON / sizeof CANON[0])
 
+/* the fast order's constants (docs/numerics.md 10) */
+static const iconst FAST[] = {
+    {"LC_FAST_VERSION", LC_FAST_VERSION},
+    {"LC_FAST_CHUNK", LC_FAST_CHUNK},
+    {"LC_MMA_K", LC_MMA_K},
+};
+#define N_FAST (sizeof FAST / sizeof FAST[0])
+
 typedef struct fconst {
   const char *name;
   double value;
@@ -206,6 +214,18 @@ static void test_docs_canon_constants_match_macros(void **state) {
                CANON[i].value);
     char exact[96];
     snprintf(exact, sizeof exact, "\n| %s | %ld |", CANON[i].name, CANON[i].value);
+    if (!strstr(d->text, exact)) fail_msg("%s: no row written exactly \"%s\"", DOC_PATH, exact + 1);
+  }
+  doc_free(d);
+}
+
+/* The fast order's table rows are the macros of cast/lc_canon.h. */
+static void test_docs_fast_constants_match_macros(void **state) {
+  (void)state;
+  doc *d = doc_load();
+  for (size_t i = 0; i < N_FAST; i++) {
+    char exact[96];
+    snprintf(exact, sizeof exact, "\n| %s | %ld |", FAST[i].name, FAST[i].value);
     if (!strstr(d->text, exact)) fail_msg("%s: no row written exactly \"%s\"", DOC_PATH, exact + 1);
   }
   doc_free(d);
@@ -282,6 +302,7 @@ static void test_docs_no_unknown_rows(void **state) {
     if (strncmp(name, "LC_", 3) != 0 && strncmp(name, "LCT_", 4) != 0) continue;
     int known = 0;
     for (size_t k = 0; k < N_CANON; k++) known |= strcmp(name, CANON[k].name) == 0;
+    for (size_t k = 0; k < N_FAST; k++) known |= strcmp(name, FAST[k].name) == 0;
     for (size_t k = 0; k < N_MATH; k++) known |= strcmp(name, MATH[k].name) == 0;
     for (size_t k = 0; k < N_BOUNDS; k++) known |= strcmp(name, BOUNDS[k]) == 0;
     for (size_t k = 0; k < N_OTHER; k++) known |= strcmp(name, OTHER[k]) == 0;
@@ -299,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_docs_math_constants_match_macros),
       cmocka_unit_test(test_docs_exp_log_bounds_match_test),
       cmocka_unit_test(test_docs_no_unknown_rows),
+      cmocka_unit_test(test_docs_fast_constants_match_macros),
   };
   return LCT_RUN(tests);
 }
