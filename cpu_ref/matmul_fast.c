@@ -6,20 +6,25 @@
  * For every (m, n), with P parts (3: fast, x = hi + mid + lo by lc_split3_bf16;
  * 1: bf16, x rounded to bf16 by lc_f32_to_bf16) and Kc = LC_FAST_CHUNK, Ks = LC_MMA_K:
  *
- *   for c = 0 .. ceil(K/Kc)-1:
- *     acc = +0
- *     for p = P-1 .. 0  (lo, mid, hi):
- *       for each step of Ks elements in the chunk, ascending (the last of the
- *       matrix may be shorter; the kernels pad it with zeros in both operands,
- *       which the model shows cannot change a bit):
- *         acc = MMA(acc, part_p(x[m][step]), w[n][step])
- *     y = (c == 0) ? acc : y + acc            (fp32, round to nearest)
+ *   for s = 0 .. ceil(K/Ls)-1            (Ls = LC_MATMUL_SEG_LEN = 256, as strict)
+ *     for each chunk c of Kc elements in segment s, ascending:
+ *       acc = +0
+ *       for p = P-1 .. 0  (lo, mid, hi):
+ *         for each step of Ks elements in the chunk, ascending (the last of the
+ *         matrix may be shorter; the kernels pad it with zeros in both operands,
+ *         which the model shows cannot change a bit):
+ *           acc = MMA(acc, part_p(x[m][step]), w[n][step])
+ *       seg = (c first in s) ? acc : seg + acc     (fp32, round to nearest)
+ *     y = (s == 0) ? seg : y + seg
  *   if bias: y = y + widen(bias[n]);   write canon(y)
  *
- * Nothing names m, the row count or the tile, so a row's bits do not depend on
- * its batch.  Rows are taken RBK at a time with their parts decoded once; each
- * W row is decoded once per row block.  Integer arithmetic throughout (no
- * library that could reorder); about 20 ns per multiply-add on one core.
+ * Segments are strict's, so a kernel may split K at segment boundaries and add
+ * the segment sums in order (the combine of kernels/matmul.cu).  Nothing names
+ * m, the row count or the tile, so a row's bits do not depend on its batch.
+ * Rows are taken RBK at a time with their parts decoded once; each W row is
+ * decoded once per row block.  Integer arithmetic throughout (no library that
+ * could reorder); about 10 ns per multiply-add (3 ns per part) on one core of
+ * the development VM.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -29,7 +34,8 @@
 
 #define KC LC_FAST_CHUNK
 #define KS LC_MMA_K
-#define RBK 16 /* rows decoded together */
+#define LS LC_MATMUL_SEG_LEN /* 256: 4 chunks */
+#define RBK 16               /* rows decoded together */
 
 typedef struct {
   int32_t *sig, *exp; /* [RBK][3][k] */
@@ -51,7 +57,7 @@ static void scratch_free(scratch *s) {
 
 static float chain(const scratch *s, size_t xo, size_t no, int64_t k, int64_t steps,
                    const uint16_t *wrow, int parts) {
-  float y = 0.0f;
+  float y = 0.0f, seg = 0.0f;
   for (int64_t c0 = 0; c0 < k; c0 += KC) {
     const int64_t end = k - c0 < KC ? k : c0 + KC;
     float acc = 0.0f;
@@ -68,7 +74,8 @@ static float chain(const scratch *s, size_t xo, size_t no, int64_t k, int64_t st
                                      s->wexp + s0, len);
       }
     }
-    y = c0 == 0 ? acc : y + acc;
+    seg = c0 % LS == 0 ? acc : seg + acc;                       /* the chunk into its segment */
+    if (end % LS == 0 || end == k) y = c0 < LS ? seg : y + seg; /* the segment into y */
   }
   return y;
 }

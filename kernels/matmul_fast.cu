@@ -5,11 +5,12 @@
  *
  * For every (m, n), with P parts and Kc = LC_FAST_CHUNK = 64 (docs/numerics.md 10):
  *
- *   for c = 0 .. ceil(k/64)-1:
+ *   for s = 0 .. ceil(k/256)-1 (strict's segments), for each 64-k chunk c of s:
  *     acc = +0  (a tensor-core accumulator)
  *     for p = P-1 .. 0 (lo, mid, hi), for the chunk's 16-k steps ascending:
  *       acc = mma.m16n8k16(part_p(x[m][step]), W[n][step], acc)
- *     y = (c == 0) ? acc : y + acc   (fp32 round to nearest)
+ *     seg = (c first in s) ? acc : seg + acc     (fp32 round to nearest)
+ *     at the end of s: y = (s == 0) ? seg : y + seg
  *   if bias: y = y + widen(bias[n]);   store lc_canon_nan(y)
  *
  * The MMA adds its 16 products and c as one fused sum (the model of
@@ -26,17 +27,15 @@
  *                       block), the x parts its B operand (8 or 16 rows of x),
  *                       so one row of x is padded 8-fold, not 64-fold.  Each of
  *                       8 warps takes whole chunks of k; their chunk results
- *                       meet in shared memory and one pass adds them in chunk
- *                       order.  Thread (g, t) of a warp holds, for a step, the 4
- *                       contiguous k 4t..4t+3 of W rows g and g+8 and of x row
- *                       g: in the MMA's slots {2t, 2t+1} (a0/a1/b0) and
- *                       {2t+8, 2t+9} (a2/a3/b1), a permutation of the step's 16
- *                       k that the fused sum does not see.  W is read straight
- *                       from global memory, 8 bytes per row per step;
+ *                       meet in shared memory and one pass adds them into
+ *                       segments and the segments into y, in order.  Thread (g, t) of a warp holds,
+ * for a step, the 4 contiguous k 4t..4t+3 of W rows g and g+8 and of x row g: in the MMA's slots
+ * {2t, 2t+1} (a0/a1/b0) and {2t+8, 2t+9} (a2/a3/b1), a permutation of the step's 16 k that the
+ * fused sum does not see.  W is read straight from global memory, 8 bytes per row per step;
  *   fast_tiled_kernel   larger m: 128 x 128 output tiles, x parts (A) and W (B)
  *                       staged by cp.async in 64-k chunks (3 stages, swizzled),
  *                       ldmatrix fragments, 8 warps of 64 x 32, the tensor-core
- *                       accumulator and the fp32 sum in registers.
+ *                       accumulator, the segment and the fp32 sum in registers.
  * AUTO takes DECODE for m <= FAST_DECODE_MAX_M and whenever the tiled kernel's
  * 16-byte copies cannot be used (k % 8 or w not 16-byte aligned).
  */
@@ -48,6 +47,7 @@
 
 #define KC LC_FAST_CHUNK /* 64 */
 #define FAST_DECODE_MAX_M 16
+#define FC_PER_SEG (MM_SEG / KC) /* 4 chunks per segment of 256 */
 
 #if LC_FAST_CHUNK != 64 || LC_MMA_K != 16
 #error "matmul_fast.cu assumes 64-k chunks of 16-k MMA steps"
@@ -89,6 +89,9 @@ __global__ void fast_split_kernel(const float *__restrict__ x, int64_t m, int64_
 #define FD_WARPS 8
 #define FD_CPW 2 /* chunks per warp per window */
 #define FD_WIN (FD_WARPS * FD_CPW)
+#if FD_WIN % FC_PER_SEG != 0
+#error "a decode window must hold whole segments"
+#endif
 
 /* 4 bf16 of W row `row` at k0..k0+3 (zero past k or past n) as two words. */
 static __device__ __forceinline__ uint2 load_w4(const uint16_t *__restrict__ w, int64_t n,
@@ -114,7 +117,7 @@ __global__ void __launch_bounds__(FD_WARPS * 32)
   const int64_t n0 = (int64_t)blockIdx.x * 16, m0 = (int64_t)blockIdx.y * (NT * 8);
   const int64_t nchunks = (k + KC - 1) / KC;
   const int64_t pstride = m * kp; /* one part's [m][kp] */
-  float total = 0.0f;
+  float total = 0.0f, seg = 0.0f;
 
   for (int64_t win = 0; win < nchunks; win += FD_WIN) {
     float acc[FD_CPW][NT][4];
@@ -172,9 +175,13 @@ __global__ void __launch_bounds__(FD_WARPS * 32)
     }
     __syncthreads();
     if (threadIdx.x < OUT) {
+      /* windows start on segment boundaries (16 chunks = 4 segments of 256) */
       for (int i = 0; i < FD_WIN && win + i < nchunks; i++) {
         const float v = red[i][threadIdx.x];
-        total = win + i == 0 ? v : total + v;
+        const int64_t ci = win + i;
+        seg = ci % FC_PER_SEG == 0 ? v : seg + v;
+        if (ci % FC_PER_SEG == FC_PER_SEG - 1 || ci == nchunks - 1)
+          total = ci < FC_PER_SEG ? seg : total + seg;
       }
     }
     __syncthreads();
@@ -257,11 +264,13 @@ __global__ void __launch_bounds__(FT_THREADS, 1)
   const int64_t nchunks = (k + KC - 1) / KC;
   const int64_t pstride = m * kp;
 
-  float tot[4][4][4];
+  float tot[4][4][4], seg[4][4][4];
 #pragma unroll
   for (int i = 0; i < 4; i++)
 #pragma unroll
-    for (int j = 0; j < 4; j++) tot[i][j][0] = tot[i][j][1] = tot[i][j][2] = tot[i][j][3] = 0.0f;
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) tot[i][j][e] = seg[i][j][e] = 0.0f;
 
 #pragma unroll
   for (int s = 0; s < FT_STAGES - 1; s++) {
@@ -313,13 +322,18 @@ __global__ void __launch_bounds__(FT_THREADS, 1)
         }
       }
     }
+    /* the chunk into its segment, a finished segment into the sum */
+    const bool seg_first = c % FC_PER_SEG == 0;
+    const bool seg_last = c % FC_PER_SEG == FC_PER_SEG - 1 || c == nchunks - 1;
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
       for (int j = 0; j < 4; j++)
 #pragma unroll
-        for (int e = 0; e < 4; e++)
-          tot[i][j][e] = c == 0 ? acc[i][j][e] : tot[i][j][e] + acc[i][j][e];
+        for (int e = 0; e < 4; e++) {
+          seg[i][j][e] = seg_first ? acc[i][j][e] : seg[i][j][e] + acc[i][j][e];
+          if (seg_last) tot[i][j][e] = c < FC_PER_SEG ? seg[i][j][e] : tot[i][j][e] + seg[i][j][e];
+        }
   }
   cp_async_wait<0>();
 

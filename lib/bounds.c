@@ -36,8 +36,12 @@ double lc_bound_matmul_fast_coeff(int64_t k, int parts, int bias) {
   const double u_mma = 17.0 * 0x1p-25 + 0x1p-23;
   const int64_t chunks = (k + LC_FAST_CHUNK - 1) / LC_FAST_CHUNK;
   const double q = (double)fast_mmas_per_chunk(k, parts);
-  return (parts == 1 ? 0x1p-9 : 0.0) + 1.01 * q * u_mma +
-         lc_bound_gamma((double)(chunks - 1 + (bias ? 1 : 0)));
+  /* a chunk result meets at most 3 additions in its segment (4 chunks of
+   * LC_MATMUL_SEG_LEN), then S - 1 segment additions */
+  const int64_t per_seg = LC_MATMUL_SEG_LEN / LC_FAST_CHUNK;
+  const int64_t segs = (k + LC_MATMUL_SEG_LEN - 1) / LC_MATMUL_SEG_LEN;
+  const int64_t adds = (chunks < per_seg ? chunks : per_seg) - 1 + segs - 1 + (bias ? 1 : 0);
+  return (parts == 1 ? 0x1p-9 : 0.0) + 1.01 * q * u_mma + lc_bound_gamma((double)adds);
 }
 
 double lc_bound_matmul_fast_abs(int64_t k, int parts) {

@@ -50,14 +50,14 @@ int64_t lc_bound_matmul_any_order_rounds(int64_t k, int bias);
 
 /* The fast order v1 (docs/numerics.md 10.3): |y - exact| <= coeff *
  * (sum_k |x_k w_k| + |bias|) + abs for normal data, where coeff is
- *   (parts == 1: 2^-9, x's rounding to bf16) + 1.01 * q * u_mma + gamma_(C-1+bias)
+ *   (parts == 1: 2^-9, x's rounding to bf16) + 1.01 * q * u_mma + gamma_(A)
  * with u_mma = 17 * 2^-25 + 2^-23 (one MMA: 17 terms truncated at 2^(maxe-25),
  * 2^maxe <= |c| + sum |a_i b_i|, then one rounding toward zero), q = parts *
- * ceil(min(K, 64) / 16) MMAs per chunk, C = ceil(K / 64) chunks added in fp32
- * round to nearest; 1.01 covers the second-order growth of q * u_mma < 2^-14
- * and the parts' |hi| + |mid| + |lo| <= |x| (1 + 2^-7).  abs = q * C * 2^-146
- * covers the truncation of subnormal terms (2^maxe >= 2^-126 is not below
- * them).  k >= 1, parts 1 or 3. */
+ * ceil(min(K, 64) / 16) MMAs per chunk, A = min(C, 4) - 1 + S - 1 (+1 with a
+ * bias) additions in fp32 round to nearest (C = ceil(K / 64) chunks, at most 4
+ * per segment of 256, S = ceil(K / 256) segments); 1.01 covers the second-order growth of q * u_mma
+ * < 2^-14 and the parts' |hi| + |mid| + |lo| <= |x| (1 + 2^-7).  abs = q * C * 2^-146 covers the
+ * truncation of subnormal terms (2^maxe >= 2^-126 is not below them).  k >= 1, parts 1 or 3. */
 double lc_bound_matmul_fast_coeff(int64_t k, int parts, int bias);
 double lc_bound_matmul_fast_abs(int64_t k, int parts);
 

@@ -179,7 +179,7 @@ static void transcribed_fast(const float *x, int64_t m, int64_t k, const uint16_
       }
     }
     for (int64_t j = 0; j < n; j++) {
-      float out = 0.0f;
+      float out = 0.0f, seg = 0.0f;
       for (int64_t c0 = 0; c0 < k; c0 += 64) {
         float acc = 0.0f;
         for (int p = parts - 1; p >= 0; p--) {
@@ -194,7 +194,9 @@ static void transcribed_fast(const float *x, int64_t m, int64_t k, const uint16_
             acc = lc_cpu_mma_bf16(acc, a, b, 16); /* zero padding, as the kernels */
           }
         }
-        out = c0 == 0 ? acc : out + acc;
+        /* chunks of a 256-segment add up in order; segments add into out in order */
+        seg = c0 % 256 == 0 ? acc : seg + acc;
+        if ((c0 + 64) % 256 == 0 || c0 + 64 >= k) out = c0 < 256 ? seg : out + seg;
       }
       if (bias) out = out + lct_bf16(bias[j]);
       y[i * n + j] = lct_canon(out);
