@@ -71,7 +71,9 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static int print_demo(const lc_sweep_result *res) {
   printf("  %-5s %-12s %5s  %-22s %-22s %s\n", "back", "mode", "runs", "unique outputs/prompt",
          "Div_Index/prompt", "Avg_Std@top1_prob");
-  int ok = 1, cpu = -1, cuda = -1;
+  /* the invariant modes: strict, fast, bf16 (index 0, 1, 2) */
+  static const lc_mode inv[3] = {LC_MODE_STRICT, LC_MODE_FAST, LC_MODE_BF16};
+  int ok = 1, cpu[3] = {-1, -1, -1}, cuda[3] = {-1, -1, -1};
   for (int32_t g = 0; g < res->n_groups; g++) {
     const lc_sweep_group *G = &res->groups[g];
     if (!G->have_metrics) continue;
@@ -88,22 +90,27 @@ static int print_demo(const lc_sweep_result *res) {
     }
     printf("  %-5s %-12s %5d  %-22s %-22s %.3g\n", lc_backend_name(G->backend),
            lc_mode_name(G->mode), (int)G->n_runs, u, d, G->gm.avg_std_top1);
-    if (G->mode != LC_MODE_STRICT) continue;
-    ok &= G->gm.unique_max == 1;
-    if (G->backend == LC_BACKEND_CPU) cpu = g;
-    if (G->backend == LC_BACKEND_CUDA) cuda = g;
+    for (int i = 0; i < 3; i++) {
+      if (G->mode != inv[i]) continue;
+      ok &= G->gm.unique_max == 1;
+      if (G->backend == LC_BACKEND_CPU) cpu[i] = g;
+      if (G->backend == LC_BACKEND_CUDA) cuda[i] = g;
+    }
   }
   printf(
       "\n  Div_Index: the first token index where a prompt's runs differ ('-': never);\n"
       "  Avg_Std@top1_prob: how much the top-1 probability moved across runs (docs/metrics.md).\n");
-  if (cpu >= 0 && cuda >= 0) {
-    const int agree = lc_sweep_groups_agree(res, cpu, cuda);
-    printf("  CPU strict and CUDA strict: %s\n",
-           agree ? "bitwise identical tokens and logits in every run"
-                 : "DIFFERENT (a bug: strict promises the same bits)");
-    ok &= agree;
-  } else {
-    printf("  CPU strict vs CUDA strict: no GPU here, not compared (SKIPPED).\n");
+  for (int i = 0; i < 3; i++) {
+    const char *mn = lc_mode_name(inv[i]);
+    if (cpu[i] >= 0 && cuda[i] >= 0) {
+      const int agree = lc_sweep_groups_agree(res, cpu[i], cuda[i]);
+      printf("  CPU %s and CUDA %s: %s\n", mn, mn,
+             agree ? "bitwise identical tokens and logits in every run"
+                   : "DIFFERENT (a bug: the mode promises the same bits)");
+      ok &= agree;
+    } else {
+      printf("  CPU %s vs CUDA %s: no GPU here, not compared (SKIPPED).\n", mn, mn);
+    }
   }
   return ok;
 }
@@ -134,10 +141,11 @@ int cmd_demo(int argc, char **argv) {
       "Writes the default synthetic model (lc_synth_params_default) into a temporary\n"
       "directory and runs a small sweep: N generated prompts, each the target row of\n"
       "batches of several sizes at the first and the last position, greedy, on the CPU in\n"
-      "strict and reference mode, and on a GPU (when one is present) in CUDA strict,\n"
-      "vendor-bf16 and vendor-fp32.  Prints the unique outputs per prompt per mode, the\n"
-      "first divergence index, and whether CPU strict and CUDA strict agreed bitwise.",
-      opts, "Exit status: 0, or 3 when strict was not reproducible (a bug)."};
+      "strict, fast, bf16 and reference mode, and on a GPU (when one is present) in CUDA\n"
+      "strict, fast, bf16, vendor-bf16 and vendor-fp32.  Prints the unique outputs per\n"
+      "prompt per mode, the first divergence index, and whether CPU and CUDA agreed\n"
+      "bitwise in strict, fast and bf16.",
+      opts, "Exit status: 0, or 3 when strict, fast or bf16 was not reproducible (a bug)."};
   int rc = cli_parse(&cmd, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   cli_list lb = {0};
@@ -182,8 +190,9 @@ int cmd_demo(int argc, char **argv) {
   }
   if (!rc) {
     static const lc_backend backends[] = {LC_BACKEND_CPU, LC_BACKEND_CUDA};
-    static const lc_mode modes[] = {LC_MODE_STRICT, LC_MODE_REFERENCE, LC_MODE_VENDOR_BF16,
-                                    LC_MODE_VENDOR_FP32};
+    /* the invariant modes, then the CPU reference, then the vendor baselines */
+    static const lc_mode modes[] = {LC_MODE_STRICT,    LC_MODE_FAST,        LC_MODE_BF16,
+                                    LC_MODE_REFERENCE, LC_MODE_VENDOR_BF16, LC_MODE_VENDOR_FP32};
     static const char *const positions[] = {"first", "last"};
     lc_sweep_params sp;
     lc_sweep_params_default(&sp);
@@ -191,7 +200,7 @@ int cmd_demo(int argc, char **argv) {
     sp.backends = backends;
     sp.n_backends = have_gpu ? 2 : 1;
     sp.modes = modes;
-    sp.n_modes = have_gpu ? 4 : 2; /* combinations a backend lacks are skipped */
+    sp.n_modes = have_gpu ? 6 : 4; /* combinations a backend lacks are skipped */
     sp.batch_sizes = batches;
     sp.n_batch_sizes = lb.n;
     sp.positions = positions;
@@ -222,11 +231,11 @@ int cmd_demo(int argc, char **argv) {
         have_gpu ? "yes" : (cpu_only ? "not used (--cpu-only)" : "none found"));
     const int ok = print_demo(res);
     printf(
-        "  strict promises 1 unique output per prompt whatever the batch and position; the\n"
-        "  other modes promise nothing.  %.1f s in all.%s%s\n",
+        "  strict, fast and bf16 promise 1 unique output per prompt whatever the batch and\n"
+        "  position; reference and the vendor modes promise nothing.  %.1f s in all.%s%s\n",
         cli_now_s() - t0, keep ? "  Files in " : "", keep ? keep : "");
     if (!ok) {
-      fprintf(stderr, "layercast demo: strict mode was not reproducible: a bug\n");
+      fprintf(stderr, "layercast demo: an invariant mode was not reproducible: a bug\n");
       rc = CLI_BROKEN;
     }
   }
