@@ -148,8 +148,8 @@ check "generate --records (csv) has top_ids and top_logits" $?
 # fast and bf16 emulate the tensor cores on the CPU (~10 ns per multiply-add):
 # the smallest grid that still puts a prompt at two positions of a batch
 "$cli" synth --out "$tmp/tiny" --preset tiny >/dev/null &&
-  "$cli" sweep --model "$tmp/tiny" --prompts "$tmp/p.jsonl" --out "$tmp/sf" --batch-sizes 1,3 \
-    --modes strict,fast,bf16 --max-new 4 --no-progress >/dev/null
+  "$cli" sweep --model "$tmp/tiny" --prompts "$tmp/p.jsonl" --out "$tmp/sf" --batch-sizes 1,2 \
+    --modes strict,fast,bf16 --max-new 3 --no-progress >/dev/null
 check "sweep --modes strict,fast,bf16 on the tiny preset" $?
 # summary.csv: backend,mode,runs,prompts,unique_outputs_mean,unique_outputs_max,...
 for mode in strict fast bf16; do
