@@ -1,6 +1,7 @@
 /*
  * bench/bench_model.c — decode tokens per second of a whole model on the GPU,
- * strict against the cuBLASLt baselines (vendor-bf16, vendor-fp32).
+ * strict, fast and bf16 against the cuBLASLt baselines (vendor-bf16,
+ * vendor-fp32).
  *
  * The model is synthetic with Llama-3-8B layer shapes (dim 4096, d_ff 14336,
  * 32 query heads, 8 kv heads, head_dim 128, vocab 128256, RoPE theta 500000,
@@ -23,7 +24,7 @@
  * layers; with 32 layers it would be ~15% of the weights.
  *
  *   bench_model [--dir DIR] [--layers N] [--batches 1,8,32] [--steps N]
- *               [--reps N] [--modes strict,vendor-bf16,vendor-fp32] [--md FILE]
+ *               [--reps N] [--modes strict,fast,bf16,vendor-bf16,vendor-fp32] [--md FILE]
  * Exit status: 0; 1 on an error; 77 without a usable GPU.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -45,14 +46,15 @@
 
 static const char usage[] =
     "usage: bench_model [--dir DIR] [--layers N] [--batches 1,8,32] [--steps N] [--reps N]\n"
-    "                   [--modes strict,vendor-bf16,vendor-fp32] [--device D] [--md FILE]\n"
+    "                   [--modes L] [--device D] [--md FILE]\n"
     "  --dir DIR      where the synthetic model lives (default bench-model-llama3-8b-shape);\n"
     "                 written once, reused when its config matches\n"
     "  --layers N     transformer blocks (default 2)\n"
     "  --batches L    batch sizes (default 1,8,32)\n"
     "  --steps N      decode steps per timed repetition (default 32)\n"
     "  --reps N       timed repetitions, median reported (default 5)\n"
-    "  --modes L      modes (default strict,vendor-bf16,vendor-fp32)\n"
+    "  --modes L      CUDA modes, from strict, fast, bf16, vendor-bf16, vendor-fp32\n"
+    "                 (default all five)\n"
     "  --md FILE      also write the Markdown table to FILE\n";
 
 static void die(const char *what, lc_status st, const lc_context *ctx) {
@@ -184,7 +186,7 @@ int main(int argc, char **argv) {
   const char *dir = "bench-model-llama3-8b-shape", *md = NULL;
   int layers = 2, steps = 32, reps = 5, device = 0;
   int batches[MAX_BATCHES] = {1, 8, 32}, n_batches = 3;
-  const char *modes_s = "strict,vendor-bf16,vendor-fp32";
+  const char *modes_s = "strict,fast,bf16,vendor-bf16,vendor-fp32";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -225,22 +227,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_model: need 1 <= layers <= 64, 1 <= steps <= 1024, 1 <= reps\n");
     return 2;
   }
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count <= device) {
-    fprintf(stderr, "bench_model: no usable CUDA device %d (device count %d): skipped\n", device,
-            count);
-    return 77;
-  }
   char modes_buf[256];
   snprintf(modes_buf, sizeof modes_buf, "%s", modes_s);
   lc_mode modes[MAX_MODES];
   int n_modes = 0;
   for (char *tok = strtok(modes_buf, ","); tok && n_modes < MAX_MODES; tok = strtok(NULL, ",")) {
-    if (lc_mode_from_name(tok, &modes[n_modes]) != LC_OK) {
-      fprintf(stderr, "bench_model: unknown mode '%s'\n", tok);
+    if (lc_mode_from_name(tok, &modes[n_modes]) != LC_OK || modes[n_modes] == LC_MODE_REFERENCE) {
+      fprintf(stderr,
+              "bench_model: unknown or CPU-only mode '%s' (strict, fast, bf16, vendor-bf16, "
+              "vendor-fp32)\n",
+              tok);
       return 2;
     }
     n_modes++;
+  }
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count <= device) {
+    fprintf(stderr, "bench_model: no usable CUDA device %d (device count %d): skipped\n", device,
+            count);
+    return 77;
   }
 
   lc_synth_params sp;

@@ -65,7 +65,7 @@ for b in bench_matmul bench_ops bench_model; do
   args=("${quick[@]}" "${extra[@]}")
   # the model benchmark keeps its synthetic checkpoint (~3 GB) in the build folder
   if [ "$b" = bench_model ]; then
-    args=(--dir "$build/bench-model-llama3-8b-shape")
+    args=(--dir "$build/bench-model-llama3-8b-shape" --modes strict,fast,bf16,vendor-bf16,vendor-fp32)
     [ ${#quick[@]} -gt 0 ] && args+=(--steps 16 --reps 3)
   fi
   echo "== $b ${args[*]}"

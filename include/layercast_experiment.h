@@ -442,14 +442,21 @@ LC_API lc_status lc_run_record_read_tokens(const char *path, int32_t index, int3
 
 /* ---- ops and model: the promises of docs/numerics.md, checked here ---- */
 
-/* Three computations of the same inputs: CPU strict, CPU reference and CUDA
- * strict.  Two checks:
- *   the GPU half  CUDA strict must equal CPU strict bit for bit
- *                 (docs/numerics.md 8);
- *   the CPU half  CPU reference must lie within a bound of CPU strict that
+/* Three computations of the same inputs: CPU <mode>, CPU reference and CUDA
+ * <mode>, where the mode under test is strict (the default), fast or bf16
+ * (the modes that promise the same bits on both backends; fast and bf16
+ * change lc_matmul only, every other op runs the strict order in them).  Two
+ * checks:
+ *   the GPU half  CUDA <mode> must equal CPU <mode> bit for bit
+ *                 (docs/numerics.md 8, 10);
+ *   the CPU half  CPU reference must lie within a bound of CPU <mode> that
  *                 is derived from the two orders of operations (each bound's
- *                 derivation is written beside it in lib/verify_ops.c), with
+ *                 derivation is written beside it in lib/verify_ops.c; in
+ *                 fast and bf16 the matmul rows take the fast order's bound,
+ *                 lc_bound_matmul_fast_*, the other rows strict's), with
  *                 the rule of docs/numerics.md 9 (NaN agrees only with NaN).
+ * The report's fields named after strict (worst_strict, "strict" in the
+ * model's texts) hold CPU <mode>'s values.
  * The GPU half needs a CUDA build and a usable GPU.  Without one it is
  * SKIPPED and the report says so (lc_verify_gpu.ran == 0) and why: such a
  * report checked the CPU half only and must not be shown as a plain pass.
@@ -480,9 +487,11 @@ typedef struct lc_verify_ops_params {
   uint64_t seed;   /* the inputs' seed */
   int device;      /* CUDA device of the GPU half (>= 0) */
   int require_gpu; /* 1: no usable GPU is LC_ERR_NO_DEVICE; 0: GPU half SKIPPED */
+  lc_mode mode;    /* the mode under test: LC_MODE_STRICT, LC_MODE_FAST or
+                      LC_MODE_BF16 (others: LC_ERR_INVALID_ARGUMENT) */
 } lc_verify_ops_params;
 
-/* Defaults: small shapes, seed 1, device 0, require_gpu 0. */
+/* Defaults: small shapes, seed 1, device 0, require_gpu 0, strict. */
 LC_API void lc_verify_ops_params_default(lc_verify_ops_params *p);
 
 /* One op on one shape. */
@@ -492,19 +501,21 @@ typedef struct lc_verify_op_row {
                      "softmax", "log_softmax", "argmax" */
   char shape[80]; /* "M=7 K=600 N=65" */
   int64_t n;      /* elements compared */
-  /* GPU half: CUDA strict vs CPU strict, bit for bit (gpu_ran 0: SKIPPED) */
+  /* GPU half: CUDA <mode> vs CPU <mode>, bit for bit (gpu_ran 0: SKIPPED) */
   int gpu_ran;
   int64_t gpu_ndiff;                   /* elements whose bits differ; 0 passes */
   int64_t gpu_first_diff;              /* the first of them; -1 none */
   float gpu_first_cuda, gpu_first_cpu; /* its two values */
-  /* CPU half: CPU reference vs CPU strict, within the bound */
+  /* CPU half: CPU reference vs CPU <mode>, within the bound */
   int exact;                     /* 1: the bound is 0 (the same value required) */
-  char bound[64];                /* the bound, as a formula: "(gamma_258 + gamma_600) sum|x w|" */
-  double ratio;                  /* max over elements of |ref - strict| / bound (0: equal;
+  char bound[64];                /* the bound, as a formula: "(gamma_258 + gamma_600) sum|x w|";
+                                    fast and bf16 matmul rows: "(c_fast + gamma_600) sum|x w|
+                                    + a_fast" (lc_bound_matmul_fast_coeff, _abs) */
+  double ratio;                  /* max over elements of |ref - <mode>| / bound (0: equal;
                                     +Inf: NaN or Inf on one side, or a difference against a
                                     zero bound); <= 1 passes */
   int64_t worst;                 /* the first element attaining ratio; -1 when n == 0 */
-  float worst_strict, worst_ref; /* its two values */
+  float worst_strict, worst_ref; /* its two values (worst_strict: CPU <mode>'s) */
   double worst_bound;            /* the bound there (0 when exact) */
   int fail;                      /* gpu_ndiff > 0 or ratio > 1 */
 } lc_verify_op_row;
@@ -512,6 +523,7 @@ typedef struct lc_verify_op_row {
 typedef struct lc_verify_ops_report {
   lc_verify_shapes shapes;
   uint64_t seed;
+  lc_mode mode; /* the mode under test (params.mode) */
   lc_verify_gpu gpu;
   lc_verify_op_row *rows; /* [n_rows] in the order the ops ran */
   int32_t n_rows;
@@ -523,9 +535,9 @@ typedef struct lc_verify_ops_report {
  * sequences, silu_mul, add, round_bf16, embedding, softmax, log_softmax,
  * argmax) on random inputs from the seed in the three computations, and
  * compares them.  LC_ERR_INVALID_ARGUMENT (NULL, an unknown shapes value, a
- * negative device), LC_ERR_NO_DEVICE (require_gpu and no usable GPU: the
- * message says why), LC_ERR_OUT_OF_MEMORY, and the status of an op or a
- * context that failed to run (the message names it). */
+ * negative device, a mode other than strict, fast or bf16), LC_ERR_NO_DEVICE (require_gpu and no
+ * usable GPU: the message says why), LC_ERR_OUT_OF_MEMORY, and the status of an op or a context
+ * that failed to run (the message names it). */
 LC_API lc_status lc_verify_ops(const lc_verify_ops_params *p, lc_verify_ops_report **out);
 LC_API void lc_verify_ops_report_free(lc_verify_ops_report *r); /* NULL accepted */
 
@@ -535,8 +547,23 @@ LC_API void lc_verify_ops_report_free(lc_verify_ops_report *r); /* NULL accepted
  * relative (lc_verify_ops's bounds, ~1e-6 at these sizes); residual layers
  * carry it forward with growth of order 10 per layer in trained models.
  * 2^-10 is some 200 times what was measured (stories260K: 5.7e-6), yet
- * catches any real disagreement (a wrong op gives O(1)). */
+ * catches any real disagreement (a wrong op gives O(1)).
+ * The same bound serves fast: its matmul differs from strict's by ~1e-7
+ * relative per matmul (docs/numerics.md 10.3; normwise against float64 it is
+ * no worse than strict's), so ||ref - fast|| stays at strict's scale. */
 #define LC_VERIFY_MODEL_RTOL 0x1p-10
+
+/* The bound to give lc_verify_model for bf16 (the CLI's default there; the
+ * library takes rtol as given, so a caller testing bf16 sets it).  Not
+ * derived either: bf16 rounds every matmul's x to 8 bits (2^-9 relative,
+ * some 2^15 times fp32's u), and a model amplifies a per-op difference as it
+ * does strict's: measured ||ref - bf16|| / ||bf16|| 5e-3 on the tiny synthetic
+ * model (layercast synth --preset tiny) and 0.08 to 0.18 on stories260K
+ * (seeds 1-3, 8 and 64 decode steps).  2^-1 is some 3 times the largest of
+ * those: it still catches a wrong op (uncorrelated logits of one norm differ
+ * by ~1.4), but no subtle error; the GPU half (bit for bit) is bf16's real
+ * check, and lc_verify_ops bounds its matmul. */
+#define LC_VERIFY_MODEL_RTOL_BF16 0x1p-1
 
 /* Sequences of lc_verify_model, and their prompt lengths: 5, 23 and 40. */
 #define LC_VERIFY_MODEL_SEQS 3
@@ -546,13 +573,16 @@ typedef struct lc_verify_model_params {
   int32_t tokens;    /* decode steps after each prompt, 0 .. 4096 */
   int32_t chunk;     /* prefill chunk, 1 .. 4096 */
   uint64_t seed;     /* the tokens' seed */
-  double rtol;       /* the normwise bound, > 0 */
+  double rtol;       /* the normwise bound, > 0 (for bf16:
+                        LC_VERIFY_MODEL_RTOL_BF16) */
   int device;        /* CUDA device of the GPU half (>= 0) */
   int require_gpu;   /* 1: no usable GPU is LC_ERR_NO_DEVICE; 0: SKIPPED */
+  lc_mode mode;      /* the mode under test: LC_MODE_STRICT, LC_MODE_FAST or
+                        LC_MODE_BF16 (others: LC_ERR_INVALID_ARGUMENT) */
 } lc_verify_model_params;
 
 /* Defaults: no model, 8 decode steps, chunks of 16, seed 1,
- * LC_VERIFY_MODEL_RTOL, device 0, require_gpu 0. */
+ * LC_VERIFY_MODEL_RTOL, device 0, require_gpu 0, strict. */
 LC_API void lc_verify_model_params_default(lc_verify_model_params *p);
 
 /* One prefill chunk or decode step of one sequence. */
@@ -561,19 +591,20 @@ typedef struct lc_verify_model_row {
   int32_t pos;   /* first position */
   int32_t n_pos; /* positions pos .. pos + n_pos - 1 */
   int prefill;   /* 1: a prefill chunk; 0: a decode step */
-  /* GPU half (gpu_ran 0: SKIPPED) */
+  /* GPU half: CUDA <mode> vs CPU <mode> (gpu_ran 0: SKIPPED) */
   int gpu_ran;
   int64_t gpu_n;       /* logits compared: n_pos * vocab */
   int64_t gpu_ndiff;   /* of them, those whose bits differ */
   int32_t first_layer; /* lowest layer whose output differs in bits at one of
                           the positions (n_layers: the final norm); -1 none */
-  /* CPU half */
+  /* CPU half: CPU reference vs CPU <mode> ("strict" below) */
   double rel; /* largest ||ref - strict|| / ||strict|| of a position's
                  logits (||ref - strict|| where strict is 0) */
   int fail;   /* gpu_ndiff > 0, first_layer >= 0 or !(rel <= rtol) */
 } lc_verify_model_row;
 
 typedef struct lc_verify_model_report {
+  lc_mode mode; /* the mode under test (params.mode) */
   int32_t prompt_len[LC_VERIFY_MODEL_SEQS];
   int32_t tokens, chunk;
   int32_t n_layers, vocab;
@@ -594,8 +625,9 @@ typedef struct lc_verify_model_report {
  * whole model in the three computations: each step feeds every unfinished
  * sequence up to `chunk` prompt tokens, then one token per step.  Compares
  * per position the logits (and, GPU half, every layer's output) of CUDA
- * strict to CPU strict bit for bit, and CPU reference to CPU strict within
- * rtol, normwise.  LC_ERR_INVALID_ARGUMENT (NULL, a value out of range),
+ * <mode> to CPU <mode> bit for bit, and CPU reference to CPU <mode> within
+ * rtol, normwise.  LC_ERR_INVALID_ARGUMENT (NULL, a value out of range, a
+ * mode other than strict, fast or bf16),
  * LC_ERR_NO_DEVICE (require_gpu, no usable GPU), the statuses of
  * lc_model_load and of the forward pass (the message names the computation),
  * LC_ERR_OUT_OF_MEMORY. */

@@ -6,6 +6,10 @@
  *
  *   strict       every op canonical: the same bits on the CPU and the GPU,
  *                whatever the batch, the row's position or the chunking.
+ *   fast, bf16   the matmuls on bf16 tensor cores in the fast order v1 (fast:
+ *                x split into 3 bf16 parts; bf16: x rounded to bf16), every
+ *                other op as strict; the same invariances as strict, and the
+ *                CPU emulates the MMAs bit for bit (docs/numerics.md 10).
  *   reference    CPU, plain FP32 with OpenBLAS sgemm.
  *   vendor-bf16  as bf16 engines do: activations and the KV cache are rounded
  *                to bf16 between ops (the values a bf16 tensor would hold;

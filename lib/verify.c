@@ -11,11 +11,19 @@
 #include "lib/rng.h"
 #include "lib/verify_internal.h"
 
-static const char *const ctx_names[LC_VERIFY_N_CTX] = {"CPU strict", "CPU reference",
-                                                       "CUDA strict"};
+/* "CPU strict", "CUDA fast", "CPU reference": what a message calls c */
+static void ctx_label(const lc_context *c, char *buf, size_t len) {
+  snprintf(buf, len, "%s %s", lc_context_backend(c) == LC_BACKEND_CUDA ? "CUDA" : "CPU",
+           lc_mode_name(lc_context_mode(c)));
+}
 
-const char *lc_verify_ctx_name(int i) {
-  return i >= 0 && i < LC_VERIFY_N_CTX ? ctx_names[i] : "?";
+static lc_status mode_check(lc_mode mode, const char *fn) {
+  if (mode == LC_MODE_STRICT || mode == LC_MODE_FAST || mode == LC_MODE_BF16) return LC_OK;
+  return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
+                 "%s: mode %d (%s) cannot be verified: expected strict, fast or bf16 (the modes "
+                 "that promise CUDA == CPU bit for bit; reference is the CPU half's baseline, the "
+                 "vendor modes promise no bits)",
+                 fn, (int)mode, lc_mode_name(mode));
 }
 
 lc_status lc_verify_fail_at(lc_status st, const char *file, int line, const char *fn,
@@ -25,10 +33,13 @@ lc_status lc_verify_fail_at(lc_status st, const char *file, int line, const char
   return lc_fail_at(NULL, st, file, line, "%s: %s: %s", fn, what, cause);
 }
 
-lc_status lc_verify_ctx_open(lc_verify_ctx *v, int device, int require_gpu, const char *fn) {
+lc_status lc_verify_ctx_open(lc_verify_ctx *v, lc_mode mode, int device, int require_gpu,
+                             const char *fn) {
   memset(v, 0, sizeof *v);
+  LC_TRY(mode_check(mode, fn));
+  v->mode = mode;
   const lc_backend be[LC_VERIFY_N_CTX] = {LC_BACKEND_CPU, LC_BACKEND_CPU, LC_BACKEND_CUDA};
-  const lc_mode mo[LC_VERIFY_N_CTX] = {LC_MODE_STRICT, LC_MODE_REFERENCE, LC_MODE_STRICT};
+  const lc_mode mo[LC_VERIFY_N_CTX] = {mode, LC_MODE_REFERENCE, mode};
   for (int i = 0; i < LC_VERIFY_N_CTX; i++) {
     lc_context_params p;
     lc_context_params_default(&p);
@@ -48,9 +59,9 @@ lc_status lc_verify_ctx_open(lc_verify_ctx *v, int device, int require_gpu, cons
                             "require_gpu, and no usable CUDA device for the GPU half");
     }
     lc_verify_ctx_close(v);
-    return LC_VERIFY_FAIL(st, fn,
-                          i == LC_VERIFY_CS ? "creating the CPU strict context"
-                                            : "creating the CPU reference context");
+    char what[64];
+    snprintf(what, sizeof what, "creating the CPU %s context", lc_mode_name(mo[i]));
+    return LC_VERIFY_FAIL(st, fn, what);
   }
   lc_device_info di;
   if (lc_context_get_device_info(v->c[LC_VERIFY_GS], &di) == LC_OK) {
@@ -80,9 +91,10 @@ lc_status lc_verify_oom(const char *fn, const char *what) {
   return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory (%s)", fn, what);
 }
 
-lc_status lc_verify_check(const char *fn, int ci, lc_status st, const char *what) {
+lc_status lc_verify_check(const char *fn, const lc_context *c, lc_status st, const char *what) {
   if (st == LC_OK) return LC_OK;
-  char w[96];
-  snprintf(w, sizeof w, "%s (%s)", what, lc_verify_ctx_name(ci));
+  char w[128], who[32];
+  ctx_label(c, who, sizeof who);
+  snprintf(w, sizeof w, "%s (%s)", what, who);
   return lc_verify_fail_at(st, __FILE__, __LINE__, fn, w);
 }

@@ -1,14 +1,17 @@
 /*
  * lib/verify_model.c — lc_verify_model: a batch of sequences through the
  * whole model (chunked prefill mixed with decode steps, teacher forced with
- * random tokens), in CPU strict, CPU reference and (with a GPU) CUDA strict.
+ * random tokens), in CPU <mode>, CPU reference and (with a GPU) CUDA <mode>,
+ * where the mode under test is strict, fast or bf16.
  *
- *   GPU half  CUDA strict against CPU strict, bit for bit, per position: the
+ *   GPU half  CUDA <mode> against CPU <mode>, bit for bit, per position: the
  *             logits and every layer's output (the layer hook);
- *   CPU half  CPU reference against CPU strict: ||ref - strict||_2 /
- *             ||strict||_2 of each position's logits within rtol (a stated,
- *             empirical bound: LC_VERIFY_MODEL_RTOL in the header says why).
+ *   CPU half  CPU reference against CPU <mode>: ||ref - <mode>||_2 /
+ *             ||<mode>||_2 of each position's logits within rtol (a stated,
+ *             empirical bound: LC_VERIFY_MODEL_RTOL in the header says why,
+ *             and LC_VERIFY_MODEL_RTOL_BF16 what bf16 needs instead).
  *
+ * Below, "strict" (runs[CS]) is the mode under test.
  * Shapes: seqs [LC_VERIFY_MODEL_SEQS], each prompt_len + tokens tokens;
  * logits [n_seq][max_total][vocab] and hidden [n_layers+1][n_seq][max_total][dim]
  * per computation, host fp32.
@@ -52,8 +55,8 @@ static lc_status oom(const char *what) {
   return lc_verify_oom(FN, what);
 }
 
-static lc_status vcheck(int ci, lc_status st, const char *what) {
-  return lc_verify_check(FN, ci, st, what);
+static lc_status vcheck(const lc_context *c, lc_status st, const char *what) {
+  return lc_verify_check(FN, c, st, what);
 }
 
 /* Copies each entry's rows of a layer's output to [layer][slot][pos]. */
@@ -81,7 +84,7 @@ static int32_t vm_step_len(const vm_seq *q, int32_t done, int32_t chunk) {
 
 /* The schedule: step by step, each unfinished sequence (slot = its index)
  * feeds up to `chunk` prompt tokens, then one token per step. */
-static lc_status vm_run_ctx(lc_context *c, int ci, const char *path, vm_seq *seqs, int32_t n_seq,
+static lc_status vm_run_ctx(lc_context *c, const char *path, vm_seq *seqs, int32_t n_seq,
                             int32_t chunk, int32_t max_total, vm_run *out, int32_t *vocab_out,
                             int32_t *layers_out, int32_t *dim_out) {
   lc_model *m = NULL;
@@ -94,9 +97,9 @@ static lc_status vm_run_ctx(lc_context *c, int ci, const char *path, vm_seq *seq
     st = oom("the schedule");
     goto fail;
   }
-  if ((st = vcheck(ci, lc_model_load(c, path, NULL, &m), "loading the model"))) goto fail;
+  if ((st = vcheck(c, lc_model_load(c, path, NULL, &m), "loading the model"))) goto fail;
   lc_model_info mi;
-  if ((st = vcheck(ci, lc_model_get_info(m, &mi), "lc_model_get_info"))) goto fail;
+  if ((st = vcheck(c, lc_model_get_info(m, &mi), "lc_model_get_info"))) goto fail;
   const int32_t vocab = mi.config.vocab_size, dim = mi.config.dim, L = mi.config.n_layers;
   *vocab_out = vocab, *layers_out = L, *dim_out = dim;
   for (int32_t i = 0; i < n_seq; i++)
@@ -116,9 +119,9 @@ static lc_status vm_run_ctx(lc_context *c, int ci, const char *path, vm_seq *seq
   sp.n_slots = n_seq;
   sp.max_len = max_total;
   sp.max_tokens = n_seq * chunk;
-  if ((st = vcheck(ci, lc_session_create(m, &sp, &s), "creating the session"))) goto fail;
+  if ((st = vcheck(c, lc_session_create(m, &sp, &s), "creating the session"))) goto fail;
   vm_hook h = {e, 0, n_seq, max_total, dim, out->hidden};
-  if ((st = vcheck(ci, lc_session_set_layer_hook(s, vm_hook_fn, &h), "lc_session_set_layer_hook")))
+  if ((st = vcheck(c, lc_session_set_layer_hook(s, vm_hook_fn, &h), "lc_session_set_layer_hook")))
     goto fail;
   for (;;) {
     int64_t ne = 0;
@@ -133,7 +136,7 @@ static lc_status vm_run_ctx(lc_context *c, int ci, const char *path, vm_seq *seq
     }
     if (ne == 0) break;
     h.ne = ne;
-    if ((st = vcheck(ci, lc_session_forward(s, e, ne, 1, buf), "lc_session_forward"))) goto fail;
+    if ((st = vcheck(c, lc_session_forward(s, e, ne, 1, buf), "lc_session_forward"))) goto fail;
     int64_t row = 0;
     for (int64_t i = 0; i < ne; i++) {
       memcpy(out->logits + ((size_t)e[i].slot * max_total + (size_t)e[i].pos) * vocab,
@@ -217,6 +220,7 @@ void lc_verify_model_params_default(lc_verify_model_params *p) {
   p->rtol = LC_VERIFY_MODEL_RTOL;
   p->device = 0;
   p->require_gpu = 0;
+  p->mode = LC_MODE_STRICT;
 }
 
 void lc_verify_model_report_free(lc_verify_model_report *r) {
@@ -240,6 +244,7 @@ lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_repor
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, FN ": device = %d is negative", p->device);
   lc_verify_model_report *rep = calloc(1, sizeof *rep);
   if (!rep) return oom("the report");
+  rep->mode = p->mode;
   rep->tokens = p->tokens;
   rep->chunk = p->chunk;
   rep->rtol = p->rtol;
@@ -248,7 +253,7 @@ lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_repor
   vm_run runs[N_CTX];
   memset(runs, 0, sizeof runs);
   lc_verify_ctx v;
-  lc_status st = lc_verify_ctx_open(&v, p->device, p->require_gpu, FN);
+  lc_status st = lc_verify_ctx_open(&v, p->mode, p->device, p->require_gpu, FN);
   if (st != LC_OK) {
     lc_verify_model_report_free(rep);
     return st;
@@ -270,8 +275,8 @@ lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_repor
   }
   for (int ci = 0; ci < N_CTX && st == LC_OK; ci++) {
     if (!v.c[ci]) continue;
-    st = vm_run_ctx(v.c[ci], ci, p->model, seqs, NSEQ, p->chunk, max_total, &runs[ci], &vocab, &L,
-                    &dim);
+    st =
+        vm_run_ctx(v.c[ci], p->model, seqs, NSEQ, p->chunk, max_total, &runs[ci], &vocab, &L, &dim);
   }
   rep->n_layers = L;
   rep->vocab = vocab;

@@ -1,14 +1,19 @@
 /*
  * lib/verify_ops.c — lc_verify_ops: every op of layercast.h on random
- * inputs, in CPU strict, CPU reference and (with a GPU) CUDA strict.
+ * inputs, in CPU <mode>, CPU reference and (with a GPU) CUDA <mode>, where
+ * the mode under test is strict, fast or bf16.
  *
- *   GPU half  CUDA strict against CPU strict, bit for bit (lc_compare_f32:
+ *   GPU half  CUDA <mode> against CPU <mode>, bit for bit (lc_compare_f32:
  *             the count of differing elements must be 0);
- *   CPU half  CPU reference against CPU strict within a bound derived from
+ *   CPU half  CPU reference against CPU <mode> within a bound derived from
  *             the two orders of operations: each op's bound and its origin
  *             are written beside it below; the ratio and its NaN/Inf rule are
- *             lib/bounds.h's (docs/numerics.md 9).
+ *             lib/bounds.h's (docs/numerics.md 9).  fast and bf16 change
+ *             lc_matmul only (the other ops run the strict order in them,
+ *             so their bounds are strict's); the matmul rows take the fast
+ *             order's bound in those modes.
  *
+ * Below, "strict" (outs[CS], the names of the bounds) is the mode under test.
  * Each op draws its inputs from seed + its index (splitmix64, Box-Muller),
  * so a row's inputs do not depend on which rows ran before it.
  */
@@ -70,13 +75,13 @@ static lc_status oom(const char *what) {
   return lc_verify_oom(FN, what);
 }
 
-static lc_status vcheck(int ci, lc_status st, const char *what) {
-  return lc_verify_check(FN, ci, st, what);
+static lc_status vcheck(const lc_context *c, lc_status st, const char *what) {
+  return lc_verify_check(FN, c, st, what);
 }
 
 /* Allocates bytes on c's backend into *out and copies host src there (src
  * NULL: left uninitialised); *out NULL on failure. */
-static lc_status bup(lc_context *c, int ci, const void *src, size_t bytes, float **out) {
+static lc_status bup(lc_context *c, const void *src, size_t bytes, float **out) {
   void *d = NULL;
   lc_status st = lc_buffer_alloc(c, bytes ? bytes : 4, &d);
   if (st == LC_OK && src) st = lc_buffer_write(c, d, src, bytes);
@@ -85,11 +90,11 @@ static lc_status bup(lc_context *c, int ci, const void *src, size_t bytes, float
     d = NULL;
   }
   *out = d;
-  return vcheck(ci, st, "backend buffer");
+  return vcheck(c, st, "backend buffer");
 }
 
-static lc_status bdown(lc_context *c, int ci, void *dst, const void *src, size_t bytes) {
-  return vcheck(ci, lc_buffer_read(c, dst, src, bytes), "reading back a result");
+static lc_status bdown(lc_context *c, void *dst, const void *src, size_t bytes) {
+  return vcheck(c, lc_buffer_read(c, dst, src, bytes), "reading back a result");
 }
 
 static void free_outs(float *outs[N_CTX]) {
@@ -148,7 +153,11 @@ static lc_status add_row(ops_run *r, const char *op, const char *shape, float *c
  * S = ceil(K/Ls); with the bias gamma_(L+S) (sum + |b|)); reference, any
  * summation order of K products (OpenBLAS's blocking, with or without FMA),
  * by gamma_K sum_k |x_k w_k| (Higham 3.5), plus one rounding for the bias:
- * gamma_(K+1) (sum + |b|).  |ref - strict| is at most the sum of the two. */
+ * gamma_(K+1) (sum + |b|).  |ref - strict| is at most the sum of the two.
+ * fast and bf16 err by at most c_fast (sum + |b|) + a_fast
+ * (lc_bound_matmul_fast_coeff and _abs with parts 3 or 1, docs/numerics.md
+ * 10.3; bf16's c includes x's rounding to bf16, 2^-9), in place of strict's
+ * gamma. */
 static lc_status op_matmul(ops_run *r, int64_t m, int64_t k, int64_t n, int bias, uint64_t seed) {
   uint64_t s = seed;
   float *x = lc_verify_fill(&s, (size_t)(m * k), 1.0f);
@@ -167,22 +176,22 @@ static lc_status op_matmul(ops_run *r, int64_t m, int64_t k, int64_t n, int bias
     if (!c) continue;
     lc_weights *W = NULL, *Bw = NULL;
     float *dx = NULL, *dy = NULL;
-    if ((st = vcheck(ci, lc_weights_create(c, n, k, LC_DTYPE_F32, w, &W), "matmul weights")))
+    if ((st = vcheck(c, lc_weights_create(c, n, k, LC_DTYPE_F32, w, &W), "matmul weights")))
       goto next;
-    if (bias && (st = vcheck(ci, lc_weights_create(c, 1, n, LC_DTYPE_F32, b, &Bw), "matmul bias")))
+    if (bias && (st = vcheck(c, lc_weights_create(c, 1, n, LC_DTYPE_F32, b, &Bw), "matmul bias")))
       goto next;
     if (ci == CS) { /* the stored bf16 values, for the bound */
-      if ((st = vcheck(ci, lc_weights_read_bf16(W, wb), "reading weights"))) goto next;
-      if (bias && (st = vcheck(ci, lc_weights_read_bf16(Bw, bb), "reading bias"))) goto next;
+      if ((st = vcheck(c, lc_weights_read_bf16(W, wb), "reading weights"))) goto next;
+      if (bias && (st = vcheck(c, lc_weights_read_bf16(Bw, bb), "reading bias"))) goto next;
     }
-    if ((st = bup(c, ci, x, (size_t)(m * k) * 4, &dx))) goto next;
-    if ((st = bup(c, ci, NULL, (size_t)(m * n) * 4, &dy))) goto next;
+    if ((st = bup(c, x, (size_t)(m * k) * 4, &dx))) goto next;
+    if ((st = bup(c, NULL, (size_t)(m * n) * 4, &dy))) goto next;
     if (!(outs[ci] = malloc((size_t)(m * n) * 4))) {
       st = oom("matmul output");
       goto next;
     }
-    if ((st = vcheck(ci, lc_matmul(c, dx, m, W, Bw, dy), "lc_matmul"))) goto next;
-    st = bdown(c, ci, outs[ci], dy, (size_t)(m * n) * 4);
+    if ((st = vcheck(c, lc_matmul(c, dx, m, W, Bw, dy), "lc_matmul"))) goto next;
+    st = bdown(c, outs[ci], dy, (size_t)(m * n) * 4);
   next:
     lc_buffer_free(c, dx);
     lc_buffer_free(c, dy);
@@ -190,7 +199,11 @@ static lc_status op_matmul(ops_run *r, int64_t m, int64_t k, int64_t n, int bias
     lc_weights_free(Bw);
   }
   if (st != LC_OK) goto done;
-  const double gs = lc_bound_gamma((double)lc_bound_matmul_strict_rounds(k, bias));
+  /* the mode under test's coefficient and absolute term (parts: 3 fast, 1 bf16) */
+  const int parts = r->v.mode == LC_MODE_FAST ? 3 : r->v.mode == LC_MODE_BF16 ? 1 : 0;
+  const double gs = parts ? lc_bound_matmul_fast_coeff(k, parts, bias)
+                          : lc_bound_gamma((double)lc_bound_matmul_strict_rounds(k, bias));
+  const double as = parts ? lc_bound_matmul_fast_abs(k, parts) : 0.0;
   const double gr = lc_bound_gamma((double)lc_bound_matmul_any_order_rounds(k, bias));
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < n; j++) {
@@ -198,14 +211,19 @@ static lc_status op_matmul(ops_run *r, int64_t m, int64_t k, int64_t n, int bias
       for (int64_t q = 0; q < k; q++)
         a += fabs((double)x[i * k + q] * (double)lc_bf16_to_f32(wb[j * k + q]));
       if (bias) a += fabs((double)lc_bf16_to_f32(bb[j]));
-      tol[i * n + j] = (gs + gr) * a + 0x1p-149;
+      tol[i * n + j] = (gs + gr) * a + as + 0x1p-149;
     }
   char shape[64];
   snprintf(shape, sizeof shape, "M=%" PRId64 " K=%" PRId64 " N=%" PRId64, m, k, n);
   char bound[80];
-  snprintf(bound, sizeof bound, "(gamma_%" PRId64 " + gamma_%" PRId64 ") sum|x w|%s",
-           lc_bound_matmul_strict_rounds(k, bias), lc_bound_matmul_any_order_rounds(k, bias),
-           bias ? " (+|b|)" : "");
+  if (parts)
+    snprintf(bound, sizeof bound, "(c_%s + gamma_%" PRId64 ") sum|x w|%s + a_%s",
+             lc_mode_name(r->v.mode), lc_bound_matmul_any_order_rounds(k, bias),
+             bias ? " (+|b|)" : "", lc_mode_name(r->v.mode));
+  else
+    snprintf(bound, sizeof bound, "(gamma_%" PRId64 " + gamma_%" PRId64 ") sum|x w|%s",
+             lc_bound_matmul_strict_rounds(k, bias), lc_bound_matmul_any_order_rounds(k, bias),
+             bias ? " (+|b|)" : "");
   st = add_row(r, bias ? "matmul + bias" : "matmul", shape, outs, m * n, tol, bound);
 done:
   free_outs(outs);
@@ -234,15 +252,15 @@ static lc_status op_rmsnorm(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
     if (!c) continue;
     lc_weights *W = NULL;
     float *dx = NULL;
-    if ((st = vcheck(ci, lc_weights_create(c, 1, n, LC_DTYPE_F32, w, &W), "rmsnorm weight")))
+    if ((st = vcheck(c, lc_weights_create(c, 1, n, LC_DTYPE_F32, w, &W), "rmsnorm weight")))
       goto next;
-    if ((st = bup(c, ci, x, (size_t)(m * n) * 4, &dx))) goto next;
+    if ((st = bup(c, x, (size_t)(m * n) * 4, &dx))) goto next;
     if (!(outs[ci] = malloc((size_t)(m * n) * 4))) {
       st = oom("rmsnorm output");
       goto next;
     }
-    if ((st = vcheck(ci, lc_rmsnorm(c, dx, m, W, 1e-5f, dx), "lc_rmsnorm"))) goto next;
-    st = bdown(c, ci, outs[ci], dx, (size_t)(m * n) * 4);
+    if ((st = vcheck(c, lc_rmsnorm(c, dx, m, W, 1e-5f, dx), "lc_rmsnorm"))) goto next;
+    st = bdown(c, outs[ci], dx, (size_t)(m * n) * 4);
   next:
     lc_buffer_free(c, dx);
     lc_weights_free(W);
@@ -285,16 +303,16 @@ static lc_status op_rope(ops_run *r, int64_t m, int32_t H, int32_t hd, lc_rope_s
     if (!c) continue;
     lc_rope *R = NULL;
     float *dx = NULL;
-    if ((st = vcheck(ci, lc_rope_create(c, hd, max_pos, 500000.0, style, NULL, &R),
+    if ((st = vcheck(c, lc_rope_create(c, hd, max_pos, 500000.0, style, NULL, &R),
                      "lc_rope_create")))
       goto next;
-    if ((st = bup(c, ci, x, (size_t)n * 4, &dx))) goto next;
+    if ((st = bup(c, x, (size_t)n * 4, &dx))) goto next;
     if (!(outs[ci] = malloc((size_t)n * 4))) {
       st = oom("rope output");
       goto next;
     }
-    if ((st = vcheck(ci, lc_rope_apply(c, R, dx, m, H, pos), "lc_rope_apply"))) goto next;
-    st = bdown(c, ci, outs[ci], dx, (size_t)n * 4);
+    if ((st = vcheck(c, lc_rope_apply(c, R, dx, m, H, pos), "lc_rope_apply"))) goto next;
+    st = bdown(c, outs[ci], dx, (size_t)n * 4);
   next:
     lc_buffer_free(c, dx);
     lc_rope_free(R);
@@ -399,9 +417,9 @@ static lc_status op_attention(ops_run *r, const op_shapes *sh, uint64_t seed) {
     lc_context *c = r->v.c[ci];
     if (!c) continue;
     float *dk = NULL, *dv = NULL, *dq = NULL, *dkc = NULL, *dvc = NULL, *dout = NULL;
-    if ((st = bup(c, ci, k, nkv * 4, &dk)) || (st = bup(c, ci, vv, nkv * 4, &dv)) ||
-        (st = bup(c, ci, q, nq * 4, &dq)) || (st = bup(c, ci, kc0, ncache * 4, &dkc)) ||
-        (st = bup(c, ci, vc0, ncache * 4, &dvc)) || (st = bup(c, ci, NULL, nq * 4, &dout)))
+    if ((st = bup(c, k, nkv * 4, &dk)) || (st = bup(c, vv, nkv * 4, &dv)) ||
+        (st = bup(c, q, nq * 4, &dq)) || (st = bup(c, kc0, ncache * 4, &dkc)) ||
+        (st = bup(c, vc0, ncache * 4, &dvc)) || (st = bup(c, NULL, nq * 4, &dout)))
       goto next;
     outs[ci] = malloc(nq * 4);
     kvo[ci] = malloc(2 * nkv * 4);
@@ -409,23 +427,23 @@ static lc_status op_attention(ops_run *r, const op_shapes *sh, uint64_t seed) {
       st = oom("attention outputs");
       goto next;
     }
-    if ((st = vcheck(ci, lc_kv_write(c, &as, sh->seqs, NS, dk, dv, dkc, dvc), "lc_kv_write")))
+    if ((st = vcheck(c, lc_kv_write(c, &as, sh->seqs, NS, dk, dv, dkc, dvc), "lc_kv_write")))
       goto next;
-    if ((st = vcheck(ci, lc_attention(c, &as, sh->seqs, NS, dq, dkc, dvc, dout), "lc_attention")))
+    if ((st = vcheck(c, lc_attention(c, &as, sh->seqs, NS, dq, dkc, dvc, dout), "lc_attention")))
       goto next;
-    if ((st = bdown(c, ci, outs[ci], dout, nq * 4))) goto next;
+    if ((st = bdown(c, outs[ci], dout, nq * 4))) goto next;
     /* the written cache rows, packed like k and v */
     size_t off = 0;
     for (int si = 0; si < NS && st == LC_OK; si++) {
       const lc_attn_seq *sq = &sh->seqs[si];
       const size_t row = (size_t)KV * D, at = ((size_t)sq->slot * ML + (size_t)sq->pos) * row;
-      if ((st = bdown(c, ci, kvo[ci] + off, dkc + at, (size_t)sq->n_q * row * 4)) ||
-          (st = bdown(c, ci, kvo[ci] + nkv + off, dvc + at, (size_t)sq->n_q * row * 4)))
+      if ((st = bdown(c, kvo[ci] + off, dkc + at, (size_t)sq->n_q * row * 4)) ||
+          (st = bdown(c, kvo[ci] + nkv + off, dvc + at, (size_t)sq->n_q * row * 4)))
         break;
       off += (size_t)sq->n_q * row;
     }
     if (st == LC_OK && ci == CS &&
-        ((st = bdown(c, ci, kcs, dkc, ncache * 4)) || (st = bdown(c, ci, vcs, dvc, ncache * 4))))
+        ((st = bdown(c, kcs, dkc, ncache * 4)) || (st = bdown(c, vcs, dvc, ncache * 4))))
       goto next;
   next:
     lc_buffer_free(c, dk), lc_buffer_free(c, dv), lc_buffer_free(c, dq);
@@ -463,8 +481,7 @@ static lc_status op_elementwise(ops_run *r, int which, int64_t n, uint64_t seed)
     lc_context *c = r->v.c[ci];
     if (!c) continue;
     float *da = NULL, *db = NULL;
-    if ((st = bup(c, ci, a, (size_t)n * 4, &da)) || (st = bup(c, ci, b, (size_t)n * 4, &db)))
-      goto next;
+    if ((st = bup(c, a, (size_t)n * 4, &da)) || (st = bup(c, b, (size_t)n * 4, &db))) goto next;
     if (!(outs[ci] = malloc((size_t)n * 4))) {
       st = oom("elementwise output");
       goto next;
@@ -472,9 +489,9 @@ static lc_status op_elementwise(ops_run *r, int which, int64_t n, uint64_t seed)
     lc_status os = which == 0   ? lc_silu_mul(c, da, db, n, da)
                    : which == 1 ? lc_add(c, da, db, n, da)
                                 : lc_round_bf16(c, da, n);
-    if ((st = vcheck(ci, os, which == 0 ? "lc_silu_mul" : which == 1 ? "lc_add" : "lc_round_bf16")))
+    if ((st = vcheck(c, os, which == 0 ? "lc_silu_mul" : which == 1 ? "lc_add" : "lc_round_bf16")))
       goto next;
-    st = bdown(c, ci, outs[ci], da, (size_t)n * 4);
+    st = bdown(c, outs[ci], da, (size_t)n * 4);
   next:
     lc_buffer_free(c, da);
     lc_buffer_free(c, db);
@@ -522,16 +539,16 @@ static lc_status op_embedding(ops_run *r, int64_t vocab, int64_t dim, uint64_t s
     if (!c) continue;
     lc_weights *T = NULL;
     float *d = NULL;
-    if ((st = vcheck(ci, lc_weights_create(c, vocab, dim, LC_DTYPE_F32, tab, &T),
-                     "embedding table")))
+    if ((st =
+             vcheck(c, lc_weights_create(c, vocab, dim, LC_DTYPE_F32, tab, &T), "embedding table")))
       goto next;
-    if ((st = bup(c, ci, NULL, (size_t)(m * dim) * 4, &d))) goto next;
+    if ((st = bup(c, NULL, (size_t)(m * dim) * 4, &d))) goto next;
     if (!(outs[ci] = malloc((size_t)(m * dim) * 4))) {
       st = oom("embedding output");
       goto next;
     }
-    if ((st = vcheck(ci, lc_embedding(c, T, ids, m, d), "lc_embedding"))) goto next;
-    st = bdown(c, ci, outs[ci], d, (size_t)(m * dim) * 4);
+    if ((st = vcheck(c, lc_embedding(c, T, ids, m, d), "lc_embedding"))) goto next;
+    st = bdown(c, outs[ci], d, (size_t)(m * dim) * 4);
   next:
     lc_buffer_free(c, d);
     lc_weights_free(T);
@@ -573,7 +590,7 @@ static lc_status op_softmax(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
     lc_context *c = r->v.c[ci];
     if (!c) continue;
     float *dx = NULL, *dy = NULL;
-    if ((st = bup(c, ci, x, cnt * 4, &dx)) || (st = bup(c, ci, NULL, cnt * 4, &dy))) goto next;
+    if ((st = bup(c, x, cnt * 4, &dx)) || (st = bup(c, NULL, cnt * 4, &dy))) goto next;
     sm[ci] = malloc(cnt * 4);
     lsm[ci] = malloc(cnt * 4);
     am[ci] = malloc((size_t)m * 4);
@@ -581,13 +598,13 @@ static lc_status op_softmax(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
       st = oom("softmax outputs");
       goto next;
     }
-    if ((st = vcheck(ci, lc_softmax(c, dx, m, n, dy), "lc_softmax")) ||
-        (st = bdown(c, ci, sm[ci], dy, cnt * 4)))
+    if ((st = vcheck(c, lc_softmax(c, dx, m, n, dy), "lc_softmax")) ||
+        (st = bdown(c, sm[ci], dy, cnt * 4)))
       goto next;
-    if ((st = vcheck(ci, lc_log_softmax(c, dx, m, n, dy), "lc_log_softmax")) ||
-        (st = bdown(c, ci, lsm[ci], dy, cnt * 4)))
+    if ((st = vcheck(c, lc_log_softmax(c, dx, m, n, dy), "lc_log_softmax")) ||
+        (st = bdown(c, lsm[ci], dy, cnt * 4)))
       goto next;
-    if ((st = vcheck(ci, lc_argmax(c, dx, m, n, idx), "lc_argmax"))) goto next;
+    if ((st = vcheck(c, lc_argmax(c, dx, m, n, idx), "lc_argmax"))) goto next;
     for (int64_t row = 0; row < m; row++) am[ci][row] = (float)idx[row]; /* exact below 2^24 */
   next:
     lc_buffer_free(c, dx);
@@ -640,6 +657,7 @@ void lc_verify_ops_params_default(lc_verify_ops_params *p) {
   p->seed = 1;
   p->device = 0;
   p->require_gpu = 0;
+  p->mode = LC_MODE_STRICT;
 }
 
 void lc_verify_ops_report_free(lc_verify_ops_report *r) {
@@ -668,7 +686,8 @@ lc_status lc_verify_ops(const lc_verify_ops_params *p, lc_verify_ops_report **ou
   }
   r.rep->shapes = p->shapes;
   r.rep->seed = p->seed;
-  lc_status st = lc_verify_ctx_open(&r.v, p->device, p->require_gpu, FN);
+  r.rep->mode = p->mode;
+  lc_status st = lc_verify_ctx_open(&r.v, p->mode, p->device, p->require_gpu, FN);
   if (st != LC_OK) {
     lc_verify_ops_report_free(r.rep);
     return st;

@@ -14,7 +14,9 @@
 #   --max-seq, --stop past the vocabulary says so (exit 2), a missing model
 #   says it does not exist, --prompts DIR says it is a directory;
 # - the SVG plots label both axes and put margins on a log scale;
-# - generate --records shows the top-k ids and logits in text and csv too.
+# - generate --records shows the top-k ids and logits in text and csv too;
+# - a CPU sweep in strict, fast and bf16 on `synth --preset tiny` gives one
+#   unique output per prompt in each mode (all three promise it).
 #   usage: tests/cli_experiment.sh path/to/layercast
 set -uo pipefail
 cli=${1:?usage: $0 path/to/layercast}
@@ -141,6 +143,20 @@ check "generate --records (text) shows the top-k" $?
   head -1 "$tmp/g.csv" | grep -q "top_ids,top_logits" &&
   [ "$(tail -1 "$tmp/g.csv" | awk -F, '{print NF}')" -eq 9 ]
 check "generate --records (csv) has top_ids and top_logits" $?
+
+# ---- strict, fast and bf16: one unique output per prompt (CPU) ----
+# fast and bf16 emulate the tensor cores on the CPU (~10 ns per multiply-add):
+# the smallest grid that still puts a prompt at two positions of a batch
+"$cli" synth --out "$tmp/tiny" --preset tiny >/dev/null &&
+  "$cli" sweep --model "$tmp/tiny" --prompts "$tmp/p.jsonl" --out "$tmp/sf" --batch-sizes 1,2 \
+    --modes strict,fast,bf16 --max-new 3 --no-progress >/dev/null
+check "sweep --modes strict,fast,bf16 on the tiny preset" $?
+# summary.csv: backend,mode,runs,prompts,unique_outputs_mean,unique_outputs_max,...
+for mode in strict fast bf16; do
+  awk -F, -v m="$mode" '$1=="cpu" && $2==m && $3==3 && $5==1 && $6==1 {ok=1} END {exit !ok}' \
+    "$tmp/sf/summary.csv"
+  check "sweep: cpu $mode gives 1 unique output per prompt over 3 runs" $?
+done
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed"

@@ -6,7 +6,9 @@
 # Without a GPU: exit 0, the GPU half reported SKIPPED (header, every row,
 # and a final line "PASS (CPU half only; GPU half SKIPPED: <why>)", never a
 # bare PASS); --require-gpu exits 4.  With a GPU: the GPU is named, the final
-# line is "PASS: ..." and --require-gpu exits 0.
+# line is "PASS: ..." and --require-gpu exits 0.  The same in --mode fast (ops)
+# and --mode bf16 (model), whose output names the mode; other modes are a
+# usage error.
 #   usage: tests/cli_verify.sh path/to/layercast
 set -uo pipefail
 cli=${1:?usage: $0 path/to/layercast}
@@ -49,7 +51,7 @@ verify_case() {
   else
     grep -q "^  GPU: " "$tmp/$what.txt"
     check "verify $what names the GPU (a GPU is present)" $?
-    [ "$last" = "PASS" ] || [[ "$last" == "PASS: CUDA strict vs CPU strict bitwise"* ]]
+    [ "$last" = "PASS" ] || [[ "$last" =~ ^"PASS: CUDA "(strict|fast|bf16)" vs CPU "(strict|fast|bf16)" bitwise" ]]
     check "verify $what: final line '$last' is a full PASS" $?
     "$cli" verify "$@" --require-gpu >"$tmp/$what.req" 2>&1
     check "verify $what --require-gpu with a GPU exits 0" $?
@@ -58,6 +60,18 @@ verify_case() {
 
 verify_case ops ops
 verify_case model model --model "$tmp/m" --tokens 2
+verify_case ops-fast ops --mode fast
+verify_case model-bf16 model --model "$tmp/m" --tokens 2 --mode bf16
+grep -q "^layercast verify ops (small shapes, seed 1, mode fast)$" "$tmp/ops-fast.txt" &&
+  grep -q "^  matmul  .* (c_fast + gamma_600) sum|x w| + a_fast$" "$tmp/ops-fast.txt"
+check "verify ops --mode fast names the mode and the fast order's matmul bound" $?
+grep -q "^layercast verify model: .* (mode bf16)$" "$tmp/model-bf16.txt" &&
+  grep -q "^  CPU reference vs CPU bf16: .*(bound 0.5)$" "$tmp/model-bf16.txt"
+check "verify model --mode bf16 names the mode and takes bf16's bound" $?
+"$cli" verify ops --mode vendor-bf16 >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 2 ]
+check "verify ops --mode vendor-bf16 is a usage error (2, got $rc)" $?
 
 "$cli" verify ops --shapes huge >/dev/null 2>&1
 rc=$?

@@ -118,7 +118,8 @@ static int parse_value(const cli_cmd *c, const cli_opt *o, const char *v) {
     case CLI_MODE:
       if (lc_mode_from_name(v, (lc_mode *)o->dst) == LC_OK) return 0;
       return cli_usage_error(
-          c->name, "--%s: expected strict, reference, vendor-bf16 or vendor-fp32, got '%s'",
+          c->name,
+          "--%s: expected strict, fast, bf16, reference, vendor-bf16 or vendor-fp32, got '%s'",
           o->name, v);
   }
   return CLI_USAGE;
@@ -220,8 +221,8 @@ int cli_list_modes(const char *cmd, const cli_list *l, lc_mode **out) {
       free(*out);
       *out = NULL;
       return cli_usage_error(cmd,
-                             "--modes: unknown mode '%s' (strict, reference, vendor-bf16, "
-                             "vendor-fp32)",
+                             "--modes: unknown mode '%s' (strict, fast, bf16, reference, "
+                             "vendor-bf16, vendor-fp32)",
                              l->v[i]);
     }
   return 0;

@@ -56,7 +56,8 @@ static void print_text(FILE *f, const lc_replay_result *r, int32_t chunk) {
   if (r->replay_misses)
     fprintf(f,
             "  note: A's own replay picks another top-1 than A's generation at %d positions\n"
-            "  (A's prefill and decode do not agree bitwise: expected outside strict mode)\n",
+            "  (A's prefill and decode do not agree bitwise: expected outside strict, fast and\n"
+            "  bf16)\n",
             r->replay_misses);
 }
 

@@ -59,7 +59,7 @@ int cmd_generate(int argc, char **argv) {
       {"model", CLI_STR, &model, 0, 0, NULL, "PATH", "llama2.c .bin, or a Hugging Face directory"},
       {"backend", CLI_BACKEND, &cp.backend, 0, 0, NULL, "B", "cpu (default) | cuda"},
       {"mode", CLI_MODE, &cp.mode, 0, 0, NULL, "M",
-       "strict (default) | reference | vendor-bf16 | vendor-fp32"},
+       "strict (default) | fast | bf16 | reference (cpu) | vendor-bf16 |\nvendor-fp32 (cuda)"},
       {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "N", "OpenBLAS threads (reference; default 1)"},
       {"max-seq", CLI_I32, &lp.max_seq_len, 1, 1 << 24, NULL, "N",

@@ -67,7 +67,9 @@ int cmd_sweep(int argc, char **argv) {
        "first,middle,last or numbers (default first,last); a number\nnot below a batch size is "
        "skipped for that size"},
       {"modes", CLI_STR, &modes, 0, 0, NULL, "LIST",
-       "strict,reference,vendor-bf16,vendor-fp32 (default strict,reference)"},
+       "strict, fast, bf16 (cpu and cuda), reference (cpu), vendor-bf16,\nvendor-fp32 (cuda); "
+       "default strict,reference (on the cpu fast and\nbf16 emulate the tensor cores, hundreds "
+       "of times slower than strict)"},
       {"backends", CLI_STR, &backends, 0, 0, NULL, "LIST", "cpu,cuda (default cpu)"},
       {"repeats", CLI_I32, &sp.repeats, 1, 1 << 20, NULL, "R", "runs per cell (default 1)"},
       {"max-new", CLI_I32, &sp.max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},

@@ -4,17 +4,19 @@
  * (lc_verify_ops, lc_verify_model of layercast_experiment.h) and prints its
  * reports.
  *
- *   verify ops [--shapes small|model]
- *       every op of layercast.h on random inputs: CUDA strict against CPU
- *       strict bit for bit (the count of differing elements must be 0), and
- *       CPU reference against CPU strict within a bound derived from the two
+ *   verify ops [--shapes small|model] [--mode strict|fast|bf16]
+ *       every op of layercast.h on random inputs: CUDA <mode> against CPU
+ *       <mode> bit for bit (the count of differing elements must be 0), and
+ *       CPU reference against CPU <mode> within a bound derived from the two
  *       orders of operations (each bound's origin is written beside it in
  *       lib/verify_ops.c).
- *   verify model --model PATH [--tokens N]
+ *   verify model --model PATH [--tokens N] [--mode strict|fast|bf16]
  *       a batch of sequences (mixed chunked prefill and decode steps, teacher
- *       forced) through the whole model: CUDA strict against CPU strict bit
- *       for bit per position and per layer, CPU reference against CPU strict
+ *       forced) through the whole model: CUDA <mode> against CPU <mode> bit
+ *       for bit per position and per layer, CPU reference against CPU <mode>
  *       within a stated normwise bound.
+ *   The mode under test is strict by default; fast and bf16 change the
+ *   matmul only (the other ops run the strict order in them).
  *   verify records A.jsonl B.jsonl   (tools/cli_records.c)
  *
  * Without a GPU (or a build without CUDA) the GPU half is reported as
@@ -37,7 +39,16 @@
 
 #define EXIT_NOTHING_CHECKED CLI_NOTHING
 
-/* What ops and model share: the GPU half's options and the exit statuses. */
+/* What ops and model share: the mode under test, the GPU half's options and
+ * the exit statuses. */
+#define MODE_CHOICES "strict|fast|bf16"
+static const lc_mode mode_of_choice[] = {LC_MODE_STRICT, LC_MODE_FAST, LC_MODE_BF16};
+#define MODE_OPT(choice)                                                                       \
+  {                                                                                            \
+    "mode", CLI_CHOICE, &(choice), 0, 0, MODE_CHOICES, "M",                                    \
+        "the mode under test: strict (default), fast (x as 3 bf16 parts on\ntensor cores) or " \
+        "bf16 (x rounded to bf16); fast and bf16 change\nthe matmul only"                      \
+  }
 #define GPU_OPTS(p)                                                             \
   {"device",  CLI_I32, &(p).device, 0,                                          \
    INT32_MAX, NULL,    "D",         "CUDA device of the GPU half (default 0)"}, \
@@ -76,7 +87,7 @@ static void print_gpu(const lc_verify_gpu *g) {
 
 /* ---- verify ops -------------------------------------------------------------------*/
 
-static void print_op_row(const lc_verify_op_row *r) {
+static void print_op_row(const lc_verify_op_row *r, const char *mode) {
   char gpu[40], ref[40];
   if (r->gpu_ran) {
     snprintf(gpu, sizeof gpu, "%" PRId64 " of %" PRId64, r->gpu_ndiff, r->n);
@@ -92,8 +103,8 @@ static void print_op_row(const lc_verify_op_row *r) {
     snprintf(ref, sizeof ref, "%.3g of bound", r->ratio);
   if (!(r->ratio <= 1.0) && r->worst >= 0)
     fprintf(stderr,
-            "  %s: worst element %" PRId64 ": strict %.9g, reference %.9g, |d| %.3g, bound %.3g\n",
-            r->op, r->worst, (double)r->worst_strict, (double)r->worst_ref,
+            "  %s: worst element %" PRId64 ": %s %.9g, reference %.9g, |d| %.3g, bound %.3g\n",
+            r->op, r->worst, mode, (double)r->worst_strict, (double)r->worst_ref,
             fabs((double)r->worst_strict - (double)r->worst_ref), r->worst_bound);
   printf("  %-22s %-30s %-20s %-13s %s%s\n", r->op, r->shape, gpu, ref, r->bound,
          r->fail ? "  FAIL" : "");
@@ -103,49 +114,62 @@ static int verify_ops(int argc, char **argv) {
   static const char cmd[] = "verify ops";
   lc_verify_ops_params p;
   lc_verify_ops_params_default(&p);
-  int shapes = 0, rc;
+  int shapes = 0, choice = 0, rc;
   const cli_opt opts[] = {
       {"shapes", CLI_CHOICE, &shapes, 0, 0, "small|model", "S",
        "small: shapes that cross the segment and partition edges (default;\na second); model: "
        "Llama-3-8B layer shapes (dim 4096, d_ff 14336, vocab\n128256, 32/8 heads of 128); tens "
        "of seconds on the CPU"},
       {"seed", CLI_U64, &p.seed, 0, 0, NULL, "S", "input seed (default 1)"},
+      MODE_OPT(choice),
       GPU_OPTS(p),
       CLI_END};
   const cli_cmd c = {
-      cmd, "[--shapes small|model] [--seed S] [--device D] [--require-gpu]",
-      "Runs every op on random inputs on CPU strict, CPU reference and (when a GPU is\n"
-      "present) CUDA strict.  CUDA strict must equal CPU strict bit for bit; CPU\n"
-      "reference must lie within the stated bound of CPU strict (each bound is\n"
-      "derived in lib/verify_ops.c from the two orders of operations).",
+      cmd,
+      "[--shapes small|model] [--seed S] [--mode strict|fast|bf16]\n"
+      "       [--device D] [--require-gpu]",
+      "Runs every op on random inputs on CPU <mode>, CPU reference and (when a GPU is\n"
+      "present) CUDA <mode>; the mode is strict unless --mode says fast or bf16.\n"
+      "CUDA <mode> must equal CPU <mode> bit for bit; CPU reference must lie within\n"
+      "the stated bound of CPU <mode> (each bound is derived in lib/verify_ops.c\n"
+      "from the two orders of operations; in fast and bf16 the matmul rows take\n"
+      "the fast order's bound, the other ops run the strict order).",
       opts, EXIT_TEXT};
   if ((rc = cli_parse(&c, argc, argv))) return rc < 0 ? 0 : rc;
   p.shapes = shapes ? LC_VERIFY_SHAPES_MODEL : LC_VERIFY_SHAPES_SMALL;
+  p.mode = mode_of_choice[choice];
   lc_verify_ops_report *r = NULL;
   lc_status st = lc_verify_ops(&p, &r);
   if (st != LC_OK) return verify_error(cmd, "lc_verify_ops", st, p.require_gpu);
-  printf("layercast verify ops (%s shapes, seed %" PRIu64 ")\n",
-         r->shapes == LC_VERIFY_SHAPES_SMALL ? "small" : "model", r->seed);
+  const char *mode = lc_mode_name(r->mode);
+  printf("layercast verify ops (%s shapes, seed %" PRIu64 ", mode %s)\n",
+         r->shapes == LC_VERIFY_SHAPES_SMALL ? "small" : "model", r->seed, mode);
   print_gpu(&r->gpu);
-  printf("  %-22s %-30s %-20s %-13s %s\n", "op", "shape", "cuda vs cpu strict", "ref vs strict",
-         "bound of |ref - strict|");
+  char gcol[32], rcol[32], bcol[40];
+  snprintf(gcol, sizeof gcol, "cuda vs cpu %s", mode);
+  snprintf(rcol, sizeof rcol, "ref vs %s", mode);
+  snprintf(bcol, sizeof bcol, "bound of |ref - %s|", mode);
+  printf("  %-22s %-30s %-20s %-13s %s\n", "op", "shape", gcol, rcol, bcol);
   int gpu_fail = 0, cpu_fail = 0;
   for (int32_t i = 0; i < r->n_rows; i++) {
-    print_op_row(&r->rows[i]);
+    print_op_row(&r->rows[i], mode);
     gpu_fail |= r->rows[i].gpu_ndiff > 0;
     cpu_fail |= !(r->rows[i].ratio <= 1.0);
   }
   printf("\n");
-  if (r->n_fail)
-    printf("FAIL: CUDA strict vs CPU strict %s; CPU reference vs CPU strict %s\n",
+  if (r->n_fail) {
+    printf("FAIL: CUDA %s vs CPU %s %s; CPU reference vs CPU %s %s\n", mode, mode,
            !r->gpu.ran ? "SKIPPED"
            : gpu_fail  ? "DIFFER (see the FAIL rows)"
                        : "bitwise on every op",
-           cpu_fail ? "see the FAIL rows" : "within every bound");
-  else
-    print_pass(&r->gpu,
-               "CUDA strict vs CPU strict bitwise on every op; CPU reference vs CPU "
-               "strict within every bound");
+           mode, cpu_fail ? "see the FAIL rows" : "within every bound");
+  } else {
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "CUDA %s vs CPU %s bitwise on every op; CPU reference vs CPU %s within every bound",
+             mode, mode, mode);
+    print_pass(&r->gpu, detail);
+  }
   rc = r->n_fail ? 1 : 0;
   lc_verify_ops_report_free(r);
   return rc;
@@ -154,14 +178,18 @@ static int verify_ops(int argc, char **argv) {
 /* ---- verify model -----------------------------------------------------------------*/
 
 static void print_model_report(const char *path, const lc_verify_model_report *r) {
+  const char *mode = lc_mode_name(r->mode);
   printf(
-      "layercast verify model: %s\n  %d sequences (prompts of %d, %d, %d tokens, prefill in "
-      "chunks of %d, then %d decode steps), one batch\n",
-      path, LC_VERIFY_MODEL_SEQS, r->prompt_len[0], r->prompt_len[1], r->prompt_len[2], r->chunk,
-      r->tokens);
+      "layercast verify model: %s (mode %s)\n  %d sequences (prompts of %d, %d, %d tokens, "
+      "prefill in chunks of %d, then %d decode steps), one batch\n",
+      path, mode, LC_VERIFY_MODEL_SEQS, r->prompt_len[0], r->prompt_len[1], r->prompt_len[2],
+      r->chunk, r->tokens);
   print_gpu(&r->gpu);
-  printf("\n  %4s %-10s %-8s %-26s %-13s %s\n", "seq", "positions", "kind",
-         "cuda vs cpu strict (bits)", "first layer", "ref vs strict (normwise)");
+  char gcol[40], rcol[40];
+  snprintf(gcol, sizeof gcol, "cuda vs cpu %s (bits)", mode);
+  snprintf(rcol, sizeof rcol, "ref vs %s (normwise)", mode);
+  printf("\n  %4s %-10s %-8s %-26s %-13s %s\n", "seq", "positions", "kind", gcol, "first layer",
+         rcol);
   for (int32_t i = 0; i < r->n_rows; i++) {
     const lc_verify_model_row *w = &r->rows[i];
     char posr[32], gpu[64], fls[16];
@@ -181,14 +209,14 @@ static void print_model_report(const char *path, const lc_verify_model_report *r
   }
   printf("\n");
   if (!r->gpu.ran)
-    printf("  CUDA strict vs CPU strict: SKIPPED (no GPU)\n");
+    printf("  CUDA %s vs CPU %s: SKIPPED (no GPU)\n", mode, mode);
   else if (r->gpu_differs)
-    printf("  CUDA strict vs CPU strict: DIFFER; first at layer %d, sequence %d, position %d\n",
+    printf("  CUDA %s vs CPU %s: DIFFER; first at layer %d, sequence %d, position %d\n", mode, mode,
            r->first_layer, r->first_seq, r->first_pos);
   else
-    printf("  CUDA strict vs CPU strict: bitwise equal (logits and all %d layer outputs)\n",
+    printf("  CUDA %s vs CPU %s: bitwise equal (logits and all %d layer outputs)\n", mode, mode,
            r->n_layers + 1);
-  printf("  CPU reference vs CPU strict: worst normwise relative difference %.3g (bound %.3g)\n",
+  printf("  CPU reference vs CPU %s: worst normwise relative difference %.3g (bound %.3g)\n", mode,
          r->worst_rel, r->rtol);
   if (r->n_fail)
     printf("FAIL\n");
@@ -201,7 +229,7 @@ static int verify_model(int argc, char **argv) {
   lc_verify_model_params p;
   lc_verify_model_params_default(&p);
   const char *rtol = NULL;
-  int rc;
+  int choice = 0, rc;
   const cli_opt opts[] = {
       {"model", CLI_STR, &p.model, 0, 0, NULL, "PATH",
        "llama2.c .bin, or a Hugging Face directory"},
@@ -210,20 +238,29 @@ static int verify_model(int argc, char **argv) {
       {"chunk", CLI_I32, &p.chunk, 1, 4096, NULL, "C", "prefill chunk (default 16)"},
       {"seed", CLI_U64, &p.seed, 0, 0, NULL, "S", "prompt seed (default 1)"},
       {"rtol", CLI_STR, &rtol, 0, 0, NULL, "R",
-       "the normwise bound (default 2^-10 = 0.0009765625)"},
+       "the normwise bound (default 2^-10 = 0.0009765625; with --mode bf16\n2^-1 = 0.5)"},
+      MODE_OPT(choice),
       GPU_OPTS(p),
       CLI_END};
   const cli_cmd c = {
       cmd,
-      "--model PATH [--tokens N] [--chunk C] [--seed S] [--rtol R] [--device D] [--require-gpu]",
+      "--model PATH [--tokens N] [--chunk C] [--seed S] [--rtol R]\n"
+      "       [--mode strict|fast|bf16] [--device D] [--require-gpu]",
       "Three sequences of different prompt lengths in one batch (chunked prefill\n"
-      "mixed with decode steps, teacher-forced with random tokens) on CPU strict,\n"
-      "CPU reference and (with a GPU) CUDA strict.  CUDA strict must equal CPU\n"
-      "strict bit for bit at every position and every layer; CPU reference must\n"
-      "be within ||ref - strict|| / ||strict|| <= 2^-10 per position (a stated,\n"
-      "empirical bound: see LC_VERIFY_MODEL_RTOL in layercast_experiment.h).",
+      "mixed with decode steps, teacher-forced with random tokens) on CPU <mode>,\n"
+      "CPU reference and (with a GPU) CUDA <mode>; the mode is strict unless --mode\n"
+      "says fast or bf16.  CUDA <mode> must equal CPU <mode> bit for bit at every\n"
+      "position and every layer; CPU reference must be within ||ref - <mode>|| /\n"
+      "||<mode>|| <= 2^-10 per position (a stated, empirical bound: see\n"
+      "LC_VERIFY_MODEL_RTOL in layercast_experiment.h; fast's matmul differs from\n"
+      "strict's by ~1e-7 relative, so the same bound serves it).  bf16 rounds every\n"
+      "matmul's input to bf16 (2^-9 relative), so its default bound is 2^-1\n"
+      "(LC_VERIFY_MODEL_RTOL_BF16: a wrong op still fails it, a subtle error does\n"
+      "not; bf16's real check is the GPU half's bit for bit).",
       opts, EXIT_TEXT};
   if ((rc = cli_parse(&c, argc, argv))) return rc < 0 ? 0 : rc;
+  p.mode = mode_of_choice[choice];
+  if (p.mode == LC_MODE_BF16) p.rtol = LC_VERIFY_MODEL_RTOL_BF16;
   if (rtol) { /* a double: the bound is compared in double */
     char *end = NULL;
     p.rtol = strtod(rtol, &end);
@@ -244,12 +281,12 @@ static int verify_model(int argc, char **argv) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: layercast verify ops [--shapes small|model] [--require-gpu]\n"
-          "       layercast verify model --model PATH [--tokens N] [--require-gpu]\n"
+          "usage: layercast verify ops [--shapes small|model] [--mode M] [--require-gpu]\n"
+          "       layercast verify model --model PATH [--tokens N] [--mode M] [--require-gpu]\n"
           "       layercast verify records A.jsonl B.jsonl\n"
           "\n"
-          "  ops      every op: CUDA strict == CPU strict bitwise, CPU reference within\n"
-          "           derived bounds of CPU strict\n"
+          "  ops      every op: CUDA <mode> == CPU <mode> bitwise, CPU reference within\n"
+          "           derived bounds of CPU <mode> (--mode strict (default), fast or bf16)\n"
           "  model    a whole model, the same two checks per position and per layer\n"
           "  records  two sweep run records (maybe from two machines): strict runs must\n"
           "           match bitwise; other modes' agreement reported\n"

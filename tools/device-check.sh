@@ -38,29 +38,35 @@ fi
 echo "== layercast demo"
 build-gpu/layercast demo >"$out/demo.log" 2>&1 || { echo "demo failed"; rc=1; }
 tail -25 "$out/demo.log"
-# the promises checked on this machine: CUDA strict == CPU strict, op by op
-# and through a whole model; a missing GPU is a failure here (--require-gpu)
-echo "== layercast verify ops / model --require-gpu"
-build-gpu/layercast verify ops --require-gpu >"$out/verify-ops.log" 2>&1 || { echo "verify ops failed"; rc=1; }
-tail -1 "$out/verify-ops.log"
-if [ -f "$models/stories260K.bin" ]; then
-  build-gpu/layercast verify model --model "$models/stories260K.bin" --require-gpu \
-    >"$out/verify-model.log" 2>&1 || { echo "verify model failed"; rc=1; }
-  tail -3 "$out/verify-model.log"
-fi
+# the promises checked on this machine: CUDA <mode> == CPU <mode> for strict,
+# fast and bf16, op by op and through a whole model; a missing GPU is a
+# failure here (--require-gpu)
+for mode in strict fast bf16; do
+  sfx=""; [ "$mode" = strict ] || sfx="-$mode"
+  echo "== layercast verify ops / model --mode $mode --require-gpu"
+  build-gpu/layercast verify ops --mode "$mode" --require-gpu >"$out/verify-ops$sfx.log" 2>&1 ||
+    { echo "verify ops --mode $mode failed"; rc=1; }
+  tail -1 "$out/verify-ops$sfx.log"
+  if [ -f "$models/stories260K.bin" ]; then
+    build-gpu/layercast verify model --model "$models/stories260K.bin" --mode "$mode" --require-gpu \
+      >"$out/verify-model$sfx.log" 2>&1 || { echo "verify model --mode $mode failed"; rc=1; }
+    tail -3 "$out/verify-model$sfx.log"
+  fi
+done
 [ $bench -eq 1 ] || exit $rc
 bq=(); [ $quick -eq 1 ] && bq=(--quick)
 bash bench/run.sh --build build-gpu --out "$out/RESULTS.md" "${bq[@]}" >"$out/bench.log" 2>&1 || echo "bench failed: see bench.log"
-grep -E "^- (PASS|FAIL)|^\| (strict|vendor)" "$out/bench.log" | tail -40
-# the accuracy-variance sweep on stories260K: CPU strict, CUDA strict and the
-# vendor modes; strict must report 1 unique output per prompt
+grep -E "^- (PASS|FAIL)|^\| (strict|fast|bf16|vendor)" "$out/bench.log" | tail -40
+# the accuracy-variance sweep on stories260K: CPU strict, CUDA strict, fast,
+# bf16 and the vendor modes; strict, fast and bf16 must report 1 unique
+# output per prompt
 if [ -f "$models/stories260K.bin" ]; then
   echo "== sweep on stories260K"
   for i in $(seq 0 7); do
     printf '{"tokens": [1'; for j in $(seq 1 $((4 + 3 * i))); do printf ', %d' $(((i * 31 + j * 17) % 509 + 3)); done; printf ']}\n'
   done >"$out/prompts260k.jsonl"
   build-gpu/layercast sweep --model "$models/stories260K.bin" --prompts "$out/prompts260k.jsonl" \
-    --backends cuda --modes strict,vendor-bf16,vendor-fp32 --batch-sizes 1,7,32,64 \
+    --backends cuda --modes strict,fast,bf16,vendor-bf16,vendor-fp32 --batch-sizes 1,7,32,64 \
     --positions first,middle,last --max-new 96 --no-progress --out "$out/sweep260k" \
     >"$out/sweep260k.log" 2>&1 || { echo "sweep failed"; rc=1; }
   tail -14 "$out/sweep260k.log"
@@ -78,7 +84,7 @@ if [ -f "$m8/config.json" ]; then
     printf '{"tokens": [1'; for j in $(seq 1 $((12 + 5 * i))); do printf ', %d' $(((i * 7919 + j * 104729) % 128000 + 3)); done; printf ']}\n'
   done >"$out/prompts8b.jsonl"
   build-gpu/layercast sweep --model "$m8" --prompts "$out/prompts8b.jsonl" --backends cuda \
-    --modes strict,vendor-bf16,vendor-fp32 --batch-sizes 1,8,32 --positions first,last \
+    --modes strict,fast,bf16,vendor-bf16,vendor-fp32 --batch-sizes 1,8,32 --positions first,last \
     --max-new 32 --no-progress --out "$out/sweep8b" >"$out/sweep8b.log" 2>&1 || { echo "sweep failed"; rc=1; }
   tail -20 "$out/sweep8b.log"
 fi
