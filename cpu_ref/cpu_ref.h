@@ -64,6 +64,11 @@ float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n);
  * sig signed), all finite. */
 float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
                            const int32_t *eb, int n);
+/* LC_MMA_NB lanes at once: acc[j] = MMA(acc[j], a, column j of b) for a's n
+ * decoded values xs/xe and b's ws[i][j]/we[i][j]; every input finite. */
+#define LC_MMA_NB 8
+void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
+                           const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n);
 void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp);
 /* 1 when any of h[0..n) is Inf or NaN */
 int lc_cpu_bf16_any_nonfinite(const uint16_t *h, int64_t n);

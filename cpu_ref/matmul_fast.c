@@ -37,12 +37,15 @@
 #define LS LC_MATMUL_SEG_LEN /* 256: 4 chunks */
 #define RBK 16               /* rows decoded together */
 
+#define NB LC_MMA_NB /* 8 columns side by side */
+
 typedef struct {
-  int32_t *sig, *exp; /* [RBK][3][k] */
-  uint16_t *bits;     /* [RBK][3][k] */
-  uint8_t *nf;        /* [RBK][3][steps]: a non-finite value in the step */
-  int32_t *wsig, *wexp;
-  uint8_t *wnf; /* [steps] */
+  int32_t *sig, *exp;  /* [RBK][3][k] */
+  uint16_t *bits;      /* [RBK][3][k] */
+  uint8_t *nf;         /* [RBK][3][steps]: a non-finite value in the step */
+  int32_t (*wsig)[NB]; /* [k][NB]: the column block's W, decoded, transposed */
+  int32_t (*wexp)[NB]; /* [k][NB] */
+  uint8_t (*wnf)[NB];  /* [steps][NB] */
 } scratch;
 
 static void scratch_free(scratch *s) {
@@ -55,29 +58,62 @@ static void scratch_free(scratch *s) {
   free(s->wnf);
 }
 
-static float chain(const scratch *s, size_t xo, size_t no, int64_t k, int64_t steps,
-                   const uint16_t *wrow, int parts) {
-  float y = 0.0f, seg = 0.0f;
+/* The NB columns of the block (W rows w + j*k, j < ncols; missing columns are
+ * zeros, computed and dropped) decoded and transposed. */
+static void load_panel(scratch *s, const uint16_t *w, int64_t k, int64_t steps, int ncols) {
+  for (int64_t i = 0; i < k; i++)
+    for (int j = 0; j < NB; j++) {
+      int32_t sg = 0, ex = -126;
+      if (j < ncols) lc_cpu_bf16_decode(w + j * k + i, 1, &sg, &ex);
+      s->wsig[i][j] = sg;
+      s->wexp[i][j] = ex;
+    }
+  for (int64_t st = 0; st < steps; st++) {
+    const int64_t len = k - st * KS < KS ? k - st * KS : KS;
+    for (int j = 0; j < NB; j++)
+      s->wnf[st][j] = (uint8_t)(j < ncols && lc_cpu_bf16_any_nonfinite(w + j * k + st * KS, len));
+  }
+}
+
+/* One row against the column block: out[j] = the chain of the fast order v1.
+ * Steps with a non-finite input (or accumulator) take the scalar model from the
+ * raw bits for the lanes concerned. */
+static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64_t steps,
+                        const uint16_t *w, int ncols, int parts, float *out) {
+  float y[NB], seg[NB], acc[NB];
+  for (int j = 0; j < NB; j++) y[j] = seg[j] = 0.0f;
   for (int64_t c0 = 0; c0 < k; c0 += KC) {
     const int64_t end = k - c0 < KC ? k : c0 + KC;
-    float acc = 0.0f;
+    for (int j = 0; j < NB; j++) acc[j] = 0.0f;
     for (int p = parts - 1; p >= 0; p--) {
       const size_t po = xo + (size_t)p * (size_t)k;
       const size_t pn = no + (size_t)p * (size_t)steps;
       for (int64_t s0 = c0; s0 < end; s0 += KS) {
         const int len = (int)(end - s0 < KS ? end - s0 : KS);
         const int64_t st = s0 / KS;
-        if (s->nf[pn + st] | s->wnf[st] | !lc_f32_isfinite(acc))
-          acc = lc_cpu_mma_bf16(acc, s->bits + po + s0, wrow + s0, len);
-        else
-          acc = lc_cpu_mma_bf16_core(acc, s->sig + po + s0, s->exp + po + s0, s->wsig + s0,
-                                     s->wexp + s0, len);
+        uint8_t slow[NB];
+        int any = 0;
+        for (int j = 0; j < NB; j++) {
+          slow[j] =
+              (uint8_t)(j < ncols && (s->nf[pn + st] | s->wnf[st][j] | !lc_f32_isfinite(acc[j])));
+          any |= slow[j];
+        }
+        float keep[NB];
+        for (int j = 0; j < NB; j++) keep[j] = acc[j];
+        lc_cpu_mma_bf16_block(acc, s->sig + po + s0, s->exp + po + s0,
+                              (const int32_t(*)[NB])s->wsig[s0], (const int32_t(*)[NB])s->wexp[s0],
+                              len);
+        if (any)
+          for (int j = 0; j < NB; j++)
+            if (slow[j]) acc[j] = lc_cpu_mma_bf16(keep[j], s->bits + po + s0, w + j * k + s0, len);
       }
     }
-    seg = c0 % LS == 0 ? acc : seg + acc;                       /* the chunk into its segment */
-    if (end % LS == 0 || end == k) y = c0 < LS ? seg : y + seg; /* the segment into y */
+    for (int j = 0; j < NB; j++) {
+      seg[j] = c0 % LS == 0 ? acc[j] : seg[j] + acc[j]; /* the chunk into its segment */
+      if (end % LS == 0 || end == k) y[j] = c0 < LS ? seg[j] : y[j] + seg[j]; /* into y */
+    }
   }
-  return y;
+  for (int j = 0; j < ncols; j++) out[j] = y[j];
 }
 
 lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
@@ -86,13 +122,10 @@ lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_
   if (m == 0) return LC_OK;
   const int64_t steps = (k + KS - 1) / KS;
   const size_t xe = (size_t)RBK * 3 * (size_t)k;
-  scratch s = {malloc(xe * sizeof(int32_t)),
-               malloc(xe * sizeof(int32_t)),
-               malloc(xe * sizeof(uint16_t)),
-               malloc((size_t)RBK * 3 * (size_t)steps),
-               malloc((size_t)k * sizeof(int32_t)),
-               malloc((size_t)k * sizeof(int32_t)),
-               malloc((size_t)steps)};
+  scratch s = {malloc(xe * sizeof(int32_t)),         malloc(xe * sizeof(int32_t)),
+               malloc(xe * sizeof(uint16_t)),        malloc((size_t)RBK * 3 * (size_t)steps),
+               malloc((size_t)k * sizeof *s.wsig),   malloc((size_t)k * sizeof *s.wexp),
+               malloc((size_t)steps * sizeof *s.wnf)};
   if (!s.sig || !s.exp || !s.bits || !s.nf || !s.wsig || !s.wexp || !s.wnf) {
     scratch_free(&s);
     return LC_ERR_OUT_OF_MEMORY;
@@ -120,19 +153,19 @@ lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_
         }
       }
     }
-    for (int64_t j = 0; j < n; j++) {
-      const uint16_t *wrow = w + j * k;
-      lc_cpu_bf16_decode(wrow, k, s.wsig, s.wexp);
-      for (int64_t st = 0; st < steps; st++) {
-        const int64_t len = k - st * KS < KS ? k - st * KS : KS;
-        s.wnf[st] = (uint8_t)lc_cpu_bf16_any_nonfinite(wrow + st * KS, len);
-      }
-      const float bj = bias ? lc_bf16_to_f32(bias[j]) : 0.0f;
+    for (int64_t j0 = 0; j0 < n; j0 += NB) {
+      const int ncols = (int)(n - j0 < NB ? n - j0 : NB);
+      const uint16_t *wb = w + j0 * k;
+      load_panel(&s, wb, k, steps, ncols);
       for (int64_t r = 0; r < rows; r++) {
-        float v = chain(&s, (size_t)r * 3 * (size_t)k, (size_t)r * 3 * (size_t)steps, k, steps,
-                        wrow, parts);
-        if (bias) v = v + bj;
-        y[(m0 + r) * n + j] = lc_canon_nan(v);
+        float v[NB];
+        chain_block(&s, (size_t)r * 3 * (size_t)k, (size_t)r * 3 * (size_t)steps, k, steps, wb,
+                    ncols, parts, v);
+        for (int j = 0; j < ncols; j++) {
+          float o = v[j];
+          if (bias) o = o + lc_bf16_to_f32(bias[j0 + j]);
+          y[(m0 + r) * n + j0 + j] = lc_canon_nan(o);
+        }
       }
     }
   }

@@ -37,6 +37,14 @@
 
 #define FRAC_BITS 25 /* the accumulator's fractional bits relative to maxe */
 
+/* x86-64-v3 (AVX2: 64-bit variable shifts) and the baseline, dispatched at load
+ * time like cpu_ref/matmul.c's clones; integer arithmetic, the same bits in both */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define LC_MMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LC_MMA_CLONES
+#endif
+
 /* |value| = sig * 2^(exp - 7); sig < 2^8 (bf16) */
 static inline void bf16_parts(uint16_t h, int32_t *sig, int32_t *exp) {
   int32_t e = (h >> 7) & 0xFF, m = h & 0x7F;
@@ -120,6 +128,50 @@ float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const 
   int64_t sum = shift_trunc(sc, FRAC_BITS - 23 - (maxe - ec));
   for (int i = 0; i < n; i++) sum += shift_trunc(ps[i], FRAC_BITS - 14 - (maxe - pe[i]));
   return normalise_rz(sum, maxe - FRAC_BITS);
+}
+
+/* The same arithmetic as lc_cpu_mma_bf16_core for LC_MMA_NB lanes (columns) at
+ * once, branch-free so that the compiler vectorises across lanes in 32-bit
+ * integers: a term's trunc(|v| * 2^(sh - d)) is (|v| << sh) >> d for d >= 0
+ * (floor of a non-negative value; |v| << sh < 2^27, so d clamped to 31 gives
+ * the 0 that any d >= 27 gives), and positive and negative terms are summed
+ * apart (each below 17 * 2^27 < 2^32) and subtracted in 64 bits at the end. */
+LC_MMA_CLONES
+void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
+                           const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n) {
+  int32_t maxe[LC_MMA_NB], ec[LC_MMA_NB];
+  uint32_t pos[LC_MMA_NB], neg[LC_MMA_NB], sc[LC_MMA_NB], cneg[LC_MMA_NB];
+  for (int j = 0; j < LC_MMA_NB; j++) {
+    const uint32_t u = lc_f32_bits(acc[j]);
+    const int32_t e = (int32_t)((u >> 23) & 0xFF);
+    sc[j] = (u & 0x7FFFFFu) | (e ? 0x800000u : 0u);
+    cneg[j] = u >> 31;
+    ec[j] = e ? e - 127 : -126;
+    maxe[j] = ec[j];
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < LC_MMA_NB; j++) {
+      const int32_t e = xe[i] + we[i][j];
+      maxe[j] = e > maxe[j] ? e : maxe[j];
+    }
+  for (int j = 0; j < LC_MMA_NB; j++) {
+    int32_t d = maxe[j] - ec[j];
+    d = d < 31 ? d : 31;
+    const uint32_t mag = (sc[j] << (FRAC_BITS - 23)) >> d;
+    pos[j] = cneg[j] ? 0u : mag;
+    neg[j] = cneg[j] ? mag : 0u;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < LC_MMA_NB; j++) {
+      const int32_t prod = xs[i] * ws[i][j];
+      int32_t d = maxe[j] - xe[i] - we[i][j];
+      d = d < 31 ? d : 31;
+      const uint32_t mag = ((uint32_t)(prod < 0 ? -prod : prod) << (FRAC_BITS - 14)) >> d;
+      pos[j] += prod < 0 ? 0u : mag;
+      neg[j] += prod < 0 ? mag : 0u;
+    }
+  for (int j = 0; j < LC_MMA_NB; j++)
+    acc[j] = normalise_rz((int64_t)pos[j] - (int64_t)neg[j], maxe[j] - FRAC_BITS);
 }
 
 void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp) {
