@@ -641,7 +641,7 @@ typedef struct lc_records_diff {
   char key[160]; /* "backend mode batch=B pos=P prompt=I rep=R" */
   char mode[32];
   int32_t div_index; /* first differing token, -1 when only hashes differ */
-  int fail;          /* 1: a mode that promises equal bits (strict) */
+  int fail;          /* 1: a mode that promises equal bits (strict, fast, bf16) */
 } lc_records_diff;
 
 typedef struct lc_records_mode {

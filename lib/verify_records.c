@@ -5,8 +5,8 @@
  * Records are comparable only when they were made with one setup (the same
  * weights, prompts and generation settings: the "setup" object of record
  * version 2).  Sequences are matched by cell (backend, mode, batch size,
- * position, repeat) and prompt; strict runs promise equal bits, so a
- * difference there fails; other modes' agreement is reported.  The two
+ * position, repeat) and prompt; strict, fast and bf16 runs promise equal
+ * bits, so a difference there fails; other modes' agreement is reported.  The two
  * environment fingerprints (each file's first record) are diffed for the
  * reader.
  */
@@ -128,9 +128,11 @@ static void fp_diff(const json_t *a, const json_t *b, const char *prefix, FILE *
   free(sb);
 }
 
-/* Modes whose runs promise bitwise reproducibility across machines. */
+/* Modes whose runs promise bitwise reproducibility across machines: strict
+ * everywhere, fast and bf16 across sm_90 GPUs and the CPU emulation
+ * (docs/numerics.md 10.4). */
 static int bitwise_mode(const char *mode) {
-  return !strcmp(mode, "strict");
+  return !strcmp(mode, "strict") || !strcmp(mode, "fast") || !strcmp(mode, "bf16");
 }
 
 void lc_records_report_free(lc_records_report *r) {

@@ -23,7 +23,8 @@ static void usage(FILE *f) {
           "first 0-based index where the tokens differ) without failing.  The two\n"
           "environment fingerprints' differences are listed.\n"
           "\n"
-          "Exit status: 0 pass, 1 strict runs differ, an error or an unreadable file, 2 bad\n"
+          "Exit status: 0 pass, 1 strict, fast or bf16 runs differ, an error or an unreadable "
+          "file, 2 bad\n"
           "usage, 4 not comparable (nothing was checked).\n");
 }
 
@@ -71,7 +72,7 @@ int cli_verify_records(int argc, char **argv) {
       "partner\n",
       (long long)r->n_matched, (long long)r->n_same, (long long)(r->n_matched - r->n_same),
       (long long)r->n_unmatched);
-  printf("%s\n", r->n_fail ? "FAIL: strict runs differ" : "PASS");
+  printf("%s\n", r->n_fail ? "FAIL: strict, fast or bf16 runs differ" : "PASS");
   const int rc = r->n_fail ? CLI_FAIL : CLI_OK;
   lc_records_report_free(r);
   return rc;
