@@ -63,10 +63,11 @@ static void scratch_free(scratch *s) {
 static void load_panel(scratch *s, const uint16_t *w, int64_t k, int64_t steps, int ncols) {
   for (int64_t i = 0; i < k; i++)
     for (int j = 0; j < NB; j++) {
-      int32_t sg = 0, ex = -126;
-      if (j < ncols) lc_cpu_bf16_decode(w + j * k + i, 1, &sg, &ex);
-      s->wsig[i][j] = sg;
-      s->wexp[i][j] = ex;
+      /* lc_cpu_bf16_decode inlined: |v| = sig * 2^(exp - 7) */
+      const uint16_t h = j < ncols ? w[j * k + i] : 0;
+      const int32_t e = (h >> 7) & 0xFF, m = (h & 0x7F) | (e ? 0x80 : 0);
+      s->wsig[i][j] = h & 0x8000u ? -m : m;
+      s->wexp[i][j] = e ? e - 127 : -126;
     }
   for (int64_t st = 0; st < steps; st++) {
     const int64_t len = k - st * KS < KS ? k - st * KS : KS;
