@@ -69,6 +69,11 @@ float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const 
 #define LC_MMA_NB 8
 void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
                            const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n);
+/* The portable C form of the block (lc_cpu_mma_bf16_block takes AVX2 code where
+ * the CPU has it); exposed for tests/test_fast.c. */
+void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
+                                    const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
+                                    int n);
 void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp);
 /* 1 when any of h[0..n) is Inf or NaN */
 int lc_cpu_bf16_any_nonfinite(const uint16_t *h, int64_t n);

@@ -126,6 +126,43 @@ static void test_mma_model_known_answers(void **state) {
   }
 }
 
+/* The 8-lane block (AVX2 where the CPU has it, and the portable C form) gives
+ * the scalar model's bits on finite inputs with wide exponent spread. */
+static void test_mma_block_forms_equal_scalar_model(void **state) {
+  (void)state;
+  lct_rng rng = lct_rng_new(10);
+  for (int rep = 0; rep < 20000; rep++) {
+    uint16_t a[16], b[16][8];
+    int32_t xs[16], xe[16], ws[16][8], we[16][8];
+    float c[8];
+    const int n = (int)lct_range(&rng, 1, 16);
+    for (int i = 0; i < n; i++) {
+      a[i] = rep % 5 == 0
+                 ? (uint16_t)(lct_next(&rng) & 0x807F) /* zero or subnormal */
+                 : lc_f32_to_bf16(lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -40, 40)));
+      for (int j = 0; j < 8; j++)
+        b[i][j] = lc_f32_to_bf16(lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -40, 40)));
+      lc_cpu_bf16_decode(&a[i], 1, &xs[i], &xe[i]);
+      for (int j = 0; j < 8; j++) lc_cpu_bf16_decode(&b[i][j], 1, &ws[i][j], &we[i][j]);
+    }
+    for (int j = 0; j < 8; j++)
+      c[j] = lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -60, 60));
+    float v1[8], v2[8];
+    memcpy(v1, c, sizeof c);
+    memcpy(v2, c, sizeof c);
+    lc_cpu_mma_bf16_block(v1, xs, xe, (const int32_t(*)[8])ws, (const int32_t(*)[8])we, n);
+    lc_cpu_mma_bf16_block_portable(v2, xs, xe, (const int32_t(*)[8])ws, (const int32_t(*)[8])we, n);
+    for (int j = 0; j < 8; j++) {
+      uint16_t col[16];
+      for (int i = 0; i < n; i++) col[i] = b[i][j];
+      const float want = lc_cpu_mma_bf16(c[j], a, col, n);
+      if (bits(v1[j]) != bits(want) || bits(v2[j]) != bits(want))
+        fail_msg("rep %d lane %d: block %a, portable %a, scalar model %a", rep, j, (double)v1[j],
+                 (double)v2[j], (double)want);
+    }
+  }
+}
+
 /* Where every term lies within 11 binades below the largest, no term is
  * truncated and the sum is exact in double: the model is then the double sum
  * rounded toward zero, computed here independently. */
@@ -358,6 +395,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mma_model_known_answers),
       cmocka_unit_test(test_mma_model_matches_double_without_truncation),
+      cmocka_unit_test(test_mma_block_forms_equal_scalar_model),
       cmocka_unit_test(test_fast_matmul_equals_transcription),
       cmocka_unit_test(test_fast_matmul_accuracy_vs_f64),
       cmocka_unit_test(test_fast_modes_batch_invariant_with_poisoned_neighbours),
