@@ -110,26 +110,6 @@ static void cpu_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, in
 
 /* ---- GPU helpers ----------------------------------------------------------*/
 
-static void *dev_alloc(lc_context *g, size_t bytes) {
-  void *d = NULL;
-  if (lc_buffer_alloc(g, bytes ? bytes : 4, &d) != LC_OK)
-    fail_msg("lc_buffer_alloc(%zu): %s", bytes, lc_last_error(g));
-  return d;
-}
-static void dev_write(lc_context *g, void *dst, const void *src, size_t bytes) {
-  if (lc_buffer_write(g, dst, src, bytes) != LC_OK)
-    fail_msg("lc_buffer_write: %s", lc_last_error(g));
-}
-static void dev_read(lc_context *g, void *dst, const void *src, size_t bytes) {
-  if (lc_buffer_read(g, dst, src, bytes) != LC_OK) fail_msg("lc_buffer_read: %s", lc_last_error(g));
-}
-static lc_weights *weights_bf16(lc_context *ctx, int64_t rows, int64_t cols, const uint16_t *bits) {
-  lc_weights *w = NULL;
-  if (lc_weights_create(ctx, rows, cols, LC_DTYPE_BF16, bits, &w) != LC_OK)
-    fail_msg("lc_weights_create: %s", lc_last_error(ctx));
-  return w;
-}
-
 /* out (host, m x n) = the GPU result on `path`; y poisoned with 0xFF bytes first */
 static void gpu_run(lc_context *g, const float *xd, int64_t m, const lc_weights *wg,
                     const lc_weights *bg, float *yd, int path, float *out, const char *what) {
@@ -137,13 +117,13 @@ static void gpu_run(lc_context *g, const float *xd, int64_t m, const lc_weights 
   const size_t bytes = (size_t)(m * n) * sizeof(float);
   unsigned char *poison = lct_malloc(bytes);
   memset(poison, 0xFF, bytes);
-  dev_write(g, yd, poison, bytes);
+  lct_dev_write(g, yd, poison, bytes);
   free(poison);
   lc_status st = lc_matmul_with_path(g, xd, m, wg, bg, yd, path);
   if (st != LC_OK)
     fail_msg("%s: lc_matmul (%s): %s: %s", what, path_name[path], lc_status_name(st),
              lc_last_error(g));
-  dev_read(g, out, yd, bytes);
+  lct_dev_read(g, out, yd, bytes);
 }
 
 /* ---- 1. awkward shapes ----------------------------------------------------*/
@@ -170,12 +150,12 @@ static void test_cuda_fast_awkward_shapes_equal_cpu(void **state) {
         float *ref = lct_malloc((size_t)(mmax * n) * sizeof *ref);
         float *got = lct_malloc((size_t)(mmax * n) * sizeof *got);
         cpu_fast(x, mmax, k, w, 0, n, b, ref, mode_parts(modes[mi]));
-        lc_weights *wg = weights_bf16(g, n, k, w);
-        lc_weights *bg = b ? weights_bf16(g, 1, n, b) : NULL;
-        float *xd = dev_alloc(g, (size_t)(mmax * k + 4) * sizeof(float));
-        float *yd = dev_alloc(g, (size_t)(mmax * n + 4) * sizeof(float));
+        lc_weights *wg = lct_weights_bf16(g, n, k, w);
+        lc_weights *bg = b ? lct_weights_bf16(g, 1, n, b) : NULL;
+        float *xd = lct_dev_alloc(g, (size_t)(mmax * k + 4) * sizeof(float));
+        float *yd = lct_dev_alloc(g, (size_t)(mmax * n + 4) * sizeof(float));
         const int mis = (int)(ik % 2); /* x and y off 16-byte alignment for half the shapes */
-        dev_write(g, xd + mis, x, (size_t)(mmax * k) * sizeof(float));
+        lct_dev_write(g, xd + mis, x, (size_t)(mmax * k) * sizeof(float));
         for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
           for (int p = 0; p < 3; p++) {
             char what[160];
@@ -228,12 +208,12 @@ static void test_cuda_fast_model_shapes_equal_cpu(void **state) {
       float *ref_b = lct_malloc((size_t)(mmax * slice) * sizeof(float));
       cpu_fast(x, mmax, k, w, 0, slice, NULL, ref_a, mode_parts(modes[mi]));
       cpu_fast(x, mmax, k, w, n - slice, slice, NULL, ref_b, mode_parts(modes[mi]));
-      lc_weights *wg = weights_bf16(g, n, k, w);
-      float *xd = dev_alloc(g, (size_t)(mmax * k) * sizeof(float));
-      float *yd = dev_alloc(g, (size_t)(mmax * n) * sizeof(float));
+      lc_weights *wg = lct_weights_bf16(g, n, k, w);
+      float *xd = lct_dev_alloc(g, (size_t)(mmax * k) * sizeof(float));
+      float *yd = lct_dev_alloc(g, (size_t)(mmax * n) * sizeof(float));
       float *got = lct_malloc((size_t)(mmax * n) * sizeof(float));
       float *cols = lct_malloc((size_t)(mmax * slice) * sizeof(float));
-      dev_write(g, xd, x, (size_t)(mmax * k) * sizeof(float));
+      lct_dev_write(g, xd, x, (size_t)(mmax * k) * sizeof(float));
       for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
         for (int p = 0; p < 3; p++) {
           const int64_t m = ms[im];
@@ -284,11 +264,11 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
     float *x = lct_malloc((size_t)(mbig * k) * sizeof(float));
     float *alone = lct_malloc((size_t)n * sizeof(float));
     float *got = lct_malloc((size_t)(mbig * n) * sizeof(float));
-    lc_weights *wg = weights_bf16(g, n, k, w);
-    float *xd = dev_alloc(g, (size_t)(mbig * k) * sizeof(float));
-    float *yd = dev_alloc(g, (size_t)(mbig * n) * sizeof(float));
+    lc_weights *wg = lct_weights_bf16(g, n, k, w);
+    float *xd = lct_dev_alloc(g, (size_t)(mbig * k) * sizeof(float));
+    float *yd = lct_dev_alloc(g, (size_t)(mbig * n) * sizeof(float));
     /* the row alone, decode path; also against the CPU */
-    dev_write(g, xd, row, (size_t)k * sizeof(float));
+    lct_dev_write(g, xd, row, (size_t)k * sizeof(float));
     gpu_run(g, xd, 1, wg, NULL, yd, 1, alone, "alone");
     float *cpu = lct_malloc((size_t)n * sizeof(float));
     cpu_fast(row, 1, k, w, 0, n, NULL, cpu, mode_parts(modes[mi]));
@@ -311,7 +291,7 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
         else
           for (int64_t e = 0; e < m * k; e++) x[e] = lct_normalf(&rng);
         memcpy(x + at[a] * k, row, (size_t)k * sizeof(float));
-        dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
+        lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
         for (int p = 0; p < 3; p++) {
           if (m > 256 && p == 1) continue; /* the decode path at large M: slow, same code */
           char what[128];
@@ -325,7 +305,7 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
     }
     /* 100 repetitions of one batch on AUTO (M = 64: the tiled path) */
     for (int64_t e = 0; e < 64 * k; e++) x[e] = lct_normalf(&rng);
-    dev_write(g, xd, x, (size_t)(64 * k) * sizeof(float));
+    lct_dev_write(g, xd, x, (size_t)(64 * k) * sizeof(float));
     float *first = lct_malloc((size_t)(64 * n) * sizeof(float));
     gpu_run(g, xd, 64, wg, NULL, yd, 0, first, "repeat 0");
     for (int r = 1; r < 100; r++) {
@@ -354,15 +334,6 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
 
 /* ---- 4. accuracy on a model shape ---------------------------------------------*/
 
-static double normwise(const float *y, const double *ref, int64_t n) {
-  double e = 0, r = 0;
-  for (int64_t i = 0; i < n; i++) {
-    e += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  return sqrt(e / r);
-}
-
 static void test_cuda_fast_accuracy_vs_f64(void **state) {
   (void)state;
   if (!have_gpu) skip();
@@ -383,16 +354,16 @@ static void test_cuda_fast_accuracy_vs_f64(void **state) {
     const lc_mode ms[3] = {LC_MODE_FAST, LC_MODE_STRICT, LC_MODE_BF16};
     for (int i = 0; i < 3; i++) {
       lc_context *g = lct_cuda(ms[i]);
-      lc_weights *wg = weights_bf16(g, n, k, w);
-      float *xd = dev_alloc(g, (size_t)(m * k) * sizeof(float));
-      float *yd = dev_alloc(g, (size_t)(m * n) * sizeof(float));
+      lc_weights *wg = lct_weights_bf16(g, n, k, w);
+      float *xd = lct_dev_alloc(g, (size_t)(m * k) * sizeof(float));
+      float *yd = lct_dev_alloc(g, (size_t)(m * n) * sizeof(float));
       float *got = lct_malloc((size_t)(m * n) * sizeof(float));
       float *cols = lct_malloc((size_t)(m * slice) * sizeof(float));
-      dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
+      lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
       gpu_run(g, xd, m, wg, NULL, yd, 0, got, lc_mode_name(ms[i]));
       for (int64_t r = 0; r < m; r++)
         memcpy(cols + r * slice, got + r * n, (size_t)slice * sizeof(float));
-      err[i] = normwise(cols, ref, m * slice);
+      err[i] = lct_normwise(cols, ref, m * slice);
       lc_buffer_free(g, xd);
       lc_buffer_free(g, yd);
       lc_weights_free(wg);

@@ -200,27 +200,6 @@ static lc_context *gpu_ctx(void) {
   return ctx;
 }
 
-static void *dev_alloc(lc_context *g, size_t bytes) {
-  void *d = NULL;
-  if (lc_buffer_alloc(g, bytes ? bytes : 4, &d) != LC_OK)
-    fail_msg("lc_buffer_alloc(%zu): %s", bytes, lc_last_error(g));
-  return d;
-}
-static void dev_write(lc_context *g, void *dst, const void *src, size_t bytes) {
-  if (lc_buffer_write(g, dst, src, bytes) != LC_OK)
-    fail_msg("lc_buffer_write: %s", lc_last_error(g));
-}
-static void dev_read(lc_context *g, void *dst, const void *src, size_t bytes) {
-  if (lc_buffer_read(g, dst, src, bytes) != LC_OK) fail_msg("lc_buffer_read: %s", lc_last_error(g));
-}
-static lc_weights *weights_bf16(lc_context *ctx, int64_t rows, int64_t cols, const uint16_t *bits) {
-  lc_weights *w = NULL;
-  if (lc_weights_create(ctx, rows, cols, LC_DTYPE_BF16, bits, &w) != LC_OK)
-    fail_msg("lc_weights_create(%lld x %lld): %s", (long long)rows, (long long)cols,
-             lc_last_error(ctx));
-  return w;
-}
-
 /* Host buffer of 0xFF bytes (a NaN no strict op writes: canonical is 0x7FC00000)
  * used to poison device outputs before each call. */
 static unsigned char *poison_host;
@@ -232,7 +211,7 @@ static void poison_dev(lc_context *g, void *d, size_t bytes) {
     memset(poison_host, 0xFF, bytes);
     poison_bytes = bytes;
   }
-  dev_write(g, d, poison_host, bytes);
+  lct_dev_write(g, d, poison_host, bytes);
 }
 
 /* yd (device, poisoned first) = x W^T (+ b) on `path`; out (host) = the m x n result. */
@@ -244,7 +223,7 @@ static void gpu_run(lc_context *g, const float *xd, int64_t m, const lc_weights 
   if (st != LC_OK)
     fail_msg("%s: lc_matmul (%s): %s: %s", what, path_name[path], lc_status_name(st),
              lc_last_error(g));
-  dev_read(g, out, yd, (size_t)(m * n) * sizeof(float));
+  lct_dev_read(g, out, yd, (size_t)(m * n) * sizeof(float));
 }
 
 /* ---- 1. awkward shapes --------------------------------------------------------*/
@@ -279,15 +258,15 @@ static void test_cuda_matmul_awkward_shapes(void **state) {
         float *ref = xmalloc_((size_t)(mmax * n) * sizeof *ref);
         float *got = xmalloc_((size_t)(mmax * n) * sizeof *got);
         cpu_ref(x, mmax, k, w, n, b, ref);
-        lc_weights *wg = weights_bf16(g, n, k, w);
-        lc_weights *bg = b ? weights_bf16(g, 1, n, b) : NULL;
+        lc_weights *wg = lct_weights_bf16(g, n, k, w);
+        lc_weights *bg = b ? lct_weights_bf16(g, 1, n, b) : NULL;
         /* one extra float each side: x and y also at an address that is not
          * 16-byte aligned */
-        float *xd = dev_alloc(g, (size_t)(mmax * k + 4) * sizeof(float));
-        float *yd = dev_alloc(g, (size_t)(mmax * n + 4) * sizeof(float));
+        float *xd = lct_dev_alloc(g, (size_t)(mmax * k + 4) * sizeof(float));
+        float *yd = lct_dev_alloc(g, (size_t)(mmax * n + 4) * sizeof(float));
         for (int mis = 0; mis < 2; mis++) {
           float *xo = xd + mis, *yo = yd + mis;
-          dev_write(g, xo, x, (size_t)(mmax * k) * sizeof(float));
+          lct_dev_write(g, xo, x, (size_t)(mmax * k) * sizeof(float));
           for (int im = 0; im < NM; im++) {
             if (mis && im % 3 != 0) continue; /* misaligned: a subset of M */
             for (int p = 0; p < N_PATHS; p++) {
@@ -366,13 +345,13 @@ static void test_cuda_matmul_model_shapes(void **state) {
     cpu_ref(x, M_REF, k, w, n, b, ref);
     cpu_ref(x + (M_BIG - M_TAIL) * k, M_TAIL, k, w, n, b, ref_tail);
     t_ref += lct_now_s() - tr;
-    lc_weights *wg = weights_bf16(g, n, k, w);
-    lc_weights *bg = b ? weights_bf16(g, 1, n, b) : NULL;
-    float *xd = dev_alloc(g, (size_t)(M_BIG * k) * sizeof(float));
-    float *yd = dev_alloc(g, (size_t)(M_BIG * n) * sizeof(float));
+    lc_weights *wg = lct_weights_bf16(g, n, k, w);
+    lc_weights *bg = b ? lct_weights_bf16(g, 1, n, b) : NULL;
+    float *xd = lct_dev_alloc(g, (size_t)(M_BIG * k) * sizeof(float));
+    float *yd = lct_dev_alloc(g, (size_t)(M_BIG * n) * sizeof(float));
     float *got = xmalloc_((size_t)(M_BIG * n) * sizeof *got);
     float *got2 = xmalloc_((size_t)(M_BIG * n) * sizeof *got2);
-    dev_write(g, xd, x, (size_t)(M_BIG * k) * sizeof(float));
+    lct_dev_write(g, xd, x, (size_t)(M_BIG * k) * sizeof(float));
     char what[200];
     for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
       for (int p = 0; p < N_PATHS; p++) {
@@ -466,14 +445,14 @@ static void test_cuda_matmul_nonfinite(void **state) {
       float *ref_nb = xmalloc_((size_t)(m * n) * sizeof *ref_nb);
       float *got = xmalloc_((size_t)(m * n) * sizeof *got);
       /* the weights as stored (bf16 conversion quiets signalling NaNs) */
-      lc_weights *wg = weights_bf16(g, n, k, w);
-      lc_weights *bg = weights_bf16(g, 1, n, b);
+      lc_weights *wg = lct_weights_bf16(g, n, k, w);
+      lc_weights *bg = lct_weights_bf16(g, 1, n, b);
       if (lc_weights_read_bf16(wg, w) != LC_OK) fail_msg("read_bf16: %s", lc_last_error(g));
       cpu_ref(x, m, k, w, n, b, ref);
       cpu_ref(x, m, k, w, n, NULL, ref_nb);
-      float *xd = dev_alloc(g, (size_t)(m * k) * sizeof(float));
-      float *yd = dev_alloc(g, (size_t)(m * n) * sizeof(float));
-      dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
+      float *xd = lct_dev_alloc(g, (size_t)(m * k) * sizeof(float));
+      float *yd = lct_dev_alloc(g, (size_t)(m * n) * sizeof(float));
+      lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
       for (int p = 0; p < N_PATHS; p++) {
         for (int hb = 0; hb < 2; hb++) {
           char what[160];
@@ -554,13 +533,13 @@ static void test_cuda_matmul_batch_invariance(void **state) {
     float *probe = rand_f32(k, 7200 + is, 2.0f);
     float *probe_cpu = xmalloc_((size_t)n * sizeof *probe_cpu);
     cpu_ref(probe, 1, k, w, n, b, probe_cpu);
-    lc_weights *wg = weights_bf16(g, n, k, w);
-    lc_weights *bg = b ? weights_bf16(g, 1, n, b) : NULL;
+    lc_weights *wg = lct_weights_bf16(g, n, k, w);
+    lc_weights *bg = b ? lct_weights_bf16(g, 1, n, b) : NULL;
     float *x = xmalloc_((size_t)(m_max * k) * sizeof *x);
     float *got[N_PATHS];
     for (int p = 0; p < N_PATHS; p++) got[p] = xmalloc_((size_t)(m_max * n) * sizeof(float));
-    float *xd = dev_alloc(g, (size_t)(m_max * k) * sizeof(float));
-    float *yd = dev_alloc(g, (size_t)(m_max * n) * sizeof(float));
+    float *xd = lct_dev_alloc(g, (size_t)(m_max * k) * sizeof(float));
+    float *yd = lct_dev_alloc(g, (size_t)(m_max * n) * sizeof(float));
     lct_rng rng = lct_rng_new(7300 + is);
     int64_t pos[64];
     /* the batches: M = 1..64 with the probe at every third position (three
@@ -584,7 +563,7 @@ static void test_cuda_matmul_batch_invariance(void **state) {
       for (int kind = -1; kind < 1; kind++) {
         /* kind -1: random neighbours; 0: poisoned neighbours (all poison kinds, by row) */
         build_batch(x, m, k, probe, pos, npos, kind < 0 ? -1 : (int)(idx % LCT_POISON_KINDS), &rng);
-        dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
+        lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
         for (int p = 0; p < N_PATHS; p++) {
           char what[160];
           snprintf(what, sizeof what, "invariance N=%lld K=%lld M=%lld %s path=%s", (long long)n,
@@ -640,13 +619,13 @@ static void test_cuda_matmul_run_to_run(void **state) {
   uint16_t *w = rand_bf16(n * k, 8000, 1.0f);
   uint16_t *b = rand_bf16(n, 8001, 1.0f);
   float *x = rand_f32(300 * k, 8002, 1.0f);
-  lc_weights *wg = weights_bf16(g, n, k, w);
-  lc_weights *bg = weights_bf16(g, 1, n, b);
-  float *xd = dev_alloc(g, (size_t)(300 * k) * sizeof(float));
-  float *yd = dev_alloc(g, (size_t)(300 * n) * sizeof(float));
+  lc_weights *wg = lct_weights_bf16(g, n, k, w);
+  lc_weights *bg = lct_weights_bf16(g, 1, n, b);
+  float *xd = lct_dev_alloc(g, (size_t)(300 * k) * sizeof(float));
+  float *yd = lct_dev_alloc(g, (size_t)(300 * n) * sizeof(float));
   float *first = xmalloc_((size_t)(300 * n) * sizeof *first);
   float *got = xmalloc_((size_t)(300 * n) * sizeof *got);
-  dev_write(g, xd, x, (size_t)(300 * k) * sizeof(float));
+  lct_dev_write(g, xd, x, (size_t)(300 * k) * sizeof(float));
   for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
     for (int rep = 0; rep < REPS; rep++) {
       char what[120];
@@ -818,14 +797,14 @@ static void test_cuda_matmul_workspace_exact(void **state) {
     float *x = rand_f32(m * k, 9200 + ic, 1.0f);
     float *ref = xmalloc_((size_t)(m * n) * sizeof *ref);
     cpu_ref(x, m, k, w, n, b, ref);
-    float *xd = dev_alloc(g, (size_t)(m * k) * sizeof(float));
-    uint16_t *wd = dev_alloc(g, (size_t)(n * k) * 2);
-    uint16_t *bd = dev_alloc(g, (size_t)n * 2);
-    float *yd = dev_alloc(g, (size_t)(m * n) * sizeof(float) + GUARD);
-    unsigned char *wsd = dev_alloc(g, ws + GUARD);
-    dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
-    dev_write(g, wd, w, (size_t)(n * k) * 2);
-    dev_write(g, bd, b, (size_t)n * 2);
+    float *xd = lct_dev_alloc(g, (size_t)(m * k) * sizeof(float));
+    uint16_t *wd = lct_dev_alloc(g, (size_t)(n * k) * 2);
+    uint16_t *bd = lct_dev_alloc(g, (size_t)n * 2);
+    float *yd = lct_dev_alloc(g, (size_t)(m * n) * sizeof(float) + GUARD);
+    unsigned char *wsd = lct_dev_alloc(g, ws + GUARD);
+    lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
+    lct_dev_write(g, wd, w, (size_t)(n * k) * 2);
+    lct_dev_write(g, bd, b, (size_t)n * 2);
     poison_dev(g, yd, (size_t)(m * n) * sizeof(float) + GUARD);
     poison_dev(g, wsd, ws + GUARD);
     char err[256] = {0};
@@ -835,8 +814,8 @@ static void test_cuda_matmul_workspace_exact(void **state) {
     if (lc_context_synchronize(g) != LC_OK) fail_msg("synchronize: %s", lc_last_error(g));
     float *got = xmalloc_((size_t)(m * n) * sizeof(float) + GUARD);
     unsigned char *wsg = xmalloc_(GUARD);
-    dev_read(g, got, yd, (size_t)(m * n) * sizeof(float) + GUARD);
-    dev_read(g, wsg, wsd + ws, GUARD);
+    lct_dev_read(g, got, yd, (size_t)(m * n) * sizeof(float) + GUARD);
+    lct_dev_read(g, wsg, wsd + ws, GUARD);
     char what[120];
     snprintf(what, sizeof what, "workspace case m=%lld k=%lld n=%lld path=%d", (long long)m,
              (long long)k, (long long)n, (int)path);

@@ -270,15 +270,6 @@ static void test_fast_matmul_equals_transcription(void **state) {
 
 /* ---- accuracy against float64 ---------------------------------------------*/
 
-static double normwise(const float *y, const double *ref, int64_t n) {
-  double e = 0, r = 0;
-  for (int64_t i = 0; i < n; i++) {
-    e += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  return sqrt(e / r);
-}
-
 static void test_fast_matmul_accuracy_vs_f64(void **state) {
   (void)state;
   /* K of every Llama-3-8B projection (4096, 14336) and others; x normal, then
@@ -316,8 +307,8 @@ static void test_fast_matmul_accuracy_vs_f64(void **state) {
     assert_int_equal(lc_cpu_matmul_strict(x, m, k, w, n, bias, ys), LC_OK);
     lct_assert_within(yf, ref, tol3, m * n, "fast vs float64");
     lct_assert_within(yb, ref, tol1, m * n, "bf16 vs float64");
-    const double ef = normwise(yf, ref, m * n), es = normwise(ys, ref, m * n),
-                 eb = normwise(yb, ref, m * n);
+    const double ef = lct_normwise(yf, ref, m * n), es = lct_normwise(ys, ref, m * n),
+                 eb = lct_normwise(yb, ref, m * n);
     printf("K = %5lld, x %s: normwise vs float64: fast %.2e, strict %.2e, bf16 %.2e\n",
            (long long)k, heavy ? "heavy-tailed" : "normal", ef, es, eb);
     /* the fidelity of the fast tier (docs/numerics.md 10.3: <= 1e-6 normwise, and no

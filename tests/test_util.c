@@ -290,3 +290,37 @@ void lct_synth_tiny(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_sh
   lc_status st = lc_synth_write(dir, &p);
   if (st != LC_OK) fail_msg("lc_synth_write: %s: %s", lc_status_name(st), lc_last_error(NULL));
 }
+
+void *lct_dev_alloc(lc_context *ctx, size_t bytes) {
+  void *d = NULL;
+  if (lc_buffer_alloc(ctx, bytes ? bytes : 4, &d) != LC_OK)
+    fail_msg("lc_buffer_alloc(%zu): %s", bytes, lc_last_error(ctx));
+  return d;
+}
+
+void lct_dev_write(lc_context *ctx, void *dst, const void *src, size_t bytes) {
+  if (lc_buffer_write(ctx, dst, src, bytes) != LC_OK)
+    fail_msg("lc_buffer_write: %s", lc_last_error(ctx));
+}
+
+void lct_dev_read(lc_context *ctx, void *dst, const void *src, size_t bytes) {
+  if (lc_buffer_read(ctx, dst, src, bytes) != LC_OK)
+    fail_msg("lc_buffer_read: %s", lc_last_error(ctx));
+}
+
+lc_weights *lct_weights_bf16(lc_context *ctx, int64_t rows, int64_t cols, const uint16_t *bits) {
+  lc_weights *w = NULL;
+  if (lc_weights_create(ctx, rows, cols, LC_DTYPE_BF16, bits, &w) != LC_OK)
+    fail_msg("lc_weights_create(%lld x %lld): %s", (long long)rows, (long long)cols,
+             lc_last_error(ctx));
+  return w;
+}
+
+double lct_normwise(const float *y, const double *ref, int64_t n) {
+  double e = 0, r = 0;
+  for (int64_t i = 0; i < n; i++) {
+    e += ((double)y[i] - ref[i]) * ((double)y[i] - ref[i]);
+    r += ref[i] * ref[i];
+  }
+  return sqrt(e / r);
+}

@@ -55,6 +55,16 @@ lc_context *lct_cuda(lc_mode mode); /* device 0; asserts success */
 /* 1 if a CUDA device is usable (any cudaGetDeviceCount error counts as no
  * device) and the library was built with CUDA; 0 otherwise. */
 int lct_have_cuda(void);
+/* Device memory through the public API; each fails the test (with the
+ * context's message) instead of returning an error.  lct_dev_alloc never
+ * returns NULL (0 bytes allocate 4). */
+void *lct_dev_alloc(lc_context *ctx, size_t bytes);
+void lct_dev_write(lc_context *ctx, void *dst, const void *src, size_t bytes);
+void lct_dev_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
+/* A [rows][cols] weight from bf16 bit patterns; fails the test on error. */
+lc_weights *lct_weights_bf16(lc_context *ctx, int64_t rows, int64_t cols, const uint16_t *bits);
+/* ||y - ref||_2 / ||ref||_2 over n elements. */
+double lct_normwise(const float *y, const double *ref, int64_t n);
 /* Folder of ../shared/models (LC_MODELS_DIR), never NULL. */
 const char *lct_models_dir(void);
 
