@@ -37,7 +37,7 @@ echo "== build ($build)"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
   cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLC_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DLC_BUILD_TESTS=OFF -DLC_BUILD_TOOLS=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES=90a -DLC_BUILD_TESTS=OFF -DLC_BUILD_TOOLS=OFF \
     | grep -E "^-- (OpenBLAS|CUDA)" || true
 fi
 cmake --build "$build" -j "$(nproc)" --target bench_matmul bench_ops bench_model >"$build/bench-build.log" 2>&1 \

@@ -113,6 +113,26 @@ lc_status lc_kernels_mma_probe(int device, const uint16_t *a_host, const uint16_
                                const float *c_host, float *d_host, int64_t tiles, char *err,
                                size_t err_len);
 
+/* The same for wgmma.mma_async.m64n8k16.f32.bf16.bf16 (Hopper, sm_90a code
+ * only; kernels/mma_probe.cu): for tile t, d[t][i][j] = MMA(a[t][i][:],
+ * b[t][j][:], c[t][i][j]) with a [tiles][64][16], b [tiles][8][16], c and d
+ * [tiles][64][8], operands staged through the shared-memory layout and
+ * descriptors of the wgmma fast kernel.  LC_ERR_UNSUPPORTED when the build has
+ * no sm_90a code or the device is not compute capability 9.0. */
+lc_status lc_kernels_wgmma_probe(int device, const uint16_t *a_host, const uint16_t *b_host,
+                                 const float *c_host, float *d_host, int64_t tiles, char *err,
+                                 size_t err_len);
+
+/* The wgmma TILED kernel of the fast order alone (kernels/matmul_fast_wgmma.cu),
+ * for tests before lc_kernels_matmul_fast calls it: y_host [m][n] from the
+ * parts of x as the split writes them, parts_host [parts][m][kp] bf16 (kp = k
+ * rounded up to 64, zero past k), w_host [n][k], bias_host NULL or [n]; host
+ * memory, run synchronously on `device`.  k % 8 == 0.  LC_ERR_UNSUPPORTED as
+ * lc_kernels_wgmma_probe. */
+lc_status lc_kernels_fast_wgmma_probe(int device, const uint16_t *parts_host, int64_t m, int64_t k,
+                                      const uint16_t *w_host, int64_t n, const uint16_t *bias_host,
+                                      float *y_host, int parts, char *err, size_t err_len);
+
 /* x, y [m][n] (y may equal x), w bf16 [n]. */
 lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
                              float *y, void *stream, char *err, size_t err_len);

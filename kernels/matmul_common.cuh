@@ -1,7 +1,8 @@
 /*
  * kernels/matmul_common.cuh — what the matmul kernels of matmul_decode.cu and
  * matmul_tiled.cu share, and the host functions by which kernels/matmul.cu
- * (the entry, the path choice and the combine) reaches them.
+ * (the entry, the path choice and the combine) reaches them (and
+ * kernels/matmul_fast.cu the wgmma path of kernels/matmul_fast_wgmma.cu).
  *
  * Device helpers, header-only and inline, so each including file gets its own
  * copy and no relocatable device code is needed:
@@ -157,5 +158,15 @@ lc_status lc_matmul_run_tiled(const float *x, int64_t m, int64_t k, const uint16
                               const uint16_t *bias, float *y, void *ws, size_t ws_bytes,
                               cudaStream_t st, char *err, size_t err_len);
 bool lc_matmul_tiled_split(int64_t m, int64_t k, int64_t n);
+
+/* kernels/matmul_fast_wgmma.cu: the fast order's TILED path on wgmma (sm_90a):
+ * y from the parts the split wrote (parts [parts_count][m][kp], kp = k rounded
+ * up to 64), bitwise fast_tiled_kernel's.  Needs k % 8 == 0, 16-byte aligned w
+ * and parts, and lc_matmul_fast_wgmma_available() (an sm_90a image on a
+ * compute capability 9.0 device); LC_ERR_UNSUPPORTED without it. */
+bool lc_matmul_fast_wgmma_available(void);
+lc_status lc_matmul_fast_run_wgmma(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
+                                   const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
+                                   int parts_count, cudaStream_t st, char *err, size_t err_len);
 
 #endif /* LC_MATMUL_COMMON_CUH */

@@ -403,6 +403,13 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     }
     return lc_launch_status("fast_decode_kernel", err, err_len);
   }
+#if 0
+  /* The wgmma version of this path (kernels/matmul_fast_wgmma.cu, the same bits),
+   * to be wired after its GPU test: taken when the device runs its sm_90a code and
+   * the workspace is 16-byte aligned (tiled_ok already holds here), else this kernel. */
+  if (lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
+    return lc_matmul_fast_run_wgmma(ws, m, kp, k, w, n, bias, y, P, st, err, err_len);
+#endif
   const size_t smem = sizeof(ft_smem<P>);
   cudaError_t e = cudaFuncSetAttribute(fast_tiled_kernel<P>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);

@@ -13,6 +13,12 @@
  * sum must not see: the decode kernel relies on it).  The test prints the
  * verdict per family and fails on any difference: CPU fast == GPU fast is
  * promised only while it passes.  Without a GPU it skips (exit 77).
+ *
+ * The same families through wgmma.mma_async m64n8k16 (64-row tiles staged in
+ * shared memory behind the descriptors of kernels/matmul_fast_wgmma.cu), and
+ * that kernel itself against lc_cpu_matmul_fast bit for bit; both skip, saying
+ * why, where the build has no sm_90a code or the GPU is not compute
+ * capability 9.0.
  */
 #include "test_util.h"
 
@@ -151,6 +157,107 @@ static uint32_t bits(float f) {
   return u;
 }
 
+/* Inputs of N_FAMILIES x per_family tiles of `rows` rows (a multiple of 16):
+ * a [tiles][rows][16], b [tiles][8][16], c [tiles][rows][8].  A tile of 64
+ * rows stacks the A and C of 4 fill_tile tiles and takes the B of the first
+ * (every family's property holds with any of them: F_CANCEL's b pairs are equal
+ * in each).  Permuted family: every odd tile is the previous one with k
+ * permuted the same way in all its rows and columns.  For rows == 16 this is
+ * the random stream of the first versions of this test. */
+static void make_inputs(int rows, int64_t per_family, lct_rng *rng, uint16_t *a, uint16_t *b,
+                        float *c) {
+  uint16_t ta[256], tb[128];
+  float tc[128];
+  for (int f = 0; f < N_FAMILIES; f++) {
+    for (int64_t t = 0; t < per_family; t++) {
+      const int64_t ti = (int64_t)f * per_family + t;
+      uint16_t *A = a + ti * rows * 16, *B = b + ti * 128;
+      float *C = c + ti * rows * 8;
+      if (f == F_PERMUTED && t % 2 == 1) {
+        const uint16_t *pa = A - rows * 16, *pb = B - 128;
+        int perm[16];
+        for (int i = 0; i < 16; i++) perm[i] = i;
+        for (int i = 15; i > 0; i--) {
+          const int j = (int)lct_range(rng, 0, i), tmp = perm[i];
+          perm[i] = perm[j];
+          perm[j] = tmp;
+        }
+        for (int i = 0; i < rows; i++)
+          for (int kk = 0; kk < 16; kk++) A[i * 16 + kk] = pa[i * 16 + perm[kk]];
+        for (int j = 0; j < 8; j++)
+          for (int kk = 0; kk < 16; kk++) B[j * 16 + kk] = pb[j * 16 + perm[kk]];
+        memcpy(C, C - rows * 8, (size_t)rows * 8 * sizeof(float));
+        continue;
+      }
+      for (int qt = 0; qt < rows / 16; qt++) {
+        fill_tile(f == F_PERMUTED ? F_SPREAD : f, rng, ta, tb, tc);
+        memcpy(A + qt * 256, ta, sizeof ta);
+        memcpy(C + qt * 128, tc, sizeof tc);
+        if (qt == 0) memcpy(B, tb, sizeof tb);
+      }
+    }
+  }
+}
+
+/* Compares every output d [tiles][rows][8] with the model, prints one line per
+ * family ("<label> <family> ...") and returns the number of differences (the
+ * permuted family also counts outputs that its permutation changed). */
+static int64_t check_outputs(const char *label, int rows, int64_t per_family, const uint16_t *a,
+                             const uint16_t *b, const float *c, const float *d) {
+  int64_t total_bad = 0;
+  const int64_t tile_out = (int64_t)rows * 8;
+  for (int f = 0; f < N_FAMILIES; f++) {
+    int64_t n = 0, bad = 0, nan_payload = 0, nans = 0;
+    char first[256] = "";
+    for (int64_t t = 0; t < per_family; t++) {
+      const int64_t ti = (int64_t)f * per_family + t;
+      for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < 8; j++) {
+          const int64_t o = ti * tile_out + i * 8 + j;
+          const float got = d[o];
+          const float want =
+              lc_cpu_mma_bf16(c[o], a + ti * rows * 16 + i * 16, b + ti * 128 + j * 16, 16);
+          n++;
+          if (isnan(got) && isnan(want)) {
+            nans++;
+            nan_payload += bits(got) != bits(want);
+            continue;
+          }
+          if (bits(got) != bits(want)) {
+            if (!bad)
+              snprintf(first, sizeof first,
+                       "tile %lld [%d][%d]: c %a, GPU %a (0x%08x), model %a (0x%08x)", (long long)t,
+                       i, j, (double)c[o], (double)got, bits(got), (double)want, bits(want));
+            bad++;
+          }
+          if (f == F_PERMUTED && t % 2 == 1 && bits(got) != bits(d[o - tile_out]) &&
+              !(isnan(got) && isnan(d[o - tile_out]))) {
+            if (!bad)
+              snprintf(first, sizeof first,
+                       "tile %lld [%d][%d]: permuted terms changed the GPU result", (long long)t, i,
+                       j);
+            bad++;
+          }
+        }
+      }
+    }
+    printf(
+        "%s %-26s %7lld outputs, %lld differ from the model%s%s; NaN %lld (payload differs %lld)\n",
+        label, family_name[f], (long long)n, (long long)bad, bad ? ": first " : "", first,
+        (long long)nans, (long long)nan_payload);
+    total_bad += bad;
+  }
+  return total_bad;
+}
+
+static void device_name(char *name, size_t len) {
+  char err[256] = "";
+  lc_cuda_device_info info;
+  memset(&info, 0, sizeof info);
+  lc_kernels_device_probe(0, &info, err, sizeof err);
+  snprintf(name, len, "%s", info.name);
+}
+
 #endif /* LC_HAVE_CUDA */
 
 static void test_cuda_mma_model_matches_hardware(void **state) {
@@ -161,83 +268,17 @@ static void test_cuda_mma_model_matches_hardware(void **state) {
   uint16_t *a = lct_malloc((size_t)tiles * 256 * 2), *b = lct_malloc((size_t)tiles * 128 * 2);
   float *c = lct_malloc((size_t)tiles * 128 * 4), *d = lct_malloc((size_t)tiles * 128 * 4);
   lct_rng rng = lct_rng_new(2026);
-  for (int f = 0; f < N_FAMILIES; f++) {
-    for (int t = 0; t < TILES_PER_FAMILY; t++) {
-      const int64_t ti = (int64_t)f * TILES_PER_FAMILY + t;
-      if (f == F_PERMUTED && t % 2 == 1) {
-        /* the previous tile with k permuted the same way in a and b */
-        const int64_t pi = ti - 1;
-        int perm[16];
-        for (int i = 0; i < 16; i++) perm[i] = i;
-        for (int i = 15; i > 0; i--) {
-          const int j = (int)lct_range(&rng, 0, i), tmp = perm[i];
-          perm[i] = perm[j];
-          perm[j] = tmp;
-        }
-        for (int i = 0; i < 16; i++)
-          for (int kk = 0; kk < 16; kk++)
-            a[ti * 256 + i * 16 + kk] = a[pi * 256 + i * 16 + perm[kk]];
-        for (int j = 0; j < 8; j++)
-          for (int kk = 0; kk < 16; kk++)
-            b[ti * 128 + j * 16 + kk] = b[pi * 128 + j * 16 + perm[kk]];
-        memcpy(c + ti * 128, c + pi * 128, 128 * sizeof(float));
-        continue;
-      }
-      fill_tile(f == F_PERMUTED ? F_SPREAD : f, &rng, a + ti * 256, b + ti * 128, c + ti * 128);
-    }
-  }
+  make_inputs(16, TILES_PER_FAMILY, &rng, a, b, c);
   char err[256] = "";
   lc_status st = lc_kernels_mma_probe(0, a, b, c, d, tiles, err, sizeof err);
   if (st != LC_OK) fail_msg("lc_kernels_mma_probe: %s", err);
-  lc_cuda_device_info info;
-  memset(&info, 0, sizeof info);
-  lc_kernels_device_probe(0, &info, err, sizeof err);
-  int64_t total_bad = 0;
-  for (int f = 0; f < N_FAMILIES; f++) {
-    int64_t n = 0, bad = 0, nan_payload = 0, nans = 0;
-    char first[256] = "";
-    for (int t = 0; t < TILES_PER_FAMILY; t++) {
-      const int64_t ti = (int64_t)f * TILES_PER_FAMILY + t;
-      for (int i = 0; i < 16; i++) {
-        for (int j = 0; j < 8; j++) {
-          const float got = d[ti * 128 + i * 8 + j];
-          const float want = lc_cpu_mma_bf16(c[ti * 128 + i * 8 + j], a + ti * 256 + i * 16,
-                                             b + ti * 128 + j * 16, 16);
-          n++;
-          if (isnan(got) && isnan(want)) {
-            nans++;
-            nan_payload += bits(got) != bits(want);
-            continue;
-          }
-          if (bits(got) != bits(want)) {
-            if (!bad)
-              snprintf(first, sizeof first,
-                       "tile %d [%d][%d]: c %a, GPU %a (0x%08x), model %a (0x%08x)", t, i, j,
-                       (double)c[ti * 128 + i * 8 + j], (double)got, bits(got), (double)want,
-                       bits(want));
-            bad++;
-          }
-          if (f == F_PERMUTED && t % 2 == 1 && bits(got) != bits(d[(ti - 1) * 128 + i * 8 + j]) &&
-              !(isnan(got) && isnan(d[(ti - 1) * 128 + i * 8 + j]))) {
-            if (!bad)
-              snprintf(first, sizeof first,
-                       "tile %d [%d][%d]: permuted terms changed the GPU result", t, i, j);
-            bad++;
-          }
-        }
-      }
-    }
-    printf(
-        "MMA probe %-26s %7lld outputs, %lld differ from the model%s%s; NaN %lld (payload "
-        "differs %lld)\n",
-        family_name[f], (long long)n, (long long)bad, bad ? ": first " : "", first, (long long)nans,
-        (long long)nan_payload);
-    total_bad += bad;
-  }
+  char name[256];
+  device_name(name, sizeof name);
+  const int64_t total_bad = check_outputs("MMA probe", 16, TILES_PER_FAMILY, a, b, c, d);
   printf(
       "MMA probe verdict on %s: mma.sync m16n8k16 bf16 %s the model of docs/numerics.md 10.2 "
       "(%lld outputs differ)\n",
-      info.name, total_bad ? "does NOT follow" : "follows", (long long)total_bad);
+      name, total_bad ? "does NOT follow" : "follows", (long long)total_bad);
   free(a);
   free(b);
   free(c);
@@ -246,11 +287,128 @@ static void test_cuda_mma_model_matches_hardware(void **state) {
 #endif
 }
 
+/* The same families through wgmma m64n8k16 (kernels/mma_probe.cu): a quarter
+ * of the tiles, 64 rows each, so the same number of outputs.  Skips (with a
+ * line saying why) when the build has no sm_90a code or the GPU is not
+ * compute capability 9.0. */
+static void test_cuda_wgmma_model_matches_hardware(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+#if defined(LC_HAVE_CUDA)
+  const int64_t per_family = TILES_PER_FAMILY / 4, tiles = per_family * N_FAMILIES;
+  uint16_t *a = lct_malloc((size_t)tiles * 1024 * 2), *b = lct_malloc((size_t)tiles * 128 * 2);
+  float *c = lct_malloc((size_t)tiles * 512 * 4), *d = lct_malloc((size_t)tiles * 512 * 4);
+  lct_rng rng = lct_rng_new(2027);
+  make_inputs(64, per_family, &rng, a, b, c);
+  char err[256] = "";
+  lc_status st = lc_kernels_wgmma_probe(0, a, b, c, d, tiles, err, sizeof err);
+  if (st == LC_ERR_UNSUPPORTED) {
+    printf("wgmma probe skipped: %s\n", err);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    skip();
+  }
+  if (st != LC_OK) fail_msg("lc_kernels_wgmma_probe: %s", err);
+  char name[256];
+  device_name(name, sizeof name);
+  const int64_t total_bad = check_outputs("wgmma probe", 64, per_family, a, b, c, d);
+  printf(
+      "wgmma probe verdict on %s: wgmma m64n8k16 bf16 %s the model of docs/numerics.md 10.2 "
+      "(%lld outputs differ)\n",
+      name, total_bad ? "does NOT follow" : "follows", (long long)total_bad);
+  free(a);
+  free(b);
+  free(c);
+  free(d);
+  assert_int_equal(total_bad, 0);
+#endif
+}
+
+/* The wgmma tiled kernel of the fast order (kernels/matmul_fast_wgmma.cu) alone,
+ * on parts split here as fast_split_kernel writes them, against
+ * lc_cpu_matmul_fast bit for bit: M, N and K tails (K % 64 != 0, K % 256 != 0,
+ * whole chunks past K in the last segment), several segments, one chunk, with
+ * and without bias, both part counts, a few Inf/NaN in x and W.  Until
+ * kernels/matmul_fast.cu calls this kernel, this is its only test.  Skips as
+ * the wgmma probe. */
+static void test_cuda_wgmma_fast_tiled_equals_cpu(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+#if defined(LC_HAVE_CUDA)
+  static const int64_t shapes[][3] = {/* m, k, n */
+                                      {1, 8, 1},        {64, 64, 128},   {65, 72, 129},
+                                      {130, 1000, 200}, {257, 264, 131}, {128, 2056, 256},
+                                      {300, 520, 70}};
+  const int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+  lct_rng rng = lct_rng_new(2028);
+  int64_t checked = 0;
+  for (int si = 0; si < n_shapes; si++) {
+    for (int parts = 1; parts <= 3; parts += 2) {
+      const int64_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
+      const int64_t kp = (k + 63) / 64 * 64;
+      const int with_bias = (si + parts) % 2;
+      float *x = lct_randn(&rng, m * k, 1.0f);
+      uint16_t *w = lct_rand_bf16(&rng, n * k, 0.05f);
+      uint16_t *bias = with_bias ? lct_rand_bf16(&rng, n, 0.5f) : NULL;
+      if (si == n_shapes - 1) { /* non-finite values reach a few outputs */
+        x[3] = INFINITY;
+        x[k + 5] = NAN;
+        w[2 * k + 7] = 0xFF80u; /* -Inf */
+      }
+      uint16_t *pt = lct_malloc((size_t)(parts * m * kp) * 2);
+      memset(pt, 0, (size_t)(parts * m * kp) * 2);
+      for (int64_t r = 0; r < m; r++)
+        for (int64_t kk = 0; kk < k; kk++) {
+          uint16_t pr[3] = {0, 0, 0};
+          if (parts == 3)
+            lc_split3_bf16(x[r * k + kk], pr);
+          else
+            pr[0] = lc_f32_to_bf16(x[r * k + kk]);
+          for (int p = 0; p < parts; p++) pt[(p * m + r) * kp + kk] = pr[p];
+        }
+      float *got = lct_malloc_f(m * n), *want = lct_malloc_f(m * n);
+      char err[256] = "";
+      lc_status st =
+          lc_kernels_fast_wgmma_probe(0, pt, m, k, w, n, bias, got, parts, err, sizeof err);
+      if (st == LC_ERR_UNSUPPORTED) {
+        printf("wgmma fast tiled skipped: %s\n", err);
+        free(x);
+        free(w);
+        free(bias);
+        free(pt);
+        free(got);
+        free(want);
+        skip();
+      }
+      if (st != LC_OK) fail_msg("lc_kernels_fast_wgmma_probe: %s", err);
+      assert_int_equal(lc_cpu_matmul_fast(x, m, k, w, n, bias, want, parts), LC_OK);
+      char what[128];
+      snprintf(what, sizeof what, "wgmma fast tiled m %lld k %lld n %lld parts %d%s", (long long)m,
+               (long long)k, (long long)n, parts, bias ? " bias" : "");
+      lct_assert_bitwise_f32(got, want, m * n, what);
+      checked += m * n;
+      free(x);
+      free(w);
+      free(bias);
+      free(pt);
+      free(got);
+      free(want);
+    }
+  }
+  printf("wgmma fast tiled: %lld outputs over %d shapes x 2 part counts equal lc_cpu_matmul_fast\n",
+         (long long)checked, n_shapes);
+#endif
+}
+
 int main(void) {
   have_gpu = lct_have_cuda();
   if (!have_gpu) printf("no usable CUDA device (or CUDA not in this build): GPU tests skip\n");
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cuda_mma_model_matches_hardware),
+      cmocka_unit_test(test_cuda_wgmma_model_matches_hardware),
+      cmocka_unit_test(test_cuda_wgmma_fast_tiled_equals_cpu),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   return (rc == 0 && !have_gpu) ? 77 : rc;

@@ -22,7 +22,7 @@ command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
 models="$PWD/.device/models"; [ -d "$models" ] || models="$PWD/../shared/models"
 cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLC_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DLC_MODELS_DIR="$models" | grep -E "^-- (OpenBLAS|CUDA|CMocka)"
+  -DCMAKE_CUDA_ARCHITECTURES=90a -DLC_MODELS_DIR="$models" | grep -E "^-- (OpenBLAS|CUDA|CMocka)"
 cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 rc=0
 if [ $tests -eq 1 ]; then
