@@ -78,6 +78,8 @@ typedef enum lc_kmatmul_path {
   LC_KMATMUL_AUTO = 0,
   LC_KMATMUL_DECODE = 1, /* K split across blocks at segment boundaries */
   LC_KMATMUL_TILED = 2,  /* register-tiled, two accumulator sets */
+  LC_KMATMUL_WGMMA = 3,  /* fast and bf16 only: the tiled path on Hopper's wgmma
+                            (sm_90a image on a 9.0 device; else TILED) */
 } lc_kmatmul_path;
 
 /* Device workspace bytes that suffice for lc_kernels_matmul on this shape
@@ -99,10 +101,10 @@ lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t
  * parts as the wide operand); AUTO picks by M and alignment. */
 size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int parts,
                                         lc_kmatmul_path path);
-lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w,
-                                 int64_t n, const uint16_t *bias, float *y, int parts,
-                                 lc_kmatmul_path path, void *ws, size_t ws_bytes, void *stream,
-                                 char *err, size_t err_len);
+lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                                 const uint16_t *bias, float *y, int parts, lc_kmatmul_path path,
+                                 void *ws, size_t ws_bytes, void *stream, char *err,
+                                 size_t err_len);
 
 /* The MMA probe (kernels/mma_probe.cu): runs `tiles` independent
  * mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32 instructions on `device`:

@@ -365,7 +365,8 @@ static bool tiled_ok(int64_t k, const uint16_t *w) {
 }
 
 static lc_kmatmul_path fast_resolve(int64_t m, int64_t k, const uint16_t *w, lc_kmatmul_path path) {
-  if (path == LC_KMATMUL_TILED && (w == NULL || tiled_ok(k, w))) return LC_KMATMUL_TILED;
+  if ((path == LC_KMATMUL_TILED || path == LC_KMATMUL_WGMMA) && (w == NULL || tiled_ok(k, w)))
+    return LC_KMATMUL_TILED;
   if (path == LC_KMATMUL_AUTO && m > FAST_DECODE_MAX_M && (w == NULL || tiled_ok(k, w)))
     return LC_KMATMUL_TILED;
   return LC_KMATMUL_DECODE;
@@ -403,13 +404,11 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     }
     return lc_launch_status("fast_decode_kernel", err, err_len);
   }
-#if 0
-  /* The wgmma version of this path (kernels/matmul_fast_wgmma.cu, the same bits),
-   * to be wired after its GPU test: taken when the device runs its sm_90a code and
-   * the workspace is 16-byte aligned (tiled_ok already holds here), else this kernel. */
-  if (lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
+  /* The wgmma version of this path (kernels/matmul_fast_wgmma.cu, the same bits):
+   * taken by AUTO and WGMMA when the device runs its sm_90a code and the workspace
+   * is 16-byte aligned (tiled_ok already holds here); TILED keeps mma.sync. */
+  if (path != LC_KMATMUL_TILED && lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
     return lc_matmul_fast_run_wgmma(ws, m, kp, k, w, n, bias, y, P, st, err, err_len);
-#endif
   const size_t smem = sizeof(ft_smem<P>);
   cudaError_t e = cudaFuncSetAttribute(fast_tiled_kernel<P>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
@@ -427,7 +426,8 @@ extern "C" lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k
                                             void *stream, char *err, size_t err_len) {
   if (m < 0 || k < 1 || n < 1) return mm_bad("bad shape", err, err_len);
   if (parts != 1 && parts != 3) return mm_bad("parts must be 1 or 3", err, err_len);
-  if (path != LC_KMATMUL_AUTO && path != LC_KMATMUL_DECODE && path != LC_KMATMUL_TILED)
+  if (path != LC_KMATMUL_AUTO && path != LC_KMATMUL_DECODE && path != LC_KMATMUL_TILED &&
+      path != LC_KMATMUL_WGMMA)
     return mm_bad("unknown path", err, err_len);
   if (m == 0) return LC_OK;
   if (!x || !w || !y) return mm_bad("NULL tensor", err, err_len);

@@ -118,7 +118,8 @@ lc_status lc_cuda_workspace(lc_context *ctx, size_t bytes, void **out);
 lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32_t **dev);
 
 /* matmul with the CUDA kernel path forced (tests and benchmarks:
- * 0 auto, 1 decode, 2 tiled; see kernels/lc_kernels.h). */
+ * 0 auto, 1 decode, 2 tiled (mma.sync in fast and bf16), 3 wgmma (fast and
+ * bf16; strict takes 2); see kernels/lc_kernels.h). */
 lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
                               const lc_weights *bias, float *y, int path);
 

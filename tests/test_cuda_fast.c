@@ -27,7 +27,7 @@
 #include "lib/lc_internal.h"
 
 static int have_gpu;
-static const char *const path_name[3] = {"auto", "decode", "tiled"};
+static const char *const path_name[4] = {"auto", "decode", "tiled", "wgmma"};
 static const lc_mode modes[2] = {LC_MODE_FAST, LC_MODE_BF16};
 static int mode_parts(lc_mode m) {
   return m == LC_MODE_FAST ? 3 : 1;
@@ -157,7 +157,7 @@ static void test_cuda_fast_awkward_shapes_equal_cpu(void **state) {
         const int mis = (int)(ik % 2); /* x and y off 16-byte alignment for half the shapes */
         lct_dev_write(g, xd + mis, x, (size_t)(mmax * k) * sizeof(float));
         for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
-          for (int p = 0; p < 3; p++) {
+          for (int p = 0; p < 4; p++) {
             char what[160];
             snprintf(what, sizeof what, "%s K=%lld N=%lld bias=%d M=%lld path=%s mis=%d",
                      lc_mode_name(modes[mi]), (long long)k, (long long)n, hb, (long long)ms[im],
@@ -215,7 +215,7 @@ static void test_cuda_fast_model_shapes_equal_cpu(void **state) {
       float *cols = lct_malloc((size_t)(mmax * slice) * sizeof(float));
       lct_dev_write(g, xd, x, (size_t)(mmax * k) * sizeof(float));
       for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
-        for (int p = 0; p < 3; p++) {
+        for (int p = 0; p < 4; p++) {
           const int64_t m = ms[im];
           char what[160];
           snprintf(what, sizeof what, "%s N=%lld K=%lld M=%lld path=%s", lc_mode_name(modes[mi]),
@@ -292,7 +292,7 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
           for (int64_t e = 0; e < m * k; e++) x[e] = lct_normalf(&rng);
         memcpy(x + at[a] * k, row, (size_t)k * sizeof(float));
         lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
-        for (int p = 0; p < 3; p++) {
+        for (int p = 0; p < 4; p++) {
           if (m > 256 && p == 1) continue; /* the decode path at large M: slow, same code */
           char what[128];
           snprintf(what, sizeof what, "%s M=%lld row at %lld path=%s", lc_mode_name(modes[mi]),
@@ -314,7 +314,11 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
     }
     /* decode path == tiled path on the same 64 rows */
     gpu_run(g, xd, 64, wg, NULL, yd, 1, got, "decode");
-    lct_assert_bitwise_f32(got, first, 64 * n, "decode path vs tiled path");
+    lct_assert_bitwise_f32(got, first, 64 * n, "decode path vs auto (tiled) path");
+    gpu_run(g, xd, 64, wg, NULL, yd, 2, got, "tiled mma.sync");
+    lct_assert_bitwise_f32(got, first, 64 * n, "tiled (mma.sync) path vs auto");
+    gpu_run(g, xd, 64, wg, NULL, yd, 3, got, "tiled wgmma");
+    lct_assert_bitwise_f32(got, first, 64 * n, "wgmma path vs auto");
     free(first);
     lc_buffer_free(g, xd);
     lc_buffer_free(g, yd);
