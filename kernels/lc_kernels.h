@@ -79,7 +79,8 @@ typedef enum lc_kmatmul_path {
   LC_KMATMUL_DECODE = 1, /* K split across blocks at segment boundaries */
   LC_KMATMUL_TILED = 2,  /* register-tiled, two accumulator sets */
   LC_KMATMUL_WGMMA = 3,  /* fast and bf16 only: the tiled path on Hopper's wgmma
-                            (sm_90a image on a 9.0 device; else TILED) */
+                            (sm_90a image on a 9.0 device; else TILED); not
+                            taken by AUTO until proven on a GPU */
 } lc_kmatmul_path;
 
 /* Device workspace bytes that suffice for lc_kernels_matmul on this shape

@@ -405,9 +405,11 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     return lc_launch_status("fast_decode_kernel", err, err_len);
   }
   /* The wgmma version of this path (kernels/matmul_fast_wgmma.cu, the same bits):
-   * taken by AUTO and WGMMA when the device runs its sm_90a code and the workspace
-   * is 16-byte aligned (tiled_ok already holds here); TILED keeps mma.sync. */
-  if (path != LC_KMATMUL_TILED && lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
+   * taken by WGMMA when the device runs its sm_90a code and the workspace is
+   * 16-byte aligned (tiled_ok already holds here).  AUTO keeps mma.sync until the
+   * wgmma kernel has passed tests/test_cuda_fast.c on a GPU (it has not run on
+   * one yet); TILED is always mma.sync. */
+  if (path == LC_KMATMUL_WGMMA && lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
     return lc_matmul_fast_run_wgmma(ws, m, kp, k, w, n, bias, y, P, st, err, err_len);
   const size_t smem = sizeof(ft_smem<P>);
   cudaError_t e = cudaFuncSetAttribute(fast_tiled_kernel<P>,
