@@ -1,6 +1,6 @@
 /*
  * bench/bench_matmul.c — matmul y[M][N] = x[M][K] W[N][K]^T on the model
- * shapes, six variants side by side in one run:
+ * shapes, seven variants side by side in one run:
  *
  *   strict            lc_matmul in a strict CUDA context (bf16 W widened in
  *                     registers, canonical order, batch invariant)
@@ -15,6 +15,12 @@
  *                     temporary per call + cuBLASLt SGEMM (LayerCast as published)
  *   sgemm-prewidened  cuBLASLt SGEMM on a weight widened once beforehand (the
  *                     FP32 throughput bar for large-M strict)
+ *   fast-wgmma-dec    fast with the kernel path forced to 4 (lc_matmul_with_path,
+ *                     LC_KMATMUL_WGMMA_DECODE: the swap-AB wgmma decode kernel
+ *                     of kernels/matmul_fast_wgmma_decode.cu, K split across
+ *                     blocks), M <= 64 cells only; validated like fast.  On a
+ *                     build or GPU without sm_90a wgmma it is the mma.sync
+ *                     decode kernel (the path's fallback)
  *
  * Napkin math per call (the "GB/s" column counts the bf16 weight bytes only,
  * 2 N K, so it is comparable across variants and with the copy bandwidth):
@@ -97,10 +103,12 @@ static const int64_t ms_quick[] = {1, 16, 256, 4096};
 
 /* Every variant but the SGEMM is lc_matmul in a context of its own mode
  * (ctx[v]); the SGEMM runs on vendor-fp32's context. */
-enum { V_STRICT, V_FAST, V_BF16, V_VBF16, V_VFP32, V_SGEMM, N_VARIANTS };
+enum { V_STRICT, V_FAST, V_BF16, V_VBF16, V_VFP32, V_SGEMM, V_FASTDEC, N_VARIANTS };
 #define N_CTX V_SGEMM
-static const char *const vnames[N_VARIANTS] = {"strict",      "fast",        "bf16",
-                                               "vendor-bf16", "vendor-fp32", "sgemm-prewidened"};
+static const char *const vnames[N_VARIANTS] = {
+    "strict", "fast", "bf16", "vendor-bf16", "vendor-fp32", "sgemm-prewidened", "fast-wgmma-dec"};
+/* fast-wgmma-dec runs on fast's context, for M up to this */
+#define FASTDEC_MAX_M 64
 static const lc_mode vmodes[N_CTX] = {LC_MODE_STRICT, LC_MODE_FAST, LC_MODE_BF16,
                                       LC_MODE_VENDOR_BF16, LC_MODE_VENDOR_FP32};
 #define MAX_COPIES 8
@@ -187,11 +195,19 @@ static lc_status mm_call(void *arg, int slot) {
   if (v == V_SGEMM)
     return lc_vendor_sgemm_prewidened(c->ctx[V_VFP32], x, c->m, c->w32[slot % c->n_w32], c->n, c->k,
                                       c->y);
+  if (v == V_FASTDEC)
+    return lc_matmul_with_path(c->ctx[V_FAST], x, c->m, c->w[V_FAST][slot % c->n_w], NULL, c->y,
+                               LC_KMATMUL_WGMMA_DECODE);
   return lc_matmul(c->ctx[v], x, c->m, c->w[v][slot % c->n_w], NULL, c->y);
 }
 
 static lc_context *variant_ctx(const mm_case *c, int v) {
-  return c->ctx[v == V_SGEMM ? V_VFP32 : v];
+  return c->ctx[v == V_SGEMM ? V_VFP32 : v == V_FASTDEC ? V_FAST : v];
+}
+
+/* whether variant v runs at M = m */
+static int variant_runs(int v, int64_t m) {
+  return v != V_FASTDEC || m <= FASTDEC_MAX_M;
 }
 
 /* Elements of got whose bits differ from ref; the first is printed under
@@ -242,8 +258,8 @@ static double validate(mm_case *c, int v, const row_ref *refs, int n_refs, float
       if (!lcb_check_bitwise(got, refs[ri].strict, c->n, what)) n_validation_failures++;
       continue;
     }
-    if (v == V_FAST || v == V_BF16) {
-      emul_diff += count_bit_diffs(got, v == V_FAST ? refs[ri].fast : refs[ri].bf16, c->n, what);
+    if (v == V_FAST || v == V_BF16 || v == V_FASTDEC) {
+      emul_diff += count_bit_diffs(got, v == V_BF16 ? refs[ri].bf16 : refs[ri].fast, c->n, what);
       emul_checked += c->n;
       continue;
     }
@@ -259,7 +275,7 @@ static double validate(mm_case *c, int v, const row_ref *refs, int n_refs, float
     }
     if (!(r <= worst)) worst = r;
   }
-  if (v == V_FAST || v == V_BF16) {
+  if (v == V_FAST || v == V_BF16 || v == V_FASTDEC) {
     if (emul_diff) {
       printf(
           "VALIDATION FAIL matmul %s M=%lld N=%lld K=%lld: %lld of %lld checked elements differ "
@@ -333,8 +349,9 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
     }
   }
   double t_ref = lcb_now() - t0;
-  const int64_t emul0[2][2] = {{n_emul_diff[V_FAST], n_emul_checked[V_FAST]},
-                               {n_emul_diff[V_BF16], n_emul_checked[V_BF16]}};
+  const int64_t emul0[3][2] = {{n_emul_diff[V_FAST], n_emul_checked[V_FAST]},
+                               {n_emul_diff[V_BF16], n_emul_checked[V_BF16]},
+                               {n_emul_diff[V_FASTDEC], n_emul_checked[V_FASTDEC]}};
 
   /* device data: fresh contexts (so memory figures are this shape's) */
   mm_case c;
@@ -372,16 +389,17 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
       (double)d->l2_bytes / 1048576.0);
 
   /* the table */
-  float *row0[N_VARIANTS][MAX_MS];
+  float *row0[N_VARIANTS][MAX_MS] = {{0}};
   double worst[N_VARIANTS] = {0};
   /* baseline first */
-  int order[N_VARIANTS] = {V_VBF16, V_STRICT, V_FAST, V_BF16, V_VFP32, V_SGEMM};
+  int order[N_VARIANTS] = {V_VBF16, V_STRICT, V_FAST, V_FASTDEC, V_BF16, V_VFP32, V_SGEMM};
   lcb_result_header();
   for (int mi = 0; mi < n_ms; mi++) {
     c.m = ms[mi];
     lcb_timing t[N_VARIANTS];
     for (int oi = 0; oi < N_VARIANTS; oi++) {
       int v = order[oi];
+      if (!variant_runs(v, c.m)) continue;
       c.variant = v;
       row0[v][mi] = lcb_malloc((size_t)n * sizeof(float));
       double r = validate(&c, v, refs, n_refs, row0[v][mi]);
@@ -393,6 +411,7 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
     snprintf(shape, sizeof shape, "M=%lld N=%lld K=%lld", (long long)c.m, (long long)n,
              (long long)k);
     for (int v = 0; v < N_VARIANTS; v++) {
+      if (!variant_runs(v, c.m)) continue;
       char vs[64];
       snprintf(vs, sizeof vs, "%.2fx vs vendor-bf16", t[V_VBF16].median_us / t[v].median_us);
       lcb_result("matmul", shape, vnames[v], &t[v], (double)wbytes,
@@ -404,14 +423,19 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
   lcb_note("\nrow 0 (the same x row at every M) across the %d values of M, distinct results:",
            n_ms);
   for (int v = 0; v < N_VARIANTS; v++) {
-    int distinct = 0;
+    int distinct = 0, run = 0;
     for (int a = 0; a < n_ms; a++) {
+      if (!row0[v][a]) continue;
+      run++;
       int seen = 0;
       for (int b = 0; b < a && !seen; b++)
-        seen = memcmp(row0[v][a], row0[v][b], (size_t)n * sizeof(float)) == 0;
+        seen = row0[v][b] && memcmp(row0[v][a], row0[v][b], (size_t)n * sizeof(float)) == 0;
       if (!seen) distinct++;
     }
-    lcb_note(" %s %d;", vnames[v], distinct);
+    if (run == n_ms)
+      lcb_note(" %s %d;", vnames[v], distinct);
+    else
+      lcb_note(" %s %d (of its %d values of M);", vnames[v], distinct, run);
   }
   lcb_note("\n\n");
 
@@ -433,12 +457,14 @@ static void run_shape(const lcb_device *d, const lcb_opts *o, int si) {
   lcb_note("| %s | 4.00 (caller's fp32 copy) | - | 4.00 + cuBLASLt workspace |\n\n",
            vnames[V_SGEMM]);
   lcb_note(
-      "validation: strict memcmp-equal to CPU strict on rows 0, M/2, M-1 at every M; fast and "
-      "bf16 against the CPU emulation on the same rows, elements whose bits differ: fast %lld of "
-      "%lld, bf16 %lld of %lld; worst err/bound: vendor-bf16 %.3g, vendor-fp32 %.3g, "
-      "sgemm-prewidened %.3g (<= 1 passes)\n",
+      "validation: strict memcmp-equal to CPU strict on rows 0, M/2, M-1 at every M; fast, "
+      "fast-wgmma-dec and bf16 against the CPU emulation on the same rows, elements whose bits "
+      "differ: fast %lld of %lld, fast-wgmma-dec %lld of %lld, bf16 %lld of %lld; worst "
+      "err/bound: vendor-bf16 %.3g, vendor-fp32 %.3g, sgemm-prewidened %.3g (<= 1 passes)\n",
       (long long)(n_emul_diff[V_FAST] - emul0[0][0]),
       (long long)(n_emul_checked[V_FAST] - emul0[0][1]),
+      (long long)(n_emul_diff[V_FASTDEC] - emul0[2][0]),
+      (long long)(n_emul_checked[V_FASTDEC] - emul0[2][1]),
       (long long)(n_emul_diff[V_BF16] - emul0[1][0]),
       (long long)(n_emul_checked[V_BF16] - emul0[1][1]), worst[V_VBF16], worst[V_VFP32],
       worst[V_SGEMM]);
@@ -666,9 +692,10 @@ int main(int argc, char **argv) {
   }
   bars(&dev, &o);
   lcb_note(
-      "\nfast and bf16 against the CPU emulation (bitwise): fast %lld of %lld elements differ, "
-      "bf16 %lld of %lld\n",
+      "\nfast, fast-wgmma-dec and bf16 against the CPU emulation (bitwise): fast %lld of %lld "
+      "elements differ, fast-wgmma-dec %lld of %lld, bf16 %lld of %lld\n",
       (long long)n_emul_diff[V_FAST], (long long)n_emul_checked[V_FAST],
+      (long long)n_emul_diff[V_FASTDEC], (long long)n_emul_checked[V_FASTDEC],
       (long long)n_emul_diff[V_BF16], (long long)n_emul_checked[V_BF16]);
   lcb_note("validation failures: %d; total time %.0f s\n", n_validation_failures, lcb_now() - t0);
   lcb_write_markdown(&o, &dev, "matmul: strict, fast and bf16 vs the vendor baselines",

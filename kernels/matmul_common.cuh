@@ -2,7 +2,8 @@
  * kernels/matmul_common.cuh — what the matmul kernels of matmul_decode.cu and
  * matmul_tiled.cu share, and the host functions by which kernels/matmul.cu
  * (the entry, the path choice and the combine) reaches them (and
- * kernels/matmul_fast.cu the wgmma path of kernels/matmul_fast_wgmma.cu).
+ * kernels/matmul_fast.cu the wgmma paths of kernels/matmul_fast_wgmma.cu and
+ * kernels/matmul_fast_wgmma_decode.cu).
  *
  * Device helpers, header-only and inline, so each including file gets its own
  * copy and no relocatable device code is needed:
@@ -168,5 +169,21 @@ bool lc_matmul_fast_wgmma_available(void);
 lc_status lc_matmul_fast_run_wgmma(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
                                    const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
                                    int parts_count, cudaStream_t st, char *err, size_t err_len);
+
+/* kernels/matmul_fast_wgmma_decode.cu: the fast order's WGMMA_DECODE path
+ * (swap-AB wgmma, W as A, the x parts as B; sm_90a) for 1 <= m <=
+ * LC_FAST_WGMMA_DECODE_MAX_M: y from the parts, bitwise the other fast kernels.
+ * K is split across blocks at segment boundaries when the shape asks for it;
+ * then every segment's sum goes to `part` [nseg][m][n] (part_bytes, at least
+ * lc_matmul_fast_wgmma_decode_split_bytes: 0 when unsplit) and
+ * lc_matmul_launch_combine finishes y.  Needs k % 8 == 0, 16-byte aligned w
+ * and parts, and an sm_90a image on a 9.0 device (LC_ERR_UNSUPPORTED
+ * otherwise). */
+#define LC_FAST_WGMMA_DECODE_MAX_M 64
+size_t lc_matmul_fast_wgmma_decode_split_bytes(int64_t m, int64_t k, int64_t n);
+lc_status lc_matmul_fast_run_wgmma_decode(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
+                                          const uint16_t *w, int64_t n, const uint16_t *bias,
+                                          float *y, int parts_count, float *part, size_t part_bytes,
+                                          cudaStream_t st, char *err, size_t err_len);
 
 #endif /* LC_MATMUL_COMMON_CUH */

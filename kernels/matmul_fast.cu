@@ -37,7 +37,11 @@
  *                       ldmatrix fragments, 8 warps of 64 x 32, the tensor-core
  *                       accumulator, the segment and the fp32 sum in registers.
  * AUTO takes DECODE for m <= FAST_DECODE_MAX_M and whenever the tiled kernel's
- * 16-byte copies cannot be used (k % 8 or w not 16-byte aligned).
+ * 16-byte copies cannot be used (k % 8 or w not 16-byte aligned).  Two more on
+ * Hopper's wgmma (sm_90a), taken only when asked for: WGMMA, the tiled kernel
+ * (kernels/matmul_fast_wgmma.cu; else TILED), and WGMMA_DECODE, a swap-AB
+ * decode kernel for m <= 64 with K split across blocks
+ * (kernels/matmul_fast_wgmma_decode.cu; else DECODE).
  */
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -372,17 +376,25 @@ static lc_kmatmul_path fast_resolve(int64_t m, int64_t k, const uint16_t *w, lc_
   return LC_KMATMUL_DECODE;
 }
 
+/* The parts [P][m][kp]; for WGMMA_DECODE where it may run (m <= 64, k % 8 == 0)
+ * and the shape splits K, the segment sums [nseg][m][n] after them. */
+static size_t parts_bytes(int64_t m, int64_t k, int parts) {
+  return (size_t)parts * (size_t)m * (size_t)round_up(k, KC) * sizeof(uint16_t);
+}
+
 extern "C" size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int parts,
                                                    lc_kmatmul_path path) {
-  (void)n, (void)path;
   if (m <= 0 || k <= 0 || (parts != 1 && parts != 3)) return 0;
-  return (size_t)parts * (size_t)m * (size_t)round_up(k, KC) * sizeof(uint16_t);
+  size_t b = parts_bytes(m, k, parts);
+  if (path == LC_KMATMUL_WGMMA_DECODE && m <= LC_FAST_WGMMA_DECODE_MAX_M && k % 8 == 0)
+    b += lc_matmul_fast_wgmma_decode_split_bytes(m, k, n);
+  return b;
 }
 
 template <int P>
 static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
                           const uint16_t *bias, float *y, lc_kmatmul_path path, uint16_t *ws,
-                          cudaStream_t st, char *err, size_t err_len) {
+                          size_t ws_bytes, cudaStream_t st, char *err, size_t err_len) {
   const int64_t kp = round_up(k, KC);
   {
     const int64_t total = m * kp;
@@ -391,6 +403,20 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     fast_split_kernel<P><<<(unsigned)blocks, 256, 0, st>>>(x, m, k, kp, ws);
     lc_status s = lc_launch_status("fast_split_kernel", err, err_len);
     if (s != LC_OK) return s;
+  }
+  /* WGMMA_DECODE (kernels/matmul_fast_wgmma_decode.cu, the same bits): where
+   * the device runs sm_90a code, m <= 64, and the 16-byte copies can be used;
+   * the mma.sync decode kernel otherwise.  AUTO does not take it until it has
+   * passed tests/test_cuda_fast.c on a GPU (it has not run on one yet). */
+  if (path == LC_KMATMUL_WGMMA_DECODE) {
+    if (m <= LC_FAST_WGMMA_DECODE_MAX_M && tiled_ok(k, w) && lc_aligned16(ws) &&
+        lc_matmul_fast_wgmma_available()) {
+      const size_t pb = parts_bytes(m, k, P);
+      float *part = reinterpret_cast<float *>(reinterpret_cast<char *>(ws) + pb);
+      return lc_matmul_fast_run_wgmma_decode(ws, m, kp, k, w, n, bias, y, P, part, ws_bytes - pb,
+                                             st, err, err_len);
+    }
+    path = LC_KMATMUL_DECODE;
   }
   const dim3 grid_n((unsigned)((n + 15) / 16));
   if (fast_resolve(m, k, w, path) == LC_KMATMUL_DECODE) {
@@ -429,7 +455,7 @@ extern "C" lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k
   if (m < 0 || k < 1 || n < 1) return mm_bad("bad shape", err, err_len);
   if (parts != 1 && parts != 3) return mm_bad("parts must be 1 or 3", err, err_len);
   if (path != LC_KMATMUL_AUTO && path != LC_KMATMUL_DECODE && path != LC_KMATMUL_TILED &&
-      path != LC_KMATMUL_WGMMA)
+      path != LC_KMATMUL_WGMMA && path != LC_KMATMUL_WGMMA_DECODE)
     return mm_bad("unknown path", err, err_len);
   if (m == 0) return LC_OK;
   if (!x || !w || !y) return mm_bad("NULL tensor", err, err_len);
@@ -437,6 +463,6 @@ extern "C" lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k
     return mm_bad("workspace too small", err, err_len);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   uint16_t *p = static_cast<uint16_t *>(ws);
-  if (parts == 3) return run_fast<3>(x, m, k, w, n, bias, y, path, p, st, err, err_len);
-  return run_fast<1>(x, m, k, w, n, bias, y, path, p, st, err, err_len);
+  if (parts == 3) return run_fast<3>(x, m, k, w, n, bias, y, path, p, ws_bytes, st, err, err_len);
+  return run_fast<1>(x, m, k, w, n, bias, y, path, p, ws_bytes, st, err, err_len);
 }

@@ -1,8 +1,10 @@
 /*
  * kernels/wgmma_bf16.cuh — the Hopper warpgroup MMA (wgmma.mma_async, sm_90a
  * only) as the fast order uses it, shared by the wgmma tiled kernel
- * (kernels/matmul_fast_wgmma.cu) and the probe that checks it against the CPU
- * model (kernels/mma_probe.cu).  Header-only and file-local, like
+ * (kernels/matmul_fast_wgmma.cu), the swap-AB wgmma decode kernel
+ * (kernels/matmul_fast_wgmma_decode.cu: W as A, the x parts as B with N = 8,
+ * 16, 32 or 64) and the probe that checks it against the CPU model
+ * (kernels/mma_probe.cu).  Header-only and file-local, like
  * kernels/mma_bf16.cuh.
  *
  * LC_WGMMA_DEVICE is 1 only while nvcc compiles device code for an
@@ -154,6 +156,42 @@ static __device__ __forceinline__ void lc_wgmma_m64n8(float (&d)[4], uint64_t da
   "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), \
       "+f"(d[i + 6]), "+f"(d[i + 7])
 
+/* d[0..7] = MMA(A, B, d): m64n16k16, A 64 x 16 and B 16 x 16. */
+static __device__ __forceinline__ void lc_wgmma_m64n16(float (&d)[8], uint64_t da, uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, 0;\n}\n"
+      : LC_WG_F8(0)
+      : "l"(da), "l"(db)
+      : "memory");
+}
+
+/* d[0..15] = MMA(A, B, d): m64n32k16, A 64 x 16 and B 32 x 16. */
+static __device__ __forceinline__ void lc_wgmma_m64n32(float (&d)[16], uint64_t da, uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
+      "%16, %17, p, 1, 1, 0, 0;\n}\n"
+      : LC_WG_F8(0), LC_WG_F8(8)
+      : "l"(da), "l"(db)
+      : "memory");
+}
+
+/* d[0..31] = MMA(A, B, d): m64n64k16, A 64 x 16 and B 64 x 16. */
+static __device__ __forceinline__ void lc_wgmma_m64n64(float (&d)[32], uint64_t da, uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "%32, %33, p, 1, 1, 0, 0;\n}\n"
+      : LC_WG_F8(0), LC_WG_F8(8), LC_WG_F8(16), LC_WG_F8(24)
+      : "l"(da), "l"(db)
+      : "memory");
+}
+
 /* d[0..63] = MMA(A, B, d): m64n128k16, A 64 x 16 and B 128 x 16. */
 static __device__ __forceinline__ void lc_wgmma_m64n128(float (&d)[64], uint64_t da, uint64_t db) {
   asm volatile(
@@ -170,6 +208,24 @@ static __device__ __forceinline__ void lc_wgmma_m64n128(float (&d)[64], uint64_t
       : "memory");
 }
 #undef LC_WG_F8
+
+/* The m64nNk16 of the accumulator's size, N = 2 x its floats (8, 16, 32, 64,
+ * 128): templates over N call this one name. */
+static __device__ __forceinline__ void lc_wgmma_m64nN(float (&d)[4], uint64_t da, uint64_t db) {
+  lc_wgmma_m64n8(d, da, db);
+}
+static __device__ __forceinline__ void lc_wgmma_m64nN(float (&d)[8], uint64_t da, uint64_t db) {
+  lc_wgmma_m64n16(d, da, db);
+}
+static __device__ __forceinline__ void lc_wgmma_m64nN(float (&d)[16], uint64_t da, uint64_t db) {
+  lc_wgmma_m64n32(d, da, db);
+}
+static __device__ __forceinline__ void lc_wgmma_m64nN(float (&d)[32], uint64_t da, uint64_t db) {
+  lc_wgmma_m64n64(d, da, db);
+}
+static __device__ __forceinline__ void lc_wgmma_m64nN(float (&d)[64], uint64_t da, uint64_t db) {
+  lc_wgmma_m64n128(d, da, db);
+}
 
 #endif /* LC_WGMMA_DEVICE */
 

@@ -119,7 +119,9 @@ lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32
 
 /* matmul with the CUDA kernel path forced (tests and benchmarks:
  * 0 auto, 1 decode, 2 tiled (mma.sync in fast and bf16), 3 wgmma (fast and
- * bf16; strict takes 2); see kernels/lc_kernels.h). */
+ * bf16; strict takes 2), 4 wgmma decode (fast and bf16, M <= 64, k % 8 == 0,
+ * 16-byte aligned w, else 1; strict takes 1); see kernels/lc_kernels.h).
+ * The path never changes a bit. */
 lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
                               const lc_weights *bias, float *y, int path);
 

@@ -50,10 +50,12 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
                               const lc_weights *bias, float *y, int path) {
   static const char fn[] = "lc_matmul";
   LC_TRY(lc_check_ctx(ctx, fn));
-  if (path < 0 || path > 3)
+  if (path < 0 || path > 4)
     return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: unknown kernel path %d", fn, path);
   if (path == LC_KMATMUL_WGMMA && !fast_parts(ctx))
     path = LC_KMATMUL_TILED; /* strict has no wgmma */
+  if (path == LC_KMATMUL_WGMMA_DECODE && !fast_parts(ctx))
+    path = LC_KMATMUL_DECODE; /* nor a wgmma decode kernel */
   LC_TRY(lc_check_weights(ctx, w, fn, "w"));
   LC_TRY(lc_check_rows(ctx, m, fn, "m"));
   int64_t n = w->rows, k = w->cols;

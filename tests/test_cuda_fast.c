@@ -1,10 +1,12 @@
 /*
  * tests/test_cuda_fast.c — the fast and bf16 matmul on a real GPU
  * (kernels/matmul_fast.cu): bitwise equal to the CPU emulation
- * (cpu_ref/matmul_fast.c) on awkward and model shapes, on both kernel paths
- * and AUTO; the two paths equal; bitwise batch invariant over M = 1..64 and a
- * spread to 4096 rows with poisoned neighbours; 100 repetitions identical;
- * normwise accuracy against float64 on a model shape, beside CUDA strict's.
+ * (cpu_ref/matmul_fast.c) on awkward and model shapes, on every kernel path
+ * (decode, tiled, wgmma, wgmma decode) and AUTO; the paths equal; the wgmma
+ * decode path on K = 14336 with and without its K split; bitwise batch
+ * invariant over M = 1..64 and a spread to 4096 rows with poisoned neighbours;
+ * 100 repetitions identical; normwise accuracy against float64 on a model
+ * shape, beside CUDA strict's.
  * Without a GPU (or CUDA in the build) every test skips and the binary exits 77.
  *
  * The CPU emulation costs ~20 ns per multiply-add and part, so big shapes are
@@ -24,10 +26,13 @@
 
 #include "cast/lc_cast.h"
 #include "cpu_ref/cpu_ref.h"
+#include "kernels/lc_kernels.h" /* lc_kmatmul_path; lc_kernels_wgmma_probe with CUDA */
 #include "lib/lc_internal.h"
 
 static int have_gpu;
-static const char *const path_name[4] = {"auto", "decode", "tiled", "wgmma"};
+/* the kernel paths of lc_matmul_with_path (kernels/lc_kernels.h lc_kmatmul_path) */
+#define N_PATHS 5
+static const char *const path_name[N_PATHS] = {"auto", "decode", "tiled", "wgmma", "wgmma-dec"};
 static const lc_mode modes[2] = {LC_MODE_FAST, LC_MODE_BF16};
 static int mode_parts(lc_mode m) {
   return m == LC_MODE_FAST ? 3 : 1;
@@ -157,7 +162,7 @@ static void test_cuda_fast_awkward_shapes_equal_cpu(void **state) {
         const int mis = (int)(ik % 2); /* x and y off 16-byte alignment for half the shapes */
         lct_dev_write(g, xd + mis, x, (size_t)(mmax * k) * sizeof(float));
         for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
-          for (int p = 0; p < 4; p++) {
+          for (int p = 0; p < N_PATHS; p++) {
             char what[160];
             snprintf(what, sizeof what, "%s K=%lld N=%lld bias=%d M=%lld path=%s mis=%d",
                      lc_mode_name(modes[mi]), (long long)k, (long long)n, hb, (long long)ms[im],
@@ -215,7 +220,7 @@ static void test_cuda_fast_model_shapes_equal_cpu(void **state) {
       float *cols = lct_malloc((size_t)(mmax * slice) * sizeof(float));
       lct_dev_write(g, xd, x, (size_t)(mmax * k) * sizeof(float));
       for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
-        for (int p = 0; p < 4; p++) {
+        for (int p = 0; p < N_PATHS; p++) {
           const int64_t m = ms[im];
           char what[160];
           snprintf(what, sizeof what, "%s N=%lld K=%lld M=%lld path=%s", lc_mode_name(modes[mi]),
@@ -292,8 +297,9 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
           for (int64_t e = 0; e < m * k; e++) x[e] = lct_normalf(&rng);
         memcpy(x + at[a] * k, row, (size_t)k * sizeof(float));
         lct_dev_write(g, xd, x, (size_t)(m * k) * sizeof(float));
-        for (int p = 0; p < 4; p++) {
-          if (m > 256 && p == 1) continue; /* the decode path at large M: slow, same code */
+        for (int p = 0; p < N_PATHS; p++) {
+          /* the decode path at large M: slow, same code (wgmma-dec falls back to it above 64) */
+          if (m > 256 && (p == 1 || p == 4)) continue;
           char what[128];
           snprintf(what, sizeof what, "%s M=%lld row at %lld path=%s", lc_mode_name(modes[mi]),
                    (long long)m, (long long)at[a], path_name[p]);
@@ -319,6 +325,8 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
     lct_assert_bitwise_f32(got, first, 64 * n, "tiled (mma.sync) path vs auto");
     gpu_run(g, xd, 64, wg, NULL, yd, 3, got, "tiled wgmma");
     lct_assert_bitwise_f32(got, first, 64 * n, "wgmma path vs auto");
+    gpu_run(g, xd, 64, wg, NULL, yd, 4, got, "wgmma decode");
+    lct_assert_bitwise_f32(got, first, 64 * n, "wgmma decode path vs auto");
     free(first);
     lc_buffer_free(g, xd);
     lc_buffer_free(g, yd);
@@ -336,7 +344,90 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
       (long long)checks, lct_now_s() - t0);
 }
 
-/* ---- 4. accuracy on a model shape ---------------------------------------------*/
+/* ---- 4. the wgmma decode path on long K -----------------------------------------*/
+
+/* Path 4 (kernels/matmul_fast_wgmma_decode.cu) at K = 14336 (56 segments)
+ * against the CPU emulation bit for bit, with a bias: N = 1024 splits K across
+ * blocks (8 column tiles x 14 blocks of 4 segments; the 56 segment sums meet in
+ * the combine kernel), N = 14336 does not (112 blocks keep y themselves); M = 1,
+ * 8, 33, 64 (wgmma N = 8, 8, 64, 64).  Three slices of 64 columns: the first
+ * and the last (both warpgroups of a tile, every warp) and one across the tile
+ * boundary at N/2.  Without sm_90a code or a 9.0 device path 4 falls back to
+ * the mma.sync decode kernel, which is compared the same way (the summary line
+ * says which ran). */
+static void test_cuda_fast_wgmma_decode_long_k_equals_cpu(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+  const int64_t k = 14336, mmax = 64, slice = 64;
+  static const int64_t ns[] = {1024, 14336};
+  static const int64_t ms[] = {1, 8, 33, 64};
+  int wgmma = 0;
+#if defined(LC_HAVE_CUDA)
+  {
+    char err[256] = "";
+    wgmma = lc_kernels_wgmma_probe(0, NULL, NULL, NULL, NULL, 0, err, sizeof err) == LC_OK;
+  }
+#endif
+  const double t0 = lct_now_s();
+  int64_t runs = 0;
+  for (int mi = 0; mi < 2; mi++) {
+    lc_context *g = lct_cuda(modes[mi]);
+    for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
+      const int64_t n = ns[in];
+      const int64_t c0[3] = {0, n / 2 - slice / 2, n - slice};
+      const uint64_t seed = 3000 + 8 * in + (uint64_t)mi;
+      uint16_t *w = rand_bf16(n * k, seed, 0.02f);
+      uint16_t *b = rand_bf16(n, seed + 1, 0.5f);
+      float *x = rand_f32(mmax * k, seed + 2, 1.0f);
+      /* rows are independent: the first m rows of the 64-row reference are M = m's */
+      float *ref[3];
+      for (int i = 0; i < 3; i++) {
+        ref[i] = lct_malloc((size_t)(mmax * slice) * sizeof(float));
+        cpu_fast(x, mmax, k, w, c0[i], slice, b, ref[i], mode_parts(modes[mi]));
+      }
+      lc_weights *wg = lct_weights_bf16(g, n, k, w);
+      lc_weights *bg = lct_weights_bf16(g, 1, n, b);
+      float *xd = lct_dev_alloc(g, (size_t)(mmax * k) * sizeof(float));
+      float *yd = lct_dev_alloc(g, (size_t)(mmax * n) * sizeof(float));
+      float *got = lct_malloc((size_t)(mmax * n) * sizeof(float));
+      float *cols = lct_malloc((size_t)(mmax * slice) * sizeof(float));
+      lct_dev_write(g, xd, x, (size_t)(mmax * k) * sizeof(float));
+      for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
+        const int64_t m = ms[im];
+        char what[160];
+        snprintf(what, sizeof what, "%s N=%lld K=%lld M=%lld bias path=%s", lc_mode_name(modes[mi]),
+                 (long long)n, (long long)k, (long long)m, path_name[LC_KMATMUL_WGMMA_DECODE]);
+        gpu_run(g, xd, m, wg, bg, yd, LC_KMATMUL_WGMMA_DECODE, got, what);
+        for (int i = 0; i < 3; i++) {
+          for (int64_t r = 0; r < m; r++)
+            memcpy(cols + r * slice, got + r * n + c0[i], (size_t)slice * sizeof(float));
+          lct_assert_bitwise_f32(cols, ref[i], m * slice, what);
+        }
+        runs++;
+      }
+      lc_buffer_free(g, xd);
+      lc_buffer_free(g, yd);
+      lc_weights_free(bg);
+      lc_weights_free(wg);
+      for (int i = 0; i < 3; i++) free(ref[i]);
+      free(w);
+      free(b);
+      free(x);
+      free(got);
+      free(cols);
+    }
+    lc_context_free(g);
+  }
+  printf(
+      "wgmma decode, K = 14336: %lld (mode, N, M) runs, 3 x 64 columns each bitwise equal to the "
+      "CPU emulation; %s (%.1f s)\n",
+      (long long)runs,
+      wgmma ? "the swap-AB wgmma kernel ran (N = 1024 split, N = 14336 unsplit)"
+            : "no sm_90a code or not a 9.0 device: path 4 fell back to the mma.sync decode kernel",
+      lct_now_s() - t0);
+}
+
+/* ---- 5. accuracy on a model shape ---------------------------------------------*/
 
 static void test_cuda_fast_accuracy_vs_f64(void **state) {
   (void)state;
@@ -393,6 +484,7 @@ int main(void) {
       cmocka_unit_test(test_cuda_fast_awkward_shapes_equal_cpu),
       cmocka_unit_test(test_cuda_fast_model_shapes_equal_cpu),
       cmocka_unit_test(test_cuda_fast_batch_invariant_paths_and_repeats),
+      cmocka_unit_test(test_cuda_fast_wgmma_decode_long_k_equals_cpu),
       cmocka_unit_test(test_cuda_fast_accuracy_vs_f64),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
