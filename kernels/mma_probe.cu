@@ -53,6 +53,33 @@ __global__ void mma_probe_kernel(const uint16_t *a, const uint16_t *b, const flo
   D[(g + 8) * 8 + 2 * t + 1] = acc[3];
 }
 
+/* The four device buffers of a probe: a, b and c uploaded from the host, d read
+ * back; probe_download frees all four whatever happened. */
+typedef struct probe_io {
+  void *a, *b, *c, *d;
+  size_t ab, bb, cb, db;
+} probe_io;
+
+static cudaError_t probe_upload(probe_io *io, const void *a, const void *b, const void *c) {
+  cudaError_t e = cudaMalloc(&io->a, io->ab);
+  if (e == cudaSuccess) e = cudaMalloc(&io->b, io->bb);
+  if (e == cudaSuccess) e = cudaMalloc(&io->c, io->cb);
+  if (e == cudaSuccess) e = cudaMalloc(&io->d, io->db);
+  if (e == cudaSuccess) e = cudaMemcpy(io->a, a, io->ab, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMemcpy(io->b, b, io->bb, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMemcpy(io->c, c, io->cb, cudaMemcpyHostToDevice);
+  return e;
+}
+
+static cudaError_t probe_download(probe_io *io, cudaError_t e, void *d) {
+  if (e == cudaSuccess) e = cudaMemcpy(d, io->d, io->db, cudaMemcpyDeviceToHost);
+  cudaFree(io->a);
+  cudaFree(io->b);
+  cudaFree(io->c);
+  cudaFree(io->d);
+  return e;
+}
+
 extern "C" lc_status lc_kernels_mma_probe(int device, const uint16_t *a_host,
                                           const uint16_t *b_host, const float *c_host,
                                           float *d_host, int64_t tiles, char *err, size_t err_len) {
@@ -63,28 +90,22 @@ extern "C" lc_status lc_kernels_mma_probe(int device, const uint16_t *a_host,
   if (tiles == 0) return LC_OK;
   cudaError_t e = cudaSetDevice(device);
   if (e != cudaSuccess) return lc_cuda_fail(e, "cudaSetDevice", err, err_len);
-  uint16_t *da = NULL, *db = NULL;
-  float *dc = NULL, *dd = NULL;
-  const size_t ab = (size_t)tiles * 256 * 2, bb = (size_t)tiles * 128 * 2,
-               cb = (size_t)tiles * 128 * 4;
-  e = cudaMalloc(&da, ab);
-  if (e == cudaSuccess) e = cudaMalloc(&db, bb);
-  if (e == cudaSuccess) e = cudaMalloc(&dc, cb);
-  if (e == cudaSuccess) e = cudaMalloc(&dd, cb);
-  if (e == cudaSuccess) e = cudaMemcpy(da, a_host, ab, cudaMemcpyHostToDevice);
-  if (e == cudaSuccess) e = cudaMemcpy(db, b_host, bb, cudaMemcpyHostToDevice);
-  if (e == cudaSuccess) e = cudaMemcpy(dc, c_host, cb, cudaMemcpyHostToDevice);
+  probe_io io = {NULL,
+                 NULL,
+                 NULL,
+                 NULL,
+                 (size_t)tiles * 256 * 2,
+                 (size_t)tiles * 128 * 2,
+                 (size_t)tiles * 128 * 4,
+                 (size_t)tiles * 128 * 4};
+  e = probe_upload(&io, a_host, b_host, c_host);
   if (e == cudaSuccess) {
     const int warps = 4;
-    mma_probe_kernel<<<(unsigned)((tiles + warps - 1) / warps), warps * 32>>>(da, db, dc, dd,
-                                                                              tiles);
+    mma_probe_kernel<<<(unsigned)((tiles + warps - 1) / warps), warps * 32>>>(
+        (const uint16_t *)io.a, (const uint16_t *)io.b, (const float *)io.c, (float *)io.d, tiles);
     e = cudaGetLastError();
   }
-  if (e == cudaSuccess) e = cudaMemcpy(d_host, dd, cb, cudaMemcpyDeviceToHost);
-  cudaFree(da);
-  cudaFree(db);
-  cudaFree(dc);
-  cudaFree(dd);
+  e = probe_download(&io, e, d_host);
   if (e != cudaSuccess) return lc_cuda_fail(e, "lc_kernels_mma_probe", err, err_len);
   return LC_OK;
 }
@@ -160,27 +181,22 @@ extern "C" lc_status lc_kernels_wgmma_probe(int device, const uint16_t *a_host,
     return LC_ERR_UNSUPPORTED;
   }
   if (tiles == 0) return LC_OK;
-  uint16_t *da = NULL, *db = NULL;
-  float *dc = NULL, *dd = NULL;
-  const size_t ab = (size_t)tiles * 1024 * 2, bb = (size_t)tiles * 128 * 2,
-               cb = (size_t)tiles * 512 * 4;
-  e = cudaMalloc(&da, ab);
-  if (e == cudaSuccess) e = cudaMalloc(&db, bb);
-  if (e == cudaSuccess) e = cudaMalloc(&dc, cb);
-  if (e == cudaSuccess) e = cudaMalloc(&dd, cb);
-  if (e == cudaSuccess) e = cudaMemcpy(da, a_host, ab, cudaMemcpyHostToDevice);
-  if (e == cudaSuccess) e = cudaMemcpy(db, b_host, bb, cudaMemcpyHostToDevice);
-  if (e == cudaSuccess) e = cudaMemcpy(dc, c_host, cb, cudaMemcpyHostToDevice);
+  probe_io io = {NULL,
+                 NULL,
+                 NULL,
+                 NULL,
+                 (size_t)tiles * 1024 * 2,
+                 (size_t)tiles * 128 * 2,
+                 (size_t)tiles * 512 * 4,
+                 (size_t)tiles * 512 * 4};
+  e = probe_upload(&io, a_host, b_host, c_host);
   if (e == cudaSuccess) {
     const int64_t blocks = tiles < 1024 ? tiles : 1024;
-    wgmma_probe_kernel<<<(unsigned)blocks, 128>>>(da, db, dc, dd, tiles);
+    wgmma_probe_kernel<<<(unsigned)blocks, 128>>>((const uint16_t *)io.a, (const uint16_t *)io.b,
+                                                  (const float *)io.c, (float *)io.d, tiles);
     e = cudaGetLastError();
   }
-  if (e == cudaSuccess) e = cudaMemcpy(d_host, dd, cb, cudaMemcpyDeviceToHost);
-  cudaFree(da);
-  cudaFree(db);
-  cudaFree(dc);
-  cudaFree(dd);
+  e = probe_download(&io, e, d_host);
   if (e != cudaSuccess) return lc_cuda_fail(e, "lc_kernels_wgmma_probe", err, err_len);
   return LC_OK;
 }

@@ -38,15 +38,9 @@ static int mode_parts(lc_mode m) {
   return m == LC_MODE_FAST ? 3 : 1;
 }
 
-static uint64_t mix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 /* normal-ish values (sum of two uniforms), reproducible from (seed, i) */
 static float hval(uint64_t seed, int64_t i) {
-  uint64_t h = mix64(seed * 0x632BE59BD9B4E019ull + (uint64_t)i);
+  uint64_t h = lct_mix64(seed * 0x632BE59BD9B4E019ull + (uint64_t)i);
   return (float)((double)(h >> 40) * 0x1p-24 + (double)((h >> 16) & 0xFFFFFF) * 0x1p-24 - 1.0);
 }
 static float *rand_f32(int64_t n, uint64_t seed, float scale) {

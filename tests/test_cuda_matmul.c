@@ -52,17 +52,11 @@ static int n_threads(void) {
   return (int)c;
 }
 
-/* Counter-based random values (splitmix64 of seed and index), so large
- * arrays fill in parallel and the same (seed, i) always gives the same value. */
-static uint64_t mix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-/* uniform in [-1, 1) */
+/* Counter-based random values (lct_mix64 of seed and index), so large arrays
+ * fill in parallel and the same (seed, i) always gives the same value:
+ * uniform in [-1, 1). */
 static float hash_uniform(uint64_t seed, int64_t i) {
-  uint64_t h = mix64(seed * 0x632BE59BD9B4E019ull + (uint64_t)i);
+  uint64_t h = lct_mix64(seed * 0x632BE59BD9B4E019ull + (uint64_t)i);
   return (float)((double)(h >> 40) * 0x1p-23 - 1.0);
 }
 

@@ -324,3 +324,10 @@ double lct_normwise(const float *y, const double *ref, int64_t n) {
   }
   return sqrt(e / r);
 }
+
+uint64_t lct_mix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}

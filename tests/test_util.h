@@ -25,6 +25,9 @@ double lct_uniform(lct_rng *r); /* [0, 1) */
 float lct_uniformf(lct_rng *r, float lo, float hi);
 int64_t lct_range(lct_rng *r, int64_t lo, int64_t hi); /* [lo, hi] */
 float lct_normalf(lct_rng *r);                         /* N(0,1), Box-Muller */
+/* splitmix64's output function of z: counter-based random values (the same
+ * (seed, i) always gives the same value; large arrays fill in parallel). */
+uint64_t lct_mix64(uint64_t z);
 /* Any finite float bit pattern, uniformly over bits (wide dynamic range). */
 float lct_any_finite(lct_rng *r);
 /* Any float bit pattern at all (NaN, Inf, subnormals included). */
