@@ -41,10 +41,10 @@ size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int par
   return 0;
 }
 
-lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w,
-                                 int64_t n, const uint16_t *bias, float *y, int parts,
-                                 lc_kmatmul_path path, void *ws, size_t ws_bytes, void *stream,
-                                 char *err, size_t err_len) {
+lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                                 const uint16_t *bias, float *y, int parts, lc_kmatmul_path path,
+                                 void *ws, size_t ws_bytes, void *stream, char *err,
+                                 size_t err_len) {
   (void)x, (void)m, (void)k, (void)w, (void)n, (void)bias, (void)y, (void)parts, (void)path,
       (void)ws, (void)ws_bytes, (void)stream;
   return no_cuda("lc_kernels_matmul_fast", err, err_len);
