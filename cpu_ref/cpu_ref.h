@@ -60,10 +60,6 @@ lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_
  * sm_90: c + sum_{i<n} a[i]*b[i] (n <= LC_MMA_K) as the hardware computes it
  * (docs/numerics.md 10.2).  NaN results are 0x7FFFFFFF, as the hardware's. */
 float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n);
-/* The same on operands decoded by lc_cpu_bf16_decode (|v| = sig * 2^(exp-7),
- * sig signed), all finite. */
-float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
-                           const int32_t *eb, int n);
 /* LC_MMA_NB lanes at once: acc[j] = MMA(acc[j], a, column j of b) for a's n
  * decoded values xs/xe and b's ws[i][j]/we[i][j]; every input finite. */
 #define LC_MMA_NB 8
@@ -74,6 +70,14 @@ void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
 void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
                                     const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
                                     int n);
+/* A bf16 as the MMA model reads it: |value| = |sig| * 2^(exp - 7), sig signed
+ * (below 2^8 in magnitude), exp = E - 127, or -126 for a zero or subnormal. */
+static inline void lc_cpu_bf16_sig_exp(uint16_t h, int32_t *sig, int32_t *exp) {
+  const int32_t e = (h >> 7) & 0xFF, m = (h & 0x7F) | (e ? 0x80 : 0);
+  *sig = h & 0x8000u ? -m : m;
+  *exp = e ? e - 127 : -126;
+}
+/* lc_cpu_bf16_sig_exp over h[0..n) */
 void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp);
 /* 1 when any of h[0..n) is Inf or NaN */
 int lc_cpu_bf16_any_nonfinite(const uint16_t *h, int64_t n);

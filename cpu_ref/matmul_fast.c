@@ -63,11 +63,7 @@ static void scratch_free(scratch *s) {
 static void load_panel(scratch *s, const uint16_t *w, int64_t k, int64_t steps, int ncols) {
   for (int64_t i = 0; i < k; i++)
     for (int j = 0; j < NB; j++) {
-      /* lc_cpu_bf16_decode inlined: |v| = sig * 2^(exp - 7) */
-      const uint16_t h = j < ncols ? w[j * k + i] : 0;
-      const int32_t e = (h >> 7) & 0xFF, m = (h & 0x7F) | (e ? 0x80 : 0);
-      s->wsig[i][j] = h & 0x8000u ? -m : m;
-      s->wexp[i][j] = e ? e - 127 : -126;
+      lc_cpu_bf16_sig_exp(j < ncols ? w[j * k + i] : 0, &s->wsig[i][j], &s->wexp[i][j]);
     }
   for (int64_t st = 0; st < steps; st++) {
     const int64_t len = k - st * KS < KS ? k - st * KS : KS;
@@ -99,8 +95,9 @@ static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64
               (uint8_t)(j < ncols && (s->nf[pn + st] | s->wnf[st][j] | !lc_f32_isfinite(acc[j])));
           any |= slow[j];
         }
-        float keep[NB];
-        for (int j = 0; j < NB; j++) keep[j] = acc[j];
+        float keep[NB]; /* the accumulators the slow lanes start from */
+        if (any)
+          for (int j = 0; j < NB; j++) keep[j] = acc[j];
         lc_cpu_mma_bf16_block(acc, s->sig + po + s0, s->exp + po + s0,
                               (const int32_t(*)[NB])s->wsig[s0], (const int32_t(*)[NB])s->wexp[s0],
                               len);

@@ -37,19 +37,6 @@
 
 #define FRAC_BITS 25 /* the accumulator's fractional bits relative to maxe */
 
-/* |value| = sig * 2^(exp - 7); sig < 2^8 (bf16) */
-static inline void bf16_parts(uint16_t h, int32_t *sig, int32_t *exp) {
-  int32_t e = (h >> 7) & 0xFF, m = h & 0x7F;
-  if (e == 0) {
-    *sig = m;
-    *exp = -126;
-  } else {
-    *sig = m | 0x80;
-    *exp = e - 127;
-  }
-  if (h & 0x8000u) *sig = -*sig;
-}
-
 /* |value| = sig * 2^(exp - 23); sig < 2^24 (fp32, finite) */
 static inline void f32_parts(uint32_t u, int64_t *sig, int32_t *exp) {
   int32_t e = (int32_t)((u >> 23) & 0xFF);
@@ -104,8 +91,8 @@ static float nonfinite_path(float c, const uint16_t *a, const uint16_t *b, int n
 }
 
 /* The finite case on decoded operands: a term i is sa[i] * 2^(ea[i] - 7) etc. */
-float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
-                           const int32_t *eb, int n) {
+static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
+                      const int32_t *eb, int n) {
   int32_t pe[LC_MMA_K];
   int64_t ps[LC_MMA_K];
   int64_t sc;
@@ -122,7 +109,7 @@ float lc_cpu_mma_bf16_core(float c, const int32_t *sa, const int32_t *ea, const 
   return normalise_rz(sum, maxe - FRAC_BITS);
 }
 
-/* The same arithmetic as lc_cpu_mma_bf16_core for LC_MMA_NB lanes (columns) at
+/* The same arithmetic as mma_core for LC_MMA_NB lanes (columns) at
  * once, branch-free so that the compiler vectorises across lanes in 32-bit
  * integers: a term's trunc(|v| * 2^(sh - d)) is (|v| << sh) >> d for d >= 0
  * (floor of a non-negative value; |v| << sh < 2^27, so d clamped to 31 gives
@@ -231,7 +218,7 @@ void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
 #endif
 
 void lc_cpu_bf16_decode(const uint16_t *h, int64_t n, int32_t *sig, int32_t *exp) {
-  for (int64_t i = 0; i < n; i++) bf16_parts(h[i], &sig[i], &exp[i]);
+  for (int64_t i = 0; i < n; i++) lc_cpu_bf16_sig_exp(h[i], &sig[i], &exp[i]);
 }
 
 int lc_cpu_bf16_any_nonfinite(const uint16_t *h, int64_t n) {
@@ -247,5 +234,5 @@ float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n) {
   int32_t sa[LC_MMA_K], ea[LC_MMA_K], sb[LC_MMA_K], eb[LC_MMA_K];
   lc_cpu_bf16_decode(a, n, sa, ea);
   lc_cpu_bf16_decode(b, n, sb, eb);
-  return lc_cpu_mma_bf16_core(c, sa, ea, sb, eb, n);
+  return mma_core(c, sa, ea, sb, eb, n);
 }

@@ -73,11 +73,11 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
   LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &yb));
   LC_TRY(lc_check_disjoint(ctx, y, yb, x, xb, fn, "y", "x"));
   const uint16_t *b = bias ? bias->data : NULL;
+  const int parts = fast_parts(ctx); /* 0 unless fast or bf16 */
   if (ctx->backend == LC_BACKEND_CUDA) {
     if (ctx->mode == LC_MODE_VENDOR_BF16 || ctx->mode == LC_MODE_VENDOR_FP32)
       return lc_vendor_matmul(ctx, x, m, w, bias, y);
-    if (fast_parts(ctx)) {
-      const int parts = fast_parts(ctx);
+    if (parts) {
       size_t fsb = lc_kernels_matmul_fast_workspace(m, k, n, parts, (lc_kmatmul_path)path);
       void *fws = NULL;
       LC_TRY(lc_cuda_workspace(ctx, fsb, &fws));
@@ -94,7 +94,7 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
                             lc_cuda_stream(ctx), KERR));
     return LC_OK;
   }
-  lc_status st = fast_parts(ctx) ? lc_cpu_matmul_fast(x, m, k, w->data, n, b, y, fast_parts(ctx))
+  lc_status st = parts ? lc_cpu_matmul_fast(x, m, k, w->data, n, b, y, parts)
                  : ctx->mode == LC_MODE_STRICT ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
                                                : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
   if (st != LC_OK)

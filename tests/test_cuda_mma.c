@@ -330,9 +330,9 @@ static void test_cuda_wgmma_model_matches_hardware(void **state) {
  * on parts split here as fast_split_kernel writes them, against
  * lc_cpu_matmul_fast bit for bit: M, N and K tails (K % 64 != 0, K % 256 != 0,
  * whole chunks past K in the last segment), several segments, one chunk, with
- * and without bias, both part counts, a few Inf/NaN in x and W.  Until
- * kernels/matmul_fast.cu calls this kernel, this is its only test.  Skips as
- * the wgmma probe. */
+ * and without bias, both part counts, a few Inf/NaN in x and W; parts split
+ * here, not by the split kernel (test_cuda_fast.c runs it as path 3 through
+ * lc_matmul).  Skips as the wgmma probe. */
 static void test_cuda_wgmma_fast_tiled_equals_cpu(void **state) {
   (void)state;
   if (!have_gpu) skip();
