@@ -292,6 +292,42 @@ LC_API lc_status lc_generate(lc_session *s, lc_gen_sequence *seqs, int64_t n_seq
                              const lc_gen_params *p);
 
 /* ======================================================================== *
+ *  Log-likelihoods (teacher-forced; docs/generation.md "Log-likelihoods")
+ * ======================================================================== */
+
+/* Scores cont[0..n_cont) after context[0..n_context) (n_context >= 1,
+ * n_cont >= 1) in cache slot 0 of s (its earlier contents are overwritten),
+ * feeding the tokens in forward passes of at most the session's
+ * max_tokens.  Log-probabilities are natural logs of the softmax at T = 1,
+ * computed in float64 on the host from the fp32 logits, so equal logits
+ * give equal bits on every backend.  Outputs (any may be NULL):
+ *   token_logprob [n_cont]  log p(cont[i] | context, cont[0..i));
+ *   token_greedy  [n_cont]  1 where cont[i] is the argmax (first index on
+ *                           ties, NaN never chosen), else 0;
+ *   sum_logprob             their sum, added in order;
+ *   all_greedy              1 when every token is greedy.
+ * LC_ERR_SHAPE when n_context + n_cont exceeds the session's max_len;
+ * LC_ERR_OUT_OF_RANGE for a token outside the vocabulary. */
+LC_API lc_status lc_loglik(lc_session *s, const int32_t *context, int32_t n_context,
+                           const int32_t *cont, int32_t n_cont, double *token_logprob,
+                           int32_t *token_greedy, double *sum_logprob, int32_t *all_greedy);
+
+typedef struct lc_perplexity_result {
+  double nll_sum;   /* minus the summed log-probability of the scored tokens */
+  int64_t n_scored; /* tokens scored (every token but the first) */
+  double ppl;       /* exp(nll_sum / n_scored) */
+  int64_t n_windows;
+} lc_perplexity_result;
+
+/* Perplexity of tokens[0..n) (n >= 2) with a sliding window: windows of at
+ * most `window` tokens (0: the session's max_len) start every `stride`
+ * tokens (0: window / 2; 1 <= stride <= window); each token is scored once,
+ * in the first window that holds it with the most context (the Hugging Face
+ * "perplexity of fixed-length models" scheme; docs/generation.md). */
+LC_API lc_status lc_perplexity(lc_session *s, const int32_t *tokens, int64_t n, int32_t window,
+                               int32_t stride, lc_perplexity_result *out);
+
+/* ======================================================================== *
  *  Synthetic checkpoints
  * ======================================================================== */
 

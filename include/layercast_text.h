@@ -1,0 +1,161 @@
+/*
+ * layercast_text.h — text in, text out: tokenizers, chat templates and the
+ * answer extraction that scores a dataset.
+ *
+ * Tokenizers load from a Hugging Face model directory (tokenizer.json, with
+ * tokenizer_config.json beside it when present) or a named file: a
+ * tokenizer.json, or a llama2.c tokenizer.bin.  Three families:
+ *
+ *   byte-level BPE    tokenizer.json with a BPE model and a ByteLevel
+ *                     pre-tokenizer/decoder (Llama 3, Qwen2/2.5/3): Split
+ *                     regex pre-tokenizers (PCRE2), ignore_merges, merges as
+ *                     "a b" strings or pairs, NFC normalisation (utf8proc).
+ *   SentencePiece BPE tokenizer.json in the SentencePiece style (Llama 2,
+ *                     Mistral, TinyLlama): the U+2581 replacement and
+ *                     prepend, byte_fallback with <0xNN> pieces.
+ *   llama2.c          tokenizer.bin: pieces with scores, merged as run.c does.
+ *
+ * Added tokens (special or not) are matched in the text before the model
+ * runs, longest first, unless the caller asks for plain text.  Errors follow
+ * layercast.h: a status and lc_last_error(NULL).  Objects are immutable once
+ * loaded: encode and decode may run on many threads at once.
+ */
+#ifndef LAYERCAST_TEXT_H
+#define LAYERCAST_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layercast.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================== *
+ *  Tokenizers
+ * ======================================================================== */
+
+typedef struct lc_tokenizer lc_tokenizer;
+
+typedef enum lc_tokenizer_type {
+  LC_TOKENIZER_BYTE_BPE = 1, /* tokenizer.json, BPE + ByteLevel */
+  LC_TOKENIZER_SPM_BPE = 2,  /* tokenizer.json, BPE in the SentencePiece style */
+  LC_TOKENIZER_LLAMA2C = 3,  /* llama2.c tokenizer.bin */
+} lc_tokenizer_type;
+
+/* "byte-bpe", "sentencepiece-bpe", "llama2c"; "unknown" otherwise. */
+LC_API const char *lc_tokenizer_type_name(lc_tokenizer_type t);
+
+/* Loads a tokenizer.  path is a directory (its tokenizer.json, else its
+ * tokenizer.bin; tokenizer_config.json beside it supplies add_bos_token,
+ * add_eos_token, bos/eos tokens and the chat template when present), a
+ * tokenizer.json, or a tokenizer.bin (told apart by content).
+ * LC_ERR_INVALID_ARGUMENT (NULL), LC_ERR_NOT_FOUND, LC_ERR_IO,
+ * LC_ERR_FORMAT (malformed JSON or binary; the message names the file and
+ * what is wrong), LC_ERR_UNSUPPORTED (a model type, normaliser,
+ * pre-tokenizer or decoder this library does not implement: the message
+ * names it), LC_ERR_OUT_OF_MEMORY.  On failure *out is NULL. */
+LC_API lc_status lc_tokenizer_load(const char *path, lc_tokenizer **out);
+LC_API void lc_tokenizer_free(lc_tokenizer *t); /* NULL accepted */
+
+typedef struct lc_tokenizer_info {
+  lc_tokenizer_type type;
+  int32_t vocab_size; /* largest id + 1, added tokens included */
+  int32_t n_added;    /* added tokens */
+  int32_t bos_id;     /* -1: none */
+  int32_t eos_id;     /* -1: none */
+  int32_t add_bos;    /* 1: LC_ENCODE_ADD_SPECIAL prepends bos_id */
+  int32_t add_eos;    /* 1: LC_ENCODE_ADD_SPECIAL appends eos_id */
+  int32_t nfc;        /* 1: text is NFC-normalised before encoding */
+} lc_tokenizer_info;
+
+LC_API lc_status lc_tokenizer_get_info(const lc_tokenizer *t, lc_tokenizer_info *out);
+
+/* The chat template string of tokenizer_config.json, or NULL when it had
+ * none (or the tokenizer was loaded from a file alone).  Owned by t. */
+LC_API const char *lc_tokenizer_chat_template(const lc_tokenizer *t);
+
+enum {
+  LC_ENCODE_ADD_SPECIAL = 1u, /* add BOS/EOS as the post-processor (or
+                                 tokenizer_config.json) says */
+  LC_ENCODE_PLAIN = 2u,       /* added tokens in the text are plain text */
+};
+
+/* Encodes len bytes of text (need not be NUL-terminated; len 0 gives no
+ * ids, or only the specials) into *ids (malloc'ed, release with free();
+ * never NULL on success) and *n_ids.  Text that is not valid UTF-8 gives
+ * LC_ERR_INVALID_ARGUMENT naming the byte offset. */
+LC_API lc_status lc_tokenizer_encode(const lc_tokenizer *t, const char *text, size_t len,
+                                     unsigned flags, int32_t **ids, int32_t *n_ids);
+
+enum {
+  LC_DECODE_SKIP_SPECIAL = 1u, /* drop added tokens flagged special */
+};
+
+/* Decodes ids into *text (malloc'ed, NUL-terminated, release with free())
+ * and *len (bytes, without the NUL; len may be NULL).  Bytes that do not
+ * form valid UTF-8 become U+FFFD, one per maximal invalid subpart (as
+ * Python's errors="replace").  LC_ERR_OUT_OF_RANGE for an id outside the
+ * vocabulary. */
+LC_API lc_status lc_tokenizer_decode(const lc_tokenizer *t, const int32_t *ids, int64_t n,
+                                     unsigned flags, char **text, size_t *len);
+
+/* The vocabulary string of id as stored (byte-level pieces in their
+ * mapped form, SentencePiece pieces with U+2581), owned by t. */
+LC_API lc_status lc_tokenizer_piece(const lc_tokenizer *t, int32_t id, const char **piece,
+                                    size_t *len);
+/* The id of a piece or added token; LC_ERR_NOT_FOUND when absent. */
+LC_API lc_status lc_tokenizer_token_id(const lc_tokenizer *t, const char *piece, int32_t *id);
+
+/* Incremental decoding for streaming: each pushed id yields the text that
+ * is now complete; bytes of an unfinished UTF-8 sequence are held until a
+ * later id completes them.  decode(ids) equals the concatenation of every
+ * push and the final flush. */
+typedef struct lc_detokenizer lc_detokenizer;
+LC_API lc_status lc_detokenizer_create(const lc_tokenizer *t, unsigned flags, lc_detokenizer **out);
+/* *text points into d (valid until the next call on d), *len may be 0. */
+LC_API lc_status lc_detokenizer_push(lc_detokenizer *d, int32_t id, const char **text, size_t *len);
+/* The held bytes, invalid ones as U+FFFD; d starts afresh. */
+LC_API lc_status lc_detokenizer_flush(lc_detokenizer *d, const char **text, size_t *len);
+LC_API void lc_detokenizer_free(lc_detokenizer *d); /* NULL accepted */
+
+/* ======================================================================== *
+ *  Answers: extraction and scoring (docs/metrics.md, "Scored datasets")
+ * ======================================================================== */
+
+typedef enum lc_answer_kind {
+  LC_ANSWER_NUMBER = 1, /* the last number in the text */
+  LC_ANSWER_BOXED = 2,  /* the content of the last \boxed{...} (nested braces) */
+  LC_ANSWER_EXACT = 3,  /* the whole text, trimmed, equal to the answer */
+  LC_ANSWER_CHOICE = 4, /* a choice letter (A, B, ...) */
+} lc_answer_kind;
+
+/* "number", "boxed", "exact", "choice"; "unknown" otherwise. */
+LC_API const char *lc_answer_kind_name(lc_answer_kind k);
+/* LC_ERR_INVALID_ARGUMENT for NULL or an unknown name. */
+LC_API lc_status lc_answer_kind_from_name(const char *name, lc_answer_kind *out);
+
+/* The answer that kind k finds in len bytes of text, normalised as
+ * docs/metrics.md says, in *out (malloc'ed, release with free()), or *out =
+ * NULL when the text holds none.  LC_ERR_INVALID_ARGUMENT for NULL. */
+LC_API lc_status lc_answer_extract(lc_answer_kind k, const char *text, size_t len, char **out);
+
+typedef struct lc_answer_score {
+  int32_t found;   /* 1: an answer was extracted */
+  int32_t correct; /* 1: it equals the expected answer after normalisation */
+  char *extracted; /* normalised extraction (malloc'ed), NULL when not found */
+  char *expected;  /* the expected answer normalised (malloc'ed) */
+} lc_answer_score;
+
+/* Scores a model output against the expected answer (NUL-terminated text,
+ * normalised with the same rules; for NUMBER it must hold a number, else
+ * LC_ERR_INVALID_ARGUMENT).  Release with lc_answer_score_clear. */
+LC_API lc_status lc_answer_score_text(lc_answer_kind k, const char *output, size_t len,
+                                      const char *expected, lc_answer_score *out);
+LC_API void lc_answer_score_clear(lc_answer_score *s); /* NULL accepted; zeroes it */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LAYERCAST_TEXT_H */
