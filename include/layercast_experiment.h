@@ -110,11 +110,11 @@ typedef struct lc_target_params {
   int32_t target_index;       /* >= 0 */
   const lc_prompt_list *pool; /* neighbours' source, or NULL: random */
   uint64_t neighbour_seed;
-  int32_t batch;      /* >= 1 */
-  int32_t position;   /* 0 .. batch - 1 */
-  int32_t max_new;    /* >= 0 tokens per row */
-  int32_t stop_token; /* -1: none; else below the vocabulary */
-  lc_gen_params gen;  /* sampler and prefill chunk */
+  int32_t batch;     /* >= 1 */
+  int32_t position;  /* 0 .. batch - 1 */
+  int32_t max_new;   /* >= 0 tokens per row */
+  lc_stop_set stop;  /* ids below the vocabulary; none when empty */
+  lc_gen_params gen; /* sampler and prefill chunk */
 } lc_target_params;
 
 /* Session parameters that fit `batch` rows of prompts up to max_prompt
@@ -130,12 +130,11 @@ LC_API lc_status lc_target_session_params(int32_t batch, int32_t max_prompt, int
 LC_API int32_t lc_target_max_prompt(const lc_prompt_list *ps, int random_neighbours);
 
 /* Checks that every prompt can be generated from on a model of config c
- * before anything runs: every id below the vocabulary, stop_token -1 or below
- * it, and lc_target_max_prompt + max_new within max_seq_len.
- * LC_ERR_OUT_OF_RANGE naming the prompt, the value and the limit;
- * LC_ERR_INVALID_ARGUMENT for NULL or max_new < 0. */
+ * before anything runs: every id below the vocabulary, every stop id below it, and
+ * lc_target_max_prompt + max_new within max_seq_len. LC_ERR_OUT_OF_RANGE naming the prompt, the
+ * value and the limit; LC_ERR_INVALID_ARGUMENT for NULL or max_new < 0. */
 LC_API lc_status lc_target_check(const lc_model_config *c, const lc_prompt_list *ps,
-                                 int random_neighbours, int32_t max_new, int32_t stop_token);
+                                 int random_neighbours, int32_t max_new, const lc_stop_set *stop);
 
 /* Runs one batch on s (created with at least the parameters above) and
  * returns the target's tokens [max_new] and, when records is not NULL, its
@@ -159,7 +158,7 @@ typedef struct lc_run_setup {
   char weights_hash[LC_HASH_HEX_LEN]; /* lc_model_info.weights_hash */
   char prompts_hash[LC_HASH_HEX_LEN]; /* lc_prompt_list_hash of the prompts */
   int32_t max_new;
-  int32_t stop_token; /* -1: none */
+  lc_stop_set stop; /* empty: none */
   lc_gen_params gen;
   lc_dtype kv_dtype;
   int random_neighbours; /* 0: the prompt file's, 1: random */
@@ -222,7 +221,7 @@ typedef struct lc_sweep_params {
   int32_t repeats;               /* >= 1 runs per cell */
   const lc_prompt_list *prompts; /* >= 1 prompt */
   int32_t max_new;               /* >= 0 */
-  int32_t stop_token;            /* -1: none */
+  lc_stop_set stop;              /* empty: none */
   lc_gen_params gen;
   lc_dtype kv_dtype;
   int random_neighbours; /* 0: the other prompts, cycled; 1: random */
@@ -365,7 +364,7 @@ typedef struct lc_replay_params {
   lc_replay_side a, b;
   int device, cpu_threads;
   int32_t max_new;       /* tokens A generates greedily (when none are given) */
-  int32_t stop_token;    /* -1: none */
+  lc_stop_set stop;      /* empty: none */
   int32_t prefill_chunk; /* replay (and A's generation) in chunks; 0: one prefill */
 } lc_replay_params;
 

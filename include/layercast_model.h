@@ -257,6 +257,20 @@ LC_API lc_status lc_sample(const float *logits, int32_t vocab, const lc_sampler_
  *  Generation over a changing batch
  * ======================================================================== */
 
+/* The tokens a sequence ends after (a model's end-of-sequence ids:
+ * lc_stop_ids_for_model in layercast_text.h): ids[0..n), each below the
+ * vocabulary.  Zero-initialised it holds none. */
+#define LC_MAX_STOP_TOKENS 8
+typedef struct lc_stop_set {
+  int32_t n; /* 0 .. LC_MAX_STOP_TOKENS */
+  int32_t ids[LC_MAX_STOP_TOKENS];
+} lc_stop_set;
+
+/* A set of the one id `token`, or none for token < 0. */
+LC_API lc_stop_set lc_stop_set_one(int32_t token);
+/* 1 when token is in s (s NULL: 0). */
+LC_API int lc_stop_set_has(const lc_stop_set *s, int32_t token);
+
 /* One sequence of a generation run.  Inputs are read, outputs written. */
 typedef struct lc_gen_sequence {
   uint64_t seq_id;       /* keys the sampler's RNG */
@@ -264,7 +278,7 @@ typedef struct lc_gen_sequence {
   int32_t prompt_len;
   int32_t max_new_tokens;   /* >= 0 */
   int32_t join_step;        /* the step at which it joins the batch (>= 0) */
-  int32_t stop_token;       /* -1: none; else generation ends after it */
+  lc_stop_set stop;         /* generation ends after any of these */
   int32_t *tokens;          /* out: host [max_new_tokens] */
   lc_token_record *records; /* out: NULL or host [max_new_tokens] */
   int32_t n_generated;      /* out */

@@ -121,6 +121,76 @@ LC_API lc_status lc_detokenizer_flush(lc_detokenizer *d, const char **text, size
 LC_API void lc_detokenizer_free(lc_detokenizer *d); /* NULL accepted */
 
 /* ======================================================================== *
+ *  Chat templates
+ * ======================================================================== */
+
+/* A chat format: per-role prefix and suffix strings around each message's
+ * content, text at the start, and the generation prompt that opens the
+ * assistant's turn.  Not a Jinja engine: the built-in formats reproduce the
+ * templates of the supported families for system/user/assistant turns
+ * (docs/text.md lists where they differ from the Jinja originals):
+ *   "llama3"   <|begin_of_text|><|start_header_id|>ROLE<|end_header_id|>\n\n
+ *              CONTENT(trimmed)<|eot_id|> ... ; prompt: the assistant header
+ *   "chatml"   <|im_start|>ROLE\nCONTENT<|im_end|>\n ... (Qwen2, Qwen3)
+ *   "qwen2.5"  chatml with Qwen2.5's default system message
+ *   "llama2"   <s>[INST] <<SYS>>\nSYSTEM\n<</SYS>>\n\nUSER [/INST] ANSWER </s>
+ *   "plain"    each content and a newline; encoded with the
+ *              tokenizer's BOS. */
+typedef struct lc_chat_template lc_chat_template;
+
+typedef struct lc_chat_message {
+  const char *role;    /* "system", "user" or "assistant" */
+  const char *content; /* NUL-terminated UTF-8 */
+} lc_chat_message;
+
+/* A built-in format by name.  LC_ERR_NOT_FOUND for an unknown name (the
+ * message lists the known ones), LC_ERR_INVALID_ARGUMENT for NULL. */
+LC_API lc_status lc_chat_template_builtin(const char *name, lc_chat_template **out);
+
+/* The built-in format whose markers a Jinja template carries
+ * (<|start_header_id|>, <|im_start|> with or without Qwen2.5's default
+ * system message, [INST] with <<SYS>>).  LC_ERR_UNSUPPORTED when none
+ * matches: name a format or supply a file instead. */
+LC_API lc_status lc_chat_template_detect(const char *jinja, lc_chat_template **out);
+
+/* A user's format from a JSON file:
+ *   {"begin": "...", "add_bos": false, "trim": false,
+ *    "system": {"prefix": "...", "suffix": "..."}, "user": {...},
+ *    "assistant": {...}, "generation_prompt": "...",
+ *    "default_system": "..." (optional)}
+ * Missing strings are empty.  LC_ERR_NOT_FOUND, LC_ERR_IO, LC_ERR_FORMAT
+ * (the message names the file and the key). */
+LC_API lc_status lc_chat_template_load(const char *path, lc_chat_template **out);
+
+/* What a user asks for: name NULL or "auto" detects from the tokenizer's
+ * chat template (t may then not be NULL); a built-in name; else a path to
+ * a JSON file as above. */
+LC_API lc_status lc_chat_template_select(const char *name, const lc_tokenizer *t,
+                                         lc_chat_template **out);
+
+LC_API void lc_chat_template_free(lc_chat_template *c); /* NULL accepted */
+/* The built-in name, or "custom" for a file.  Never NULL. */
+LC_API const char *lc_chat_template_name(const lc_chat_template *c);
+/* 1 when the rendered text is to be encoded with LC_ENCODE_ADD_SPECIAL
+ * (the format does not write the BOS itself). */
+LC_API int lc_chat_template_add_bos(const lc_chat_template *c);
+
+/* Renders n >= 1 messages, then the generation prompt when
+ * add_generation_prompt, into *text (malloc'ed, free()).
+ * LC_ERR_INVALID_ARGUMENT for NULL, an unknown role, or a system message
+ * anywhere but first. */
+LC_API lc_status lc_chat_apply(const lc_chat_template *c, const lc_chat_message *msgs, int32_t n,
+                               int add_generation_prompt, char **text);
+
+/* The ids generation stops on for a model directory: every eos_token_id
+ * of its config.json and generation_config.json (an int or a list), then
+ * the tokenizer's eos_id (t may be NULL), without repeats, in that order.
+ * *n may be 0.  Files that are absent are skipped; a file that is present
+ * but malformed gives LC_ERR_FORMAT. */
+LC_API lc_status lc_stop_ids_for_model(const char *model_dir, const lc_tokenizer *t, int32_t *ids,
+                                       int32_t cap, int32_t *n);
+
+/* ======================================================================== *
  *  Answers: extraction and scoring (docs/metrics.md, "Scored datasets")
  * ======================================================================== */
 

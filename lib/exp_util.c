@@ -170,7 +170,10 @@ json_t *lc_run_setup_json(const lc_run_setup *s) {
     bad |= lc_json_put(o, "weights_hash", json_string(s->weights_hash));
     bad |= lc_json_put(o, "prompts_hash", json_string(s->prompts_hash));
     bad |= lc_json_put(o, "max_new", json_integer(s->max_new));
-    bad |= lc_json_put(o, "stop", json_integer(s->stop_token));
+    json_t *stop = json_array();
+    for (int32_t i = 0; stop && i < s->stop.n; i++)
+      bad |= json_array_append_new(stop, json_integer(s->stop.ids[i])) != 0;
+    bad |= lc_json_put(o, "stop", stop);
     bad |= lc_json_put(smp, "temperature", json_real(s->gen.sampler.temperature));
     bad |= lc_json_put(smp, "top_k", json_integer(s->gen.sampler.top_k));
     bad |= lc_json_put(smp, "top_p", json_real(s->gen.sampler.top_p));

@@ -106,9 +106,33 @@ static lc_status run_pass(gen_run *g, int64_t n_e) {
       if (t->record) t->record[t->n_gen] = rec;
     }
     t->n_gen++;
-    if (t->n_gen == q->max_new_tokens || (q->stop_token >= 0 && rec.token == q->stop_token))
-      t->done = 1;
+    if (t->n_gen == q->max_new_tokens || lc_stop_set_has(&q->stop, rec.token)) t->done = 1;
   }
+  return LC_OK;
+}
+
+lc_stop_set lc_stop_set_one(int32_t token) {
+  lc_stop_set s = {0, {0}};
+  if (token >= 0) s.ids[s.n++] = token;
+  return s;
+}
+
+int lc_stop_set_has(const lc_stop_set *s, int32_t token) {
+  if (!s || token < 0) return 0;
+  for (int32_t i = 0; i < s->n && i < LC_MAX_STOP_TOKENS; i++)
+    if (s->ids[i] == token) return 1;
+  return 0;
+}
+
+lc_status lc_stop_set_check(const lc_stop_set *s, int32_t vocab) {
+  if (s->n < 0 || s->n > LC_MAX_STOP_TOKENS)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "a stop set holds 0 to %d ids, not %d",
+                   LC_MAX_STOP_TOKENS, (int)s->n);
+  for (int32_t i = 0; i < s->n; i++)
+    if (s->ids[i] < 0 || s->ids[i] >= vocab)
+      return LC_FAIL(NULL, LC_ERR_OUT_OF_RANGE,
+                     "the stop token %d is outside the model's vocabulary (0 .. %d)",
+                     (int)s->ids[i], (int)vocab - 1);
   return LC_OK;
 }
 
@@ -230,10 +254,11 @@ static lc_status check_args(lc_session *s, const lc_gen_sequence *seqs, int64_t 
       return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: seqs[%lld].tokens is NULL", fn,
                      (long long)i);
     }
-    if (q->stop_token < -1 || q->stop_token >= vocab) {
-      return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
-                     "%s: seqs[%lld].stop_token = %d, expected -1 (none) or 0..%d", fn,
-                     (long long)i, (int)q->stop_token, (int)vocab - 1);
+    if (lc_stop_set_check(&q->stop, vocab) != LC_OK) {
+      char why[LC_ERR_LEN];
+      snprintf(why, sizeof why, "%s", lc_last_error(NULL));
+      return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: seqs[%lld].stop: %s", fn, (long long)i,
+                     why);
     }
     if ((int64_t)q->prompt_len + q->max_new_tokens > max_len) {
       return LC_FAIL(ctx, LC_ERR_SHAPE,

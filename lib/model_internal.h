@@ -11,6 +11,10 @@
 
 #include "layercast_model.h"
 
+/* LC_OK when s holds 0 .. LC_MAX_STOP_TOKENS ids, each below vocab;
+ * LC_ERR_INVALID_ARGUMENT or LC_ERR_OUT_OF_RANGE naming the id otherwise. */
+lc_status lc_stop_set_check(const lc_stop_set *s, int32_t vocab);
+
 /* One transformer block's weights, all on the model's context.  Optional
  * ones are NULL when the architecture does not have them. */
 typedef struct lc_layer_weights {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lib/exp_internal.h"
+#include "lib/model_internal.h"
 
 static const char FN[] = "lc_replay_run";
 
@@ -41,7 +42,6 @@ void lc_replay_params_default(lc_replay_params *p) {
   p->b = (lc_replay_side){LC_BACKEND_CPU, LC_MODE_REFERENCE, 1, 0, 2};
   p->cpu_threads = 1;
   p->max_new = 32;
-  p->stop_token = -1;
 }
 
 static lc_status open_side(const lc_replay_params *p, side *s, const side *other,
@@ -100,9 +100,9 @@ lc_status lc_replay_create(const lc_replay_params *p, lc_replay **out) {
                      "%s: configuration %c: row %d of a batch of %d (need 0 <= row < batch "
                      "<= 65536)",
                      fn, "AB"[i], (int)sd[i] -> position, (int)sd[i] -> batch);
-  if (p->max_new < 0 || p->prefill_chunk < 0 || p->stop_token < -1)
-    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
-                   "%s: need max_new >= 0, prefill_chunk >= 0, stop_token >= -1", fn);
+  if (p->max_new < 0 || p->prefill_chunk < 0)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: need max_new >= 0 and prefill_chunk >= 0",
+                   fn);
   lc_replay *r = calloc(1, sizeof *r);
   if (!r) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   r->p = *p;
@@ -111,10 +111,7 @@ lc_status lc_replay_create(const lc_replay_params *p, lc_replay **out) {
   lc_status st = open_side(p, &r->a, NULL, "A");
   if (st == LC_OK) st = open_side(p, &r->b, &r->a, "B");
   if (st == LC_OK) st = lc_model_get_info(r->a.model, &r->info);
-  if (st == LC_OK && p->stop_token >= r->info.config.vocab_size)
-    st = LC_FAIL(NULL, LC_ERR_OUT_OF_RANGE,
-                 "the stop token %d is outside the model's vocabulary (0 .. %d)",
-                 (int)p->stop_token, (int)r->info.config.vocab_size - 1);
+  if (st == LC_OK) st = lc_stop_set_check(&p->stop, r->info.config.vocab_size);
   if (st != LC_OK) {
     lc_replay_free(r);
     return st;
@@ -158,7 +155,7 @@ static lc_status generate_a(lc_replay *r, const lc_prompt *target, int32_t index
   tp.batch = a->cfg.batch;
   tp.position = a->cfg.position;
   tp.max_new = r->p.max_new;
-  tp.stop_token = r->p.stop_token;
+  tp.stop = r->p.stop;
   lc_sampler_params_default(&tp.gen.sampler);
   tp.gen.prefill_chunk = r->p.prefill_chunk;
   lc_status st = lc_generate_target(s, &tp, tokens, NULL, n);

@@ -43,7 +43,6 @@ void lc_sweep_params_default(lc_sweep_params *p) {
   p->n_positions = 2;
   p->repeats = 1;
   p->max_new = 32;
-  p->stop_token = -1;
   lc_sampler_params_default(&p->gen.sampler);
   p->kv_dtype = LC_DTYPE_F32;
   p->neighbour_seed = 1;
@@ -98,11 +97,12 @@ static lc_status check_params(const lc_sweep_params *p) {
                    "positions",
                    FN);
   if (p->n_backends < 1 || p->n_modes < 1 || p->n_batch_sizes < 1 || p->n_positions < 1 ||
-      p->repeats < 1 || p->max_new < 0 || p->stop_token < -1 || p->device < 0 ||
-      p->cpu_threads < 0 || (p->kv_dtype != LC_DTYPE_F32 && p->kv_dtype != LC_DTYPE_BF16))
+      p->repeats < 1 || p->max_new < 0 || p->stop.n < 0 || p->stop.n > LC_MAX_STOP_TOKENS ||
+      p->device < 0 || p->cpu_threads < 0 ||
+      (p->kv_dtype != LC_DTYPE_F32 && p->kv_dtype != LC_DTYPE_BF16))
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "%s: need >= 1 backend, mode, batch size and position, repeats >= 1, max_new "
-                   ">= 0, stop_token >= -1 and kv_dtype f32 or bf16",
+                   ">= 0, 0 to LC_MAX_STOP_TOKENS stop ids and kv_dtype f32 or bf16",
                    FN);
   for (int32_t i = 0; i < p->n_batch_sizes; i++)
     if (p->batch_sizes[i] < 1 || p->batch_sizes[i] > (1 << 16))
@@ -447,7 +447,7 @@ static lc_status run_group(sweep_state *s, int32_t g) {
       tp.batch = c->batch;
       tp.position = c->position;
       tp.max_new = p->max_new;
-      tp.stop_token = p->stop_token;
+      tp.stop = p->stop;
       /* a repeat is the same computation again (same sampler seed too): any
        * difference between repeats is run-to-run nondeterminism */
       tp.gen = p->gen;
@@ -490,7 +490,7 @@ static lc_status open_first(sweep_state *s) {
       lc_model_info mi;
       LC_TRY(lc_model_get_info(s->og.model, &mi));
       LC_TRY(lc_target_check(&mi.config, s->p->prompts, s->p->random_neighbours, s->p->max_new,
-                             s->p->stop_token));
+                             &s->p->stop));
       memcpy(s->setup.weights_hash, mi.weights_hash, LC_HASH_HEX_LEN);
       return LC_OK;
     }
@@ -538,7 +538,7 @@ static lc_status sweep(sweep_state *s) {
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   /* the setup every record carries */
   s->setup = (lc_run_setup){p->model,         "",     "",          p->max_new,
-                            p->stop_token,    p->gen, p->kv_dtype, p->random_neighbours,
+                            p->stop,          p->gen, p->kv_dtype, p->random_neighbours,
                             p->neighbour_seed};
   LC_TRY(lc_prompt_list_hash(p->prompts, s->setup.prompts_hash));
   LC_TRY(open_first(s));

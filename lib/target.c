@@ -82,7 +82,7 @@ lc_status lc_generate_target(lc_session *s, const lc_target_params *r, int32_t *
     lc_gen_sequence *q = &seqs[i];
     q->max_new_tokens = r->max_new;
     q->join_step = 0;
-    q->stop_token = r->stop_token;
+    q->stop = r->stop;
     if (i == r->position) {
       /* the target's sampler stream depends only on its prompt index */
       q->seq_id = (uint64_t)r->target_index;
@@ -127,14 +127,11 @@ int32_t lc_target_max_prompt(const lc_prompt_list *ps, int random_neighbours) {
 }
 
 lc_status lc_target_check(const lc_model_config *c, const lc_prompt_list *ps, int random_neighbours,
-                          int32_t max_new, int32_t stop_token) {
+                          int32_t max_new, const lc_stop_set *stop) {
   if (!c || !ps || max_new < 0)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_target_check: NULL or max_new < 0");
   LC_TRY(lc_prompt_list_check_vocab(ps, c->vocab_size));
-  if (stop_token < -1 || stop_token >= c->vocab_size)
-    return LC_FAIL(NULL, LC_ERR_OUT_OF_RANGE,
-                   "the stop token %d is outside the model's vocabulary (0 .. %d)", (int)stop_token,
-                   (int)c->vocab_size - 1);
+  if (stop) LC_TRY(lc_stop_set_check(stop, c->vocab_size));
   for (int32_t p = 0; p < ps->n; p++) {
     const int32_t n = ps->v[p].n_tokens;
     const int32_t need = random_neighbours ? lc_neighbour_max_len(n) : n;

@@ -109,7 +109,6 @@ static void run_batch(runner *r, const int *idx, int b, const lc_gen_params *p, 
     s[i].prompt = g_prompt[idx[i]];
     s[i].prompt_len = g_prompt_len[idx[i]];
     s[i].max_new_tokens = MAX_NEW;
-    s[i].stop_token = -1;
     s[i].tokens = tokens + (size_t)i * MAX_NEW;
     s[i].records = records + (size_t)i * MAX_NEW;
   }

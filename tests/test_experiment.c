@@ -229,10 +229,10 @@ static void test_experiment_sweep_validates_first(void **state) {
   assert_false(exists(out));
   lc_prompt_list_free(&ps);
   prompts3(&ps);
-  sp.stop_token = 64;
+  sp.stop = lc_stop_set_one(64);
   assert_int_equal(lc_sweep_run(&sp, &r), LC_ERR_OUT_OF_RANGE);
   assert_non_null(strstr(lc_last_error(NULL), "stop token 64"));
-  sp.stop_token = -1;
+  sp.stop.n = 0;
   sp.max_new = 62; /* prompt 1 has 4 tokens: 66 > 64 positions */
   assert_int_equal(lc_sweep_run(&sp, &r), LC_ERR_OUT_OF_RANGE);
   assert_non_null(strstr(lc_last_error(NULL), "past the model's 64"));

@@ -55,7 +55,6 @@ static lc_gen_sequence seq_new(uint64_t id, const int32_t *prompt, int32_t len, 
   q.prompt_len = len;
   q.max_new_tokens = max_new;
   q.join_step = join;
-  q.stop_token = -1;
   q.tokens = lct_malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof(int32_t));
   q.records = lct_malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof(lc_token_record));
   memset(q.tokens, 0xEE, (size_t)(max_new > 0 ? max_new : 1) * sizeof(int32_t));
@@ -319,11 +318,25 @@ static void test_generate_stop_and_reuse(void **state) {
   }
   assert_true(k >= 0);
   lc_gen_sequence s = seq_new(4242, prompt, len, max_new, 0);
-  s.stop_token = ref.tokens[k];
+  s.stop = lc_stop_set_one(ref.tokens[k]);
   ok(lc_generate(g_sess, &s, 1, &p), "lc_generate with stop");
   assert_int_equal(s.n_generated, k + 1);
   assert_memory_equal(s.tokens, ref.tokens, (size_t)(k + 1) * sizeof(int32_t));
   assert_memory_equal(s.records, ref.records, (size_t)(k + 1) * sizeof(lc_token_record));
+  seq_free(&s);
+  /* a set of stop ids: ids the output never holds, then ref.tokens[k] last;
+   * it ends at k as with the one id */
+  s = seq_new(4242, prompt, len, max_new, 0);
+  for (int32_t id = 0; id < g_vocab && s.stop.n < LC_MAX_STOP_TOKENS - 1; id++) {
+    int used = 0;
+    for (int32_t j = 0; j < max_new; j++) used |= ref.tokens[j] == id;
+    if (!used) s.stop.ids[s.stop.n++] = id;
+  }
+  assert_int_equal(s.stop.n, LC_MAX_STOP_TOKENS - 1);
+  s.stop.ids[s.stop.n++] = ref.tokens[k];
+  ok(lc_generate(g_sess, &s, 1, &p), "lc_generate with a stop set");
+  assert_int_equal(s.n_generated, k + 1);
+  assert_memory_equal(s.tokens, ref.tokens, (size_t)(k + 1) * sizeof(int32_t));
   seq_free(&s);
   /* 2 slots, 5 sequences: each joins when an earlier one has finished; the
    * results equal the alone ones, twice */
@@ -338,7 +351,7 @@ static void test_generate_stop_and_reuse(void **state) {
     /* the dry schedule counts a sequence to its max_new_tokens, so a slot
      * freed early by a stop cannot be planned on: here both agree */
     q[0] = seq_new(4242, prompt, len, k + 1, 0);
-    q[0].stop_token = ref.tokens[k];                   /* active steps 0..k */
+    q[0].stop = lc_stop_set_one(ref.tokens[k]);        /* active steps 0..k */
     q[1] = seq_new(7, prompt, len, 0, 0);              /* never joins */
     q[2] = seq_new(4242, prompt, len, 5, 0);           /* steps 0..4 */
     q[3] = seq_new(4242, prompt, len, max_new, 5);     /* takes q[2]'s slot */
@@ -356,7 +369,7 @@ static void test_generate_stop_and_reuse(void **state) {
    * schedule counts every sequence to max_new_tokens, so this is refused */
   lc_gen_sequence q[3];
   q[0] = seq_new(4242, prompt, len, max_new, 0);
-  q[0].stop_token = ref.tokens[k];
+  q[0].stop = lc_stop_set_one(ref.tokens[k]);
   q[1] = seq_new(4242, prompt, len, 5, 0);
   q[2] = seq_new(4242, prompt, len, max_new, k + 1);
   assert_int_equal(lc_generate(two, q, 3, &p), LC_ERR_SHAPE);
@@ -435,10 +448,10 @@ static void test_generate_errors(void **state) {
         q[1].join_step = -2;
         break;
       case 4:
-        q[1].stop_token = g_vocab;
+        q[1].stop = lc_stop_set_one(g_vocab);
         break;
       case 5:
-        q[1].stop_token = -2;
+        q[1].stop.n = LC_MAX_STOP_TOKENS + 1;
         break;
       case 6:
         q[1].prompt = bad_prompt;

@@ -112,6 +112,23 @@ static int parse_value(const cli_cmd *c, const cli_opt *o, const char *v) {
       }
       return cli_usage_error(c->name, "--%s: expected one of %s, got '%s'", o->name, o->choices, v);
     }
+    case CLI_STOP: {
+      lc_stop_set *s = o->dst;
+      s->n = 0;
+      if (!strcmp(v, "none")) return 0;
+      for (const char *p = v;;) {
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT32_MAX || s->n == LC_MAX_STOP_TOKENS ||
+            (*end && *end != ','))
+          return cli_usage_error(c->name,
+                                 "--%s: expected 'none' or up to %d token ids 'T[,T...]', got '%s'",
+                                 o->name, LC_MAX_STOP_TOKENS, v);
+        s->ids[s->n++] = (int32_t)x;
+        if (!*end) return 0;
+        p = end + 1;
+      }
+    }
     case CLI_BACKEND:
       if (lc_backend_from_name(v, (lc_backend *)o->dst) == LC_OK) return 0;
       return cli_usage_error(c->name, "--%s: expected cpu or cuda, got '%s'", o->name, v);

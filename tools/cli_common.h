@@ -32,6 +32,7 @@ typedef enum cli_type {
   CLI_CHOICE,  /* int *: the index of the argument in `choices` ("a|b|c") */
   CLI_BACKEND, /* lc_backend * */
   CLI_MODE,    /* lc_mode * */
+  CLI_STOP,    /* lc_stop_set *: "none" or ids "T[,T...]" (up to LC_MAX_STOP_TOKENS) */
 } cli_type;
 
 typedef struct cli_opt {

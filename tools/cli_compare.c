@@ -111,7 +111,7 @@ int cmd_compare(int argc, char **argv) {
        "JSONL: {\"tokens\": [ids], ...} per line"},
       {"limit", CLI_I32, &limit, 1, INT32_MAX, NULL, "N", "the first N prompts of FILE only"},
       {"max-new", CLI_I32, &rp.max_new, 1, 1 << 20, NULL, "N", "tokens A generates (default 32)"},
-      {"stop", CLI_I32, &rp.stop_token, 0, INT32_MAX, NULL, "ID", "A stops after this token"},
+      {"stop", CLI_STOP, &rp.stop, 0, 0, NULL, "ID[,ID..]", "A stops after any of these tokens"},
       {"tokens", CLI_STR, &tokens_s, 0, 0, NULL, "IDS", "A's tokens, given (with --prompt)"},
       {"record", CLI_STR, &record, 0, 0, NULL, "FILE",
        "A's tokens from a run record: run --record-index (a line of\nruns.jsonl, default 0), "

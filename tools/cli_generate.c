@@ -52,7 +52,8 @@ int cmd_generate(int argc, char **argv) {
   lc_gen_params gp;
   memset(&gp, 0, sizeof gp);
   lc_sampler_params_default(&gp.sampler);
-  int32_t batch = 1, max_new = 32, stop = -1, threads = 1, device = 0;
+  int32_t batch = 1, max_new = 32, threads = 1, device = 0;
+  lc_stop_set stop = {0, {0}};
   uint64_t nseed = 1;
   int kv = 0, neigh = -1, fmt = 0, records = 0, no_progress = 0;
   const cli_opt opts[] = {
@@ -79,7 +80,8 @@ int cmd_generate(int argc, char **argv) {
        "ids, lengths in [1, max(4, 2 x target length)]"},
       {"neighbour-seed", CLI_U64, &nseed, 0, 0, NULL, "S", "seed of random neighbours (default 1)"},
       {"max-new", CLI_I32, &max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},
-      {"stop", CLI_I32, &stop, -1, INT32_MAX, NULL, "T", "stop a row after token T (default none)"},
+      {"stop", CLI_STOP, &stop, 0, 0, NULL, "T[,T..]",
+       "stop a row after any of these tokens (default none)"},
       CLI_SAMPLER_OPTS(gp),
       {"format", CLI_CHOICE, &fmt, 0, 0, "text|csv|json", "F",
        "text (default): a line of ids per prompt; csv: prompt,index,token[,...];\njson: one run "
@@ -128,7 +130,7 @@ int cmd_generate(int argc, char **argv) {
   } else if ((st = lc_model_load(ctx, model, &lp, &m)) != LC_OK) {
     rc = cli_fail(CMD, "loading the model", st, cli_status_rc(st));
   } else if ((st = lc_model_get_info(m, &info)) == LC_OK &&
-             (st = lc_target_check(&info.config, &ps, random_nb, max_new, stop)) != LC_OK) {
+             (st = lc_target_check(&info.config, &ps, random_nb, max_new, &stop)) != LC_OK) {
     rc = cli_fail(CMD, "the prompts and options do not fit the model", st, CLI_USAGE);
     if (strstr(lc_last_error(NULL), "positions"))
       fprintf(stderr, "  (--max-seq N gives the model more positions; or lower --max-new)\n");
@@ -170,7 +172,7 @@ int cmd_generate(int argc, char **argv) {
     tp.batch = batch;
     tp.position = position;
     tp.max_new = max_new;
-    tp.stop_token = stop;
+    tp.stop = stop;
     tp.gen = gp;
     int32_t n = 0;
     if ((st = lc_generate_target(sess, &tp, toks, recs, &n)) != LC_OK) {

@@ -73,8 +73,8 @@ int cmd_sweep(int argc, char **argv) {
       {"backends", CLI_STR, &backends, 0, 0, NULL, "LIST", "cpu,cuda (default cpu)"},
       {"repeats", CLI_I32, &sp.repeats, 1, 1 << 20, NULL, "R", "runs per cell (default 1)"},
       {"max-new", CLI_I32, &sp.max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},
-      {"stop", CLI_I32, &sp.stop_token, -1, INT32_MAX, NULL, "T",
-       "stop a row after token T (default: none)"},
+      {"stop", CLI_STOP, &sp.stop, 0, 0, NULL, "T[,T..]",
+       "stop a row after any of these tokens (default: none)"},
       {"neighbours", CLI_CHOICE, &neigh, 0, 0, "file|random", "SRC",
        "file (default): the other prompts, cycled from the target's\nsuccessor; random: random "
        "prompts"},
