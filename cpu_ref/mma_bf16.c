@@ -90,14 +90,17 @@ static float nonfinite_path(float c, const uint16_t *a, const uint16_t *b, int n
   return (float)s; /* +-Inf: a finite sum cannot occur with a non-finite input */
 }
 
-/* The finite case on decoded operands: a term i is sa[i] * 2^(ea[i] - 7) etc. */
+/* The finite case on decoded operands: a term i is sa[i] * 2^(ea[i] - 7) etc.;
+ * norm_c: a subnormal c is normalised (LC_MMA_NORM_C). */
 static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
-                      const int32_t *eb, int n) {
+                      const int32_t *eb, int n, int norm_c) {
   int32_t pe[LC_MMA_K];
   int64_t ps[LC_MMA_K];
   int64_t sc;
   int32_t ec;
   f32_parts(lc_f32_bits(c), &sc, &ec);
+  if (norm_c && sc != 0)
+    while (!((sc < 0 ? -sc : sc) & 0x800000)) sc *= 2, ec--;
   int32_t maxe = ec;
   for (int i = 0; i < n; i++) {
     ps[i] = (int64_t)sa[i] * sb[i];
@@ -234,5 +237,26 @@ float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n) {
   int32_t sa[LC_MMA_K], ea[LC_MMA_K], sb[LC_MMA_K], eb[LC_MMA_K];
   lc_cpu_bf16_decode(a, n, sa, ea);
   lc_cpu_bf16_decode(b, n, sb, eb);
-  return mma_core(c, sa, ea, sb, eb, n);
+  return mma_core(c, sa, ea, sb, eb, n, 0);
+}
+
+float lc_cpu_mma_bf16_variant(float c, const uint16_t *a, const uint16_t *b, int n,
+                              unsigned flags) {
+  if ((lc_f32_bits(c) & 0x7F800000u) == 0x7F800000u || lc_cpu_bf16_any_nonfinite(a, n) ||
+      lc_cpu_bf16_any_nonfinite(b, n))
+    return nonfinite_path(c, a, b, n);
+  int32_t sa[LC_MMA_K], ea[LC_MMA_K], sb[LC_MMA_K], eb[LC_MMA_K];
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < n; i++) {
+      const uint16_t h = k ? b[i] : a[i];
+      int32_t *sg = k ? &sb[i] : &sa[i], *ex = k ? &eb[i] : &ea[i];
+      if (flags & LC_MMA_RAW_SUBNORMALS) {
+        const int32_t e = (h >> 7) & 0xFF, m = (h & 0x7F) | (e ? 0x80 : 0);
+        *sg = h & 0x8000u ? -m : m;
+        *ex = e ? e - 127 : -126;
+      } else {
+        lc_cpu_bf16_sig_exp(h, sg, ex);
+      }
+    }
+  return mma_core(c, sa, ea, sb, eb, n, (flags & LC_MMA_NORM_C) != 0);
 }

@@ -79,13 +79,12 @@ typedef enum lc_kmatmul_path {
   LC_KMATMUL_DECODE = 1,       /* K split across blocks at segment boundaries */
   LC_KMATMUL_TILED = 2,        /* register-tiled, two accumulator sets */
   LC_KMATMUL_WGMMA = 3,        /* fast and bf16 only: the tiled path on Hopper's wgmma
-                                  (sm_90a image on a 9.0 device; else TILED); not
-                                  taken by AUTO until proven on a GPU */
+                                  (sm_90a image on a 9.0 device; else TILED) */
   LC_KMATMUL_WGMMA_DECODE = 4, /* fast and bf16 only: M <= 64 on a swap-AB wgmma
                                   kernel (W as A, x parts as B, K split across
                                   blocks; sm_90a image on a 9.0 device, k % 8 ==
-                                  0, 16-byte aligned w; else DECODE); not taken
-                                  by AUTO until proven on a GPU */
+                                  0, 16-byte aligned w; else the mma.sync kernel
+                                  AUTO would take) */
 } lc_kmatmul_path;
 
 /* Device workspace bytes that suffice for lc_kernels_matmul on this shape
@@ -105,9 +104,10 @@ lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t
  * wherever the MMA model of docs/numerics.md 10.2 holds.  The path never
  * changes a bit: DECODE (the weight as the MMA's wide operand), TILED (x
  * parts as the wide operand), WGMMA (TILED on wgmma), WGMMA_DECODE (DECODE
- * on wgmma, K split across blocks); AUTO picks DECODE or TILED by M and
- * alignment.  The workspace holds the x parts, and for WGMMA_DECODE on a
- * shape it splits, nseg * m * n floats of segment sums after them. */
+ * on wgmma, K split across blocks); AUTO takes WGMMA_DECODE for M <= 64 and
+ * WGMMA above, each falling back to DECODE or TILED by M and alignment.
+ * The workspace holds the x parts, and for WGMMA_DECODE or AUTO on a shape
+ * it splits, nseg * m * n floats of segment sums after them. */
 size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int parts,
                                         lc_kmatmul_path path);
 lc_status lc_kernels_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,

@@ -36,12 +36,13 @@
  *                       staged by cp.async in 64-k chunks (3 stages, swizzled),
  *                       ldmatrix fragments, 8 warps of 64 x 32, the tensor-core
  *                       accumulator, the segment and the fp32 sum in registers.
- * AUTO takes DECODE for m <= FAST_DECODE_MAX_M and whenever the tiled kernel's
- * 16-byte copies cannot be used (k % 8 or w not 16-byte aligned).  Two more on
- * Hopper's wgmma (sm_90a), taken only when asked for: WGMMA, the tiled kernel
+ * Two more on Hopper's wgmma (sm_90a): WGMMA, the tiled kernel
  * (kernels/matmul_fast_wgmma.cu; else TILED), and WGMMA_DECODE, a swap-AB
  * decode kernel for m <= 64 with K split across blocks
- * (kernels/matmul_fast_wgmma_decode.cu; else DECODE).
+ * (kernels/matmul_fast_wgmma_decode.cu).  AUTO takes WGMMA_DECODE for m <= 64
+ * and WGMMA above where they run; elsewhere DECODE for m <= FAST_DECODE_MAX_M
+ * and whenever the tiled kernel's 16-byte copies cannot be used (k % 8 or w
+ * not 16-byte aligned), else TILED.
  */
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -386,7 +387,8 @@ extern "C" size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t
                                                    lc_kmatmul_path path) {
   if (m <= 0 || k <= 0 || (parts != 1 && parts != 3)) return 0;
   size_t b = parts_bytes(m, k, parts);
-  if (path == LC_KMATMUL_WGMMA_DECODE && m <= LC_FAST_WGMMA_DECODE_MAX_M && k % 8 == 0)
+  if ((path == LC_KMATMUL_WGMMA_DECODE || path == LC_KMATMUL_AUTO) &&
+      m <= LC_FAST_WGMMA_DECODE_MAX_M && k % 8 == 0)
     b += lc_matmul_fast_wgmma_decode_split_bytes(m, k, n);
   return b;
 }
@@ -404,10 +406,17 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     lc_status s = lc_launch_status("fast_split_kernel", err, err_len);
     if (s != LC_OK) return s;
   }
-  /* WGMMA_DECODE (kernels/matmul_fast_wgmma_decode.cu, the same bits): where
-   * the device runs sm_90a code, m <= 64, and the 16-byte copies can be used;
-   * the mma.sync decode kernel otherwise.  AUTO does not take it until it has
-   * passed tests/test_cuda_fast.c on a GPU (it has not run on one yet). */
+  /* AUTO: the wgmma kernels where they run (sm_90a code on a compute
+   * capability 9.0 device, 16-byte aligned operands, k % 8 == 0), chosen by
+   * M: the swap-AB decode kernel up to LC_FAST_WGMMA_DECODE_MAX_M rows, the
+   * tiled one above; both passed tests/test_cuda_fast.c bitwise on an H100
+   * (2026-12-07).  Elsewhere the mma.sync kernels, by M.  Every path gives
+   * the same bits. */
+  if (path == LC_KMATMUL_AUTO)
+    path = m <= LC_FAST_WGMMA_DECODE_MAX_M ? LC_KMATMUL_WGMMA_DECODE : LC_KMATMUL_WGMMA;
+  /* WGMMA_DECODE (kernels/matmul_fast_wgmma_decode.cu): where the device runs
+   * sm_90a code, m <= 64, and the 16-byte copies can be used; else the
+   * mma.sync kernel AUTO's M would take. */
   if (path == LC_KMATMUL_WGMMA_DECODE) {
     if (m <= LC_FAST_WGMMA_DECODE_MAX_M && tiled_ok(k, w) && lc_aligned16(ws) &&
         lc_matmul_fast_wgmma_available()) {
@@ -416,7 +425,7 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
       return lc_matmul_fast_run_wgmma_decode(ws, m, kp, k, w, n, bias, y, P, part, ws_bytes - pb,
                                              st, err, err_len);
     }
-    path = LC_KMATMUL_DECODE;
+    path = m > FAST_DECODE_MAX_M && tiled_ok(k, w) ? LC_KMATMUL_TILED : LC_KMATMUL_DECODE;
   }
   const dim3 grid_n((unsigned)((n + 15) / 16));
   if (fast_resolve(m, k, w, path) == LC_KMATMUL_DECODE) {
@@ -431,10 +440,9 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     return lc_launch_status("fast_decode_kernel", err, err_len);
   }
   /* The wgmma version of this path (kernels/matmul_fast_wgmma.cu, the same bits):
-   * taken by WGMMA when the device runs its sm_90a code and the workspace is
-   * 16-byte aligned (tiled_ok already holds here).  AUTO keeps mma.sync until the
-   * wgmma kernel has passed tests/test_cuda_fast.c on a GPU (it has not run on
-   * one yet); TILED is always mma.sync. */
+   * taken by WGMMA (and so AUTO above 64 rows) when the device runs its sm_90a
+   * code and the workspace is 16-byte aligned (tiled_ok already holds here);
+   * TILED is always mma.sync. */
   if (path == LC_KMATMUL_WGMMA && lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
     return lc_matmul_fast_run_wgmma(ws, m, kp, k, w, n, bias, y, P, st, err, err_len);
   const size_t smem = sizeof(ft_smem<P>);

@@ -204,11 +204,11 @@ static void make_inputs(int rows, int64_t per_family, lct_rng *rng, uint16_t *a,
  * permuted family also counts outputs that its permutation changed). */
 static int64_t check_outputs(const char *label, int rows, int64_t per_family, const uint16_t *a,
                              const uint16_t *b, const float *c, const float *d) {
-  int64_t total_bad = 0;
+  int64_t total_bad = 0, var_bad[4] = {0, 0, 0, 0};
   const int64_t tile_out = (int64_t)rows * 8;
   for (int f = 0; f < N_FAMILIES; f++) {
     int64_t n = 0, bad = 0, nan_payload = 0, nans = 0;
-    char first[256] = "";
+    char first[1024] = "";
     for (int64_t t = 0; t < per_family; t++) {
       const int64_t ti = (int64_t)f * per_family + t;
       for (int i = 0; i < rows; i++) {
@@ -218,16 +218,30 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
           const float want =
               lc_cpu_mma_bf16(c[o], a + ti * rows * 16 + i * 16, b + ti * 128 + j * 16, 16);
           n++;
+          for (unsigned v = 0; v < 4; v++) { /* the model's subnormal switches */
+            const float w = lc_cpu_mma_bf16_variant(c[o], a + ti * rows * 16 + i * 16,
+                                                    b + ti * 128 + j * 16, 16, v);
+            var_bad[v] += bits(got) != bits(w) && !(isnan(got) && isnan(w));
+          }
           if (isnan(got) && isnan(want)) {
             nans++;
             nan_payload += bits(got) != bits(want);
             continue;
           }
           if (bits(got) != bits(want)) {
-            if (!bad)
-              snprintf(first, sizeof first,
-                       "tile %lld [%d][%d]: c %a, GPU %a (0x%08x), model %a (0x%08x)", (long long)t,
-                       i, j, (double)c[o], (double)got, bits(got), (double)want, bits(want));
+            if (!bad) {
+              int at = snprintf(first, sizeof first,
+                                "tile %lld [%d][%d]: c %a, GPU %a (0x%08x), model %a (0x%08x); a",
+                                (long long)t, i, j, (double)c[o], (double)got, bits(got),
+                                (double)want, bits(want));
+              for (int k = 0; k < 16 && at > 0 && at < (int)sizeof first - 8; k++)
+                at += snprintf(first + at, sizeof first - (size_t)at, " %04x",
+                               a[ti * rows * 16 + i * 16 + k]);
+              at += snprintf(first + at, sizeof first - (size_t)at, "; b");
+              for (int k = 0; k < 16 && at > 0 && at < (int)sizeof first - 8; k++)
+                at += snprintf(first + at, sizeof first - (size_t)at, " %04x",
+                               b[ti * 128 + j * 16 + k]);
+            }
             bad++;
           }
           if (f == F_PERMUTED && t % 2 == 1 && bits(got) != bits(d[o - tile_out]) &&
@@ -247,6 +261,11 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
         (long long)nans, (long long)nan_payload);
     total_bad += bad;
   }
+  printf(
+      "%s against the model's subnormal switches: outputs that differ with flags 0 (the "
+      "model) %lld, raw subnormals %lld, normalised c %lld, both %lld\n",
+      label, (long long)var_bad[0], (long long)var_bad[1], (long long)var_bad[2],
+      (long long)var_bad[3]);
   return total_bad;
 }
 
