@@ -502,7 +502,7 @@ static void test_answer_fuzz(void **state) {
   lct_rng r = lct_rng_new(20261207);
   const lc_answer_kind kinds[] = {LC_ANSWER_NUMBER, LC_ANSWER_BOXED, LC_ANSWER_EXACT,
                                   LC_ANSWER_CHOICE};
-  char text[512];
+  char text[512] = {0};
   int found[5] = {0};
   for (int iter = 0; iter < 4000; iter++) {
     size_t n = 0, want = (size_t)lct_range(&r, 0, 400);
