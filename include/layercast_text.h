@@ -194,33 +194,70 @@ LC_API lc_status lc_stop_ids_for_model(const char *model_dir, const lc_tokenizer
  *  Answers: extraction and scoring (docs/metrics.md, "Scored datasets")
  * ======================================================================== */
 
+/* The rules, in short (docs/metrics.md, "Scored datasets: answer extraction",
+ * states them in full, with examples):
+ *
+ *   NUMBER  the last number: [sign] digits, thousands groups "1,234,567"
+ *           only where the grouping is valid, decimals ("3.5", ".5"; the
+ *           "." that ends "It is 3." is no point), fractions a/b of
+ *           integers; a '%' after it is ignored.  Normalised to one
+ *           canonical form per value: "1,234.50" -> "1234.5", "-0" -> "0",
+ *           "2/4" and "0.50" -> "0.5", "-3/6" -> "-0.5", "4/6" -> "2/3".
+ *           Equal forms <=> equal rationals (exact; fractions with a part
+ *           past 2^64-1 are compared as written, unreduced).
+ *   BOXED   the content of the \boxed{...} that starts last among those
+ *           whose braces close (nested braces balanced; "\{", "\}" are
+ *           literal), or of "\boxed 42"; whitespace removed, surrounding $
+ *           removed; a content that is one number (also \frac{a}{b},
+ *           "\$18", "50\%") takes NUMBER's form, any other stays a string.
+ *           Not a mathematical equivalence checker: "x+1" != "1+x".
+ *   EXACT   the whole text, trimmed, each whitespace run one space;
+ *           case-sensitive.
+ *   CHOICE  a letter A-J, the first tier that finds one: the last \boxed
+ *           when it is a letter or "(B)"; the last "answer"/"option"/
+ *           "choice" phrase ("The answer is (B)", "Answer: B"); the last
+ *           "(B)"; the last capital A-J standing alone.
+ *
+ * Texts are bytes: len bytes, any values (invalid UTF-8 too; a NUL counts
+ * as whitespace); only ASCII (and U+2212 as a minus) has meaning.  Every
+ * call is linear in len and thread-safe (no shared state). */
 typedef enum lc_answer_kind {
   LC_ANSWER_NUMBER = 1, /* the last number in the text */
   LC_ANSWER_BOXED = 2,  /* the content of the last \boxed{...} (nested braces) */
   LC_ANSWER_EXACT = 3,  /* the whole text, trimmed, equal to the answer */
-  LC_ANSWER_CHOICE = 4, /* a choice letter (A, B, ...) */
+  LC_ANSWER_CHOICE = 4, /* a choice letter, A to J */
 } lc_answer_kind;
 
 /* "number", "boxed", "exact", "choice"; "unknown" otherwise. */
 LC_API const char *lc_answer_kind_name(lc_answer_kind k);
-/* LC_ERR_INVALID_ARGUMENT for NULL or an unknown name. */
+/* The kind of a name printed by lc_answer_kind_name (exact, lower case).
+ * LC_ERR_INVALID_ARGUMENT for NULL or an unknown name. */
 LC_API lc_status lc_answer_kind_from_name(const char *name, lc_answer_kind *out);
 
-/* The answer that kind k finds in len bytes of text, normalised as
- * docs/metrics.md says, in *out (malloc'ed, release with free()), or *out =
- * NULL when the text holds none.  LC_ERR_INVALID_ARGUMENT for NULL. */
+/* The answer that kind k finds in len bytes of text (need not be
+ * NUL-terminated), normalised, in *out (malloc'ed, NUL-terminated, release
+ * with free()), or *out = NULL when the text holds none (an LC_OK result).
+ * LC_ERR_INVALID_ARGUMENT for NULL text or out, an unknown kind, len over
+ * 2^40; LC_ERR_OUT_OF_MEMORY.  On failure *out is NULL. */
 LC_API lc_status lc_answer_extract(lc_answer_kind k, const char *text, size_t len, char **out);
 
 typedef struct lc_answer_score {
-  int32_t found;   /* 1: an answer was extracted */
+  int32_t found;   /* 1: an answer was extracted from the output */
   int32_t correct; /* 1: it equals the expected answer after normalisation */
   char *extracted; /* normalised extraction (malloc'ed), NULL when not found */
   char *expected;  /* the expected answer normalised (malloc'ed) */
 } lc_answer_score;
 
-/* Scores a model output against the expected answer (NUL-terminated text,
- * normalised with the same rules; for NUMBER it must hold a number, else
- * LC_ERR_INVALID_ARGUMENT).  Release with lc_answer_score_clear. */
+/* Scores a model output (len bytes) against the expected answer
+ * (NUL-terminated), which is normalised by the same rules: "1,234" and
+ * "1234" are the same NUMBER, "B" and "(B)" the same CHOICE; for BOXED an
+ * expected text without a \boxed is itself the content ("\frac{1}{2}").
+ * correct = (both normalised strings are equal).  An expected answer from
+ * which kind k extracts nothing (a NUMBER without a number, an empty EXACT
+ * or BOXED, a CHOICE without a letter A-J) gives LC_ERR_INVALID_ARGUMENT,
+ * as do NULL pointers, an unknown kind and len over 2^40;
+ * LC_ERR_OUT_OF_MEMORY.  *out is zeroed first and holds nothing to release
+ * on failure; on success release it with lc_answer_score_clear. */
 LC_API lc_status lc_answer_score_text(lc_answer_kind k, const char *output, size_t len,
                                       const char *expected, lc_answer_score *out);
 LC_API void lc_answer_score_clear(lc_answer_score *s); /* NULL accepted; zeroes it */
