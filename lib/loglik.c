@@ -42,6 +42,7 @@
 #include "cast/lc_cast.h"
 #include "layercast_model.h"
 #include "lib/lc_internal.h"
+#include "lib/loglik_internal.h"
 #include "lib/model_internal.h"
 #include "lib/sample_internal.h"
 
@@ -85,7 +86,7 @@ static lc_status run_init(ll_run *r, lc_session *s, int32_t max_cont, const char
 
 /* log p(t) under the softmax of l [vocab] at T = 1, in double (the rule on
  * top of this file). */
-static double row_logprob(const float *l, int32_t vocab, int32_t t) {
+double lc_loglik_row(const float *l, int32_t vocab, int32_t t) {
   int32_t first = -1;
   for (int32_t i = 0; i < vocab && first < 0; i++)
     if (!lc_f32_isnan(l[i])) first = i;
@@ -125,7 +126,7 @@ static lc_status score(ll_run *r, const int32_t *ctx_tok, int32_t n_ctx, const i
     for (int32_t j = 0; j < n; j++) {
       const float *l = r->logits + (size_t)j * (size_t)V;
       const int32_t t = cont[q0 + j];
-      lp[q0 + j] = row_logprob(l, V, t);
+      lp[q0 + j] = lc_loglik_row(l, V, t);
       greedy[q0 + j] = lc_sample_greedy(l, V) == t;
     }
   }
