@@ -308,10 +308,11 @@ static void test_loglik_matches_oracle_stories(void **state) {
 }
 
 /* reference (OpenBLAS): no invariance promised, but the same max_tokens gives
- * the same bits twice, and any max_tokens stays within 1e-4 of the one-pass
- * oracle: OpenBLAS blocks the sgemm by the row count, which moves a logit
- * (|logit| < 30 here) by a few fp32 ulps, so a log-probability by ~1e-5 at
- * most; 1e-4 leaves room without hiding a wrong row (those are off by > 0.1). */
+ * the same bits twice, and max_tokens 5 stays within 1e-4 of the one-pass
+ * oracle: OpenBLAS may block the sgemm by the row count, which moves logits by
+ * a few fp32 ulps and a log-probability by about as much (6e-7 measured
+ * here); 1e-4 leaves room for that while a row scored from the wrong
+ * position's logits would be off by whole units. */
 static void test_loglik_reference_close(void **state) {
   (void)state;
   runner r = runner_open(g_synth, LC_MODE_REFERENCE);
@@ -331,6 +332,7 @@ static void test_loglik_reference_close(void **state) {
   scores_free(&ref);
   scores_free(&a);
   scores_free(&b);
+  free(x);
   lc_session_free(s);
   lc_session_free(one);
   runner_close(&r);
