@@ -312,32 +312,55 @@ LC_API lc_status lc_generate(lc_session *s, lc_gen_sequence *seqs, int64_t n_seq
 /* Scores cont[0..n_cont) after context[0..n_context) (n_context >= 1,
  * n_cont >= 1) in cache slot 0 of s (its earlier contents are overwritten),
  * feeding the tokens in forward passes of at most the session's
- * max_tokens.  Log-probabilities are natural logs of the softmax at T = 1,
- * computed in float64 on the host from the fp32 logits, so equal logits
- * give equal bits on every backend.  Outputs (any may be NULL):
+ * max_tokens: the context but its last token with all_logits = 0, then the
+ * rest with all_logits = 1, each part cut at every max_tokens tokens.  The
+ * results do not depend on max_tokens in strict, fast and bf16; in
+ * reference and the vendor modes the cut may change bits.
+ * Log-probabilities are natural logs of the softmax at T = 1, computed in
+ * float64 on the host from the fp32 logits (NaN logits carry no
+ * probability: a NaN target logit gives -Inf, a row of NaN gives NaN), so
+ * equal logits give equal bits on every backend.  Outputs (any may be NULL):
  *   token_logprob [n_cont]  log p(cont[i] | context, cont[0..i));
- *   token_greedy  [n_cont]  1 where cont[i] is the argmax (first index on
- *                           ties, NaN never chosen), else 0;
+ *   token_greedy  [n_cont]  1 where cont[i] is the token greedy generation
+ *                           picks (lc_sample at temperature 0: the first
+ *                           index of the largest non-NaN logit; token 0 when
+ *                           every logit is NaN), else 0;
  *   sum_logprob             their sum, added in order;
  *   all_greedy              1 when every token is greedy.
+ * Host memory: min(n_cont, max_tokens) rows of vocab floats for the logits.
+ * LC_ERR_INVALID_ARGUMENT for a NULL s, context or cont, or a count below 1;
  * LC_ERR_SHAPE when n_context + n_cont exceeds the session's max_len;
- * LC_ERR_OUT_OF_RANGE for a token outside the vocabulary. */
+ * LC_ERR_OUT_OF_RANGE for a token outside the vocabulary;
+ * LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, and a forward pass's statuses.
+ * Everything is checked before the first pass; on failure no output is
+ * written (slot 0 of the cache may hold anything). */
 LC_API lc_status lc_loglik(lc_session *s, const int32_t *context, int32_t n_context,
                            const int32_t *cont, int32_t n_cont, double *token_logprob,
                            int32_t *token_greedy, double *sum_logprob, int32_t *all_greedy);
 
 typedef struct lc_perplexity_result {
-  double nll_sum;   /* minus the summed log-probability of the scored tokens */
-  int64_t n_scored; /* tokens scored (every token but the first) */
-  double ppl;       /* exp(nll_sum / n_scored) */
-  int64_t n_windows;
+  double nll_sum;    /* minus the summed log-probability of the scored tokens,
+                        added in token order */
+  int64_t n_scored;  /* tokens scored: n - 1 (every token but the first) */
+  double ppl;        /* exp(nll_sum / n_scored) */
+  int64_t n_windows; /* forward windows run */
 } lc_perplexity_result;
 
-/* Perplexity of tokens[0..n) (n >= 2) with a sliding window: windows of at
- * most `window` tokens (0: the session's max_len) start every `stride`
- * tokens (0: window / 2; 1 <= stride <= window); each token is scored once,
- * in the first window that holds it with the most context (the Hugging Face
- * "perplexity of fixed-length models" scheme; docs/generation.md). */
+/* Perplexity of tokens[0..n) (n >= 2) with a sliding window, in cache slot
+ * 0 of s: windows [b, min(b + window, n)) for b = 0, stride, 2 stride, ...,
+ * up to the first that reaches n; window 0 means the session's max_len
+ * (window >= 2), stride 0 means window / 2 (1 <= stride < window).  Each
+ * window scores, with lc_loglik's rule and passes, the tokens from the end
+ * of the previous window (from 1 in the first) to its own end, the tokens
+ * before them in the window as context; so each token is scored once, in
+ * the first window that holds it, with the most context a window gives it
+ * (the Hugging Face "perplexity of fixed-length models" scheme;
+ * docs/generation.md).  window = n gives -nll_sum == lc_loglik's
+ * sum_logprob of tokens[1..n) after tokens[0], bit for bit.
+ * LC_ERR_INVALID_ARGUMENT for NULL, n < 2, window 1 or negative, stride
+ * negative or >= window; LC_ERR_SHAPE for a window above max_len;
+ * LC_ERR_OUT_OF_RANGE for a token outside the vocabulary (all checked
+ * before the first pass); on failure *out is untouched. */
 LC_API lc_status lc_perplexity(lc_session *s, const int32_t *tokens, int64_t n, int32_t window,
                                int32_t stride, lc_perplexity_result *out);
 

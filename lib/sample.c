@@ -143,6 +143,11 @@ static int32_t select_first(const float *logits, int32_t vocab, int32_t n, lc_ca
   return m;
 }
 
+int32_t lc_sample_greedy(const float *logits, int32_t vocab) {
+  lc_cand first;
+  return select_first(logits, vocab, 1, &first) == 1 ? first.idx : 0;
+}
+
 #define LC_RADIX_BITS 11
 #define LC_RADIX_SIZE (1 << LC_RADIX_BITS)
 #define LC_RADIX_PASSES 3 /* 33 bits >= 32 */

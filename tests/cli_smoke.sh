@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli_smoke.sh — end-to-end smoke test of the layercast CLI on a tiny
-# synthetic model: synth, generate (text and json), sweep on cpu strict +
-# reference with 2 batch sizes; checks the files, the record count and that
-# strict gave one unique output per prompt.
+# synthetic model: synth, generate (text and json), loglik and perplexity,
+# sweep on cpu strict + reference with 2 batch sizes; checks the files, the
+# record count and that strict gave one unique output per prompt.
 #   usage: tests/cli_smoke.sh path/to/layercast
 set -euo pipefail
 LC=${1:?usage: cli_smoke.sh path/to/layercast}
@@ -20,6 +20,18 @@ alone=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6)
 [ "$out" = "$alone" ] || fail "strict: batch 4 / last gave '$out', alone '$alone'"
 "$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 4 --format json --records |
   grep -q '"tokens_hash"' || fail "generate --format json has no tokens_hash"
+
+# loglik: generate's greedy tokens score as greedy; perplexity: every token but the first
+# scored once, and one window (the default here) gives exactly minus the loglik sum
+ll=$("$LC" loglik --model "$T/m" --context "1 2 3" --cont "$alone")
+echo "$ll" | grep -qx "all_greedy 1" || fail "loglik of generate's greedy tokens: $ll"
+sum=$("$LC" loglik --model "$T/m" --context 1 --cont "2 3 $alone" --json --max-tokens 3 |
+  grep -o '"sum_logprob":[^,}]*' | cut -d: -f2)
+nll=$("$LC" perplexity --model "$T/m" --ids "1 2 3 $alone" --json |
+  grep -o '"nll_sum":[^,}]*' | cut -d: -f2)
+[ -n "$sum" ] && [ "$nll" = "${sum#-}" ] || fail "perplexity nll_sum '$nll', loglik sum '$sum'"
+"$LC" perplexity --model "$T/m" --ids "1 2 3 $alone" --window 3 --stride 1 --mode fast |
+  grep -qx "n_scored 8" || fail "perplexity --window 3 --stride 1: n_scored is not 8"
 
 printf '{"tokens":[1,2,3],"answer":[7]}\n{"tokens":[4,5,6,7]}\n{"tokens":[9]}\n' >"$T/p.jsonl"
 "$LC" sweep --model "$T/m" --prompts "$T/p.jsonl" --out "$T/s" --batch-sizes 1,4 \
@@ -39,5 +51,8 @@ awk -F, '$1=="cpu" && $2=="strict" && $5==1 && $6==1 {ok=1} END {exit !ok}' "$T/
 set +e
 "$LC" sweep --model "$T/m" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing options: exit not 2"
 "$LC" generate --model "$T/nope" --prompt 1 >/dev/null 2>&1; [ $? -eq 1 ] || fail "bad model: exit not 1"
+"$LC" loglik --model "$T/m" --context 1 --cont 9999 >/dev/null 2>&1; [ $? -eq 2 ] || fail "loglik bad id: exit not 2"
+"$LC" perplexity --model "$T/m" --ids "1 2" --window 2 --stride 2 >/dev/null 2>&1; [ $? -eq 2 ] ||
+  fail "perplexity stride = window: exit not 2"
 set -e
 echo "cli_smoke: OK"

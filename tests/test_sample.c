@@ -162,6 +162,35 @@ static void test_sample_nan_rules(void **state) {
   free(x);
 }
 
+/* lc_sample_greedy (lib/, for lc_loglik's greedy flags) picks lc_sample's
+ * temperature-0 token on rows with ties, signed zeros, +-Inf and NaNs (a
+ * few values drawn from a small set so that ties are common). */
+static void test_sample_greedy_helper_agrees(void **state) {
+  (void)state;
+  const float vals[] = {0.0f,
+                        -0.0f,
+                        1.0f,
+                        -1.0f,
+                        2.5f,
+                        f_bits(0x7F800000u),
+                        f_bits(0xFF800000u),
+                        f_bits(0x7FC00000u),
+                        f_bits(0xFFC00001u)};
+  const int nv = (int)(sizeof vals / sizeof vals[0]);
+  lct_rng r = lct_rng_new(77);
+  lc_sampler_params sp = params(0.0f, 0, 1.0f, 0);
+  float l[40];
+  for (int t = 0; t < 2000; t++) {
+    const int32_t v = (int32_t)lct_range(&r, 1, 40);
+    const int lo = (int)lct_range(&r, 0, nv - 1); /* some rows have only NaNs */
+    for (int32_t i = 0; i < v; i++) l[i] = vals[lct_range(&r, lo, nv - 1)];
+    const lc_token_record rec = sample_ok(l, v, &sp, 0, 0);
+    if (lc_sample_greedy(l, v) != rec.token)
+      fail_msg("row %d (vocab %d): lc_sample_greedy %d, lc_sample %d", t, v, lc_sample_greedy(l, v),
+               rec.token);
+  }
+}
+
 /* top_k = 1 at any temperature and seed is greedy, record included. */
 static void test_sample_top_k1_is_greedy(void **state) {
   (void)state;
@@ -443,6 +472,7 @@ int main(void) {
       cmocka_unit_test(test_sample_uniform_mapping),
       cmocka_unit_test(test_sample_greedy_ties),
       cmocka_unit_test(test_sample_nan_rules),
+      cmocka_unit_test(test_sample_greedy_helper_agrees),
       cmocka_unit_test(test_sample_top_k1_is_greedy),
       cmocka_unit_test(test_sample_frequencies_match_target),
       cmocka_unit_test(test_sample_top_p_boundary),

@@ -10,12 +10,14 @@
 
 #include "layercast_experiment.h"
 
-int cmd_demo(int argc, char **argv);     /* cli_demo.c */
-int cmd_generate(int argc, char **argv); /* cli_generate.c */
-int cmd_sweep(int argc, char **argv);    /* cli_sweep.c */
-int cmd_compare(int argc, char **argv);  /* cli_compare.c */
-int cmd_verify(int argc, char **argv);   /* cli_verify.c */
-int cmd_synth(int argc, char **argv);    /* cli_synth.c */
+int cmd_demo(int argc, char **argv);       /* cli_demo.c */
+int cmd_generate(int argc, char **argv);   /* cli_generate.c */
+int cmd_sweep(int argc, char **argv);      /* cli_sweep.c */
+int cmd_compare(int argc, char **argv);    /* cli_compare.c */
+int cmd_verify(int argc, char **argv);     /* cli_verify.c */
+int cmd_synth(int argc, char **argv);      /* cli_synth.c */
+int cmd_loglik(int argc, char **argv);     /* cli_loglik.c */
+int cmd_perplexity(int argc, char **argv); /* cli_loglik.c */
 
 /* verify records (cli_records.c), dispatched by cmd_verify */
 int cli_verify_records(int argc, char **argv);
