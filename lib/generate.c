@@ -16,7 +16,7 @@
  *      change);
  *   4. each sequence whose prompt is complete samples its next token from
  *      its entry's logits, at pos = prompt_len + n_generated, keyed by its
- *      seq_id; it ends after max_new_tokens tokens or after its stop_token,
+ *      seq_id; it ends after max_new_tokens tokens or after any id of its stop set,
  *      and its slot is free from step t+1 on.
  * When nothing is active and sequences wait, the step jumps to the next
  * join step.  A sequence with max_new_tokens = 0 never joins.

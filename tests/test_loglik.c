@@ -361,7 +361,6 @@ static void greedy_case(const char *path, int32_t max_len, int32_t prompt_len, i
   q.prompt = x;
   q.prompt_len = prompt_len;
   q.max_new_tokens = n_new;
-  q.stop_token = -1;
   q.tokens = x + prompt_len;
   q.records = rec;
   lc_gen_params gp;
