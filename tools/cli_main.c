@@ -31,6 +31,7 @@ static void usage(FILE *f) {
           "  compare   teacher-forced replay of one configuration's tokens under another\n"
           "  verify    GPU vs CPU, op by op and whole model; or two run records\n"
           "  synth     write a synthetic Llama/Qwen checkpoint from a seed\n"
+          "  tokenize  text to token ids and back, with a model's tokenizer\n"
           "  version   library version and canonical-order constants\n"
           "\n"
           "'layercast <command> --help' describes a command.  Exit status: 0 success,\n"
@@ -42,8 +43,9 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"demo", cmd_demo},       {"generate", cmd_generate}, {"sweep", cmd_sweep},
-              {"compare", cmd_compare}, {"verify", cmd_verify},     {"synth", cmd_synth}};
+  } cmds[] = {{"demo", cmd_demo},        {"generate", cmd_generate}, {"sweep", cmd_sweep},
+              {"compare", cmd_compare},  {"verify", cmd_verify},     {"synth", cmd_synth},
+              {"tokenize", cmd_tokenize}};
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;
