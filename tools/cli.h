@@ -18,6 +18,7 @@ int cmd_verify(int argc, char **argv);     /* cli_verify.c */
 int cmd_synth(int argc, char **argv);      /* cli_synth.c */
 int cmd_loglik(int argc, char **argv);     /* cli_loglik.c */
 int cmd_perplexity(int argc, char **argv); /* cli_loglik.c */
+int cmd_tokenize(int argc, char **argv);   /* cli_tokenize.c */
 
 /* verify records (cli_records.c), dispatched by cmd_verify */
 int cli_verify_records(int argc, char **argv);

@@ -34,6 +34,7 @@ static void usage(FILE *f) {
           "  loglik    log-probability of a continuation after a context (teacher-forced)\n"
           "  perplexity\n"
           "            sliding-window perplexity of a token sequence\n"
+          "  tokenize  text to token ids and back, with a model's tokenizer\n"
           "  version   library version and canonical-order constants\n"
           "\n"
           "'layercast <command> --help' describes a command.  Exit status: 0 success,\n"
@@ -45,9 +46,9 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"demo", cmd_demo},       {"generate", cmd_generate},    {"sweep", cmd_sweep},
-              {"compare", cmd_compare}, {"verify", cmd_verify},        {"synth", cmd_synth},
-              {"loglik", cmd_loglik},   {"perplexity", cmd_perplexity}};
+  } cmds[] = {{"demo", cmd_demo},       {"generate", cmd_generate},     {"sweep", cmd_sweep},
+              {"compare", cmd_compare}, {"verify", cmd_verify},         {"synth", cmd_synth},
+              {"loglik", cmd_loglik},   {"perplexity", cmd_perplexity}, {"tokenize", cmd_tokenize}};
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;

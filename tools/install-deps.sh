@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what layercast needs to build and test on Debian/Ubuntu:
 # a C compiler (and g++, which links CUDA programs), CMake, Ninja, OpenBLAS,
-# CMocka, pkg-config, jansson (JSON) and xxhash.  The CUDA toolkit is not installed here: it comes from
+# CMocka, pkg-config, jansson (JSON), xxhash, PCRE2 (tokenizer regexes) and utf8proc
+# (Unicode normalisation).  The CUDA toolkit is not installed here: it comes from
 # NVIDIA's installer; without it layercast builds its CPU backend only.
 # Does nothing (and needs no network) when everything is already present.
 set -euo pipefail
-pkgs=(gcc g++ cmake ninja-build pkg-config libopenblas-dev libcmocka-dev libjansson-dev libxxhash-dev)
+pkgs=(gcc g++ cmake ninja-build pkg-config libopenblas-dev libcmocka-dev libjansson-dev libxxhash-dev
+  libpcre2-dev libutf8proc-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
