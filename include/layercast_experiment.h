@@ -29,6 +29,7 @@
 #include "layercast.h"
 #include "layercast_metrics.h"
 #include "layercast_model.h"
+#include "layercast_text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,10 +40,12 @@ extern "C" {
  * ======================================================================== */
 
 typedef struct lc_prompt {
-  int32_t *tokens;  /* [n_tokens] token ids >= 0 */
-  int32_t n_tokens; /* >= 1 */
-  int32_t *answer;  /* [n_answer] the expected answer's ids, or NULL: none */
-  int32_t n_answer; /* >= 0 */
+  int32_t *tokens;   /* [n_tokens] token ids >= 0 */
+  int32_t n_tokens;  /* >= 1 */
+  int32_t *answer;   /* [n_answer] the expected answer's ids, or NULL: none */
+  int32_t n_answer;  /* >= 0 */
+  char *text;        /* the prompt as text (after the chat format), or NULL */
+  char *answer_text; /* the expected answer as text (scored by extraction), or NULL */
 } lc_prompt;
 
 /* A list the library owns: zero-initialise it ({NULL, 0}), fill it with the
@@ -52,14 +55,35 @@ typedef struct lc_prompt_list {
   int32_t n;
 } lc_prompt_list;
 
-/* Reads a JSONL prompt file: one object per non-blank line,
- * {"tokens": [ids...]} with an optional "answer": [ids...].  On success
+/* Reads a JSONL prompt file of token ids: one object per non-blank line,
+ * {"tokens": [ids...]} with an optional "answer": [ids...] or "answer":
+ * "text" (and an optional "text", kept as the prompt's text).  Lines of
+ * text ("prompt", "messages") need lc_prompt_list_read_text.  On success
  * *out holds at least one prompt.  LC_ERR_INVALID_ARGUMENT (NULL),
  * LC_ERR_NOT_FOUND (no such file), LC_ERR_IO (a directory, unreadable),
  * LC_ERR_FORMAT (the message names the file, the line and what is wrong;
  * also for a file without prompts), LC_ERR_OUT_OF_MEMORY.  On failure *out
  * is left empty. */
 LC_API lc_status lc_prompt_list_read(const char *path, lc_prompt_list *out);
+
+/* How text prompts become token ids. */
+typedef struct lc_prompt_text_params {
+  const lc_tokenizer *tokenizer; /* for "prompt" and "messages" lines */
+  const lc_chat_template *chat;  /* for "messages" lines (and chat_prompts) */
+  int chat_prompts;              /* 1: a "prompt" is one user message of the
+                                    chat format; 0: it is encoded as it is,
+                                    with the tokenizer's BOS */
+} lc_prompt_text_params;
+
+/* As lc_prompt_list_read, and also lines of text: {"prompt": "..."} or
+ * {"messages": [{"role": ..., "content": ...}, ...]} (rendered with the
+ * chat format and its generation prompt, then encoded), or {"tokens":
+ * [...]}; each with an optional "answer" (a string: scored by extraction;
+ * or ids).  Each prompt keeps its text.  LC_ERR_FORMAT names the line and
+ * the field (also for text without a tokenizer, messages without a chat
+ * format, invalid UTF-8); the other statuses of lc_prompt_list_read. */
+LC_API lc_status lc_prompt_list_read_text(const char *path, const lc_prompt_text_params *tp,
+                                          lc_prompt_list *out);
 
 /* Appends a copy of tokens[0..n) (n >= 1) and of answer[0..n_answer)
  * (answer NULL: none).  LC_ERR_INVALID_ARGUMENT, LC_ERR_OUT_OF_MEMORY (the
@@ -76,8 +100,8 @@ LC_API lc_status lc_prompt_list_random(lc_prompt_list *ps, uint64_t seed, int32_
  * token or answer id is not below vocab; LC_OK otherwise. */
 LC_API lc_status lc_prompt_list_check_vocab(const lc_prompt_list *ps, int32_t vocab);
 
-/* XXH3-128 over every prompt's tokens and answer, with their lengths (the
- * run records' "prompts_hash"). */
+/* XXH3-128 over every prompt's tokens and answer (ids, or text when the
+ * answer is text), with their lengths (the run records' "prompts_hash"). */
 LC_API lc_status lc_prompt_list_hash(const lc_prompt_list *ps, char hex[LC_HASH_HEX_LEN]);
 
 /* Writes the list as JSONL (the format lc_prompt_list_read reads), atomically. */
@@ -175,6 +199,12 @@ typedef struct lc_run_cell {
 
 typedef struct lc_run_record lc_run_record;
 
+/* Adds the text of the sequence added last: "text", and when score is not
+ * NULL "extracted" (null when none was found) and "correct".
+ * LC_ERR_INVALID_ARGUMENT when no sequence was added. */
+LC_API lc_status lc_run_record_add_text(lc_run_record *r, const char *text,
+                                        const lc_answer_score *score);
+
 /* Starts a record of `kind` ("sweep", "generate") for the backend, mode and
  * environment fingerprint of ctx.  LC_ERR_INVALID_ARGUMENT,
  * LC_ERR_OUT_OF_MEMORY and the statuses of lc_env_fingerprint_json. */
@@ -235,6 +265,12 @@ typedef struct lc_sweep_params {
   int resume;              /* 1: continue from out_dir's records */
   lc_progress_fn progress; /* NULL: none */
   void *progress_user;
+  /* Text: with a tokenizer every record's sequence carries its decoded
+   * "text" (special tokens skipped), and a prompt with a text answer is
+   * scored by extracting an answer of answer_kind from that text
+   * (docs/metrics.md); prompts with a text answer need a tokenizer. */
+  const lc_tokenizer *tokenizer; /* NULL: no text */
+  lc_answer_kind answer_kind;    /* default LC_ANSWER_NUMBER */
 } lc_sweep_params;
 
 /* Defaults: CPU strict and reference, batch sizes 1, 8, 32, positions
@@ -265,6 +301,7 @@ typedef struct lc_sweep_group {
   int32_t n_runs;        /* cells x repeats */
   lc_sweep_cell *cells;  /* [n_runs] */
   lc_sweep_output *out;  /* [n_runs][n_prompts] */
+  int8_t *correct;       /* [n_runs][n_prompts]: 1 right, 0 wrong, -1 no answer */
   lc_prompt_metrics *pm; /* [n_prompts] */
   lc_group_metrics gm;
   int have_metrics;

@@ -1,6 +1,7 @@
 /*
  * lib/prompts.c — prompt lists (layercast_experiment.h): JSONL files of
- * {"tokens": [ids], "answer": [ids]?}, random prompts from a seed, and the
+ * {"tokens": [ids]}, {"prompt": "text"} or {"messages": [...]}, each with an
+ * optional "answer" (ids or text), random prompts from a seed, and the
  * prompts' hash that run records carry.
  */
 #define _POSIX_C_SOURCE 200809L /* getline */
@@ -16,6 +17,8 @@ void lc_prompt_list_free(lc_prompt_list *ps) {
   for (int32_t i = 0; i < ps->n; i++) {
     free(ps->v[i].tokens);
     free(ps->v[i].answer);
+    free(ps->v[i].text);
+    free(ps->v[i].answer_text);
   }
   free(ps->v);
   ps->v = NULL;
@@ -49,8 +52,8 @@ lc_status lc_prompt_list_add(lc_prompt_list *ps, const int32_t *tokens, int32_t 
     if (tokens[i] < 0)
       return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: token %d at index %d is negative", fn,
                      (int)tokens[i], (int)i);
-  lc_prompt p = {dup_ids(tokens, n), n, answer ? dup_ids(answer, n_answer) : NULL,
-                 answer ? n_answer : 0};
+  lc_prompt p = {dup_ids(tokens, n),    n,    answer ? dup_ids(answer, n_answer) : NULL,
+                 answer ? n_answer : 0, NULL, NULL};
   if (!p.tokens || (answer && !p.answer) || push(ps, p)) {
     free(p.tokens);
     free(p.answer);
@@ -96,7 +99,108 @@ static const char *ids_of(const json_t *a, int32_t **out, int32_t *n) {
   return NULL;
 }
 
-lc_status lc_prompt_list_read(const char *path, lc_prompt_list *out) {
+static void prompt_clear(lc_prompt *p) {
+  free(p->tokens);
+  free(p->answer);
+  free(p->text);
+  free(p->answer_text);
+  memset(p, 0, sizeof *p);
+}
+
+/* Renders messages (a JSON array) with the chat format and its generation
+ * prompt into *text; NULL why on success, else why, in why_buf. */
+static const char *render_messages(const json_t *jm, const lc_chat_template *chat, char **text,
+                                   char *why_buf, size_t why_len) {
+  if (!json_is_array(jm) || json_array_size(jm) == 0)
+    return "is not a non-empty array of {\"role\", \"content\"} objects";
+  const size_t n = json_array_size(jm);
+  if (n > INT32_MAX) return "has too many messages";
+  lc_chat_message *m = calloc(n, sizeof *m);
+  if (!m) return "out of memory";
+  const char *why = NULL;
+  for (size_t i = 0; i < n && !why; i++) {
+    const json_t *e = json_array_get(jm, i);
+    const json_t *r = json_object_get(e, "role"), *c = json_object_get(e, "content");
+    if (!json_is_object(e) || !json_is_string(r) || !json_is_string(c)) {
+      snprintf(why_buf, why_len, "message %zu is not {\"role\": string, \"content\": string}", i);
+      why = why_buf;
+    } else {
+      m[i].role = json_string_value(r);
+      m[i].content = json_string_value(c);
+    }
+  }
+  if (!why && lc_chat_apply(chat, m, (int32_t)n, 1, text) != LC_OK) {
+    snprintf(why_buf, why_len, "%s", lc_last_error(NULL));
+    why = why_buf;
+  }
+  free(m);
+  return why;
+}
+
+/* Fills p from one parsed line; NULL why on success, else why (pointing at
+ * a literal or into why_buf) and the field in *field. */
+static const char *prompt_of(const json_t *j, const lc_prompt_text_params *tp, lc_prompt *p,
+                             const char **field, char *why_buf, size_t why_len) {
+  const json_t *jt = json_object_get(j, "tokens"), *jp = json_object_get(j, "prompt"),
+               *jm = json_object_get(j, "messages"), *ja = json_object_get(j, "answer"),
+               *jx = json_object_get(j, "text");
+  *field = "";
+  if (!json_is_object(j) || (!jt && !jp && !jm))
+    return "expected an object with \"tokens\": [ids...], \"prompt\": \"text\" or "
+           "\"messages\": [...]";
+  if (!!jt + !!jp + !!jm > 1) return "give one of \"tokens\", \"prompt\" and \"messages\"";
+  const lc_tokenizer *tok = tp ? tp->tokenizer : NULL;
+  const lc_chat_template *chat = tp ? tp->chat : NULL;
+  if (jt) {
+    const char *why = ids_of(jt, &p->tokens, &p->n_tokens);
+    if (why) return *field = "\"tokens\" ", why;
+    if (p->n_tokens < 1)
+      return *field = "\"tokens\" ", "is empty (a prompt needs at least one token)";
+    if (jx && !json_is_string(jx)) return *field = "\"text\" ", "is not a string";
+    if (jx && !(p->text = strdup(json_string_value(jx)))) return "out of memory";
+  } else {
+    *field = jp ? "\"prompt\" " : "\"messages\" ";
+    if (jp && !json_is_string(jp)) return "is not a string";
+    if (!tok)
+      return "is text: give the model's tokenizer (a Hugging Face folder holds one; for a "
+             "llama2.c checkpoint name its tokenizer.bin)";
+    if ((jm || tp->chat_prompts) && !chat)
+      return "needs a chat format (the tokenizer's template, or one named)";
+    unsigned flags = LC_ENCODE_ADD_SPECIAL;
+    if (jm) {
+      const char *why = render_messages(jm, chat, &p->text, why_buf, why_len);
+      if (why) return why;
+      if (!lc_chat_template_add_bos(chat)) flags = 0;
+    } else if (tp->chat_prompts) {
+      lc_chat_message m = {"user", json_string_value(jp)};
+      if (lc_chat_apply(chat, &m, 1, 1, &p->text) != LC_OK) {
+        snprintf(why_buf, why_len, "%s", lc_last_error(NULL));
+        return why_buf;
+      }
+      if (!lc_chat_template_add_bos(chat)) flags = 0;
+    } else if (!(p->text = strdup(json_string_value(jp)))) {
+      return "out of memory";
+    }
+    if (lc_tokenizer_encode(tok, p->text, strlen(p->text), flags, &p->tokens, &p->n_tokens) !=
+        LC_OK) {
+      snprintf(why_buf, why_len, "%s", lc_last_error(NULL));
+      return why_buf;
+    }
+  }
+  if (p->n_tokens < 1) return "gives no tokens (a prompt needs at least one)";
+  *field = "\"answer\" ";
+  if (ja && json_is_string(ja)) {
+    if (!(p->answer_text = strdup(json_string_value(ja)))) return "out of memory";
+  } else if (ja && !json_is_null(ja)) {
+    const char *why = ids_of(ja, &p->answer, &p->n_answer);
+    if (why) return why;
+  }
+  *field = "";
+  return NULL;
+}
+
+lc_status lc_prompt_list_read_text(const char *path, const lc_prompt_text_params *tp,
+                                   lc_prompt_list *out) {
   static const char fn[] = "reading prompts";
   if (!path || !out)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_prompt_list_read: NULL argument");
@@ -120,28 +224,21 @@ lc_status lc_prompt_list_read(const char *path, lc_prompt_list *out) {
       st = LC_FAIL(NULL, LC_ERR_FORMAT, "%s:%ld: not JSON (%s)", path, lineno, err.text);
       break;
     }
-    lc_prompt p = {NULL, 0, NULL, 0};
-    const json_t *jt = json_object_get(j, "tokens"), *ja = json_object_get(j, "answer");
-    const char *why = NULL, *field = "";
-    if (!json_is_object(j) || !jt) {
-      why = "expected an object with \"tokens\": [ids...]";
-    } else if ((why = ids_of(jt, &p.tokens, &p.n_tokens))) {
-      field = "\"tokens\" ";
-    } else if (p.n_tokens < 1) {
-      why = "\"tokens\" is empty (a prompt needs at least one token)";
-    } else if (ja && !json_is_null(ja) && (why = ids_of(ja, &p.answer, &p.n_answer))) {
-      field = "\"answer\" ";
-    }
+    lc_prompt p;
+    memset(&p, 0, sizeof p);
+    char why_buf[LC_ERR_LEN];
+    const char *field = "";
+    const char *why = prompt_of(j, tp, &p, &field, why_buf, sizeof why_buf);
     json_decref(j);
     if (why) {
-      st = LC_FAIL(NULL, LC_ERR_FORMAT, "%s:%ld: %s%s", path, lineno, field, why);
+      st = LC_FAIL(NULL, strcmp(why, "out of memory") ? LC_ERR_FORMAT : LC_ERR_OUT_OF_MEMORY,
+                   "%s:%ld: %s%s", path, lineno, field, why);
     } else if (push(out, p)) {
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory at %s:%ld", fn, path, lineno);
     } else {
       continue;
     }
-    free(p.tokens);
-    free(p.answer);
+    prompt_clear(&p);
   }
   if (st == LC_OK && ferror(f))
     st = LC_FAIL(NULL, LC_ERR_IO, "%s: reading '%s' failed: %s", fn, path, strerror(errno));
@@ -151,6 +248,10 @@ lc_status lc_prompt_list_read(const char *path, lc_prompt_list *out) {
     st = LC_FAIL(NULL, LC_ERR_FORMAT, "%s: '%s' holds no prompts", fn, path);
   if (st != LC_OK) lc_prompt_list_free(out);
   return st;
+}
+
+lc_status lc_prompt_list_read(const char *path, lc_prompt_list *out) {
+  return lc_prompt_list_read_text(path, NULL, out);
 }
 
 lc_status lc_prompt_list_check_vocab(const lc_prompt_list *ps, int32_t vocab) {
@@ -181,6 +282,12 @@ lc_status lc_prompt_list_hash(const lc_prompt_list *ps, char hex[LC_HASH_HEX_LEN
     /* an absent answer and an empty one differ */
     lc_hasher_u64(h, q->answer ? (uint64_t)q->n_answer : UINT64_MAX);
     for (int32_t i = 0; q->answer && i < q->n_answer; i++) lc_hasher_u64(h, (uint64_t)q->answer[i]);
+    if (q->answer_text) { /* lists without text answers hash as before */
+      const size_t n = strlen(q->answer_text);
+      lc_hasher_u64(h, UINT64_MAX - 1);
+      lc_hasher_u64(h, (uint64_t)n);
+      lc_hasher_update(h, q->answer_text, n);
+    }
   }
   lc_hasher_hex(h, hex);
   lc_hasher_free(h);
@@ -198,8 +305,11 @@ lc_status lc_prompt_list_write(const lc_prompt_list *ps, const char *path) {
   for (int32_t p = 0; p < ps->n && !bad; p++) {
     json_t *o = json_object();
     bad = !o || lc_json_put(o, "tokens", lc_json_i32_array(ps->v[p].tokens, ps->v[p].n_tokens));
+    if (!bad && ps->v[p].text) bad = lc_json_put(o, "text", json_string(ps->v[p].text));
     if (!bad && ps->v[p].answer)
       bad = lc_json_put(o, "answer", lc_json_i32_array(ps->v[p].answer, ps->v[p].n_answer));
+    else if (!bad && ps->v[p].answer_text)
+      bad = lc_json_put(o, "answer", json_string(ps->v[p].answer_text));
     char *s = bad ? NULL : lc_json_line(o);
     bad = bad || !s || fputs(s, m) < 0 || fputc('\n', m) == EOF;
     free(s);

@@ -142,6 +142,22 @@ lc_status lc_run_record_add(lc_run_record *r, int32_t prompt_index, const lc_pro
   return LC_OK;
 }
 
+lc_status lc_run_record_add_text(lc_run_record *r, const char *text, const lc_answer_score *score) {
+  static const char fn[] = "lc_run_record_add_text";
+  const size_t n = r ? json_array_size(r->sequences) : 0;
+  if (!r || !text || n == 0)
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: NULL argument or no sequence yet", fn);
+  json_t *o = json_array_get(r->sequences, n - 1);
+  /* decoded text is valid UTF-8 (invalid bytes became U+FFFD) */
+  int bad = lc_json_put(o, "text", json_string(text));
+  if (!bad && score) {
+    bad |=
+        lc_json_put(o, "extracted", score->extracted ? json_string(score->extracted) : json_null());
+    bad |= lc_json_put(o, "correct", json_boolean(score->correct));
+  }
+  return bad ? LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn) : LC_OK;
+}
+
 lc_status lc_run_record_json(const lc_run_record *r, char **json) {
   if (!r || !json) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_run_record_json: NULL");
   *json = lc_json_line(r->root);

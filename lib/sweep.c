@@ -47,6 +47,7 @@ void lc_sweep_params_default(lc_sweep_params *p) {
   p->kv_dtype = LC_DTYPE_F32;
   p->neighbour_seed = 1;
   p->cpu_threads = 1;
+  p->answer_kind = LC_ANSWER_NUMBER;
 }
 
 static void free_outputs(lc_sweep_group *G, int32_t np) {
@@ -67,6 +68,7 @@ void lc_sweep_result_free(lc_sweep_result *res) {
     free_outputs(G, res->n_prompts);
     free(G->cells);
     free(G->pm);
+    free(G->correct);
   }
   free(res->groups);
   free(res);
@@ -117,6 +119,15 @@ static lc_status check_params(const lc_sweep_params *p) {
     if (p->backends[i] != LC_BACKEND_CPU && p->backends[i] != LC_BACKEND_CUDA)
       return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: unknown backend %d", FN,
                      (int)p->backends[i]);
+  for (int32_t q = 0; q < p->prompts->n; q++)
+    if (p->prompts->v[q].answer_text && !p->prompts->v[q].answer && !p->tokenizer)
+      return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
+                     "%s: prompt %d has a text answer: scoring it needs the model's tokenizer to "
+                     "decode the outputs",
+                     FN, (int)q);
+  if (p->tokenizer && !strcmp(lc_answer_kind_name(p->answer_kind), "unknown"))
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: unknown answer kind %d", FN,
+                   (int)p->answer_kind);
   return LC_OK;
 }
 
@@ -252,25 +263,58 @@ static lc_status outputs_from_record(const json_t *rec, long lineno, const char 
   return LC_OK;
 }
 
+/* Whether the output answers prompt pr: 1 or 0; -1 when pr has no answer.
+ * With a tokenizer *text is the decoded output (malloc'ed), else NULL; a
+ * text answer is scored on it into *sc (zeroed when not scored). */
+static lc_status score_output(const lc_sweep_params *p, const lc_prompt *pr, const int32_t *tokens,
+                              int32_t n, int *correct, char **text, lc_answer_score *sc) {
+  memset(sc, 0, sizeof *sc);
+  *text = NULL;
+  *correct = pr->answer ? lc_answer_found(tokens, n, pr->answer, pr->n_answer) : -1;
+  if (!p->tokenizer) return LC_OK;
+  LC_TRY(lc_tokenizer_decode(p->tokenizer, tokens, n, LC_DECODE_SKIP_SPECIAL, text, NULL));
+  if (pr->answer_text && !pr->answer) {
+    lc_status st = lc_answer_score_text(p->answer_kind, *text, strlen(*text), pr->answer_text, sc);
+    if (st != LC_OK) {
+      free(*text);
+      *text = NULL;
+      return st;
+    }
+    *correct = sc->correct;
+  }
+  return LC_OK;
+}
+
 static lc_status group_metrics(const lc_sweep_params *p, lc_sweep_group *G, int32_t np) {
   G->pm = calloc((size_t)np, sizeof *G->pm);
+  G->correct = malloc((size_t)np * (size_t)G->n_runs);
   lc_run_output *ro = malloc((size_t)G->n_runs * sizeof *ro);
   uint8_t *correct = malloc((size_t)np * (size_t)G->n_runs), *has = malloc((size_t)np);
   int any_answer = 0;
   lc_status st = LC_OK;
-  if (!G->pm || !ro || !correct || !has)
+  if (!G->pm || !G->correct || !ro || !correct || !has)
     st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   for (int32_t q = 0; q < np && st == LC_OK; q++) {
     const lc_prompt *pr = &p->prompts->v[q];
-    has[q] = pr->answer != NULL;
+    has[q] = pr->answer != NULL || pr->answer_text != NULL;
     any_answer |= has[q];
-    for (int32_t r = 0; r < G->n_runs; r++) {
+    int32_t n_correct = 0;
+    for (int32_t r = 0; r < G->n_runs && st == LC_OK; r++) {
       const lc_sweep_output *o = &G->out[(size_t)r * np + q];
       ro[r] = (lc_run_output){o->tokens, o->n, o->top1_prob};
-      correct[(size_t)q * G->n_runs + r] =
-          (uint8_t)(has[q] ? lc_answer_found(o->tokens, o->n, pr->answer, pr->n_answer) : 0);
+      int c = -1;
+      char *text = NULL;
+      lc_answer_score sc;
+      st = score_output(p, pr, o->tokens, o->n, &c, &text, &sc);
+      free(text);
+      lc_answer_score_clear(&sc);
+      G->correct[(size_t)r * np + q] = (int8_t)c;
+      correct[(size_t)q * G->n_runs + r] = (uint8_t)(c > 0);
+      n_correct += c > 0;
     }
-    st = lc_prompt_metrics_compute(ro, G->n_runs, pr->answer, pr->n_answer, &G->pm[q]);
+    if (st == LC_OK)
+      st = lc_prompt_metrics_compute(ro, G->n_runs, pr->answer, pr->n_answer, &G->pm[q]);
+    if (st == LC_OK && has[q]) G->pm[q].n_correct = n_correct;
   }
   if (st == LC_OK)
     st = lc_group_metrics_compute(G->pm, np, G->n_runs, any_answer ? correct : NULL, has, &G->gm);
@@ -455,6 +499,17 @@ static lc_status run_group(sweep_state *s, int32_t g) {
       st = lc_generate_target(sess, &tp, toks, recs, &n);
       if (st == LC_OK) st = keep_output(&out[(size_t)r * np + q], toks, recs, n);
       if (st == LC_OK && rec) st = lc_run_record_add(rec, q, tp.target, toks, n, recs, 0);
+      if (st == LC_OK && rec && p->tokenizer) {
+        int ok;
+        char *text = NULL;
+        lc_answer_score sc;
+        st = score_output(p, tp.target, toks, n, &ok, &text, &sc);
+        if (st == LC_OK)
+          st = lc_run_record_add_text(rec, text,
+                                      tp.target->answer_text && !tp.target->answer ? &sc : NULL);
+        free(text);
+        lc_answer_score_clear(&sc);
+      }
       if (st == LC_OK) {
         s->res->n_generated++;
         progress(s, 1);

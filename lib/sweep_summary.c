@@ -35,8 +35,7 @@ int lc_sweep_groups_agree(const lc_sweep_result *res, int32_t a, int32_t b) {
   return 1;
 }
 
-static json_t *group_json(const lc_sweep_group *G, const lc_sweep_result *res,
-                          const lc_prompt_list *ps) {
+static json_t *group_json(const lc_sweep_group *G, const lc_sweep_result *res) {
   json_t *o = json_object(), *cells = json_array(), *prompts = json_array(), *m = json_object();
   int bad = !o || !cells || !prompts || !m;
   if (bad) {
@@ -58,12 +57,11 @@ static json_t *group_json(const lc_sweep_group *G, const lc_sweep_result *res,
   for (int32_t r = 0; r < G->n_runs && !bad; r++) {
     json_t *c = json_object();
     int32_t answered = 0, right = 0;
-    for (int32_t q = 0; q < np; q++)
-      if (ps->v[q].answer) {
-        const lc_sweep_output *out = &G->out[(size_t)r * np + q];
-        answered++;
-        right += lc_answer_found(out->tokens, out->n, ps->v[q].answer, ps->v[q].n_answer);
-      }
+    for (int32_t q = 0; q < np; q++) {
+      const int8_t ok = G->correct[(size_t)r * np + q];
+      answered += ok >= 0;
+      right += ok > 0;
+    }
     bad |= !c || lc_json_put(c, "batch_size", json_integer(G->cells[r].batch));
     bad |= !c || lc_json_put(c, "position", json_integer(G->cells[r].position));
     bad |= !c || lc_json_put(c, "position_label", json_string(G->cells[r].label));
@@ -127,7 +125,7 @@ static json_t *summary_json(const lc_sweep_result *res, const lc_sweep_params *p
   bad |= lc_json_put(root, "groups", groups);
   bad |= lc_json_put(root, "agreement", agree);
   for (int32_t g = 0; g < res->n_groups && !bad; g++)
-    bad |= json_array_append_new(groups, group_json(&res->groups[g], res, p->prompts)) != 0;
+    bad |= json_array_append_new(groups, group_json(&res->groups[g], res)) != 0;
   /* groups of one mode on different backends: did they agree bitwise? */
   for (int32_t a = 0; a < res->n_groups && !bad; a++)
     for (int32_t b = a + 1; b < res->n_groups && !bad; b++) {

@@ -357,16 +357,53 @@ static void test_experiment_prompt_files(void **state) {
   assert_int_equal(lc_prompt_list_read(path, &ps), LC_ERR_NOT_FOUND);
   snprintf(path, sizeof path, "%s/p.jsonl", root);
   static const char *const bad[] = {"{\"tokens\": [1, 2]}\n{\"tokens\": [1, -2]}\n",
-                                    "\n{\"tokens\": []}\n", "{\"tokens\": [1]\n", "\n\n"};
-  static const char *const why[] = {":2: \"tokens\" holds", ":2: \"tokens\" is empty",
-                                    ":1: not JSON", "holds no prompts"};
-  for (int i = 0; i < 4; i++) {
+                                    "\n{\"tokens\": []}\n",
+                                    "{\"tokens\": [1]\n",
+                                    "\n\n",
+                                    "{\"prompt\": \"two and two\"}\n",
+                                    "{\"tokens\": [1], \"prompt\": \"x\"}\n",
+                                    "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n",
+                                    "{\"tokens\": [1], \"answer\": 42}\n",
+                                    "{\"prompt\": 7}\n"};
+  static const char *const why[] = {":2: \"tokens\" holds",
+                                    ":2: \"tokens\" is empty",
+                                    ":1: not JSON",
+                                    "holds no prompts",
+                                    ":1: \"prompt\" is text: give the model's tokenizer",
+                                    ":1: give one of",
+                                    ":1: \"messages\" is text",
+                                    ":1: \"answer\" is not an array",
+                                    ":1: \"prompt\" is not a string"};
+  for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
     FILE *f = fopen(path, "w");
     fputs(bad[i], f);
     fclose(f);
     assert_int_equal(lc_prompt_list_read(path, &ps), LC_ERR_FORMAT);
     assert_non_null(strstr(lc_last_error(NULL), why[i]));
     assert_int_equal(ps.n, 0);
+  }
+  /* a text answer (and a prompt's text) is kept, written back and hashed */
+  {
+    FILE *f = fopen(path, "w");
+    fputs("{\"tokens\": [5, 6], \"text\": \"x y\", \"answer\": \"1,234\"}\n", f);
+    fclose(f);
+    ok(lc_prompt_list_read(path, &ps), "a text answer");
+    assert_int_equal(ps.n, 1);
+    assert_string_equal(ps.v[0].answer_text, "1,234");
+    assert_string_equal(ps.v[0].text, "x y");
+    assert_null(ps.v[0].answer);
+    char t1[LC_HASH_HEX_LEN], t2[LC_HASH_HEX_LEN];
+    ok(lc_prompt_list_hash(&ps, t1), "hash");
+    ok(lc_prompt_list_write(&ps, path), "write");
+    lc_prompt_list_free(&ps);
+    ok(lc_prompt_list_read(path, &ps), "read back");
+    assert_string_equal(ps.v[0].answer_text, "1,234");
+    ok(lc_prompt_list_hash(&ps, t2), "hash");
+    assert_string_equal(t1, t2);
+    ps.v[0].answer_text[0] = '2'; /* the answer is in the hash */
+    ok(lc_prompt_list_hash(&ps, t2), "hash");
+    assert_string_not_equal(t1, t2);
+    lc_prompt_list_free(&ps);
   }
   prompts3(&ps);
   char h1[LC_HASH_HEX_LEN], h2[LC_HASH_HEX_LEN];
@@ -408,7 +445,7 @@ static void test_experiment_replay(void **state) {
   ok(lc_replay_create(&rp, &r), "lc_replay_create");
   assert_int_equal(lc_replay_model_config(r)->vocab_size, 64);
   const int32_t toks[] = {3, 1, 4, 1, 5};
-  lc_prompt p = {(int32_t *)toks, 5, NULL, 0};
+  lc_prompt p = {(int32_t *)toks, 5, NULL, 0, NULL, NULL};
   lc_replay_result *res = NULL;
   ok(lc_replay_run(r, &p, 0, NULL, 0, &res), "lc_replay_run");
   assert_int_equal(res->n_generated, 8);

@@ -110,6 +110,47 @@ int cli_parse_tokens(const char *cmd, const char *opt, const char *s, int32_t **
 /* Prompts from --prompt IDS (one) or --prompts FILE; 0, 1 or 2 (printed). */
 int cli_load_prompts(const char *cmd, const char *ids, const char *file, lc_prompt_list *out);
 
+/* ---- text: tokenizer, chat format, text prompts (tools/cli_text.c) --------*/
+typedef struct cli_text {
+  const char *tokenizer;   /* --tokenizer PATH, or NULL: the model folder's */
+  const char *chat_format; /* --chat-format NAME|FILE, or NULL: detected */
+  int chat;                /* --chat: a text prompt is a user message */
+  lc_tokenizer *tok;       /* loaded by cli_text_open, or NULL: no text */
+  lc_chat_template *tmpl;  /* loaded when chat, chat_format or a prompt needs it */
+} cli_text;
+#define CLI_TEXT_OPTS(t)                                                                          \
+  {"tokenizer",                                                                                   \
+   CLI_STR,                                                                                       \
+   &(t).tokenizer,                                                                                \
+   0,                                                                                             \
+   0,                                                                                             \
+   NULL,                                                                                          \
+   "PATH",                                                                                        \
+   "tokenizer.json, tokenizer.bin or a folder (default: the model\nfolder's, when it has "        \
+   "one)"},                                                                                       \
+      {"chat", CLI_FLAG, &(t).chat, 0,                                                            \
+       0,      NULL,     NULL,      "text prompts are user messages in the model's chat format"}, \
+  {                                                                                               \
+    "chat-format", CLI_STR, &(t).chat_format, 0, 0, NULL, "F",                                    \
+        "llama3 | chatml | qwen2.5 | llama2 | plain | a JSON file of per-role\nprefixes and "     \
+        "suffixes (default: detected from the tokenizer's template)"                              \
+  }
+/* Loads the tokenizer (--tokenizer, else model's folder when it holds
+ * tokenizer.json or tokenizer.bin; none otherwise) and, when --chat or
+ * --chat-format asks, the chat format.  0, 1 or 2 (printed). */
+int cli_text_open(const char *cmd, cli_text *t, const char *model);
+void cli_text_close(cli_text *t);
+/* A --stop left unset (n == -1) becomes the model's end-of-sequence ids
+ * when a tokenizer is loaded (lc_stop_ids_for_model), else none.  0 or 1. */
+int cli_text_stop(const char *cmd, const cli_text *t, const char *model, lc_stop_set *stop);
+/* Prompts from --prompt IDS, --text S or --prompts FILE (token ids or text
+ * lines); 0, 1 or 2 (printed). */
+/* A whole file into *buf (malloc'ed, NUL-terminated, at most 1 GiB) and
+ * *len; 0, 1 or 2 (printed). */
+int cli_read_file(const char *cmd, const char *path, char **buf, size_t *len);
+int cli_load_prompts_text(const char *cmd, const char *ids, const char *text, const char *file,
+                          cli_text *t, lc_prompt_list *out);
+
 /* ---- progress bar (stderr, only on a terminal) ----------------------------*/
 typedef struct cli_progress {
   int on;

@@ -1,5 +1,6 @@
 /*
- * tools/cli_generate.c — `layercast generate`: token ids in, tokens out, on
+ * tools/cli_generate.c — `layercast generate`: token ids or text in, tokens
+ * (and, with a tokenizer, text) out, on
  * any backend and mode, the target row at a chosen position of a batch whose
  * other rows (neighbours) come from the prompt file or are generated
  * (lc_generate_target).
@@ -44,7 +45,8 @@ static void print_text(int32_t p, const int32_t *t, const lc_token_record *r, in
 }
 
 int cmd_generate(int argc, char **argv) {
-  const char *model = NULL, *prompt = NULL, *prompts = NULL, *pos_label = "0";
+  const char *model = NULL, *prompt = NULL, *prompts = NULL, *text = NULL, *pos_label = "0";
+  cli_text tx = {NULL, NULL, 0, NULL, NULL};
   lc_context_params cp;
   lc_context_params_default(&cp);
   lc_model_load_params lp;
@@ -53,7 +55,7 @@ int cmd_generate(int argc, char **argv) {
   memset(&gp, 0, sizeof gp);
   lc_sampler_params_default(&gp.sampler);
   int32_t batch = 1, max_new = 32, threads = 1, device = 0;
-  lc_stop_set stop = {0, {0}};
+  lc_stop_set stop = {-1, {0}}; /* unset: cli_text_stop decides */
   uint64_t nseed = 1;
   int kv = 0, neigh = -1, fmt = 0, records = 0, no_progress = 0;
   const cli_opt opts[] = {
@@ -69,9 +71,11 @@ int cmd_generate(int argc, char **argv) {
       {"prefill-chunk", CLI_I32, &gp.prefill_chunk, 0, INT32_MAX, NULL, "N",
        "prompt tokens per step (default 0: whole prompts)"},
       {"prompt", CLI_STR, &prompt, 0, 0, NULL, "IDS", "one prompt as token ids (\"1 2 3\")"},
+      {"text", CLI_STR, &text, 0, 0, NULL, "S", "one prompt as text (needs a tokenizer)"},
       {"prompts", CLI_STR, &prompts, 0, 0, NULL, "FILE",
-       "JSONL, one {\"tokens\": [...], \"answer\": [...]?} per line;\neach prompt is the "
-       "target in turn"},
+       "JSONL, one {\"tokens\": [...]}, {\"prompt\": \"text\"} or {\"messages\":\n[{\"role\", "
+       "\"content\"}...]} per line; each prompt is the target in turn"},
+      CLI_TEXT_OPTS(tx),
       {"batch", CLI_I32, &batch, 1, 1 << 16, NULL, "B", "rows in the batch (default 1)"},
       {"position", CLI_STR, &pos_label, 0, 0, NULL, "P",
        "the target's row: a number < B, first, middle or last (default 0)"},
@@ -81,18 +85,19 @@ int cmd_generate(int argc, char **argv) {
       {"neighbour-seed", CLI_U64, &nseed, 0, 0, NULL, "S", "seed of random neighbours (default 1)"},
       {"max-new", CLI_I32, &max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},
       {"stop", CLI_STOP, &stop, 0, 0, NULL, "T[,T..]",
-       "stop a row after any of these tokens (default none)"},
+       "stop a row after any of these tokens, or none (default: the\nmodel's eos_token_ids "
+       "with a tokenizer, else none)"},
       CLI_SAMPLER_OPTS(gp),
       {"format", CLI_CHOICE, &fmt, 0, 0, "text|csv|json", "F",
-       "text (default): a line of ids per prompt; csv: prompt,index,token[,...];\njson: one run "
-       "record (docs/metrics.md)"},
+       "text (default): per prompt a line of ids, or with a tokenizer the\ntext; csv: "
+       "prompt,index,token[,...]; json: one run record\n(docs/metrics.md), with the text"},
       {"records", CLI_FLAG, &records, 0, 0, NULL, NULL,
        "with each token's logit, top-1 probability, margin and top-8 ids\nand logits (every "
        "format)"},
       {"no-progress", CLI_FLAG, &no_progress, 0, 0, NULL, NULL, "no progress bar"},
       CLI_END};
   const cli_cmd cmd = {
-      "generate", "--model PATH (--prompt IDS | --prompts FILE) [options]",
+      "generate", "--model PATH (--prompt IDS | --text S | --prompts FILE) [options]",
       "Generates for each prompt (the target) as one row of a batch: the other rows are\n"
       "neighbours that generate beside it.  In strict mode the target's tokens and logits do\n"
       "not depend on the batch size, the target's position or the neighbours.",
@@ -108,7 +113,12 @@ int cmd_generate(int argc, char **argv) {
   cp.device = device;
   cp.cpu_threads = threads;
   lc_prompt_list ps = {NULL, 0};
-  if ((rc = cli_load_prompts(CMD, prompt, prompts, &ps))) return rc;
+  if ((rc = cli_text_open(CMD, &tx, model))) return rc;
+  if ((rc = cli_load_prompts_text(CMD, prompt, text, prompts, &tx, &ps)) ||
+      (rc = cli_text_stop(CMD, &tx, model, &stop))) {
+    cli_text_close(&tx);
+    return rc;
+  }
   const int random_nb = neigh < 0 ? ps.n < 2 : neigh == 1;
   if (!random_nb && ps.n < 2 && batch > 1)
     fprintf(stderr, "layercast %s: note: one prompt: its neighbours are copies of it\n", CMD);
@@ -180,10 +190,21 @@ int cmd_generate(int argc, char **argv) {
       break;
     }
     cli_progress_cb(&prog, p + 1, ps.n);
-    if (rec && (st = lc_run_record_add(rec, p, &ps.v[p], toks, n, recs, records)) != LC_OK)
+    char *out = NULL;
+    if (tx.tok &&
+        (st = lc_tokenizer_decode(tx.tok, toks, n, LC_DECODE_SKIP_SPECIAL, &out, NULL)) != LC_OK) {
+      rc = cli_fail(CMD, "decoding the output", st, CLI_FAIL);
+    } else if (rec &&
+               ((st = lc_run_record_add(rec, p, &ps.v[p], toks, n, recs, records)) != LC_OK ||
+                (out && (st = lc_run_record_add_text(rec, out, NULL)) != LC_OK))) {
       rc = cli_fail(CMD, "the run record", st, CLI_FAIL);
-    else if (!rec)
+    } else if (!rec && out && fmt == 0 && !records) {
+      printf("%s\n", out); /* text in, text out */
+    } else if (!rec) {
       print_text(p, toks, recs, n, fmt, records);
+      if (out && fmt == 0) printf("# text: %s\n", out);
+    }
+    free(out);
   }
   cli_progress_end(&prog);
   if (!rc && rec) {
@@ -206,5 +227,6 @@ done:
   lc_model_free(m);
   lc_context_free(ctx);
   lc_prompt_list_free(&ps);
+  cli_text_close(&tx);
   return rc;
 }

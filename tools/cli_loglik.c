@@ -4,9 +4,9 @@
  * (sliding-window perplexity of a token sequence): lc_loglik and
  * lc_perplexity (docs/generation.md, "Log-likelihoods").
  *
- * Token ids only for now.  The work after parsing is in run_loglik and
- * run_perplexity, which take id arrays: a text front end (--text, once the
- * tokenizer is in) encodes and calls them unchanged.
+ * Token ids, or text through the model's tokenizer.  The work after parsing is
+ * in run_loglik and run_perplexity, which take id arrays; the text options
+ * encode and call them unchanged.
  */
 #include <errno.h>
 #include <math.h>
@@ -202,17 +202,75 @@ static int run_loglik(const ll_setup *u, const int32_t *context, int32_t nc, con
   return rc;
 }
 
+/* The encoding of context + continuation split where the context's own
+ * encoding ends (as lm-eval does: merges across the boundary go to the
+ * continuation); the context with the tokenizer's BOS.  0, 1 or 2. */
+static int encode_pair(const char *cmd, const lc_tokenizer *tok, const char *context,
+                       const char *cont, int32_t **c, int32_t *nc, int32_t **t, int32_t *nt) {
+  *c = *t = NULL;
+  const size_t lc = strlen(context), lt = strlen(cont);
+  char *both = malloc(lc + lt + 1);
+  if (!both) return cli_usage_error(cmd, "out of memory");
+  memcpy(both, context, lc);
+  memcpy(both + lc, cont, lt + 1);
+  int32_t *all = NULL, na = 0;
+  lc_status st = lc_tokenizer_encode(tok, context, lc, LC_ENCODE_ADD_SPECIAL, c, nc);
+  if (st == LC_OK) st = lc_tokenizer_encode(tok, both, lc + lt, LC_ENCODE_ADD_SPECIAL, &all, &na);
+  free(both);
+  int rc = st == LC_OK ? 0 : cli_fail(cmd, "encoding the text", st, cli_status_rc(st));
+  /* the pair's ids must start with the context's; a merge across the
+   * boundary shortens the context instead */
+  int32_t k = 0;
+  while (!rc && k < *nc && k < na && (*c)[k] == all[k]) k++;
+  if (!rc && (k < 1 || na - k < 1))
+    rc = cli_usage_error(cmd, "the context or the continuation encodes to no tokens");
+  if (!rc) {
+    *nc = k;
+    *nt = na - k;
+    *t = malloc((size_t)*nt * sizeof **t);
+    if (!*t)
+      rc = cli_usage_error(cmd, "out of memory");
+    else
+      memcpy(*t, all + k, (size_t)*nt * sizeof **t);
+  }
+  free(all);
+  if (rc) {
+    free(*c);
+    *c = NULL;
+  }
+  return rc;
+}
+
+static int open_tokenizer(const char *cmd, const char *path, const char *model, lc_tokenizer **t) {
+  cli_text tx = {path, NULL, 0, NULL, NULL};
+  int rc = cli_text_open(cmd, &tx, model);
+  if (!rc && !tx.tok)
+    rc = cli_usage_error(cmd,
+                         "text needs a tokenizer: the model folder has none; name one with "
+                         "--tokenizer");
+  *t = tx.tok;
+  return rc;
+}
+
 int cmd_loglik(int argc, char **argv) {
   ll_setup u;
   setup_default(&u, "loglik");
-  const char *ctx_ids = NULL, *cont_ids = NULL;
+  const char *ctx_ids = NULL, *cont_ids = NULL, *ctx_text = NULL, *cont_text = NULL,
+             *tok_path = NULL;
   const cli_opt opts[] = {
       LL_COMMON_OPTS(u),
       {"context", CLI_STR, &ctx_ids, 0, 0, NULL, "IDS", "the context as token ids (\"1 2 3\")"},
       {"cont", CLI_STR, &cont_ids, 0, 0, NULL, "IDS", "the continuation to score (\"4 5\")"},
+      {"context-text", CLI_STR, &ctx_text, 0, 0, NULL, "S",
+       "the context as text (encoded with the tokenizer's BOS)"},
+      {"cont-text", CLI_STR, &cont_text, 0, 0, NULL, "S",
+       "the continuation as text: the ids of context + continuation\nafter the context's own"},
+      {"tokenizer", CLI_STR, &tok_path, 0, 0, NULL, "PATH",
+       "for text: tokenizer.json, tokenizer.bin or a folder (default:\nthe model folder's)"},
       CLI_END};
   const cli_cmd cmd = {
-      "loglik", "--model PATH --context IDS --cont IDS [options]",
+      "loglik",
+      "--model PATH (--context IDS --cont IDS | --context-text S --cont-text S) [options]",
       "Prints log p(cont[i] | context, cont[0..i)) for each token of the continuation\n"
       "(natural log, softmax at T = 1, float64), whether it is the token greedy\n"
       "generation picks, their sum and whether all are greedy (lc_loglik;\n"
@@ -221,12 +279,21 @@ int cmd_loglik(int argc, char **argv) {
   int rc = cli_parse(&cmd, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   if (!u.model) return cli_usage_error(u.cmd, "--model PATH is required");
-  if (!ctx_ids || !cont_ids)
-    return cli_usage_error(u.cmd, "--context IDS and --cont IDS are required");
+  const int text = ctx_text || cont_text;
+  if (text ? (!ctx_text || !cont_text || ctx_ids || cont_ids) : (!ctx_ids || !cont_ids))
+    return cli_usage_error(u.cmd,
+                           "give --context IDS and --cont IDS, or --context-text S and "
+                           "--cont-text S");
   int32_t *c = NULL, *t = NULL, nc = 0, nt = 0;
-  if (!(rc = cli_parse_tokens(u.cmd, "--context", ctx_ids, &c, &nc)) &&
-      !(rc = cli_parse_tokens(u.cmd, "--cont", cont_ids, &t, &nt)))
-    rc = run_loglik(&u, c, nc, t, nt);
+  lc_tokenizer *tok = NULL;
+  if (text) {
+    if (!(rc = open_tokenizer(u.cmd, tok_path, u.model, &tok)))
+      rc = encode_pair(u.cmd, tok, ctx_text, cont_text, &c, &nc, &t, &nt);
+  } else if (!(rc = cli_parse_tokens(u.cmd, "--context", ctx_ids, &c, &nc))) {
+    rc = cli_parse_tokens(u.cmd, "--cont", cont_ids, &t, &nt);
+  }
+  if (!rc) rc = run_loglik(&u, c, nc, t, nt);
+  lc_tokenizer_free(tok);
   free(c);
   free(t);
   return rc;
@@ -341,20 +408,24 @@ static int run_perplexity(const ll_setup *u, const int32_t *ids, int64_t n, int3
 int cmd_perplexity(int argc, char **argv) {
   ll_setup u;
   setup_default(&u, "perplexity");
-  const char *ids = NULL, *file = NULL;
+  const char *ids = NULL, *file = NULL, *text_file = NULL, *tok_path = NULL;
   int32_t window = 0, stride = 0;
   const cli_opt opts[] = {
       LL_COMMON_OPTS(u),
       {"ids", CLI_STR, &ids, 0, 0, NULL, "IDS", "the token ids (\"1 2 3 ...\")"},
       {"ids-file", CLI_STR, &file, 0, 0, NULL, "FILE",
        "a file of token ids, separated by spaces, commas or newlines"},
+      {"text-file", CLI_STR, &text_file, 0, 0, NULL, "FILE",
+       "a UTF-8 text file, encoded with the tokenizer's BOS"},
+      {"tokenizer", CLI_STR, &tok_path, 0, 0, NULL, "PATH",
+       "for text: tokenizer.json, tokenizer.bin or a folder (default:\nthe model folder's)"},
       {"window", CLI_I32, &window, 2, INT32_MAX, NULL, "N",
        "tokens per window (default: all of them, up to the model's\npositions)"},
       {"stride", CLI_I32, &stride, 1, INT32_MAX, NULL, "N",
        "a window starts every N tokens, N < window (default window / 2)"},
       CLI_END};
   const cli_cmd cmd = {
-      "perplexity", "--model PATH (--ids IDS | --ids-file FILE) [options]",
+      "perplexity", "--model PATH (--ids IDS | --ids-file FILE | --text-file FILE) [options]",
       "Prints the perplexity of a token sequence, exp(nll_sum / n_scored), scoring every\n"
       "token but the first once with a sliding window (lc_perplexity: the Hugging Face\n"
       "\"perplexity of fixed-length models\" scheme; docs/generation.md,\n"
@@ -363,16 +434,30 @@ int cmd_perplexity(int argc, char **argv) {
   int rc = cli_parse(&cmd, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   if (!u.model) return cli_usage_error(u.cmd, "--model PATH is required");
-  if (!ids == !file)
-    return cli_usage_error(u.cmd, "give exactly one of --ids IDS and --ids-file FILE");
+  if ((ids != NULL) + (file != NULL) + (text_file != NULL) != 1)
+    return cli_usage_error(u.cmd,
+                           "give exactly one of --ids IDS, --ids-file FILE and --text-file FILE");
   int32_t *t = NULL;
   int64_t n = 0;
   if (ids) {
     int32_t n32 = 0;
     rc = cli_parse_tokens(u.cmd, "--ids", ids, &t, &n32);
     n = n32;
-  } else {
+  } else if (file) {
     rc = read_ids_file(u.cmd, file, &t, &n);
+  } else {
+    lc_tokenizer *tok = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    if (!(rc = open_tokenizer(u.cmd, tok_path, u.model, &tok)) &&
+        !(rc = cli_read_file(u.cmd, text_file, &buf, &len))) {
+      int32_t n32 = 0;
+      lc_status st = lc_tokenizer_encode(tok, buf, len, LC_ENCODE_ADD_SPECIAL, &t, &n32);
+      if (st != LC_OK) rc = cli_fail(u.cmd, "encoding --text-file", st, cli_status_rc(st));
+      n = n32;
+    }
+    free(buf);
+    lc_tokenizer_free(tok);
   }
   if (!rc) rc = run_perplexity(&u, t, n, window, stride);
   free(t);

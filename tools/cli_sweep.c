@@ -23,8 +23,9 @@ static void fmt_num(char *buf, size_t n, double x, const char *f) {
 }
 
 void cli_print_sweep(FILE *f, const lc_sweep_result *res) {
-  fprintf(f, "%-5s %-12s %5s %7s %9s %6s %8s %9s %13s %9s %8s\n", "back", "mode", "runs", "prompts",
-          "uniq mean", "max", "Div_%", "Div_Index", "Avg_Std@top1", "Std@len", "Std@Acc");
+  fprintf(f, "%-5s %-12s %5s %7s %9s %6s %8s %9s %13s %9s %7s %8s\n", "back", "mode", "runs",
+          "prompts", "uniq mean", "max", "Div_%", "Div_Index", "Avg_Std@top1", "Std@len", "Acc",
+          "Std@Acc");
   for (int32_t g = 0; g < res->n_groups; g++) {
     const lc_sweep_group *G = &res->groups[g];
     if (!G->have_metrics) {
@@ -33,16 +34,17 @@ void cli_print_sweep(FILE *f, const lc_sweep_result *res) {
       continue;
     }
     const lc_group_metrics *m = &G->gm;
-    char di[32], a1[32], sa[32];
+    char di[32], a1[32], sa[32], ac[32];
     if (m->div_index_min < 0)
       snprintf(di, sizeof di, "none");
     else
       snprintf(di, sizeof di, "%d", (int)m->div_index_min);
     fmt_num(a1, sizeof a1, m->avg_std_top1, "%.3g");
     fmt_num(sa, sizeof sa, m->std_at_acc, "%.4f");
-    fprintf(f, "%-5s %-12s %5d %7d %9.2f %6d %7.1f%% %9s %13s %9.3g %8s\n",
+    fmt_num(ac, sizeof ac, m->acc_mean, "%.4f");
+    fprintf(f, "%-5s %-12s %5d %7d %9.2f %6d %7.1f%% %9s %13s %9.3g %7s %8s\n",
             lc_backend_name(G->backend), lc_mode_name(G->mode), (int)m->n_runs, (int)m->n_prompts,
-            m->unique_mean, (int)m->unique_max, m->div_percent, di, a1, m->len_std_mean, sa);
+            m->unique_mean, (int)m->unique_max, m->div_percent, di, a1, m->len_std_mean, ac, sa);
   }
 }
 
@@ -52,12 +54,20 @@ int cmd_sweep(int argc, char **argv) {
   const char *prompts = NULL, *bs = "1,8,32", *pos = "first,last", *modes = "strict,reference",
              *backends = "cpu";
   int32_t device = 0, threads = 1;
-  int kv = 0, neigh = 0, no_progress = 0;
+  int kv = 0, neigh = 0, no_progress = 0, kind = 0;
+  cli_text tx = {NULL, NULL, 0, NULL, NULL};
+  sp.stop.n = -1; /* unset: cli_text_stop decides */
   const cli_opt opts[] = {
       {"model", CLI_STR, &sp.model, 0, 0, NULL, "PATH",
        "checkpoint (llama2.c .bin or Hugging Face directory)"},
       {"prompts", CLI_STR, &prompts, 0, 0, NULL, "FILE",
-       "JSONL: {\"tokens\": [ids...], \"answer\": [ids...]?} per line"},
+       "JSONL: {\"tokens\": [ids...]}, {\"prompt\": \"text\"} or {\"messages\":\n[...]} "
+       "per line, each with an optional \"answer\": [ids...] (found\nin the output) or "
+       "\"text\" (extracted, see --answer)"},
+      CLI_TEXT_OPTS(tx),
+      {"answer", CLI_CHOICE, &kind, 0, 0, "number|boxed|exact|choice", "K",
+       "how a text answer is extracted from an output: the last number\n(default), the last "
+       "\\boxed{}, the whole output, a choice letter"},
       {"out", CLI_STR, &sp.out_dir, 0, 0, NULL, "DIR",
        "runs.jsonl, summary.json, summary.csv, "
        "summary_prompts.csv,\ndiv_index_<backend>-<mode>.svg, "
@@ -74,7 +84,8 @@ int cmd_sweep(int argc, char **argv) {
       {"repeats", CLI_I32, &sp.repeats, 1, 1 << 20, NULL, "R", "runs per cell (default 1)"},
       {"max-new", CLI_I32, &sp.max_new, 0, 1 << 24, NULL, "N", "tokens per row (default 32)"},
       {"stop", CLI_STOP, &sp.stop, 0, 0, NULL, "T[,T..]",
-       "stop a row after any of these tokens (default: none)"},
+       "stop a row after any of these tokens, or none (default: the\nmodel's eos_token_ids "
+       "with a tokenizer, else none)"},
       {"neighbours", CLI_CHOICE, &neigh, 0, 0, "file|random", "SRC",
        "file (default): the other prompts, cycled from the target's\nsuccessor; random: random "
        "prompts"},
@@ -127,7 +138,12 @@ int cmd_sweep(int argc, char **argv) {
                            lp.v[i]);
       goto done;
     }
-  if ((rc = cli_load_prompts(CMD, NULL, prompts, &ps))) goto done;
+  if ((rc = cli_text_open(CMD, &tx, sp.model)) ||
+      (rc = cli_load_prompts_text(CMD, NULL, NULL, prompts, &tx, &ps)) ||
+      (rc = cli_text_stop(CMD, &tx, sp.model, &sp.stop)))
+    goto done;
+  sp.tokenizer = tx.tok;
+  sp.answer_kind = (lc_answer_kind)(kind + 1);
   sp.batch_sizes = batches;
   sp.n_batch_sizes = lb.n;
   sp.positions = (const char *const *)lp.v;
@@ -161,5 +177,6 @@ done:
   lc_prompt_list_free(&ps);
   cli_list_free(&lb), cli_list_free(&lp), cli_list_free(&lm), cli_list_free(&lk);
   free(batches), free(bv), free(mv);
+  cli_text_close(&tx);
   return rc;
 }
