@@ -26,6 +26,12 @@ double lc_now_s(void);
 json_t *lc_json_i32_array(const int32_t *v, int64_t n);
 json_t *lc_json_f32_array(const float *v, int64_t n);
 json_t *lc_json_real_or_null(double x);
+/* A generated output as text: lc_tokenizer_decode with special tokens
+ * skipped, and ids the tokenizer does not have skipped too (a model's
+ * embedding may have more rows than its tokenizer has ids; Hugging Face's
+ * decode skips them as well).  *text malloc'ed. */
+lc_status lc_decode_output(const lc_tokenizer *t, const int32_t *ids, int32_t n, char **text);
+
 /* json_object_set_new that reports failure (v NULL included): 1, else 0. */
 int lc_json_put(json_t *o, const char *key, json_t *v);
 /* Compact one-line dump (no newline), reals with 9 digits; NULL on failure. */

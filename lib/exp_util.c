@@ -293,3 +293,17 @@ lc_status lc_rec_file_read(const char *path, int allow_cut, lc_rec_file *out) {
   if (st != LC_OK) lc_rec_file_free(out);
   return st;
 }
+
+lc_status lc_decode_output(const lc_tokenizer *t, const int32_t *ids, int32_t n, char **text) {
+  *text = NULL;
+  int32_t *keep = malloc((size_t)(n > 0 ? n : 1) * sizeof *keep), k = 0;
+  if (!keep) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "decoding an output: out of memory");
+  for (int32_t i = 0; i < n; i++) {
+    const char *piece;
+    size_t len;
+    if (lc_tokenizer_piece(t, ids[i], &piece, &len) == LC_OK) keep[k++] = ids[i];
+  }
+  lc_status st = lc_tokenizer_decode(t, keep, k, LC_DECODE_SKIP_SPECIAL, text, NULL);
+  free(keep);
+  return st;
+}

@@ -272,7 +272,7 @@ static lc_status score_output(const lc_sweep_params *p, const lc_prompt *pr, con
   *text = NULL;
   *correct = pr->answer ? lc_answer_found(tokens, n, pr->answer, pr->n_answer) : -1;
   if (!p->tokenizer) return LC_OK;
-  LC_TRY(lc_tokenizer_decode(p->tokenizer, tokens, n, LC_DECODE_SKIP_SPECIAL, text, NULL));
+  LC_TRY(lc_decode_output(p->tokenizer, tokens, n, text));
   if (pr->answer_text && !pr->answer) {
     lc_status st = lc_answer_score_text(p->answer_kind, *text, strlen(*text), pr->answer_text, sc);
     if (st != LC_OK) {

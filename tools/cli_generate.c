@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/exp_internal.h" /* lc_decode_output */
 #include "tools/cli.h"
 #include "tools/cli_common.h"
 
@@ -191,8 +192,7 @@ int cmd_generate(int argc, char **argv) {
     }
     cli_progress_cb(&prog, p + 1, ps.n);
     char *out = NULL;
-    if (tx.tok &&
-        (st = lc_tokenizer_decode(tx.tok, toks, n, LC_DECODE_SKIP_SPECIAL, &out, NULL)) != LC_OK) {
+    if (tx.tok && (st = lc_decode_output(tx.tok, toks, n, &out)) != LC_OK) {
       rc = cli_fail(CMD, "decoding the output", st, CLI_FAIL);
     } else if (rec &&
                ((st = lc_run_record_add(rec, p, &ps.v[p], toks, n, recs, records)) != LC_OK ||
