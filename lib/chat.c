@@ -252,6 +252,8 @@ lc_status lc_chat_template_load(const char *path, lc_chat_template **out) {
       *(k ? &c->trim : &c->add_bos) = json_is_true(b);
     }
   }
+  char key_copy[64]; /* badkey may point into root: copy it before the free */
+  snprintf(key_copy, sizeof key_copy, "%s", badkey ? badkey : "?");
   json_decref(root);
   if (rc) {
     lc_chat_template_free(c);
@@ -260,7 +262,7 @@ lc_status lc_chat_template_load(const char *path, lc_chat_template **out) {
                    "chat format file '%s': bad or unknown key '%s' (expected begin, add_bos, "
                    "trim, system/user/assistant {prefix, suffix}, generation_prompt, "
                    "default_system)",
-                   path, badkey ? badkey : "?");
+                   path, key_copy);
   }
   *out = c;
   return LC_OK;
