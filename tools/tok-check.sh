@@ -32,8 +32,18 @@ mkdir -p "$out"
 if [ -z "$cli" ]; then
   # the GPU machine has no PCRE2/utf8proc/jansson headers: the staged packages
   if [ -f .device/prelude.sh ] && ! pkg-config --exists libpcre2-8 libutf8proc jansson 2>/dev/null; then
+    # a warm machine may have unpacked an older .device without PCRE2 and
+    # utf8proc (the prelude unpacks once): unpack again then
+    if [ -f /tmp/lcdeps/.done ] && { [ ! -f /tmp/lcdeps/usr/include/pcre2.h ] ||
+      [ ! -f /tmp/lcdeps/usr/include/utf8proc.h ]; }; then
+      rm -f /tmp/lcdeps/.done
+    fi
     # shellcheck disable=SC1091
     source .device/prelude.sh
+    for h in pcre2.h utf8proc.h jansson.h; do
+      [ -f "/tmp/lcdeps/usr/include/$h" ] ||
+        { echo "tok-check: $h missing: re-run tools/stage-device.sh and carry .device" >&2; exit 1; }
+    done
   fi
   gen=()
   command -v ninja >/dev/null && gen=(-G Ninja)
