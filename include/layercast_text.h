@@ -49,13 +49,15 @@ LC_API const char *lc_tokenizer_type_name(lc_tokenizer_type t);
 
 /* Loads a tokenizer.  path is a directory (its tokenizer.json, else its
  * tokenizer.bin; tokenizer_config.json beside it supplies add_bos_token,
- * add_eos_token, bos/eos tokens and the chat template when present), a
- * tokenizer.json, or a tokenizer.bin (told apart by content).
+ * add_eos_token, bos/eos tokens and the chat template when present, else
+ * chat_template.jinja the template), a tokenizer.json, or a tokenizer.bin
+ * (told apart by content).  docs/text.md lists what is supported.
  * LC_ERR_INVALID_ARGUMENT (NULL), LC_ERR_NOT_FOUND, LC_ERR_IO,
- * LC_ERR_FORMAT (malformed JSON or binary; the message names the file and
- * what is wrong), LC_ERR_UNSUPPORTED (a model type, normaliser,
- * pre-tokenizer or decoder this library does not implement: the message
- * names it), LC_ERR_OUT_OF_MEMORY.  On failure *out is NULL. */
+ * LC_ERR_FORMAT (malformed JSON or binary, tokenizer_config.json included;
+ * the message names the file and what is wrong), LC_ERR_UNSUPPORTED (a
+ * model type, normaliser, pre-tokenizer, post-processor or decoder this
+ * library does not implement: the message names it), LC_ERR_OUT_OF_MEMORY.
+ * On failure *out is NULL. */
 LC_API lc_status lc_tokenizer_load(const char *path, lc_tokenizer **out);
 LC_API void lc_tokenizer_free(lc_tokenizer *t); /* NULL accepted */
 
@@ -77,8 +79,10 @@ LC_API lc_status lc_tokenizer_get_info(const lc_tokenizer *t, lc_tokenizer_info 
 LC_API const char *lc_tokenizer_chat_template(const lc_tokenizer *t);
 
 enum {
-  LC_ENCODE_ADD_SPECIAL = 1u, /* add BOS/EOS as the post-processor (or
-                                 tokenizer_config.json) says */
+  LC_ENCODE_ADD_SPECIAL = 1u, /* add BOS/EOS as the post-processor's template
+                                 says; without a template, as
+                                 tokenizer_config.json's add_bos_token /
+                                 add_eos_token say (llama2.c: BOS) */
   LC_ENCODE_PLAIN = 2u,       /* added tokens in the text are plain text */
 };
 
@@ -111,7 +115,10 @@ LC_API lc_status lc_tokenizer_token_id(const lc_tokenizer *t, const char *piece,
 /* Incremental decoding for streaming: each pushed id yields the text that
  * is now complete; bytes of an unfinished UTF-8 sequence are held until a
  * later id completes them.  decode(ids) equals the concatenation of every
- * push and the final flush. */
+ * push and the final flush.  A detokenizer is used by one thread at a
+ * time; flags: LC_DECODE_SKIP_SPECIAL.  Create: LC_ERR_INVALID_ARGUMENT,
+ * LC_ERR_OUT_OF_MEMORY; push: LC_ERR_OUT_OF_RANGE for an id outside the
+ * vocabulary (d is unchanged). */
 typedef struct lc_detokenizer lc_detokenizer;
 LC_API lc_status lc_detokenizer_create(const lc_tokenizer *t, unsigned flags, lc_detokenizer **out);
 /* *text points into d (valid until the next call on d), *len may be 0. */

