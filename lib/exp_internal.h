@@ -43,8 +43,6 @@ int32_t lc_json_ids(const json_t *a, int32_t **out);
 int32_t lc_json_f32s(const json_t *a, float **out);
 
 /* ---- files ---------------------------------------------------------------------*/
-/* dir + "/" + name, malloc'ed; NULL when out of memory. */
-char *lc_path_join(const char *dir, const char *name);
 /* Writes len bytes to path through path.tmp and a rename: the file is
  * either the old one or the whole new one.  LC_ERR_IO naming the path. */
 lc_status lc_file_write_atomic(const char *path, const void *data, size_t len, const char *fn);
@@ -53,8 +51,6 @@ lc_status lc_dir_make(const char *dir, const char *fn);
 /* Opens a text file to read: LC_ERR_NOT_FOUND (missing), LC_ERR_IO (a
  * directory, unreadable), each naming `what` and the path. */
 lc_status lc_file_open_read(const char *path, const char *what, const char *fn, FILE **out);
-/* 1 when path exists (as anything). */
-int lc_path_exists(const char *path);
 
 /* ---- run records -----------------------------------------------------------------*/
 /* Builds the "setup" object of lc_run_setup (NULL when out of memory). */

@@ -154,4 +154,10 @@ void lc_mem_free(lc_context *ctx, void *p);
 lc_status lc_mem_write(lc_context *ctx, void *dst, const void *src, size_t bytes);
 lc_status lc_mem_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
 
+/* ---- paths (lib/exp_util.c) -------------------------------------------------*/
+/* dir + "/" + name, malloc'ed; NULL when out of memory. */
+char *lc_path_join(const char *dir, const char *name);
+/* 1 when path exists (as anything). */
+int lc_path_exists(const char *path);
+
 #endif /* LC_INTERNAL_H */

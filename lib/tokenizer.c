@@ -80,21 +80,6 @@ static int is_dir(const char *path) {
   return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static int exists(const char *path) {
-  struct stat sb;
-  return stat(path, &sb) == 0;
-}
-
-static char *join(const char *dir, const char *name) {
-  const size_t a = strlen(dir), b = strlen(name);
-  char *p = malloc(a + b + 2);
-  if (!p) return NULL;
-  memcpy(p, dir, a);
-  p[a] = '/';
-  memcpy(p + a + 1, name, b + 1);
-  return p;
-}
-
 /* Loads one file, told apart by content: JSON starts with '{'. */
 static lc_status load_file(lc_tokenizer *t, const char *path) {
   char *data = NULL;
@@ -116,7 +101,7 @@ lc_status lc_tokenizer_load(const char *path, lc_tokenizer **out) {
   if (!out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
   *out = NULL;
   if (!path) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
-  if (!exists(path))
+  if (!lc_path_exists(path))
     return LC_FAIL(NULL, LC_ERR_NOT_FOUND,
                    "%s: '%s' does not exist (give a model directory, a "
                    "tokenizer.json or a tokenizer.bin)",
@@ -126,12 +111,12 @@ lc_status lc_tokenizer_load(const char *path, lc_tokenizer **out) {
   t->unk_id = t->bos_id = t->eos_id = -1;
   lc_status st = LC_OK;
   if (is_dir(path)) {
-    char *tj = join(path, "tokenizer.json"), *tb = join(path, "tokenizer.bin");
+    char *tj = lc_path_join(path, "tokenizer.json"), *tb = lc_path_join(path, "tokenizer.bin");
     if (!tj || !tb)
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
-    else if (exists(tj))
+    else if (lc_path_exists(tj))
       st = load_file(t, tj);
-    else if (exists(tb))
+    else if (lc_path_exists(tb))
       st = load_file(t, tb);
     else
       st = LC_FAIL(NULL, LC_ERR_NOT_FOUND,
