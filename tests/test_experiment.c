@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,6 +485,156 @@ static void test_experiment_matmul_probe(void **state) {
   assert_int_equal(lc_matmul_probe(&p, &r), LC_ERR_INVALID_ARGUMENT);
 }
 
+/* A byte-level tokenizer.json: the 256 bytes (GPT-2's byte-to-character
+ * map) as ids 0..255, no merges, ChatML's specials as 256..258. */
+static void write_byte_tokenizer(const char *dir) {
+  json_t *vocab = json_object(), *added = json_array();
+  int n = 0;
+  for (int b = 0; b < 256; b++) {
+    const int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    const unsigned cp = printable ? (unsigned)b : 256u + (unsigned)n++;
+    char u[4];
+    size_t len = cp < 0x80 ? 1 : 2;
+    if (len == 1) {
+      u[0] = (char)cp;
+    } else {
+      u[0] = (char)(0xC0 | (cp >> 6));
+      u[1] = (char)(0x80 | (cp & 0x3F));
+    }
+    json_object_setn_new(vocab, u, len, json_integer(b));
+  }
+  static const char *const sp[] = {"<|im_start|>", "<|im_end|>", "<|endoftext|>"};
+  for (int i = 0; i < 3; i++)
+    json_array_append_new(added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", 256 + i,
+                                           "content", sp[i], "single_word", 0, "lstrip", 0,
+                                           "rstrip", 0, "normalized", 0, "special", 1));
+  json_t *root = json_pack(
+      "{s:o, s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b}, s:{s:s, s:o, s:[]}}",
+      "added_tokens", added, "normalizer", "pre_tokenizer", "type", "ByteLevel", "add_prefix_space",
+      0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type", "ByteLevel",
+      "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "vocab",
+      vocab, "merges");
+  assert_non_null(root);
+  char path[400];
+  snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+  assert_int_equal(json_dump_file(root, path, 0), 0);
+  json_decref(root);
+  snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(
+      "{\"eos_token\": \"<|im_end|>\", \"chat_template\": \"{% for m in messages %}"
+      "<|im_start|>{{ m.role }}\\n{{ m.content }}<|im_end|>\\n{% endfor %}\"}",
+      f);
+  fclose(f);
+}
+
+/* Text end to end: a prompt file of text and messages through a tokenizer
+ * and the detected chat format, a sweep that decodes every output into
+ * the records and scores text answers (EXACT: one prompt's answer is its
+ * own strict output, one is wrong, one has none): accuracy 1/2 in every
+ * configuration, Std@Acc 0. */
+static void test_experiment_text_sweep(void **state) {
+  (void)state;
+  char root[256], model[300], path[400], out[300];
+  lct_tmpdir_make(root, sizeof root, "text");
+  snprintf(model, sizeof model, "%s/m", root);
+  lc_synth_params syn; /* lct_synth_tiny's shapes with room for 259 ids */
+  lc_synth_params_default(&syn);
+  syn.config.dim = 32;
+  syn.config.hidden_dim = 48;
+  syn.config.n_layers = 2;
+  syn.config.n_heads = 4;
+  syn.config.n_kv_heads = 2;
+  syn.config.head_dim = 8;
+  syn.config.vocab_size = 320;
+  syn.config.max_seq_len = 128;
+  syn.seed = 9;
+  syn.dtype = LC_DTYPE_BF16;
+  ok(lc_synth_write(model, &syn), "lc_synth_write");
+  write_byte_tokenizer(model);
+  lc_tokenizer *tok = NULL;
+  ok(lc_tokenizer_load(model, &tok), "lc_tokenizer_load");
+  lc_chat_template *chat = NULL;
+  ok(lc_chat_template_select(NULL, tok, &chat), "lc_chat_template_select");
+  assert_string_equal(lc_chat_template_name(chat), "chatml");
+  snprintf(path, sizeof path, "%s/p.jsonl", root);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(
+      "{\"prompt\": \"What is 2+2?\"}\n"
+      "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+      "{\"role\": \"user\", \"content\": \"Name a colour.\"}]}\n"
+      "{\"tokens\": [5, 6, 7]}\n",
+      f);
+  fclose(f);
+  lc_prompt_list ps = {NULL, 0};
+  lc_prompt_text_params tp = {tok, chat, 1};
+  ok(lc_prompt_list_read_text(path, &tp, &ps), "lc_prompt_list_read_text");
+  assert_int_equal(ps.n, 3);
+  assert_string_equal(ps.v[0].text,
+                      "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+  assert_int_equal(ps.v[0].tokens[0], 256); /* the special matched, then bytes */
+  assert_int_equal(ps.v[0].tokens[1], 'u');
+  assert_int_equal(ps.v[0].n_tokens, 1 + 5 + 12 + 1 + 1 + 1 + 10); /* no BOS: chatml */
+  assert_non_null(strstr(ps.v[1].text, "<|im_start|>system\nBe brief.<|im_end|>"));
+  assert_null(ps.v[2].text);
+  /* text without a tokenizer, messages without a chat format */
+  lc_prompt_list bad = {NULL, 0};
+  assert_int_equal(lc_prompt_list_read(path, &bad), LC_ERR_FORMAT);
+  lc_prompt_text_params no_chat = {tok, NULL, 0};
+  assert_int_equal(lc_prompt_list_read_text(path, &no_chat, &bad), LC_ERR_FORMAT);
+  assert_non_null(strstr(lc_last_error(NULL), ":2: \"messages\" needs a chat format"));
+  /* the strict output of prompt 0, as text */
+  lc_sweep_params sp;
+  snprintf(out, sizeof out, "%s/s0", root);
+  grid(&sp, model, &ps, out);
+  lc_sweep_result *r = NULL;
+  ok(lc_sweep_run(&sp, &r), "lc_sweep_run");
+  const lc_sweep_output *o = &r->groups[0].out[0];
+  int32_t keep[64], nk = 0;
+  for (int32_t i = 0; i < o->n; i++)
+    if (o->tokens[i] < 259) keep[nk++] = o->tokens[i];
+  char *want = NULL;
+  ok(lc_tokenizer_decode(tok, keep, nk, LC_DECODE_SKIP_SPECIAL, &want, NULL), "decode");
+  lc_sweep_result_free(r);
+  ps.v[0].answer_text = want; /* the list frees it */
+  ps.v[1].answer_text = lct_malloc(16);
+  memcpy(ps.v[1].answer_text, "no such answer", 15);
+  snprintf(out, sizeof out, "%s/s1", root);
+  grid(&sp, model, &ps, out);
+  sp.answer_kind = LC_ANSWER_EXACT;
+  assert_int_equal(lc_sweep_run(&sp, &r), LC_ERR_INVALID_ARGUMENT); /* no tokenizer */
+  assert_non_null(strstr(lc_last_error(NULL), "needs the model's tokenizer"));
+  sp.tokenizer = tok;
+  ok(lc_sweep_run(&sp, &r), "lc_sweep_run with text answers");
+  for (int32_t g = 0; g < r->n_groups; g++) {
+    const lc_sweep_group *G = &r->groups[g];
+    if (G->mode == LC_MODE_STRICT) { /* strict: the same output in every cell */
+      assert_true(G->gm.acc_mean == 0.5);
+      assert_true(G->gm.std_at_acc == 0.0);
+    }
+    for (int32_t run = 0; run < G->n_runs; run++) {
+      if (G->mode == LC_MODE_STRICT) assert_int_equal(G->correct[(size_t)run * 3 + 0], 1);
+      assert_int_equal(G->correct[(size_t)run * 3 + 1], 0);
+      assert_int_equal(G->correct[(size_t)run * 3 + 2], -1);
+    }
+  }
+  lc_sweep_result_free(r);
+  snprintf(path, sizeof path, "%s/runs.jsonl", out);
+  size_t len = 0;
+  char *runs = slurp(path, &len);
+  assert_non_null(runs);
+  assert_non_null(strstr(runs, "\"text\":"));
+  assert_non_null(strstr(runs, "\"correct\":true"));
+  assert_non_null(strstr(runs, "\"extracted\":"));
+  free(runs);
+  lc_prompt_list_free(&ps);
+  lc_chat_template_free(chat);
+  lc_tokenizer_free(tok);
+  assert_int_equal(lct_tmpdir_remove(root), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_experiment_sweep),
@@ -492,6 +643,7 @@ int main(void) {
       cmocka_unit_test(test_experiment_sweep_without_gpu),
       cmocka_unit_test(test_experiment_verify_records),
       cmocka_unit_test(test_experiment_prompt_files),
+      cmocka_unit_test(test_experiment_text_sweep),
       cmocka_unit_test(test_experiment_replay),
       cmocka_unit_test(test_experiment_matmul_probe),
   };
