@@ -104,8 +104,8 @@ lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t
  * wherever the MMA model of docs/numerics.md 10.2 holds.  The path never
  * changes a bit: DECODE (the weight as the MMA's wide operand), TILED (x
  * parts as the wide operand), WGMMA (TILED on wgmma), WGMMA_DECODE (DECODE
- * on wgmma, K split across blocks); AUTO takes WGMMA_DECODE for M <= 64 and
- * WGMMA above, each falling back to DECODE or TILED by M and alignment.
+ * on wgmma, K split across blocks); AUTO takes WGMMA_DECODE for M <= 64
+ * (falling back to DECODE or TILED by M and alignment) and TILED above.
  * The workspace holds the x parts, and for WGMMA_DECODE or AUTO on a shape
  * it splits, nseg * m * n floats of segment sums after them. */
 size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int parts,
