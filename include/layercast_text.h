@@ -127,6 +127,16 @@ LC_API lc_status lc_detokenizer_push(lc_detokenizer *d, int32_t id, const char *
 LC_API lc_status lc_detokenizer_flush(lc_detokenizer *d, const char **text, size_t *len);
 LC_API void lc_detokenizer_free(lc_detokenizer *d); /* NULL accepted */
 
+/* Writes a byte-level tokenizer for synthetic models into the directory
+ * dir (which must exist): tokenizer.json with the 256 bytes as ids 0..255
+ * (GPT-2's byte-to-character map, no merges) and ChatML's <|im_start|>,
+ * <|im_end|>, <|endoftext|> as 256..258, and tokenizer_config.json (eos
+ * <|im_end|>, a ChatML chat template).  A model with a vocabulary of at
+ * least 259 then takes text; the demo uses it.  Files are written under a
+ * temporary name and renamed.  LC_ERR_INVALID_ARGUMENT, LC_ERR_IO,
+ * LC_ERR_OUT_OF_MEMORY. */
+LC_API lc_status lc_tokenizer_write_bytes(const char *dir);
+
 /* ======================================================================== *
  *  Chat templates
  * ======================================================================== */

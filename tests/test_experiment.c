@@ -12,7 +12,6 @@
 
 #include <cmocka.h>
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -485,52 +484,9 @@ static void test_experiment_matmul_probe(void **state) {
   assert_int_equal(lc_matmul_probe(&p, &r), LC_ERR_INVALID_ARGUMENT);
 }
 
-/* A byte-level tokenizer.json: the 256 bytes (GPT-2's byte-to-character
- * map) as ids 0..255, no merges, ChatML's specials as 256..258. */
-static void write_byte_tokenizer(const char *dir) {
-  json_t *vocab = json_object(), *added = json_array();
-  int n = 0;
-  for (int b = 0; b < 256; b++) {
-    const int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
-    const unsigned cp = printable ? (unsigned)b : 256u + (unsigned)n++;
-    char u[4];
-    size_t len = cp < 0x80 ? 1 : 2;
-    if (len == 1) {
-      u[0] = (char)cp;
-    } else {
-      u[0] = (char)(0xC0 | (cp >> 6));
-      u[1] = (char)(0x80 | (cp & 0x3F));
-    }
-    json_object_setn_new(vocab, u, len, json_integer(b));
-  }
-  static const char *const sp[] = {"<|im_start|>", "<|im_end|>", "<|endoftext|>"};
-  for (int i = 0; i < 3; i++)
-    json_array_append_new(added, json_pack("{s:i, s:s, s:b, s:b, s:b, s:b, s:b}", "id", 256 + i,
-                                           "content", sp[i], "single_word", 0, "lstrip", 0,
-                                           "rstrip", 0, "normalized", 0, "special", 1));
-  json_t *root = json_pack(
-      "{s:o, s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b}, s:{s:s, s:o, s:[]}}",
-      "added_tokens", added, "normalizer", "pre_tokenizer", "type", "ByteLevel", "add_prefix_space",
-      0, "trim_offsets", 1, "use_regex", 1, "post_processor", "decoder", "type", "ByteLevel",
-      "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1, "model", "type", "BPE", "vocab",
-      vocab, "merges");
-  assert_non_null(root);
-  char path[400];
-  snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-  assert_int_equal(json_dump_file(root, path, 0), 0);
-  json_decref(root);
-  snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(
-      "{\"eos_token\": \"<|im_end|>\", \"chat_template\": \"{% for m in messages %}"
-      "<|im_start|>{{ m.role }}\\n{{ m.content }}<|im_end|>\\n{% endfor %}\"}",
-      f);
-  fclose(f);
-}
-
-/* Text end to end: a prompt file of text and messages through a tokenizer
- * and the detected chat format, a sweep that decodes every output into
+/* Text end to end: a prompt file of text and messages through the
+ * byte-level tokenizer of lc_tokenizer_write_bytes and the chat format
+ * detected from its template, a sweep that decodes every output into
  * the records and scores text answers (EXACT: one prompt's answer is its
  * own strict output, one is wrong, one has none): accuracy 1/2 in every
  * configuration, Std@Acc 0. */
@@ -552,7 +508,7 @@ static void test_experiment_text_sweep(void **state) {
   syn.seed = 9;
   syn.dtype = LC_DTYPE_BF16;
   ok(lc_synth_write(model, &syn), "lc_synth_write");
-  write_byte_tokenizer(model);
+  ok(lc_tokenizer_write_bytes(model), "lc_tokenizer_write_bytes");
   lc_tokenizer *tok = NULL;
   ok(lc_tokenizer_load(model, &tok), "lc_tokenizer_load");
   lc_chat_template *chat = NULL;
