@@ -113,6 +113,7 @@ lc_context *fuzz_context(void) {
 }
 
 void fuzz_check_failed(const char *what, lc_status st, const void *obj, const lc_context *ctx) {
+  if (getenv("LC_FUZZ_VERBOSE")) fprintf(stderr, "%s: %s\n", what, lc_last_error(NULL));
   FUZZ_CHECK(st != LC_OK, "%s", what);
   FUZZ_CHECK(obj == NULL, "%s failed with %s but left an object behind", what, lc_status_name(st));
   const char *msg = lc_last_error(NULL);
@@ -156,6 +157,7 @@ int fuzz_valid_utf8(const uint8_t *s, size_t n) {
 }
 
 void fuzz_check_model(lc_model *m, int want) {
+  if (getenv("LC_FUZZ_VERBOSE")) fprintf(stderr, "model loaded\n");
   lc_model_info info;
   memset(&info, 0xa5, sizeof info);
   lc_status st = lc_model_get_info(m, &info);

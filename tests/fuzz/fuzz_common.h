@@ -52,6 +52,9 @@ lc_context *fuzz_context(void);
   } while (0)
 _Noreturn void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...);
 
+/* With LC_FUZZ_VERBOSE set in the environment, fuzz_check_failed prints the
+ * message and fuzz_check_model a line (to see what a seed does). */
+
 /* What a failed load must leave: a status other than LC_OK, *out NULL, a
  * non-empty lc_last_error(NULL) (and lc_last_error(ctx) when ctx != NULL). */
 void fuzz_check_failed(const char *what, lc_status st, const void *obj, const lc_context *ctx);
