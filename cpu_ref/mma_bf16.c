@@ -216,7 +216,7 @@ void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
 #else
 void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
                            const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n) {
-  block_portable(acc, xs, xe, ws, we, n);
+  lc_cpu_mma_bf16_block_portable(acc, xs, xe, ws, we, n);
 }
 #endif
 

@@ -94,7 +94,8 @@ int tok_strtab_put(tok_strtab *t, const char *pool, uint32_t off, uint32_t len, 
       t->n++;
       return 0;
     }
-    if (s->hash == h && s->len == len && !memcmp(pool + s->off, key, len)) {
+    /* len 0: key may be NULL (an empty buffer), which memcmp may not take */
+    if (s->hash == h && s->len == len && (len == 0 || !memcmp(pool + s->off, key, len))) {
       if (replace) s->id = id;
       return 0;
     }
@@ -107,7 +108,8 @@ int32_t tok_strtab_get(const tok_strtab *t, const char *pool, const char *key, s
   for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
     const tok_strtab_slot *s = &t->slots[i];
     if (s->off == UINT32_MAX) return -1;
-    if (s->hash == h && s->len == len && !memcmp(pool + s->off, key, len)) return s->id;
+    if (s->hash == h && s->len == len && (len == 0 || !memcmp(pool + s->off, key, len)))
+      return s->id;
   }
 }
 

@@ -89,6 +89,13 @@ static lc_status load_set(const char *path, rec_set *s) {
       jstr(json_object_get(q, "tokens_hash"), r->hash, sizeof r->hash);
       r->n_tokens = -1;
       const json_t *tk = json_object_get(q, "tokens");
+      /* Without either there is nothing to compare: such a sequence would
+       * count as a bitwise failure even against itself. */
+      if (!tk && !strcmp(r->hash, "-"))
+        return LC_FAIL(NULL, LC_ERR_FORMAT,
+                       "%s:%ld: sequence %zu has neither \"tokens\" nor a \"tokens_hash\" "
+                       "(lc_run_record_add writes both)",
+                       path, s->file.v[i].lineno, k);
       if (tk) {
         r->n_tokens = lc_json_ids(tk, &r->tokens);
         if (r->n_tokens < 0)

@@ -343,6 +343,29 @@ static void test_experiment_verify_records(void **state) {
   assert_int_equal(lct_tmpdir_remove(root), 0);
 }
 
+/* A sequence with neither "tokens" nor "tokens_hash" is a format error,
+ * not a bitwise failure of a file against itself (found by
+ * tests/fuzz/fuzz_records.c). */
+static void test_experiment_verify_records_no_tokens(void **state) {
+  (void)state;
+  char root[256], a[300];
+  lct_tmpdir_make(root, sizeof root, "records_nt");
+  snprintf(a, sizeof a, "%s/a.jsonl", root);
+  FILE *f = fopen(a, "w");
+  assert_non_null(f);
+  fputs(
+      "{\"record_version\": 2, \"kind\": \"sweep\", \"cell\": {\"backend\": \"cpu\", "
+      "\"mode\": \"strict\", \"batch_size\": 1, \"position\": 0, \"repeat\": 0}, "
+      "\"setup\": {}, \"fingerprint\": {}, \"sequences\": [{\"prompt\": 0}]}\n",
+      f);
+  assert_int_equal(fclose(f), 0);
+  lc_records_report *rep = (lc_records_report *)0x1;
+  assert_int_equal(lc_verify_records(a, a, &rep), LC_ERR_FORMAT);
+  assert_null(rep);
+  assert_non_null(strstr(lc_last_error(NULL), "neither \"tokens\""));
+  assert_int_equal(lct_tmpdir_remove(root), 0);
+}
+
 /* Prompt files: the errors name the file and the line; a directory or a
  * missing file says so; a good file round-trips through write and read,
  * and its hash follows its content. */
@@ -598,6 +621,7 @@ int main(void) {
       cmocka_unit_test(test_experiment_sweep_validates_first),
       cmocka_unit_test(test_experiment_sweep_without_gpu),
       cmocka_unit_test(test_experiment_verify_records),
+      cmocka_unit_test(test_experiment_verify_records_no_tokens),
       cmocka_unit_test(test_experiment_prompt_files),
       cmocka_unit_test(test_experiment_text_sweep),
       cmocka_unit_test(test_experiment_replay),

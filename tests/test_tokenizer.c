@@ -652,6 +652,35 @@ static void test_tokenizer_llama2c_known(void **state) {
   lc_tokenizer_free(t);
 }
 
+/* A tokenizer.bin whose pieces are all empty (found by tests/fuzz/
+ * fuzz_tokenizer.c): loading and encoding return statuses; the lookup of
+ * the empty concatenation of two empty pieces passed a NULL key to memcmp
+ * (undefined behaviour, reported by UBSan). */
+static void test_tokenizer_llama2c_empty_pieces(void **state) {
+  (void)state;
+  char path[512];
+  path_in(path, sizeof path, "tokenizer.bin");
+  unsigned char img[4 + 8 * 300];
+  const int32_t max_len = 8, zero = 0;
+  memcpy(img, &max_len, 4);
+  for (int i = 0; i < 300; i++) {
+    memcpy(img + 4 + 8 * i, &zero, 4); /* score 0.0f */
+    memcpy(img + 8 + 8 * i, &zero, 4); /* length 0 */
+  }
+  write_bytes(path, img, sizeof img);
+  lc_tokenizer *t = load_ok(path);
+  int32_t *ids = NULL, n = -1;
+  lc_status st = lc_tokenizer_encode(t, "ab c", 4, 0, &ids, &n);
+  if (st == LC_OK) {
+    assert_true(n >= 0);
+    free(ids);
+  } else {
+    assert_null(ids);
+    assert_true(lc_last_error(NULL)[0] != '\0');
+  }
+  lc_tokenizer_free(t);
+}
+
 /* tokenizer.bin cut anywhere: a cut between two tokens is a smaller valid
  * file; anywhere else LC_ERR_FORMAT naming the offset.  Bad lengths and
  * headers too. */
@@ -1272,6 +1301,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tokenizer_spm_known, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_llama2c_known, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_llama2c_corrupt, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_tokenizer_llama2c_empty_pieces, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_json_malformed, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_json_fuzz, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_invalid_utf8, make_dir, remove_dir),

@@ -1,0 +1,51 @@
+/*
+ * tests/fuzz/fuzz_prompts.c — lc_prompt_list_read on a JSONL prompt file
+ * (lib/prompts.c).
+ * Asserts: failure leaves a status, a message and an empty list; success
+ * gives n >= 1 prompts, each with n_tokens >= 1 ids >= 0 and n_answer >= 0;
+ * the list hashes, writes (lc_prompt_list_write), reads back and hashes the
+ * same.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "include/layercast_experiment.h"
+#include "tests/fuzz/fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char path[256], path2[256];
+  fuzz_path(path, sizeof path, "prompts.jsonl");
+  fuzz_path(path2, sizeof path2, "prompts2.jsonl");
+  fuzz_write(path, data, size);
+  lc_prompt_list ps = {NULL, 0};
+  lc_status st = lc_prompt_list_read(path, &ps);
+  if (st != LC_OK) {
+    fuzz_check_failed("lc_prompt_list_read", st, ps.v, NULL);
+    FUZZ_CHECK(ps.n == 0, "a failed read left n = %d", ps.n);
+    return 0;
+  }
+  FUZZ_CHECK(ps.n >= 1 && ps.v != NULL, "LC_OK with %d prompts", ps.n);
+  for (int32_t i = 0; i < ps.n; i++) {
+    const lc_prompt *p = &ps.v[i];
+    FUZZ_CHECK(p->n_tokens >= 1 && p->tokens != NULL, "prompt %d: %d tokens", i, p->n_tokens);
+    for (int32_t j = 0; j < p->n_tokens; j++)
+      FUZZ_CHECK(p->tokens[j] >= 0, "prompt %d token %d = %d", i, j, p->tokens[j]);
+    FUZZ_CHECK(p->n_answer >= 0 && (p->n_answer == 0 || p->answer != NULL), "prompt %d answer", i);
+  }
+  char h1[LC_HASH_HEX_LEN], h2[LC_HASH_HEX_LEN];
+  FUZZ_CHECK(lc_prompt_list_hash(&ps, h1) == LC_OK, "hash: %s", lc_last_error(NULL));
+  st = lc_prompt_list_write(&ps, path2);
+  FUZZ_CHECK(st == LC_OK, "write: %s", lc_last_error(NULL));
+  lc_prompt_list back = {NULL, 0};
+  st = lc_prompt_list_read(path2, &back);
+  FUZZ_CHECK(st == LC_OK, "reading back what lc_prompt_list_write wrote: %s", lc_last_error(NULL));
+  FUZZ_CHECK(back.n == ps.n, "read back %d prompts of %d", back.n, ps.n);
+  FUZZ_CHECK(lc_prompt_list_hash(&back, h2) == LC_OK, "hash");
+  FUZZ_CHECK(strcmp(h1, h2) == 0, "the hash changed through write and read: %s %s", h1, h2);
+  lc_prompt_list_free(&back);
+  lc_prompt_list_free(&ps);
+  FUZZ_CHECK(ps.n == 0 && ps.v == NULL, "lc_prompt_list_free leaves it empty");
+  return 0;
+}
