@@ -85,6 +85,14 @@ static lc_status load_set(const char *path, rec_set *s) {
                    pr, re) >= (int)sizeof r->key)
         return LC_FAIL(NULL, LC_ERR_FORMAT, "%s:%ld: a cell's fields are too long", path,
                        s->file.v[i].lineno);
+      /* a (cell, prompt) is run once per file: a second one could not be
+       * matched to anything (found by tests/fuzz/fuzz_records.c) */
+      for (int64_t j = 0; j + 1 < s->n; j++)
+        if (!strcmp(s->seqs[j].key, r->key))
+          return LC_FAIL(NULL, LC_ERR_FORMAT,
+                         "%s:%ld: %s appears a second time (a records file holds each cell and "
+                         "prompt once)",
+                         path, s->file.v[i].lineno, r->key);
       snprintf(r->mode, sizeof r->mode, "%s", mo);
       jstr(json_object_get(q, "tokens_hash"), r->hash, sizeof r->hash);
       r->n_tokens = -1;

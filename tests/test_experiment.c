@@ -363,6 +363,21 @@ static void test_experiment_verify_records_no_tokens(void **state) {
   assert_int_equal(lc_verify_records(a, a, &rep), LC_ERR_FORMAT);
   assert_null(rep);
   assert_non_null(strstr(lc_last_error(NULL), "neither \"tokens\""));
+  /* one cell and prompt twice (tests/fuzz/fuzz_records.c): refused, not a
+   * bitwise failure against itself */
+  f = fopen(a, "w");
+  assert_non_null(f);
+  for (int i = 0; i < 2; i++)
+    fprintf(f,
+            "{\"record_version\": 2, \"kind\": \"sweep\", \"cell\": {\"backend\": \"cpu\", "
+            "\"mode\": \"strict\", \"batch_size\": 1, \"position\": 0, \"repeat\": 0}, "
+            "\"setup\": {}, \"fingerprint\": {}, \"sequences\": [{\"prompt\": 0, "
+            "\"tokens\": [%d], \"tokens_hash\": \"x%d\"}]}\n",
+            i, i);
+  assert_int_equal(fclose(f), 0);
+  assert_int_equal(lc_verify_records(a, a, &rep), LC_ERR_FORMAT);
+  assert_null(rep);
+  assert_non_null(strstr(lc_last_error(NULL), "appears a second time"));
   assert_int_equal(lct_tmpdir_remove(root), 0);
 }
 

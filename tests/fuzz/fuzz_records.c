@@ -6,13 +6,9 @@
  * Asserts: failure leaves a status, a message and no report; success gives
  * a report whose counts are consistent (0 <= n_same <= n_matched,
  * n_diffs >= 0 with diffs present when n_diffs > 0, a fingerprint_diff
- * string, n_fail >= 0).
- * Not asserted (open, docs/fuzzing.md): a file compared with itself has no
- * failures.  A file that holds one cell and prompt twice with different
- * tokens fails against itself, since each sequence of A is matched with
- * the first of its key in B; whether such a file is malformed (it should be
- * LC_ERR_FORMAT) or a resumed sweep may write one is for the owner of
- * lib/verify_records.c to decide.
+ * string, n_fail >= 0).  A file compared with itself must not fail a
+ * bitwise promise (a file holding one cell and prompt twice is refused as
+ * LC_ERR_FORMAT: found by this target).
  */
 #include <stdio.h>
 
@@ -46,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(r->n_modes >= 0 && (r->n_modes == 0 || r->modes != NULL), "modes");
   FUZZ_CHECK(r->fingerprint_diff != NULL, "fingerprint_diff is NULL");
   FUZZ_CHECK(r->n_fail >= 0, "n_fail %d", r->n_fail);
+  if (same) FUZZ_CHECK(r->n_fail == 0, "a file compared with itself: %d failures", r->n_fail);
   lc_records_report_free(r);
   return 0;
 }
