@@ -533,19 +533,7 @@ static void test_experiment_text_sweep(void **state) {
   char root[256], model[300], path[400], out[300];
   lct_tmpdir_make(root, sizeof root, "text");
   snprintf(model, sizeof model, "%s/m", root);
-  lc_synth_params syn; /* lct_synth_tiny's shapes with room for 259 ids */
-  lc_synth_params_default(&syn);
-  syn.config.dim = 32;
-  syn.config.hidden_dim = 48;
-  syn.config.n_layers = 2;
-  syn.config.n_heads = 4;
-  syn.config.n_kv_heads = 2;
-  syn.config.head_dim = 8;
-  syn.config.vocab_size = 320;
-  syn.config.max_seq_len = 128;
-  syn.seed = 9;
-  syn.dtype = LC_DTYPE_BF16;
-  ok(lc_synth_write(model, &syn), "lc_synth_write");
+  lct_synth_tiny_vocab(model, 9, LC_DTYPE_BF16, 1, 128, 320); /* room for 259 ids */
   ok(lc_tokenizer_write_bytes(model), "lc_tokenizer_write_bytes");
   lc_tokenizer *tok = NULL;
   ok(lc_tokenizer_load(model, &tok), "lc_tokenizer_load");

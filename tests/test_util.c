@@ -274,6 +274,11 @@ int lct_tmpdir_remove(const char *dir) {
 
 void lct_synth_tiny(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_shards,
                     int32_t max_seq) {
+  lct_synth_tiny_vocab(dir, seed, dtype, n_shards, max_seq, 64);
+}
+
+void lct_synth_tiny_vocab(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_shards,
+                          int32_t max_seq, int32_t vocab) {
   lc_synth_params p;
   lc_synth_params_default(&p);
   p.config.dim = 32;
@@ -282,7 +287,7 @@ void lct_synth_tiny(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_sh
   p.config.n_heads = 4;
   p.config.n_kv_heads = 2;
   p.config.head_dim = 8;
-  p.config.vocab_size = 64;
+  p.config.vocab_size = vocab;
   p.config.max_seq_len = max_seq;
   p.seed = seed;
   p.dtype = dtype;

@@ -83,6 +83,9 @@ void lct_tmpdir_make(char *buf, size_t len, const char *tag);
  * files; fails the test when lc_synth_write fails. */
 void lct_synth_tiny(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_shards,
                     int32_t max_seq);
+/* The same with another vocabulary size (a byte-level tokenizer needs 259). */
+void lct_synth_tiny_vocab(const char *dir, uint64_t seed, lc_dtype dtype, int32_t n_shards,
+                          int32_t max_seq, int32_t vocab);
 /* Removes dir and everything below it (no-op for NULL or ""); 0 on success. */
 int lct_tmpdir_remove(const char *dir);
 
