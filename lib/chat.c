@@ -17,6 +17,7 @@
 
 #include "include/layercast_text.h"
 #include "lib/lc_internal.h"
+#include "lib/tok_internal.h" /* tok_buf */
 
 enum { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT, N_ROLES };
 static const char *const role_names[N_ROLES] = {"system", "user", "assistant"};
@@ -285,35 +286,15 @@ lc_status lc_chat_template_select(const char *name, const lc_tokenizer *t, lc_ch
   return lc_chat_template_load(name, out);
 }
 
-/* A growing string. */
+/* The rendered text: tok_buf's growth, with out-of-memory remembered so
+ * that rendering goes on unchecked and is checked once at the end. */
 typedef struct sbuf {
-  char *p;
-  size_t n, cap;
+  tok_buf b;
   int oom;
 } sbuf;
 
 static void put(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n + 1) {
-      if (cap > SIZE_MAX / 2) {
-        b->oom = 1;
-        return;
-      }
-      cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
+  if (!b->oom) b->oom = tok_buf_put(&b->b, s, n) != 0;
 }
 static void puts_(sbuf *b, const char *s) {
   put(b, s, strlen(s));
@@ -355,7 +336,7 @@ lc_status lc_chat_apply(const lc_chat_template *c, const lc_chat_message *msgs, 
   }
   const int has_system = role_index(msgs[0].role) == ROLE_SYSTEM;
   const char *system = has_system ? msgs[0].content : c->default_system;
-  sbuf b = {0};
+  sbuf b = {{NULL, 0, 0}, 0};
   puts_(&b, c->begin);
   int system_pending = 0;
   if (system) {
@@ -380,12 +361,12 @@ lc_status lc_chat_apply(const lc_chat_template *c, const lc_chat_message *msgs, 
     puts_(&b, c->suffix[r]);
   }
   if (add_generation_prompt) puts_(&b, c->gen_prompt);
-  if (!b.p && !b.oom) put(&b, "", 0);
+  put(&b, "", 1); /* the NUL */
   if (b.oom) {
-    free(b.p);
+    tok_buf_free(&b.b);
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   }
-  *text = b.p;
+  *text = b.b.p;
   return LC_OK;
 }
 

@@ -145,9 +145,9 @@ void cli_text_close(cli_text *t);
 int cli_text_stop(const char *cmd, const cli_text *t, const char *model, lc_stop_set *stop);
 /* Prompts from --prompt IDS, --text S or --prompts FILE (token ids or text
  * lines); 0, 1 or 2 (printed). */
-/* A whole file into *buf (malloc'ed, NUL-terminated, at most 1 GiB) and
- * *len; 0, 1 or 2 (printed). */
-int cli_read_file(const char *cmd, const char *path, char **buf, size_t *len);
+/* A whole file into *buf (malloc'ed, NUL-terminated, at most max bytes)
+ * and *len; 0, 1 or 2 (printed: 2 for a missing file). */
+int cli_read_file(const char *cmd, const char *path, size_t max, char **buf, size_t *len);
 int cli_load_prompts_text(const char *cmd, const char *ids, const char *text, const char *file,
                           cli_text *t, lc_prompt_list *out);
 

@@ -450,7 +450,7 @@ int cmd_perplexity(int argc, char **argv) {
     char *buf = NULL;
     size_t len = 0;
     if (!(rc = open_tokenizer(u.cmd, tok_path, u.model, &tok)) &&
-        !(rc = cli_read_file(u.cmd, text_file, &buf, &len))) {
+        !(rc = cli_read_file(u.cmd, text_file, (size_t)1 << 30, &buf, &len))) {
       int32_t n32 = 0;
       lc_status st = lc_tokenizer_encode(tok, buf, len, LC_ENCODE_ADD_SPECIAL, &t, &n32);
       if (st != LC_OK) rc = cli_fail(u.cmd, "encoding --text-file", st, cli_status_rc(st));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/tok_internal.h" /* tok_buf */
 #include "tools/cli_common.h"
 
 static int is_dir(const char *p) {
@@ -118,7 +119,7 @@ int cli_load_prompts_text(const char *cmd, const char *ids, const char *text, co
   return 0;
 }
 
-int cli_read_file(const char *cmd, const char *path, char **buf, size_t *len) {
+int cli_read_file(const char *cmd, const char *path, size_t max, char **buf, size_t *len) {
   *buf = NULL;
   *len = 0;
   FILE *f = fopen(path, "rb");
@@ -126,36 +127,29 @@ int cli_read_file(const char *cmd, const char *path, char **buf, size_t *len) {
     fprintf(stderr, "layercast %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
     return errno == ENOENT ? CLI_USAGE : CLI_FAIL;
   }
-  size_t cap = 1 << 16, n = 0;
-  char *b = malloc(cap);
-  int rc = b ? 0 : CLI_FAIL;
-  while (!rc) {
-    if (n + 1 >= cap) {
-      char *nb = cap < ((size_t)1 << 30) ? realloc(b, cap * 2) : NULL;
-      if (!nb) {
-        fprintf(stderr, "layercast %s: '%s' is too large (1 GiB at most) or memory ran out\n", cmd,
-                path);
-        rc = CLI_FAIL;
-        break;
-      }
-      b = nb;
-      cap *= 2;
+  tok_buf b = {NULL, 0, 0};
+  char chunk[65536];
+  size_t k;
+  int rc = 0;
+  while (!rc && (k = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (b.len + k > max) {
+      fprintf(stderr, "layercast %s: '%s' is larger than %zu bytes\n", cmd, path, max);
+      rc = CLI_FAIL;
+    } else if (tok_buf_put(&b, chunk, k)) {
+      fprintf(stderr, "layercast %s: out of memory reading '%s'\n", cmd, path);
+      rc = CLI_FAIL;
     }
-    const size_t got = fread(b + n, 1, cap - 1 - n, f);
-    n += got;
-    if (got == 0) break;
   }
-  if (!rc && ferror(f)) {
-    fprintf(stderr, "layercast %s: reading '%s' failed: %s\n", cmd, path, strerror(errno));
+  if (!rc && (ferror(f) || tok_buf_put(&b, "", 1))) {
+    fprintf(stderr, "layercast %s: cannot read '%s'\n", cmd, path);
     rc = CLI_FAIL;
   }
   fclose(f);
   if (rc) {
-    free(b);
+    tok_buf_free(&b);
     return rc;
   }
-  b[n] = '\0';
-  *buf = b;
-  *len = n;
+  *buf = b.p;
+  *len = b.len - 1;
   return 0;
 }

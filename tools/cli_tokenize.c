@@ -19,37 +19,6 @@
 
 static const char *const CMD = "tokenize";
 
-/* The whole file (binary), malloc'ed; 0, or 1/2 after printing why. */
-static int read_all(const char *path, char **out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "layercast %s: cannot open '%s'\n", CMD, path);
-    return CLI_USAGE;
-  }
-  tok_buf b = {0};
-  char chunk[65536];
-  size_t k;
-  while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-    if (tok_buf_put(&b, chunk, k)) {
-      fclose(f);
-      tok_buf_free(&b);
-      fprintf(stderr, "layercast %s: out of memory reading '%s'\n", CMD, path);
-      return CLI_FAIL;
-    }
-  const int err = ferror(f);
-  fclose(f);
-  if (err || tok_buf_put(&b, "", 1)) {
-    tok_buf_free(&b);
-    fprintf(stderr, "layercast %s: cannot read '%s'\n", CMD, path);
-    return CLI_FAIL;
-  }
-  *out = b.p;
-  *n = b.len - 1;
-  return 0;
-}
-
 /* A piece for a terminal: control characters and bytes that are not
  * UTF-8 escaped (\n, \x01). */
 static void print_piece(FILE *f, const char *p, size_t n) {
@@ -292,7 +261,7 @@ int cmd_tokenize(int argc, char **argv) {
   } else if (text_file) {
     char *buf = NULL;
     size_t n = 0;
-    rc = read_all(text_file, &buf, &n);
+    rc = cli_read_file(CMD, text_file, SIZE_MAX, &buf, &n);
     if (!rc) rc = do_encode(tok, buf, n, eflags, dflags, as_json);
     free(buf);
   } else if (jsonl) {
