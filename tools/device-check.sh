@@ -2,16 +2,19 @@
 # On the GPU machine (see ../shared/device/README.md): build with CUDA, run the
 # whole test suite (GPU tests included) and the benchmarks, and leave the logs
 # and bench/RESULTS-style Markdown under $OUT (or build-gpu/ without $OUT).
-#   tools/device-check.sh [--quick-bench] [--no-tests] [--no-bench]
+#   tools/device-check.sh [--quick-bench] [--no-tests] [--no-bench] [--sanitize]
+# (--sanitize: build, then only the GPU tests under compute-sanitizer's four
+# tools, tools/device-sanitize.sh; 0 errors is the bar)
 # (--no-tests / --no-bench split the work into two runs of under 10 minutes)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-quick=0 tests=1 bench=1
+quick=0 tests=1 bench=1 sanitize=0
 for a in "$@"; do
   case "$a" in
     --quick-bench) quick=1 ;;
     --no-tests) tests=0 ;;
     --no-bench) bench=0 ;;
+    --sanitize) sanitize=1 ;;
     *) echo "device-check: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -24,6 +27,10 @@ models="$PWD/.device/models"; [ -d "$models" ] || models="$PWD/../shared/models"
 cmake -S . -B build-gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DLC_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90a -DLC_MODELS_DIR="$models" | grep -E "^-- (OpenBLAS|CUDA|CMocka)"
 cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+if [ $sanitize -eq 1 ]; then
+  bash tools/device-sanitize.sh
+  exit $?
+fi
 rc=0
 if [ $tests -eq 1 ]; then
 (cd build-gpu && ctest -j 4 -V >"$out/ctest.log" 2>&1); rc=$?
