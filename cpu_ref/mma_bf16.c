@@ -250,12 +250,11 @@ float lc_cpu_mma_bf16_variant(float c, const uint16_t *a, const uint16_t *b, int
     for (int i = 0; i < n; i++) {
       const uint16_t h = k ? b[i] : a[i];
       int32_t *sg = k ? &sb[i] : &sa[i], *ex = k ? &eb[i] : &ea[i];
-      if (flags & LC_MMA_RAW_SUBNORMALS) {
-        const int32_t e = (h >> 7) & 0xFF, m = (h & 0x7F) | (e ? 0x80 : 0);
-        *sg = h & 0x8000u ? -m : m;
-        *ex = e ? e - 127 : -126;
-      } else {
-        lc_cpu_bf16_sig_exp(h, sg, ex);
+      lc_cpu_bf16_sig_exp(h, sg, ex);
+      if ((flags & LC_MMA_NORM_SUBNORMALS) && *ex == -126 && *sg != 0 && !((h >> 7) & 0xFF)) {
+        int32_t m = *sg < 0 ? -*sg : *sg;
+        while (!(m & 0x80)) m <<= 1, (*ex)--;
+        *sg = *sg < 0 ? -m : m;
       }
     }
   return mma_core(c, sa, ea, sb, eb, n, (flags & LC_MMA_NORM_C) != 0);

@@ -229,6 +229,15 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
             continue;
           }
           if (bits(got) != bits(want)) {
+            if (bad < 16) { /* each of the first 16 on a line of its own, to study */
+              printf("%s %s diff %lld: c %a (0x%08x) GPU %a (0x%08x) model %a (0x%08x) a", label,
+                     family_name[f], (long long)bad, (double)c[o], bits(c[o]), (double)got,
+                     bits(got), (double)want, bits(want));
+              for (int k = 0; k < 16; k++) printf(" %04x", a[ti * rows * 16 + i * 16 + k]);
+              printf(" b");
+              for (int k = 0; k < 16; k++) printf(" %04x", b[ti * 128 + j * 16 + k]);
+              printf("\n");
+            }
             if (!bad) {
               int at = snprintf(first, sizeof first,
                                 "tile %lld [%d][%d]: c %a, GPU %a (0x%08x), model %a (0x%08x); a",
@@ -263,7 +272,7 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
   }
   printf(
       "%s against the model's subnormal switches: outputs that differ with flags 0 (the "
-      "model) %lld, raw subnormals %lld, normalised c %lld, both %lld\n",
+      "model) %lld, normalised subnormals %lld, normalised c %lld, both %lld\n",
       label, (long long)var_bad[0], (long long)var_bad[1], (long long)var_bad[2],
       (long long)var_bad[3]);
   return total_bad;

@@ -109,14 +109,16 @@ static void test_mma_model_known_answers(void **state) {
   assert_true(isnan(mma(INFINITY, a, b, 16)));
   a[0] = NAN;
   assert_int_equal(bits(mma(0.0f, a, b, 16)), 0x7FFFFFFFu);
-  /* a subnormal bf16 is aligned by its true exponent (normalised; the H100
-   * probe): 2^-133 * 2^110 = 2^-23 sets maxe = -23, so 2^-42 + 2^-45 lies
-   * above the 2^-48 grid and is kept; read unnormalised (exponent -126, the
-   * product's -16) the grid is 2^-41 and that term vanishes */
+  /* a subnormal bf16 is read unnormalised, with exponent -126 (the H100
+   * probe: far closer to the hardware than normalising): 2^-133 * 2^110 has
+   * exponent -126 + 110 = -16 as a product, so maxe = -16 and the grid is
+   * 2^-41, below which 2^-42 + 2^-45 vanishes; normalised (exponent -133,
+   * the product's -23) the grid is 2^-48 and that term is kept */
   {
     const uint16_t ha[2] = {0x0001, 0x3F80}, hb[2] = {0x7680, 0x2A90};
-    assert_true(lc_cpu_mma_bf16(0.0f, ha, hb, 2) == 0x1p-23f + 0x1p-42f + 0x1p-45f);
-    assert_true(lc_cpu_mma_bf16_variant(0.0f, ha, hb, 2, LC_MMA_RAW_SUBNORMALS) == 0x1p-23f);
+    assert_true(lc_cpu_mma_bf16(0.0f, ha, hb, 2) == 0x1p-23f);
+    assert_true(lc_cpu_mma_bf16_variant(0.0f, ha, hb, 2, LC_MMA_NORM_SUBNORMALS) ==
+                0x1p-23f + 0x1p-42f + 0x1p-45f);
     assert_true(lc_cpu_mma_bf16_variant(0.0f, ha, hb, 2, 0) == lc_cpu_mma_bf16(0.0f, ha, hb, 2));
   }
   /* the order of the 16 terms is not seen */
