@@ -15,12 +15,10 @@
  *                     temporary per call + cuBLASLt SGEMM (LayerCast as published)
  *   sgemm-prewidened  cuBLASLt SGEMM on a weight widened once beforehand (the
  *                     FP32 throughput bar for large-M strict)
- *   fast-alt          fast with the kernel family AUTO does not take at this M
- *                     (lc_matmul_with_path): for M <= 64 the mma.sync kernels
- *                     (DECODE for M <= 16, TILED above; AUTO takes the wgmma
- *                     decode kernel there on sm_90), above 64 the wgmma tiled
- *                     kernel (AUTO takes the mma.sync tiled one); validated
- *                     like fast
+ *   fast-alt          fast on the mma.sync kernels (lc_matmul_with_path:
+ *                     DECODE for M <= 16, TILED above), where AUTO takes the
+ *                     wgmma ones on sm_90 (the decode kernel up to M = 64,
+ *                     the tiled one above); validated like fast
  *
  * Napkin math per call (the "GB/s" column counts the bf16 weight bytes only,
  * 2 N K, so it is comparable across variants and with the copy bandwidth):
@@ -107,10 +105,9 @@ enum { V_STRICT, V_FAST, V_BF16, V_VBF16, V_VFP32, V_SGEMM, V_FASTDEC, N_VARIANT
 #define N_CTX V_SGEMM
 static const char *const vnames[N_VARIANTS] = {
     "strict", "fast", "bf16", "vendor-bf16", "vendor-fp32", "sgemm-prewidened", "fast-alt"};
-/* fast-alt: the mma.sync decode kernel up to this M, the mma.sync tiled one up
- * to FASTALT_WGMMA_DEC_MAX_M, the wgmma tiled one above */
+/* fast-alt: the mma.sync kernels (AUTO takes the wgmma ones on sm_90): the
+ * decode kernel up to this M, the tiled one above */
 #define FASTMMA_DECODE_MAX_M 16
-#define FASTALT_WGMMA_DEC_MAX_M 64
 static const lc_mode vmodes[N_CTX] = {LC_MODE_STRICT, LC_MODE_FAST, LC_MODE_BF16,
                                       LC_MODE_VENDOR_BF16, LC_MODE_VENDOR_FP32};
 #define MAX_COPIES 8
@@ -199,9 +196,7 @@ static lc_status mm_call(void *arg, int slot) {
                                       c->y);
   if (v == V_FASTDEC)
     return lc_matmul_with_path(c->ctx[V_FAST], x, c->m, c->w[V_FAST][slot % c->n_w], NULL, c->y,
-                               c->m <= FASTMMA_DECODE_MAX_M      ? LC_KMATMUL_DECODE
-                               : c->m <= FASTALT_WGMMA_DEC_MAX_M ? LC_KMATMUL_TILED
-                                                                 : LC_KMATMUL_WGMMA);
+                               c->m <= FASTMMA_DECODE_MAX_M ? LC_KMATMUL_DECODE : LC_KMATMUL_TILED);
   return lc_matmul(c->ctx[v], x, c->m, c->w[v][slot % c->n_w], NULL, c->y);
 }
 

@@ -40,9 +40,9 @@
  * (kernels/matmul_fast_wgmma.cu; else TILED), and WGMMA_DECODE, a swap-AB
  * decode kernel for m <= 64 with K split across blocks
  * (kernels/matmul_fast_wgmma_decode.cu).  AUTO takes WGMMA_DECODE for m <= 64
- * where it runs; elsewhere DECODE for m <= FAST_DECODE_MAX_M and whenever the
- * tiled kernel's 16-byte copies cannot be used (k % 8 or w not 16-byte
- * aligned), else TILED.
+ * and WGMMA above where they run; elsewhere DECODE for m <= FAST_DECODE_MAX_M
+ * and whenever the tiled kernel's 16-byte copies cannot be used (k % 8 or w
+ * not 16-byte aligned), else TILED.
  */
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -406,14 +406,16 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     lc_status s = lc_launch_status("fast_split_kernel", err, err_len);
     if (s != LC_OK) return s;
   }
-  /* AUTO: up to LC_FAST_WGMMA_DECODE_MAX_M rows the swap-AB wgmma decode
-   * kernel where it runs (sm_90a code on a compute capability 9.0 device,
-   * 16-byte aligned operands, k % 8 == 0): it passed tests/test_cuda_fast.c
-   * bitwise on an H100 and was 1.3x to 2.8x faster than the mma.sync
-   * kernels at M = 1 and 16 (bench/RESULTS.md, 2026-12-07).  Above, the
-   * mma.sync tiled kernel: the wgmma tiled kernel (WGMMA) is as exact but
-   * its speed has not been measured yet.  Every path gives the same bits. */
-  if (path == LC_KMATMUL_AUTO && m <= LC_FAST_WGMMA_DECODE_MAX_M) path = LC_KMATMUL_WGMMA_DECODE;
+  /* AUTO, where the wgmma kernels run (sm_90a code on a compute capability
+   * 9.0 device, 16-byte aligned operands, k % 8 == 0; else the mma.sync
+   * kernels): up to LC_FAST_WGMMA_DECODE_MAX_M rows the swap-AB wgmma decode
+   * kernel, above it the wgmma tiled kernel.  Both passed
+   * tests/test_cuda_fast.c bitwise on an H100; there the decode kernel was
+   * 1.3x to 2.8x faster than the mma.sync kernels at M = 1 and 16, and the
+   * tiled one 2.2x to 2.7x faster at M = 256 and 4096 (bench/RESULTS.md,
+   * 2026-12-07, the fast-alt rows).  Every path gives the same bits. */
+  if (path == LC_KMATMUL_AUTO)
+    path = m <= LC_FAST_WGMMA_DECODE_MAX_M ? LC_KMATMUL_WGMMA_DECODE : LC_KMATMUL_WGMMA;
   /* WGMMA_DECODE (kernels/matmul_fast_wgmma_decode.cu): where the device runs
    * sm_90a code, m <= 64, and the 16-byte copies can be used; else the
    * mma.sync kernel AUTO's M would take. */
@@ -440,8 +442,9 @@ static lc_status run_fast(const float *x, int64_t m, int64_t k, const uint16_t *
     return lc_launch_status("fast_decode_kernel", err, err_len);
   }
   /* The wgmma version of this path (kernels/matmul_fast_wgmma.cu, the same bits):
-   * taken by WGMMA when the device runs its sm_90a code and the workspace is
-   * 16-byte aligned (tiled_ok already holds here); TILED and AUTO are mma.sync. */
+   * taken by WGMMA (and so AUTO) when the device runs its sm_90a code and the
+   * workspace is 16-byte aligned (tiled_ok already holds here); TILED is
+   * mma.sync. */
   if (path == LC_KMATMUL_WGMMA && lc_aligned16(ws) && lc_matmul_fast_wgmma_available())
     return lc_matmul_fast_run_wgmma(ws, m, kp, k, w, n, bias, y, P, st, err, err_len);
   const size_t smem = sizeof(ft_smem<P>);
