@@ -38,6 +38,7 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/lc_alloc.h"
 
 /* Strides of the cache, in floats. */
 typedef struct attn_strides {
@@ -138,7 +139,7 @@ lc_status lc_cpu_attention_ref(const lc_attn_shape *shape, const lc_attn_seq *se
   const attn_strides st = strides_of(shape);
   const float scale = shape->scale;
   /* scores of one query: at most max_len keys */
-  float *s = malloc((size_t)shape->max_len * sizeof *s);
+  float *s = lc_malloc((size_t)shape->max_len * sizeof *s);
   if (!s) return LC_ERR_OUT_OF_MEMORY;
   int64_t row = 0;
   for (int64_t si = 0; si < n_seqs; si++) {

@@ -47,6 +47,7 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/lc_alloc.h"
 
 #define LS LC_MATMUL_SEG_LEN
 #define NB 16 /* output columns per block: the width of the widened W panel */
@@ -175,7 +176,7 @@ lc_status lc_cpu_matmul_ref(const float *x, int64_t m, int64_t k, const uint16_t
   int64_t chunk = REF_CHUNK_FLOATS / k;
   if (chunk < 1) chunk = 1;
   if (chunk > n) chunk = n;
-  float *wchunk = malloc((size_t)(chunk * k) * sizeof *wchunk);
+  float *wchunk = lc_malloc((size_t)(chunk * k) * sizeof *wchunk);
   if (!wchunk) return LC_ERR_OUT_OF_MEMORY;
   for (int64_t n0 = 0; n0 < n; n0 += chunk) {
     const int64_t rows = n - n0 < chunk ? n - n0 : chunk;

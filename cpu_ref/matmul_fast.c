@@ -31,6 +31,7 @@
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
+#include "lib/lc_alloc.h"
 
 #define KC LC_FAST_CHUNK
 #define KS LC_MMA_K
@@ -120,10 +121,10 @@ lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_
   if (m == 0) return LC_OK;
   const int64_t steps = (k + KS - 1) / KS;
   const size_t xe = (size_t)RBK * 3 * (size_t)k;
-  scratch s = {malloc(xe * sizeof(int32_t)),         malloc(xe * sizeof(int32_t)),
-               malloc(xe * sizeof(uint16_t)),        malloc((size_t)RBK * 3 * (size_t)steps),
-               malloc((size_t)k * sizeof *s.wsig),   malloc((size_t)k * sizeof *s.wexp),
-               malloc((size_t)steps * sizeof *s.wnf)};
+  scratch s = {lc_malloc(xe * sizeof(int32_t)),         lc_malloc(xe * sizeof(int32_t)),
+               lc_malloc(xe * sizeof(uint16_t)),        lc_malloc((size_t)RBK * 3 * (size_t)steps),
+               lc_malloc((size_t)k * sizeof *s.wsig),   lc_malloc((size_t)k * sizeof *s.wexp),
+               lc_malloc((size_t)steps * sizeof *s.wnf)};
   if (!s.sig || !s.exp || !s.bits || !s.nf || !s.wsig || !s.wexp || !s.wnf) {
     scratch_free(&s);
     return LC_ERR_OUT_OF_MEMORY;

@@ -120,6 +120,39 @@ LC_API const char *lc_status_name(lc_status s);
 LC_API const char *lc_status_string(lc_status s);
 
 /* ======================================================================== *
+ *  Allocation hook (fault injection and accounting)
+ * ======================================================================== */
+
+typedef enum lc_alloc_kind {
+  LC_ALLOC_HOST = 0,   /* malloc, calloc, realloc, strdup, aligned_alloc */
+  LC_ALLOC_DEVICE = 1, /* cudaMalloc: buffers, weights, caches, scratch */
+} lc_alloc_kind;
+
+/* Called before each allocation the library makes itself, with the size it
+ * asks for; return 0 to let it go ahead, anything else to make it fail as the
+ * allocator would (the call then reports LC_ERR_OUT_OF_MEMORY).  The memory
+ * still comes from the C library or the CUDA runtime: the hook decides and
+ * observes, it does not provide.  Not seen: what OpenBLAS, jansson, PCRE2,
+ * utf8proc, the C library (getline, open_memstream, stdio buffers) and the
+ * CUDA runtime allocate inside themselves; a program that fails jansson's
+ * allocations (json_set_alloc_funcs) gets LC_ERR_OUT_OF_MEMORY there too.
+ *
+ * What a failed call leaves behind, whichever allocation failed: every
+ * object it was building is freed; its out-pointers are NULL (or 0); the
+ * objects passed in are as they were before the call, except where the
+ * function's own comment says otherwise (a failed lc_session_forward: the
+ * cache positions it was writing hold anything until written again); files
+ * it was writing are removed or never replaced (an output is written under
+ * a temporary name and renamed over NAME only when complete; a sweep keeps
+ * its finished runs in runs.jsonl.partial, lc_sweep_run says how).
+ *
+ * Process-wide.  Set or clear it (fn NULL) while no other thread is inside
+ * the library; fn itself may be called from any thread that uses the
+ * library, concurrently. */
+typedef int (*lc_alloc_hook_fn)(void *opaque, lc_alloc_kind kind, size_t bytes);
+LC_API void lc_set_alloc_hook(lc_alloc_hook_fn fn, void *opaque);
+
+/* ======================================================================== *
  *  Enumerations
  * ======================================================================== */
 

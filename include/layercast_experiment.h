@@ -327,13 +327,14 @@ typedef struct lc_sweep_result {
  * call fails with that group's status (LC_ERR_NO_DEVICE, LC_ERR_UNSUPPORTED).
  *
  * With out_dir: records are appended run by run to
- * out_dir/runs.jsonl.partial and renamed to runs.jsonl when the grid is
- * done; then the summaries are written.  An interrupted sweep leaves the
- * .partial file; a new sweep into that folder fails (LC_ERR_INVALID_ARGUMENT)
- * unless resume, which checks that the records were made with the same setup
- * (else LC_ERR_MISMATCH, naming the field), keeps them (a cut last line is
- * dropped) and runs only the missing runs.  resume on a finished runs.jsonl
- * runs nothing and rewrites the summaries. */
+ * out_dir/runs.jsonl.partial; when the grid is done the summaries are
+ * written, then the records renamed to runs.jsonl.  An interrupted or
+ * failed sweep (out of memory, a full disk: LC_ERR_IO) leaves only the
+ * .partial file (removed when it holds no record); a new sweep into that folder fails
+ * (LC_ERR_INVALID_ARGUMENT) unless resume, which checks that the records were made with the same
+ * setup (else LC_ERR_MISMATCH, naming the field), keeps them (a cut last line is dropped) and runs
+ * only the missing runs.  resume on a finished runs.jsonl runs nothing and rewrites the summaries.
+ */
 LC_API lc_status lc_sweep_run(const lc_sweep_params *p, lc_sweep_result **out);
 LC_API void lc_sweep_result_free(lc_sweep_result *r);
 
@@ -343,7 +344,8 @@ LC_API void lc_sweep_result_free(lc_sweep_result *r);
 LC_API int lc_sweep_groups_agree(const lc_sweep_result *r, int32_t a, int32_t b);
 
 /* Writes dir/summary.json, summary.csv and summary_prompts.csv
- * (docs/metrics.md), each atomically. */
+ * (docs/metrics.md), each atomically; a failure (LC_ERR_IO,
+ * LC_ERR_OUT_OF_MEMORY) leaves none of the three. */
 LC_API lc_status lc_sweep_write_summary(const lc_sweep_result *r, const lc_sweep_params *p,
                                         const char *dir);
 

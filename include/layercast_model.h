@@ -199,7 +199,9 @@ typedef struct lc_batch_entry {
  * LC_ERR_OUT_OF_RANGE for a slot, position or token id out of range; two
  * entries may not share a slot, nor be more than the session's slots
  * (LC_ERR_INVALID_ARGUMENT).  n_entries == 0 does nothing and returns LC_OK
- * (logits may then be NULL). */
+ * (logits may then be NULL).  On failure (LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA)
+ * the cache positions the entries were writing, and logits, hold anything:
+ * run those positions again before reading them. */
 LC_API lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64_t n_entries,
                                     int all_logits, float *logits);
 

@@ -71,7 +71,7 @@ static size_t digits_end(const unsigned char *s, size_t n, size_t i) {
 }
 
 static char *dup_bytes(const void *p, size_t n) {
-  char *d = malloc(n + 1);
+  char *d = lc_malloc(n + 1);
   if (!d) return NULL;
   if (n) memcpy(d, p, n);
   d[n] = '\0';
@@ -261,7 +261,7 @@ static size_t terminating_decimal(uint64_t p, int a, int b, char *out) {
  * and both forms are unique for their values. */
 static char *canon_number(const unsigned char *s, const num_span *m) {
   size_t ni = m->ie - m->ip, nf = m->fe - m->fp, nq = m->de - m->dp;
-  char *out = malloc(ni + nf + nq + 100);
+  char *out = lc_malloc(ni + nf + nq + 100);
   if (!out) return NULL;
   char *w = out + 1; /* the form is built here; out[0] is kept for a sign */
   size_t len = 0;
@@ -349,7 +349,7 @@ static lc_status last_boxed(const unsigned char *s, size_t n, bool *found, size_
       if (j < n && s[j] == '{') {
         if (nst == cap) {
           size_t nc = cap ? 2 * cap : 16;
-          box_open *ns = realloc(st, nc * sizeof *ns);
+          box_open *ns = lc_realloc(st, nc * sizeof *ns);
           if (!ns) {
             free(st);
             return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_answer: \\boxed group stack");
@@ -425,7 +425,7 @@ static size_t scan_frac(const unsigned char *w, size_t n, size_t i, num_span *m)
  * the number's normalised form, anything else stays as it is. */
 static lc_status norm_boxed(const unsigned char *s, size_t a, size_t b, char **out) {
   *out = NULL;
-  unsigned char *w = malloc(b - a + 1);
+  unsigned char *w = lc_malloc(b - a + 1);
   if (!w) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_answer: %zu bytes", b - a + 1);
   size_t n = 0;
   for (size_t i = a; i < b; i++) {
@@ -474,7 +474,7 @@ static lc_status norm_boxed(const unsigned char *s, size_t a, size_t b, char **o
 /* The text trimmed, each run of whitespace made one space; NULL when empty
  * (*oom set when out of memory). */
 static char *norm_exact(const unsigned char *s, size_t n, bool *oom) {
-  char *o = malloc(n + 1);
+  char *o = lc_malloc(n + 1);
   if (!o) {
     *oom = true;
     return NULL;

@@ -115,17 +115,17 @@ static const builtin builtins[] = {
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 
 static char *dup_or_empty(const char *s) {
-  return strdup(s ? s : "");
+  return lc_strdup(s ? s : "");
 }
 
 static lc_status from_builtin(const builtin *b, lc_chat_template **out) {
-  lc_chat_template *c = calloc(1, sizeof *c);
+  lc_chat_template *c = lc_calloc(1, sizeof *c);
   int bad = !c;
   if (c) {
-    c->name = strdup(b->name);
+    c->name = lc_strdup(b->name);
     c->begin = dup_or_empty(b->begin);
     c->gen_prompt = dup_or_empty(b->gen_prompt);
-    c->default_system = b->default_system ? strdup(b->default_system) : NULL;
+    c->default_system = b->default_system ? lc_strdup(b->default_system) : NULL;
     bad = !c->name || !c->begin || !c->gen_prompt || (b->default_system && !c->default_system);
     for (int r = 0; r < N_ROLES; r++) {
       c->prefix[r] = dup_or_empty(b->prefix[r]);
@@ -179,7 +179,7 @@ lc_status lc_chat_template_detect(const char *jinja, lc_chat_template **out) {
 static int get_str(json_t *o, const char *key, char **dst) {
   json_t *v = json_object_get(o, key);
   if (v && !json_is_string(v)) return -1;
-  *dst = strdup(v ? json_string_value(v) : "");
+  *dst = lc_strdup(v ? json_string_value(v) : "");
   return *dst ? 0 : -2;
 }
 
@@ -195,10 +195,12 @@ lc_status lc_chat_template_load(const char *path, lc_chat_template **out) {
     return LC_FAIL(NULL, LC_ERR_IO, "chat format file '%s' is not a regular file", path);
   json_error_t je;
   json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  if (!root && lc_json_oom(&je))
+    return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "chat format file '%s': out of memory", path);
   if (!root)
     return LC_FAIL(NULL, LC_ERR_FORMAT, "chat format file '%s', line %d: %s", path, je.line,
                    je.text);
-  lc_chat_template *c = calloc(1, sizeof *c);
+  lc_chat_template *c = lc_calloc(1, sizeof *c);
   const char *badkey = NULL;
   int rc = 0;
   if (!c) rc = -2;
@@ -219,7 +221,7 @@ lc_status lc_chat_template_load(const char *path, lc_chat_template **out) {
       }
     }
   }
-  if (!rc && (c->name = strdup("custom")) == NULL) rc = -2;
+  if (!rc && (c->name = lc_strdup("custom")) == NULL) rc = -2;
   if (!rc && (rc = get_str(root, "begin", &c->begin)) == -1) badkey = "begin";
   if (!rc && (rc = get_str(root, "generation_prompt", &c->gen_prompt)) == -1)
     badkey = "generation_prompt";
@@ -240,7 +242,7 @@ lc_status lc_chat_template_load(const char *path, lc_chat_template **out) {
     json_t *ds = json_object_get(root, "default_system");
     if (ds && !json_is_string(ds) && !json_is_null(ds))
       badkey = "default_system", rc = -1;
-    else if (ds && json_is_string(ds) && !(c->default_system = strdup(json_string_value(ds))))
+    else if (ds && json_is_string(ds) && !(c->default_system = lc_strdup(json_string_value(ds))))
       rc = -2;
   }
   for (int k = 0; k < 2 && !rc; k++) {
@@ -381,6 +383,8 @@ static lc_status add_file_eos(const char *dir, const char *file, int32_t *ids, i
   if (stat(path, &sb) != 0) return LC_OK;
   json_error_t je;
   json_t *root = json_load_file(path, 0, &je);
+  if (!root && lc_json_oom(&je))
+    return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "'%s': out of memory", path);
   if (!root) return LC_FAIL(NULL, LC_ERR_FORMAT, "'%s', line %d: %s", path, je.line, je.text);
   json_t *v = json_is_object(root) ? json_object_get(root, "eos_token_id") : NULL;
   lc_status st = LC_OK;

@@ -22,7 +22,7 @@
 /* ---- the object --------------------------------------------------------------*/
 
 lc_status lc_ckpt_new(lc_model_format format, lc_checkpoint **out, lc_ckpt_err *e) {
-  *out = calloc(1, sizeof **out);
+  *out = lc_calloc(1, sizeof **out);
   if (!*out) return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "out of memory");
   (*out)->format = format;
   return LC_OK;
@@ -90,7 +90,7 @@ lc_status lc_ckpt_map_file(lc_checkpoint *c, const char *path, const void **addr
   *len = 0;
   if (c->n_maps == c->cap_maps) {
     int64_t cap = c->cap_maps ? c->cap_maps * 2 : 4;
-    lc_ckpt_map *m = realloc(c->maps, (size_t)cap * sizeof *m);
+    lc_ckpt_map *m = lc_realloc(c->maps, (size_t)cap * sizeof *m);
     if (!m) return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     c->maps = m;
     c->cap_maps = cap;
@@ -136,7 +136,7 @@ lc_status lc_ckpt_map_file(lc_checkpoint *c, const char *path, const void **addr
 lc_status lc_ckpt_keep_copy(lc_checkpoint *c, void *p, lc_ckpt_err *e) {
   if (c->n_copies == c->cap_copies) {
     int64_t cap = c->cap_copies ? c->cap_copies * 2 : 8;
-    void **q = realloc(c->copies, (size_t)cap * sizeof *q);
+    void **q = lc_realloc(c->copies, (size_t)cap * sizeof *q);
     if (!q) {
       free(p);
       return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "out of memory keeping a tensor copy");
@@ -153,7 +153,7 @@ lc_status lc_ckpt_add_tensor(lc_checkpoint *c, const lc_tensor_src *t, lc_ckpt_e
     return lc_ckpt_fail(e, LC_ERR_FORMAT, "tensor %s appears twice", t->name);
   if (c->n_tensors == c->cap_tensors) {
     int64_t cap = c->cap_tensors ? c->cap_tensors * 2 : 64;
-    lc_tensor_src *q = realloc(c->tensors, (size_t)cap * sizeof *q);
+    lc_tensor_src *q = lc_realloc(c->tensors, (size_t)cap * sizeof *q);
     if (!q) return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "out of memory for the tensor table");
     c->tensors = q;
     c->cap_tensors = cap;

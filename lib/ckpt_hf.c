@@ -194,7 +194,7 @@ static lc_status cfg_rope_scaling(cfg_reader *r, lc_checkpoint *c, json_t *rs, c
                           r->file, high, low);
   }
   int64_t half = g->head_dim / 2;
-  double *f = malloc((size_t)half * sizeof *f);
+  double *f = lc_malloc((size_t)half * sizeof *f);
   if (!f) return lc_ckpt_fail(r->e, LC_ERR_OUT_OF_MEMORY, "out of memory");
   const double two_pi = 6.283185307179586476925286766559;
   for (int64_t i = 0; i < half; i++) {
@@ -411,6 +411,8 @@ static lc_status read_config(lc_checkpoint *c, const char *cfg_path, lc_ckpt_err
   json_error_t jerr;
   json_t *root = json_load_file(cfg_path, JSON_REJECT_DUPLICATES, &jerr);
   if (!root) {
+    if (lc_json_oom(&jerr))
+      return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", cfg_path);
     if (jerr.line < 0) /* jansson could not read the file */
       return lc_ckpt_fail(e, LC_ERR_IO, "%s: %s", cfg_path, jerr.text);
     return lc_ckpt_fail(e, LC_ERR_FORMAT, "%s: invalid JSON at line %d, column %d: %s", cfg_path,
@@ -559,7 +561,7 @@ typedef struct hf_state {
 static lc_status note_skipped(hf_state *s, const char *name, const char *why, lc_ckpt_err *e) {
   if (s->n_skipped == s->cap_skipped) {
     int64_t cap = s->cap_skipped ? 2 * s->cap_skipped : 16;
-    st_skipped *q = realloc(s->skipped, (size_t)cap * sizeof *q);
+    st_skipped *q = lc_realloc(s->skipped, (size_t)cap * sizeof *q);
     if (!q) return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "out of memory");
     s->skipped = q;
     s->cap_skipped = cap;
@@ -659,7 +661,7 @@ static lc_status st_tensor(lc_checkpoint *c, hf_state *hs, const char *file, con
   t.bytes = (size_t)nbytes;
   const unsigned char *p = data + b;
   if ((uintptr_t)p % es != 0) {
-    void *copy = malloc((size_t)nbytes); /* malloc aligns to at least 8 */
+    void *copy = lc_malloc((size_t)nbytes); /* malloc aligns to at least 8 */
     if (!copy)
       return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "%s: tensor %s: out of memory (%lld bytes)",
                           file, name, (long long)nbytes);
@@ -698,6 +700,8 @@ static lc_status st_open(lc_checkpoint *c, hf_state *hs, const char *file, lc_ck
                         (unsigned long long)n, (unsigned long long)LC_ST_MAX_HEADER);
   json_error_t jerr;
   json_t *root = json_loadb((const char *)u + 8, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && lc_json_oom(&jerr))
+    return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "%s: out of memory reading the header", file);
   if (!root)
     return lc_ckpt_fail(e, LC_ERR_FORMAT, "%s: invalid JSON header at line %d, column %d: %s", file,
                         jerr.line, jerr.column, jerr.text);
@@ -709,7 +713,7 @@ static lc_status st_open(lc_checkpoint *c, hf_state *hs, const char *file, lc_ck
     goto out;
   }
   size_t cap = json_object_size(root);
-  spans = malloc((cap ? cap : 1) * sizeof *spans);
+  spans = lc_malloc((cap ? cap : 1) * sizeof *spans);
   if (!spans) {
     st = lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "out of memory");
     goto out;
@@ -764,6 +768,8 @@ static lc_status open_index(lc_checkpoint *c, hf_state *hs, const char *dir, con
                             lc_ckpt_err *e) {
   json_error_t jerr;
   json_t *root = json_load_file(idx_path, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root && lc_json_oom(&jerr))
+    return lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", idx_path);
   if (!root)
     return lc_ckpt_fail(e, jerr.line < 0 ? LC_ERR_IO : LC_ERR_FORMAT,
                         "%s: invalid JSON at line %d, column %d: %s", idx_path, jerr.line,
@@ -779,8 +785,8 @@ static lc_status open_index(lc_checkpoint *c, hf_state *hs, const char *dir, con
     goto out;
   }
   size_t cap = json_object_size(wm) + 1;
-  shards = malloc(cap * sizeof *shards);
-  first = malloc((cap + 1) * sizeof *first);
+  shards = lc_malloc(cap * sizeof *shards);
+  first = lc_malloc((cap + 1) * sizeof *first);
   if (!shards || !first) {
     st = lc_ckpt_fail(e, LC_ERR_OUT_OF_MEMORY, "out of memory");
     goto out;

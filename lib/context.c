@@ -158,7 +158,7 @@ lc_status lc_context_create(const lc_context_params *params, lc_context **out) {
                    "vendor-bf16 and vendor-fp32; reference is CPU only)",
                    lc_mode_name(p.mode));
 
-  lc_context *ctx = calloc(1, sizeof *ctx);
+  lc_context *ctx = lc_calloc(1, sizeof *ctx);
   if (!ctx) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_context_create: out of host memory");
   ctx->backend = p.backend;
   ctx->mode = p.mode;
@@ -255,7 +255,7 @@ lc_status lc_mem_alloc(lc_context *ctx, size_t bytes, void **out) {
   *out = NULL;
   if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_alloc(ctx, bytes, out);
   size_t rounded = (bytes + 255u) & ~(size_t)255u; /* aligned_alloc: size % align == 0 */
-  void *p = aligned_alloc(256, rounded);
+  void *p = lc_aligned_alloc(256, rounded);
   if (!p)
     return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of host memory", bytes);
   *out = p;

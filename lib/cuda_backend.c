@@ -30,7 +30,7 @@ static lc_status cuda_err(lc_context *ctx, cudaError_t e, const char *what) {
 
 lc_status lc_cuda_context_init(lc_context *ctx) {
   char msg[LC_ERR_LEN];
-  lc_cuda_state *cs = calloc(1, sizeof *cs);
+  lc_cuda_state *cs = lc_calloc(1, sizeof *cs);
   if (!cs) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "CUDA context: out of host memory");
   lc_status st = lc_kernels_device_probe(ctx->device, &cs->info, msg, sizeof msg);
   if (st != LC_OK) {
@@ -102,7 +102,7 @@ static lc_status grow(lc_context *ctx, void **buf, size_t *cap, size_t bytes, co
   lc_mem_account_workspace(ctx, -(int64_t)*cap);
   *buf = NULL;
   *cap = 0;
-  e = cudaMalloc(buf, want);
+  e = lc_alloc_refused(LC_ALLOC_DEVICE, want) ? cudaErrorMemoryAllocation : cudaMalloc(buf, want);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     *buf = NULL;
@@ -142,7 +142,9 @@ lc_status lc_cuda_synchronize(lc_context *ctx) {
 
 lc_status lc_cuda_alloc(lc_context *ctx, size_t bytes, void **out) {
   cudaError_t e = cudaSetDevice(ctx->device);
-  if (e == cudaSuccess) e = cudaMalloc(out, bytes);
+  if (e == cudaSuccess)
+    e = lc_alloc_refused(LC_ALLOC_DEVICE, bytes) ? cudaErrorMemoryAllocation
+                                                 : cudaMalloc(out, bytes);
   if (e == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
     *out = NULL;

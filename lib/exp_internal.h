@@ -37,9 +37,10 @@ int lc_json_put(json_t *o, const char *key, json_t *v);
 /* Compact one-line dump (no newline), reals with 9 digits; NULL on failure. */
 char *lc_json_line(const json_t *j);
 /* An array of non-negative int32 into *out (malloc'ed, >= 1 element
- * allocated); -1 when a is not such an array or memory runs out. */
+ * allocated); -1 when a is not such an array, -2 when memory runs out. */
 int32_t lc_json_ids(const json_t *a, int32_t **out);
-/* An array of numbers (null: NaN) into *out (malloc'ed); -1 otherwise. */
+/* An array of numbers (null: NaN) into *out (malloc'ed); -1 otherwise, -2
+ * when memory runs out. */
 int32_t lc_json_f32s(const json_t *a, float **out);
 
 /* ---- files ---------------------------------------------------------------------*/

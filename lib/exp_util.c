@@ -59,8 +59,8 @@ int32_t lc_json_ids(const json_t *a, int32_t **out) {
   *out = NULL;
   if (!json_is_array(a) || json_array_size(a) > (size_t)INT32_MAX / 2) return -1;
   size_t n = json_array_size(a);
-  int32_t *v = malloc((n ? n : 1) * sizeof *v);
-  if (!v) return -1;
+  int32_t *v = lc_malloc((n ? n : 1) * sizeof *v);
+  if (!v) return -2;
   for (size_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(a, i);
     if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > INT32_MAX) {
@@ -77,8 +77,8 @@ int32_t lc_json_f32s(const json_t *a, float **out) {
   *out = NULL;
   if (!json_is_array(a) || json_array_size(a) > (size_t)INT32_MAX / 2) return -1;
   size_t n = json_array_size(a);
-  float *v = malloc((n ? n : 1) * sizeof *v);
-  if (!v) return -1;
+  float *v = lc_malloc((n ? n : 1) * sizeof *v);
+  if (!v) return -2;
   for (size_t i = 0; i < n; i++) {
     const json_t *e = json_array_get(a, i);
     if (json_is_null(e)) {
@@ -98,7 +98,7 @@ int32_t lc_json_f32s(const json_t *a, float **out) {
 
 char *lc_path_join(const char *dir, const char *name) {
   size_t a = strlen(dir), b = strlen(name);
-  char *p = malloc(a + b + 2);
+  char *p = lc_malloc(a + b + 2);
   if (!p) return NULL;
   memcpy(p, dir, a);
   p[a] = '/';
@@ -113,7 +113,7 @@ int lc_path_exists(const char *path) {
 
 lc_status lc_file_write_atomic(const char *path, const void *data, size_t len, const char *fn) {
   size_t pl = strlen(path);
-  char *tmp = malloc(pl + 5);
+  char *tmp = lc_malloc(pl + 5);
   if (!tmp) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   memcpy(tmp, path, pl);
   memcpy(tmp + pl, ".tmp", 5);
@@ -256,6 +256,10 @@ lc_status lc_rec_file_read(const char *path, int allow_cut, lc_rec_file *out) {
     }
     json_error_t je;
     json_t *j = json_loadb(line, (size_t)len, 0, &je);
+    if (!j && lc_json_oom(&je)) {
+      st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s:%ld: out of memory", path, lineno);
+      break;
+    }
     if (!j && !complete && allow_cut) {
       out->cut_tail = 1; /* an interrupted write: the line is dropped */
       break;
@@ -271,7 +275,7 @@ lc_status lc_rec_file_read(const char *path, int allow_cut, lc_rec_file *out) {
     }
     if (out->n == (int64_t)vcap) {
       size_t nc = vcap ? 2 * vcap : 64;
-      lc_rec_line *nv = realloc(out->v, nc * sizeof *nv);
+      lc_rec_line *nv = lc_realloc(out->v, nc * sizeof *nv);
       if (!nv) {
         json_decref(j);
         st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
@@ -296,7 +300,7 @@ lc_status lc_rec_file_read(const char *path, int allow_cut, lc_rec_file *out) {
 
 lc_status lc_decode_output(const lc_tokenizer *t, const int32_t *ids, int32_t n, char **text) {
   *text = NULL;
-  int32_t *keep = malloc((size_t)(n > 0 ? n : 1) * sizeof *keep), k = 0;
+  int32_t *keep = lc_malloc((size_t)(n > 0 ? n : 1) * sizeof *keep), k = 0;
   if (!keep) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "decoding an output: out of memory");
   for (int32_t i = 0; i < n; i++) {
     const char *piece;

@@ -311,13 +311,13 @@ lc_status lc_generate(lc_session *s, lc_gen_sequence *seqs, int64_t n_seqs,
     return LC_FAIL(ctx, LC_ERR_OVERFLOW, "%s: %lld sequences, %lld tokens: sizes overflow", fn,
                    (long long)n_seqs, (long long)total);
   }
-  g.st = calloc((size_t)n_seqs, sizeof *g.st);
-  int32_t *tok_buf = malloc((size_t)(total > 0 ? total : 1) * sizeof *tok_buf);
-  lc_token_record *rec_buf = malloc((size_t)(total_rec > 0 ? total_rec : 1) * sizeof *rec_buf);
-  g.busy = malloc((size_t)g.n_slots);
-  g.entry = malloc((size_t)g.n_slots * sizeof *g.entry);
-  g.entry_seq = malloc((size_t)g.n_slots * sizeof *g.entry_seq);
-  float *logits = malloc(logits_elems * sizeof *logits);
+  g.st = lc_calloc((size_t)n_seqs, sizeof *g.st);
+  int32_t *tok_buf = lc_malloc((size_t)(total > 0 ? total : 1) * sizeof *tok_buf);
+  lc_token_record *rec_buf = lc_malloc((size_t)(total_rec > 0 ? total_rec : 1) * sizeof *rec_buf);
+  g.busy = lc_malloc((size_t)g.n_slots);
+  g.entry = lc_malloc((size_t)g.n_slots * sizeof *g.entry);
+  g.entry_seq = lc_malloc((size_t)g.n_slots * sizeof *g.entry_seq);
+  float *logits = lc_malloc(logits_elems * sizeof *logits);
   lc_status st = LC_OK;
   if (!g.st || !tok_buf || !rec_buf || !g.busy || !g.entry || !g.entry_seq || !logits) {
     st = LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY,

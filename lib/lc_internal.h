@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "layercast.h"
+#include "lib/lc_alloc.h"
 
 #define LC_ERR_LEN 512
 /* Largest dimension (row or column count) and tensor size accepted. */

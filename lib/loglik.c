@@ -72,8 +72,8 @@ static lc_status run_init(ll_run *r, lc_session *s, int32_t max_cont, const char
     return LC_FAIL(s->ctx, LC_ERR_OVERFLOW, "%s: %d rows of %d logits overflow", fn, (int)r->rows,
                    (int)r->vocab);
   }
-  r->logits = malloc((size_t)r->rows * (size_t)r->vocab * sizeof *r->logits);
-  r->fed = malloc((size_t)r->rows * sizeof *r->fed);
+  r->logits = lc_malloc((size_t)r->rows * (size_t)r->vocab * sizeof *r->logits);
+  r->fed = lc_malloc((size_t)r->rows * sizeof *r->fed);
   if (!r->logits || !r->fed) {
     run_free(r);
     return LC_FAIL(s->ctx, LC_ERR_OUT_OF_MEMORY,
@@ -173,8 +173,8 @@ lc_status lc_loglik(lc_session *s, const int32_t *context, int32_t n_context, co
 
   ll_run r;
   LC_TRY(run_init(&r, s, n_cont, fn));
-  double *lp = malloc((size_t)n_cont * sizeof *lp);
-  int32_t *gr = malloc((size_t)n_cont * sizeof *gr);
+  double *lp = lc_malloc((size_t)n_cont * sizeof *lp);
+  int32_t *gr = lc_malloc((size_t)n_cont * sizeof *gr);
   lc_status st = LC_OK;
   if (!lp || !gr) {
     st = LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: cannot allocate %d scores", fn, (int)n_cont);
@@ -241,8 +241,8 @@ lc_status lc_perplexity(lc_session *s, const int32_t *tokens, int64_t n, int32_t
   const int32_t max_cont = (int64_t)W - 1 < n - 1 ? W - 1 : (int32_t)(n - 1);
   ll_run r;
   LC_TRY(run_init(&r, s, max_cont, fn));
-  double *lp = malloc((size_t)max_cont * sizeof *lp);
-  int32_t *gr = malloc((size_t)max_cont * sizeof *gr);
+  double *lp = lc_malloc((size_t)max_cont * sizeof *lp);
+  int32_t *gr = lc_malloc((size_t)max_cont * sizeof *gr);
   lc_status st = LC_OK;
   if (!lp || !gr) {
     st = LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: cannot allocate %d scores", fn, (int)max_cont);

@@ -70,7 +70,7 @@ lc_status lc_prompt_metrics_compute(const lc_run_output *runs, int32_t n_runs,
     if (!runs[r].top1_prob && runs[r].n_tokens > 0) have_top1 = 0;
     if (runs[r].n_tokens < min_len) min_len = runs[r].n_tokens;
   }
-  double *buf = malloc((size_t)n_runs * sizeof *buf);
+  double *buf = lc_malloc((size_t)n_runs * sizeof *buf);
   if (!buf)
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_prompt_metrics_compute: %d doubles",
                    (int)n_runs);
@@ -160,7 +160,7 @@ lc_status lc_group_metrics_compute(const lc_prompt_metrics *pm, int32_t n_prompt
     int32_t answered = 0;
     for (int32_t p = 0; p < n_prompts; p++) answered += (!has_answer || has_answer[p]) ? 1 : 0;
     if (answered > 0) {
-      double *acc = malloc((size_t)n_runs * sizeof *acc);
+      double *acc = lc_malloc((size_t)n_runs * sizeof *acc);
       if (!acc)
         return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_group_metrics_compute: %d doubles",
                        (int)n_runs);
@@ -196,7 +196,7 @@ struct lc_hasher {
 };
 
 lc_hasher *lc_hasher_new(void) {
-  lc_hasher *h = malloc(sizeof *h);
+  lc_hasher *h = lc_malloc(sizeof *h);
   if (!h) return NULL;
   h->st = XXH3_createState();
   if (!h->st) {
@@ -267,7 +267,7 @@ lc_status lc_hash_f32_bits(const float *v, int64_t n, char hex[LC_HASH_HEX_LEN])
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "lc_hash_f32_bits: need hex, n >= 0 and data (n = %lld)", (long long)n);
   /* copy the bits through memcpy (no aliasing of float as uint32_t) */
-  uint32_t *w = malloc((size_t)(n > 0 ? n : 1) * sizeof *w);
+  uint32_t *w = lc_malloc((size_t)(n > 0 ? n : 1) * sizeof *w);
   if (!w) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_hash_f32_bits: %lld words", (long long)n);
   if (n > 0) memcpy(w, v, (size_t)n * sizeof *w);
   lc_status st = hash_words(w, n, hex, "lc_hash_f32_bits");
@@ -353,7 +353,7 @@ lc_status lc_env_fingerprint_json(const lc_context *ctx, char **json) {
   /* copy into malloc'ed memory so that lc_string_free is always free(),
    * whatever allocator the program gave jansson */
   size_t len = strlen(text);
-  char *copy = malloc(len + 1);
+  char *copy = lc_malloc(len + 1);
   if (copy) memcpy(copy, text, len + 1);
   json_malloc_t jmalloc;
   json_free_t jfree;

@@ -102,7 +102,7 @@ static lc_status hash_tensor(loader *ld, const lc_tensor_src *t, const lc_weight
     return LC_OK;
   }
   if (n > ld->bits_cap) {
-    uint16_t *b = realloc(ld->bits, n * sizeof *b);
+    uint16_t *b = lc_realloc(ld->bits, n * sizeof *b);
     if (!b)
       return LC_FAIL(ld->ctx, LC_ERR_OUT_OF_MEMORY,
                      "lc_model_load: %zu bytes of host scratch to hash %s", n * sizeof *b, name);
@@ -232,7 +232,7 @@ static lc_status build(loader *ld, const lc_model_load_params *p) {
   if (p->max_seq_len > 0) c->max_seq_len = p->max_seq_len;
   LC_TRY(check_config(ld->ctx, ld->path, c));
   hash_config(ld, c);
-  m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+  m->layers = lc_calloc((size_t)c->n_layers, sizeof *m->layers);
   if (!m->layers)
     return LC_FAIL(ld->ctx, LC_ERR_OUT_OF_MEMORY, "lc_model_load: cannot allocate %d layers",
                    (int)c->n_layers);
@@ -270,7 +270,7 @@ lc_status lc_model_load(lc_context *ctx, const char *path, const lc_model_load_p
     lc_checkpoint_close(ck);
     return LC_FAIL(ctx, st, "%s", err[0] ? err : "lc_model_load: cannot open the checkpoint");
   }
-  lc_model *m = calloc(1, sizeof *m);
+  lc_model *m = lc_calloc(1, sizeof *m);
   if (!m) {
     lc_checkpoint_close(ck);
     return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);

@@ -289,7 +289,7 @@ lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_att
   LC_TRY(lc_check_disjoint(ctx, out, qb, v_cache, cb, fn, "out", "v_cache"));
   if (ctx->backend == LC_BACKEND_CUDA) {
     /* per query row: its slot and its position, in one upload */
-    int32_t *host = malloc((size_t)tq * 2 * sizeof *host);
+    int32_t *host = lc_malloc((size_t)tq * 2 * sizeof *host);
     if (!host) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
     int64_t r = 0;
     for (int64_t i = 0; i < n_seqs; i++)

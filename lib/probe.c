@@ -85,9 +85,11 @@ lc_status lc_matmul_probe(const lc_probe_params *p, lc_probe_result *out) {
   memcpy(out->sizes, SIZES, sizeof SIZES);
   const int64_t k = p->k, n = p->n, max_m = SIZES[LC_PROBE_SIZES - 1];
   const size_t per_mode = (size_t)LC_PROBE_SIZES * 2 * (size_t)n;
-  float *w = malloc((size_t)(n * k) * sizeof *w), *x = malloc((size_t)(max_m * k) * sizeof *x);
-  float *y = malloc((size_t)(max_m * n) * sizeof *y), *probe = malloc((size_t)k * sizeof *probe);
-  float *res = malloc((size_t)p->n_modes * per_mode * sizeof *res);
+  float *w = lc_malloc((size_t)(n * k) * sizeof *w),
+        *x = lc_malloc((size_t)(max_m * k) * sizeof *x);
+  float *y = lc_malloc((size_t)(max_m * n) * sizeof *y),
+        *probe = lc_malloc((size_t)k * sizeof *probe);
+  float *res = lc_malloc((size_t)p->n_modes * per_mode * sizeof *res);
   lc_status st = LC_OK;
   if (!w || !x || !y || !probe || !res)
     st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory for K = %lld, N = %lld", FN,

@@ -28,7 +28,7 @@ void lc_prompt_list_free(lc_prompt_list *ps) {
 /* Appends p (its arrays are taken over); 1 when out of memory. */
 static int push(lc_prompt_list *ps, lc_prompt p) {
   if (ps->n == INT32_MAX) return 1;
-  lc_prompt *nv = realloc(ps->v, ((size_t)ps->n + 1) * sizeof *nv);
+  lc_prompt *nv = lc_realloc(ps->v, ((size_t)ps->n + 1) * sizeof *nv);
   if (!nv) return 1;
   ps->v = nv;
   ps->v[ps->n++] = p;
@@ -36,7 +36,7 @@ static int push(lc_prompt_list *ps, lc_prompt p) {
 }
 
 static int32_t *dup_ids(const int32_t *v, int32_t n) {
-  int32_t *d = malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
+  int32_t *d = lc_malloc((size_t)(n > 0 ? n : 1) * sizeof *d);
   if (d && n > 0) memcpy(d, v, (size_t)n * sizeof *d);
   return d;
 }
@@ -70,7 +70,7 @@ lc_status lc_prompt_list_random(lc_prompt_list *ps, uint64_t seed, int32_t n, in
                    "%s: need n >= 0, 1 <= min_len <= max_len <= 2^24, vocab >= 1 (got %d, %d, %d, "
                    "%d)",
                    fn, (int)n, (int)min_len, (int)max_len, (int)vocab);
-  int32_t *buf = malloc((size_t)max_len * sizeof *buf);
+  int32_t *buf = lc_malloc((size_t)max_len * sizeof *buf);
   if (!buf) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   const int32_t n0 = ps->n;
   uint64_t s = seed;
@@ -90,10 +90,23 @@ lc_status lc_prompt_list_random(lc_prompt_list *ps, uint64_t seed, int32_t n, in
   return st;
 }
 
+/* A why that starts with OOM makes the line's status LC_ERR_OUT_OF_MEMORY;
+ * any other why is LC_ERR_FORMAT. */
+#define OOM "out of memory"
+
+/* The why for a call inside a prompt line that failed with st: its
+ * message, marked as out of memory when it was. */
+static const char *sub_failure(lc_status st, char *why_buf, size_t why_len) {
+  snprintf(why_buf, why_len, "%s%s", st == LC_ERR_OUT_OF_MEMORY ? OOM ": " : "",
+           lc_last_error(NULL));
+  return why_buf;
+}
+
 /* An array of token ids; NULL why on success. */
 static const char *ids_of(const json_t *a, int32_t **out, int32_t *n) {
   if (!json_is_array(a)) return "is not an array";
   int32_t k = lc_json_ids(a, out);
+  if (k == -2) return OOM;
   if (k < 0) return "holds something other than token ids (integers >= 0)";
   *n = k;
   return NULL;
@@ -115,7 +128,7 @@ static const char *render_messages(const json_t *jm, const lc_chat_template *cha
     return "is not a non-empty array of {\"role\", \"content\"} objects";
   const size_t n = json_array_size(jm);
   if (n > INT32_MAX) return "has too many messages";
-  lc_chat_message *m = calloc(n, sizeof *m);
+  lc_chat_message *m = lc_calloc(n, sizeof *m);
   if (!m) return "out of memory";
   const char *why = NULL;
   for (size_t i = 0; i < n && !why; i++) {
@@ -129,10 +142,8 @@ static const char *render_messages(const json_t *jm, const lc_chat_template *cha
       m[i].content = json_string_value(c);
     }
   }
-  if (!why && lc_chat_apply(chat, m, (int32_t)n, 1, text) != LC_OK) {
-    snprintf(why_buf, why_len, "%s", lc_last_error(NULL));
-    why = why_buf;
-  }
+  lc_status st = why ? LC_OK : lc_chat_apply(chat, m, (int32_t)n, 1, text);
+  if (st != LC_OK) why = sub_failure(st, why_buf, why_len);
   free(m);
   return why;
 }
@@ -157,7 +168,7 @@ static const char *prompt_of(const json_t *j, const lc_prompt_text_params *tp, l
     if (p->n_tokens < 1)
       return *field = "\"tokens\" ", "is empty (a prompt needs at least one token)";
     if (jx && !json_is_string(jx)) return *field = "\"text\" ", "is not a string";
-    if (jx && !(p->text = strdup(json_string_value(jx)))) return "out of memory";
+    if (jx && !(p->text = lc_strdup(json_string_value(jx)))) return "out of memory";
   } else {
     *field = jp ? "\"prompt\" " : "\"messages\" ";
     if (jp && !json_is_string(jp)) return "is not a string";
@@ -173,24 +184,20 @@ static const char *prompt_of(const json_t *j, const lc_prompt_text_params *tp, l
       if (!lc_chat_template_add_bos(chat)) flags = 0;
     } else if (tp->chat_prompts) {
       lc_chat_message m = {"user", json_string_value(jp)};
-      if (lc_chat_apply(chat, &m, 1, 1, &p->text) != LC_OK) {
-        snprintf(why_buf, why_len, "%s", lc_last_error(NULL));
-        return why_buf;
-      }
+      lc_status st = lc_chat_apply(chat, &m, 1, 1, &p->text);
+      if (st != LC_OK) return sub_failure(st, why_buf, why_len);
       if (!lc_chat_template_add_bos(chat)) flags = 0;
-    } else if (!(p->text = strdup(json_string_value(jp)))) {
+    } else if (!(p->text = lc_strdup(json_string_value(jp)))) {
       return "out of memory";
     }
-    if (lc_tokenizer_encode(tok, p->text, strlen(p->text), flags, &p->tokens, &p->n_tokens) !=
-        LC_OK) {
-      snprintf(why_buf, why_len, "%s", lc_last_error(NULL));
-      return why_buf;
-    }
+    lc_status st =
+        lc_tokenizer_encode(tok, p->text, strlen(p->text), flags, &p->tokens, &p->n_tokens);
+    if (st != LC_OK) return sub_failure(st, why_buf, why_len);
   }
   if (p->n_tokens < 1) return "gives no tokens (a prompt needs at least one)";
   *field = "\"answer\" ";
   if (ja && json_is_string(ja)) {
-    if (!(p->answer_text = strdup(json_string_value(ja)))) return "out of memory";
+    if (!(p->answer_text = lc_strdup(json_string_value(ja)))) return "out of memory";
   } else if (ja && !json_is_null(ja)) {
     const char *why = ids_of(ja, &p->answer, &p->n_answer);
     if (why) return why;
@@ -220,6 +227,10 @@ lc_status lc_prompt_list_read_text(const char *path, const lc_prompt_text_params
     if (i == (size_t)len) continue; /* blank line */
     json_error_t err;
     json_t *j = json_loadb(line, (size_t)len, 0, &err);
+    if (!j && lc_json_oom(&err)) {
+      st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s:%ld: out of memory", path, lineno);
+      break;
+    }
     if (!j) {
       st = LC_FAIL(NULL, LC_ERR_FORMAT, "%s:%ld: not JSON (%s)", path, lineno, err.text);
       break;
@@ -231,7 +242,7 @@ lc_status lc_prompt_list_read_text(const char *path, const lc_prompt_text_params
     const char *why = prompt_of(j, tp, &p, &field, why_buf, sizeof why_buf);
     json_decref(j);
     if (why) {
-      st = LC_FAIL(NULL, strcmp(why, "out of memory") ? LC_ERR_FORMAT : LC_ERR_OUT_OF_MEMORY,
+      st = LC_FAIL(NULL, strncmp(why, OOM, strlen(OOM)) ? LC_ERR_FORMAT : LC_ERR_OUT_OF_MEMORY,
                    "%s:%ld: %s%s", path, lineno, field, why);
     } else if (push(out, p)) {
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory at %s:%ld", fn, path, lineno);

@@ -31,7 +31,7 @@ lc_status lc_run_record_create(const char *kind, const lc_context *ctx, const lc
   json_error_t je;
   json_t *fp = json_loads(fps, 0, &je);
   lc_string_free(fps);
-  lc_run_record *r = calloc(1, sizeof *r);
+  lc_run_record *r = lc_calloc(1, sizeof *r);
   json_t *o = json_object(), *c = json_object(), *seqs = json_array();
   int bad = !fp || !r || !o || !c || !seqs;
   if (!bad) {
@@ -69,7 +69,7 @@ lc_status lc_hash_token_records(const lc_token_record *recs, int32_t n, char hex
   if ((!recs && n > 0) || n < 0 || !hex)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_hash_token_records: NULL or n < 0");
   enum { W = LC_CAPTURE_TOP_K + 2 }; /* per token: top-k logits, then the 64-bit hash */
-  float *v = malloc((size_t)(n > 0 ? n : 1) * W * sizeof *v);
+  float *v = lc_malloc((size_t)(n > 0 ? n : 1) * W * sizeof *v);
   if (!v) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_hash_token_records: out of memory");
   for (int32_t i = 0; i < n; i++) {
     memcpy(v + (size_t)i * W, recs[i].top_logits, LC_CAPTURE_TOP_K * sizeof(float));
@@ -84,8 +84,8 @@ lc_status lc_hash_token_records(const lc_token_record *recs, int32_t n, char hex
 /* The per-token fields of records[0..n) as arrays, plus the logits hash. */
 static int put_records(json_t *o, const lc_token_record *records, int32_t n, int full) {
   size_t cnt = (size_t)(n > 0 ? n : 1);
-  float *lg = malloc(cnt * sizeof *lg), *p1 = malloc(cnt * sizeof *p1),
-        *mg = malloc(cnt * sizeof *mg);
+  float *lg = lc_malloc(cnt * sizeof *lg), *p1 = lc_malloc(cnt * sizeof *p1),
+        *mg = lc_malloc(cnt * sizeof *mg);
   int bad = !lg || !p1 || !mg;
   for (int32_t i = 0; !bad && i < n; i++) {
     lg[i] = records[i].logit;
@@ -185,7 +185,9 @@ lc_status lc_run_record_read_tokens(const char *path, int32_t index, int32_t pro
       if (!json_is_integer(pr) || json_integer_value(pr) != prompt_index) continue;
       found = 1;
       int32_t k = lc_json_ids(json_object_get(q, "tokens"), tokens);
-      if (k < 0)
+      if (k == -2)
+        st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+      else if (k < 0)
         st = LC_FAIL(NULL, LC_ERR_FORMAT, "%s:%ld: prompt %d has no token list", path,
                      rf.v[index].lineno, (int)prompt_index);
       else

@@ -103,7 +103,7 @@ lc_status lc_replay_create(const lc_replay_params *p, lc_replay **out) {
   if (p->max_new < 0 || p->prefill_chunk < 0)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: need max_new >= 0 and prefill_chunk >= 0",
                    fn);
-  lc_replay *r = calloc(1, sizeof *r);
+  lc_replay *r = lc_calloc(1, sizeof *r);
   if (!r) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   r->p = *p;
   r->a.cfg = p->a;
@@ -128,7 +128,7 @@ const lc_model_config *lc_replay_model_config(const lc_replay *r) {
 static int32_t *neighbour(uint64_t seed, int32_t j, int32_t max_len, int32_t vocab, int32_t *len) {
   uint64_t s = seed * 0x100000001B3ull + (uint64_t)j * 0x9E3779B97F4A7C15ull + 1;
   *len = 1 + (int32_t)(lc_splitmix64(&s) % (uint64_t)max_len);
-  int32_t *v = malloc((size_t)*len * sizeof *v);
+  int32_t *v = lc_malloc((size_t)*len * sizeof *v);
   if (v)
     for (int32_t i = 0; i < *len; i++) v[i] = (int32_t)(lc_splitmix64(&s) % (uint64_t)vocab);
   return v;
@@ -187,9 +187,9 @@ static lc_status replay(const side *c, const lc_model_config *mc, const int32_t 
                         int32_t chunk, float *logits, float *hidden) {
   const int32_t vocab = mc->vocab_size, B = c->cfg.batch, dim = mc->dim;
   if (chunk <= 0 || chunk > T) chunk = T;
-  int32_t **nb = calloc((size_t)B, sizeof *nb);
-  int32_t *nlen = calloc((size_t)B, sizeof *nlen);
-  lc_batch_entry *e = calloc((size_t)B, sizeof *e);
+  int32_t **nb = lc_calloc((size_t)B, sizeof *nb);
+  int32_t *nlen = lc_calloc((size_t)B, sizeof *nlen);
+  lc_batch_entry *e = lc_calloc((size_t)B, sizeof *e);
   float *buf = NULL;
   lc_session *s = NULL;
   lc_status st = LC_OK;
@@ -204,7 +204,7 @@ static lc_status replay(const side *c, const lc_model_config *mc, const int32_t 
       (max_tokens > INT32_MAX || (size_t)max_tokens > SIZE_MAX / sizeof(float) / (size_t)vocab))
     st = LC_FAIL(NULL, LC_ERR_OVERFLOW, "%s: batch %d x chunk %d is too large", FN, (int)B,
                  (int)chunk);
-  if (st == LC_OK && !(buf = malloc((size_t)max_tokens * (size_t)vocab * sizeof *buf)))
+  if (st == LC_OK && !(buf = lc_malloc((size_t)max_tokens * (size_t)vocab * sizeof *buf)))
     st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory for the logits", FN);
   lc_session_params sp;
   lc_session_params_default(&sp);
@@ -274,10 +274,10 @@ static lc_status compare(const float *la, const float *lb, const float *ha, cons
                          const int32_t *seq, int32_t T, int32_t vocab, int32_t dim, int greedy,
                          lc_replay_result *r) {
   const int32_t L = r->n_layers + 1, plen = r->prompt_len, ngen = r->n_generated;
-  r->steps = calloc((size_t)(ngen > 0 ? ngen : 1), sizeof *r->steps);
-  r->layer_ndiff = calloc((size_t)L, sizeof *r->layer_ndiff);
-  r->layer_first = malloc((size_t)L * sizeof *r->layer_first);
-  int32_t *pos_first = malloc((size_t)T * sizeof *pos_first);
+  r->steps = lc_calloc((size_t)(ngen > 0 ? ngen : 1), sizeof *r->steps);
+  r->layer_ndiff = lc_calloc((size_t)L, sizeof *r->layer_ndiff);
+  r->layer_first = lc_malloc((size_t)L * sizeof *r->layer_first);
+  int32_t *pos_first = lc_malloc((size_t)T * sizeof *pos_first);
   if (!r->steps || !r->layer_ndiff || !r->layer_first || !pos_first) {
     free(pos_first);
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
@@ -359,8 +359,8 @@ lc_status lc_replay_run(lc_replay *r, const lc_prompt *prompt, int32_t prompt_in
                    (int)prompt_index, (int)plen, (long long)max_gen, given ? "given" : "new",
                    (long long)need, nb ? " (A's neighbours are up to twice as long)" : "",
                    (int)mc->max_seq_len);
-  lc_replay_result *res = calloc(1, sizeof *res);
-  int32_t *seq = malloc((size_t)(plen + max_gen) * sizeof *seq);
+  lc_replay_result *res = lc_calloc(1, sizeof *res);
+  int32_t *seq = lc_malloc((size_t)(plen + max_gen) * sizeof *seq);
   float *la = NULL, *lb = NULL, *ha = NULL, *hb = NULL;
   lc_status st = res && seq ? LC_OK : LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   int32_t ngen = 0;
@@ -376,10 +376,10 @@ lc_status lc_replay_run(lc_replay *r, const lc_prompt *prompt, int32_t prompt_in
   const int32_t T = plen + ngen;
   if (st == LC_OK) {
     const size_t nlog = (size_t)T * (size_t)vocab, nhid = (size_t)(nl + 1) * T * (size_t)dim;
-    la = malloc(nlog * sizeof *la);
-    lb = malloc(nlog * sizeof *lb);
-    ha = malloc(nhid * sizeof *ha);
-    hb = malloc(nhid * sizeof *hb);
+    la = lc_malloc(nlog * sizeof *la);
+    lb = lc_malloc(nlog * sizeof *lb);
+    ha = lc_malloc(nhid * sizeof *ha);
+    hb = lc_malloc(nhid * sizeof *hb);
     if (!la || !lb || !ha || !hb)
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory for %d positions", FN, (int)T);
   }

@@ -156,9 +156,9 @@ int32_t lc_sample_greedy(const float *logits, int32_t vocab) {
  * stable LSD radix sort of the keys on an input in index order keeps equal
  * keys by index. */
 static lc_status sort_all(const float *logits, int32_t vocab, lc_cand **out, int32_t *n_out) {
-  lc_cand *a = malloc((size_t)vocab * sizeof *a);
-  lc_cand *b = malloc((size_t)vocab * sizeof *b);
-  uint32_t *count = malloc((size_t)LC_RADIX_SIZE * sizeof *count);
+  lc_cand *a = lc_malloc((size_t)vocab * sizeof *a);
+  lc_cand *b = lc_malloc((size_t)vocab * sizeof *b);
+  uint32_t *count = lc_malloc((size_t)LC_RADIX_SIZE * sizeof *count);
   if (!a || !b || !count) {
     free(a);
     free(b);
@@ -296,7 +296,7 @@ lc_status lc_sample(const float *logits, int32_t vocab, const lc_sampler_params 
   } else {
     int32_t n_keep = n_cand;
     if (p->top_k > 0 && p->top_k < n_keep) n_keep = p->top_k;
-    double *cum = malloc((size_t)n_keep * sizeof *cum);
+    double *cum = lc_malloc((size_t)n_keep * sizeof *cum);
     if (!cum) {
       free(sorted);
       return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_sample: cannot allocate %d prefix sums",

@@ -117,8 +117,8 @@ static lc_status create(lc_session *s) {
   /* KV caches: [n_slots * max_len][kvd] per layer, K and V */
   size_t cache_bytes;
   LC_TRY(lc_check_bytes(ctx, (int64_t)p->n_slots * p->max_len, kvd, 4, fn, &cache_bytes));
-  s->k_cache = calloc((size_t)L, sizeof *s->k_cache);
-  s->v_cache = calloc((size_t)L, sizeof *s->v_cache);
+  s->k_cache = lc_calloc((size_t)L, sizeof *s->k_cache);
+  s->v_cache = lc_calloc((size_t)L, sizeof *s->v_cache);
   if (!s->k_cache || !s->v_cache)
     return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
   for (int64_t l = 0; l < L; l++) {
@@ -143,12 +143,12 @@ static lc_status create(lc_session *s) {
   LC_TRY(alloc_f32(ctx, s->last_rows, c->dim, "last rows", &s->last, acc));
   LC_TRY(alloc_f32(ctx, s->logit_rows, c->vocab_size, "logits", &s->logits, acc));
 
-  s->filled = calloc((size_t)p->n_slots, sizeof *s->filled);
-  s->tokens = malloc((size_t)T * sizeof *s->tokens);
-  s->pos = malloc((size_t)T * sizeof *s->pos);
-  s->seqs = malloc((size_t)p->n_slots * sizeof *s->seqs);
-  s->seen = calloc((size_t)p->n_slots, 1);
-  s->hook_buf = malloc((size_t)T * (size_t)c->dim * sizeof *s->hook_buf);
+  s->filled = lc_calloc((size_t)p->n_slots, sizeof *s->filled);
+  s->tokens = lc_malloc((size_t)T * sizeof *s->tokens);
+  s->pos = lc_malloc((size_t)T * sizeof *s->pos);
+  s->seqs = lc_malloc((size_t)p->n_slots * sizeof *s->seqs);
+  s->seen = lc_calloc((size_t)p->n_slots, 1);
+  s->hook_buf = lc_malloc((size_t)T * (size_t)c->dim * sizeof *s->hook_buf);
   if (!s->filled || !s->tokens || !s->pos || !s->seqs || !s->seen || !s->hook_buf)
     return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
   return LC_OK;
@@ -180,7 +180,7 @@ lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_ses
     return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
                    "%s: kv_dtype = %d, expected LC_DTYPE_F32 or LC_DTYPE_BF16", fn,
                    (int)p.kv_dtype);
-  lc_session *s = calloc(1, sizeof *s);
+  lc_session *s = lc_calloc(1, sizeof *s);
   if (!s) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
   s->model = m;
   s->ctx = ctx;

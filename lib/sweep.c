@@ -136,7 +136,7 @@ static lc_status check_params(const lc_sweep_params *p) {
 static lc_status make_cells(const lc_sweep_params *p, lc_sweep_result *res, lc_sweep_cell **out,
                             int32_t *n_out) {
   int64_t cap = (int64_t)p->n_batch_sizes * p->n_positions * p->repeats;
-  lc_sweep_cell *cells = calloc((size_t)(cap > 0 ? cap : 1), sizeof *cells);
+  lc_sweep_cell *cells = lc_calloc((size_t)(cap > 0 ? cap : 1), sizeof *cells);
   if (!cells) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   int32_t n = 0;
   for (int32_t b = 0; b < p->n_batch_sizes; b++) {
@@ -216,9 +216,9 @@ static int unavailable(lc_status st) {
 static lc_status keep_output(lc_sweep_output *o, const int32_t *toks, const lc_token_record *recs,
                              int32_t n) {
   size_t k = (size_t)(n > 0 ? n : 1);
-  o->tokens = malloc(k * sizeof *o->tokens);
-  o->top1_prob = malloc(k * sizeof *o->top1_prob);
-  o->margin = malloc(k * sizeof *o->margin);
+  o->tokens = lc_malloc(k * sizeof *o->tokens);
+  o->top1_prob = lc_malloc(k * sizeof *o->top1_prob);
+  o->margin = lc_malloc(k * sizeof *o->margin);
   if (!o->tokens || !o->top1_prob || !o->margin)
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   o->n = n;
@@ -251,6 +251,8 @@ static lc_status outputs_from_record(const json_t *rec, long lineno, const char 
     int32_t n = lc_json_ids(json_object_get(q, "tokens"), &o->tokens);
     int32_t n1 = lc_json_f32s(json_object_get(q, "top1_prob"), &o->top1_prob);
     int32_t n2 = lc_json_f32s(json_object_get(q, "margin"), &o->margin);
+    if (n == -2 || n1 == -2 || n2 == -2)
+      return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s:%ld: out of memory", path, lineno);
     if (n < 0 || n1 != n || n2 != n)
       return LC_FAIL(NULL, LC_ERR_FORMAT,
                      "%s:%ld: prompt %lld: tokens, top1_prob and margin are not arrays of one "
@@ -286,10 +288,10 @@ static lc_status score_output(const lc_sweep_params *p, const lc_prompt *pr, con
 }
 
 static lc_status group_metrics(const lc_sweep_params *p, lc_sweep_group *G, int32_t np) {
-  G->pm = calloc((size_t)np, sizeof *G->pm);
-  G->correct = malloc((size_t)np * (size_t)G->n_runs);
-  lc_run_output *ro = malloc((size_t)G->n_runs * sizeof *ro);
-  uint8_t *correct = malloc((size_t)np * (size_t)G->n_runs), *has = malloc((size_t)np);
+  G->pm = lc_calloc((size_t)np, sizeof *G->pm);
+  G->correct = lc_malloc((size_t)np * (size_t)G->n_runs);
+  lc_run_output *ro = lc_malloc((size_t)G->n_runs * sizeof *ro);
+  uint8_t *correct = lc_malloc((size_t)np * (size_t)G->n_runs), *has = lc_malloc((size_t)np);
   int any_answer = 0;
   lc_status st = LC_OK;
   if (!G->pm || !G->correct || !ro || !correct || !has)
@@ -452,8 +454,8 @@ static lc_status run_group(sweep_state *s, int32_t g) {
   lc_session *sess = NULL;
   lc_run_record *rec = NULL;
   size_t kn = (size_t)(p->max_new > 0 ? p->max_new : 1);
-  int32_t *toks = malloc(kn * sizeof *toks);
-  lc_token_record *recs = malloc(kn * sizeof *recs);
+  int32_t *toks = lc_malloc(kn * sizeof *toks);
+  lc_token_record *recs = lc_malloc(kn * sizeof *recs);
   lc_status st =
       toks && recs ? LC_OK : LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   const int32_t max_prompt = lc_target_max_prompt(p->prompts, p->random_neighbours);
@@ -566,7 +568,7 @@ static lc_status sweep(sweep_state *s) {
   res->n_prompts = p->prompts->n;
   res->max_new = p->max_new;
   res->n_groups = p->n_backends * p->n_modes;
-  res->groups = calloc((size_t)res->n_groups, sizeof *res->groups);
+  res->groups = lc_calloc((size_t)res->n_groups, sizeof *res->groups);
   if (!res->groups) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   lc_sweep_cell *cells = NULL;
   int32_t n_runs = 0;
@@ -577,8 +579,8 @@ static lc_status sweep(sweep_state *s) {
     G->backend = p->backends[g / p->n_modes];
     G->mode = p->modes[g % p->n_modes];
     G->n_runs = n_runs;
-    G->cells = malloc((size_t)n_runs * sizeof *G->cells);
-    G->out = calloc((size_t)n_runs * (size_t)res->n_prompts, sizeof *G->out);
+    G->cells = lc_malloc((size_t)n_runs * sizeof *G->cells);
+    G->out = lc_calloc((size_t)n_runs * (size_t)res->n_prompts, sizeof *G->out);
     if (!G->cells || !G->out)
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
     else
@@ -587,8 +589,8 @@ static lc_status sweep(sweep_state *s) {
   free(cells);
   LC_TRY(st);
   const size_t nr = (size_t)res->n_groups * (size_t)n_runs;
-  s->resumed = calloc(nr, sizeof *s->resumed);
-  s->resumed_line = calloc(nr, sizeof *s->resumed_line);
+  s->resumed = lc_calloc(nr, sizeof *s->resumed);
+  s->resumed_line = lc_calloc(nr, sizeof *s->resumed_line);
   if (!s->resumed || !s->resumed_line)
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   /* the setup every record carries */
@@ -609,10 +611,19 @@ static lc_status sweep(sweep_state *s) {
     FILE *f = s->runs;
     s->runs = NULL;
     if (fclose(f) != 0) return LC_FAIL(NULL, LC_ERR_IO, "%s: writing '%s' failed", FN, s->partial);
-    if (rename(s->partial, s->final_path) != 0)
+    /* The summaries first: a sweep that fails here keeps its records in
+     * runs.jsonl.partial, and a resume writes the summaries again. */
+    LC_TRY(lc_sweep_write_summary(res, p, p->out_dir));
+    if (rename(s->partial, s->final_path) != 0) {
+      static const char *const sums[3] = {"summary.json", "summary.csv", "summary_prompts.csv"};
+      for (int i = 0; i < 3; i++) {
+        char *path = lc_path_join(p->out_dir, sums[i]);
+        if (path) remove(path);
+        free(path);
+      }
       return LC_FAIL(NULL, LC_ERR_IO, "%s: cannot rename '%s' to '%s'", FN, s->partial,
                      s->final_path);
-    LC_TRY(lc_sweep_write_summary(res, p, p->out_dir));
+    }
   }
   return LC_OK;
 }
@@ -620,7 +631,7 @@ static lc_status sweep(sweep_state *s) {
 lc_status lc_sweep_run(const lc_sweep_params *p, lc_sweep_result **out) {
   if (!out || !p) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: NULL argument", FN);
   *out = NULL;
-  lc_sweep_result *res = calloc(1, sizeof *res);
+  lc_sweep_result *res = lc_calloc(1, sizeof *res);
   if (!res) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   sweep_state s;
   memset(&s, 0, sizeof s);

@@ -184,46 +184,56 @@ static void write_csv(FILE *f, const lc_sweep_result *res, int which) {
   }
 }
 
-static lc_status write_in(const char *dir, const char *name, const char *data, size_t len) {
-  char *path = lc_path_join(dir, name);
-  if (!path) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
-  lc_status st = lc_file_write_atomic(path, data, len, FN);
-  free(path);
-  return st;
-}
-
 lc_status lc_sweep_write_summary(const lc_sweep_result *res, const lc_sweep_params *p,
                                  const char *dir) {
   if (!res || !p || !dir || !p->prompts || p->prompts->n != res->n_prompts)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "%s: need the result, the parameters it was run with and a directory", FN);
   LC_TRY(lc_dir_make(dir, FN));
-  json_t *root = summary_json(res, p);
-  char *s =
+  /* All three texts are built before any file is written; a failed write
+   * removes the files this call wrote, so that the three always match. */
+  static const char *const names[3] = {"summary.json", "summary.csv", "summary_prompts.csv"};
+  char *text[3] = {NULL, NULL, NULL};
+  size_t len[3] = {0, 0, 0};
+  char *path[3] = {lc_path_join(dir, names[0]), lc_path_join(dir, names[1]),
+                   lc_path_join(dir, names[2])};
+  lc_status st = LC_OK;
+  if (!path[0] || !path[1] || !path[2])
+    st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
+  json_t *root = st == LC_OK ? summary_json(res, p) : NULL;
+  char *js =
       root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
   json_decref(root);
-  if (!s) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: building summary.json", FN);
-  size_t len = strlen(s);
-  char *t = realloc(s, len + 2);
-  if (!t) {
-    free(s);
-    return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
+  if (js && st == LC_OK) {
+    len[0] = strlen(js) + 1;
+    text[0] = lc_realloc(js, len[0] + 1);
+    if (text[0]) {
+      text[0][len[0] - 1] = '\n';
+      text[0][len[0]] = '\0';
+    } else {
+      free(js);
+    }
   }
-  t[len] = '\n';
-  t[len + 1] = '\0';
-  lc_status st = write_in(dir, "summary.json", t, len + 1);
-  free(t);
+  if (!text[0] && st == LC_OK)
+    st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: building summary.json", FN);
   for (int which = 0; which < 2 && st == LC_OK; which++) {
-    char *buf = NULL;
-    size_t blen = 0;
-    FILE *f = open_memstream(&buf, &blen);
-    if (!f) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
-    write_csv(f, res, which);
-    if (fclose(f) != 0)
+    FILE *f = open_memstream(&text[1 + which], &len[1 + which]);
+    if (!f) {
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
-    else
-      st = write_in(dir, which == 0 ? "summary.csv" : "summary_prompts.csv", buf, blen);
-    free(buf);
+      break;
+    }
+    write_csv(f, res, which);
+    if (fclose(f) != 0) st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
+  }
+  int written = 0;
+  while (st == LC_OK && written < 3) {
+    st = lc_file_write_atomic(path[written], text[written], len[written], FN);
+    written += st == LC_OK;
+  }
+  for (int i = 0; st != LC_OK && i < written; i++) remove(path[i]);
+  for (int i = 0; i < 3; i++) {
+    free(text[i]);
+    free(path[i]);
   }
   return st;
 }

@@ -228,7 +228,7 @@ static lc_status build_list(const lc_synth_params *p, syn_tensor **out, int64_t 
   int qkv_bias = g->arch == LC_ARCH_QWEN2, qk_norm = g->arch == LC_ARCH_QWEN3;
   int64_t per = 9 + 3 * qkv_bias + 2 * qk_norm;
   int64_t n = 2 + (int64_t)g->n_layers * per + !g->tied_embeddings;
-  syn_tensor *t = calloc((size_t)n, sizeof *t);
+  syn_tensor *t = lc_calloc((size_t)n, sizeof *t);
   if (!t) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_synth_write: out of memory");
   int64_t D = g->dim, H = g->hidden_dim, qd = (int64_t)g->n_heads * g->head_dim;
   int64_t kvd = (int64_t)g->n_kv_heads * g->head_dim, k = 0;
@@ -371,7 +371,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
       return;
     }
     size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-    char *q = realloc(b->s, cap);
+    char *q = lc_realloc(b->s, cap);
     if (!q) {
       b->oom = 1;
       return;
@@ -470,6 +470,11 @@ static double shortest_float(float f) {
   return (double)f;
 }
 
+/* json_object_set_new that reports a failure (v NULL included): 1, else 0. */
+static int put(json_t *o, const char *key, json_t *v) {
+  return !v || json_object_set_new(o, key, v) != 0;
+}
+
 static char *config_json(const lc_synth_params *p) {
   const lc_model_config *g = &p->config;
   static const char *types[] = {"llama", "qwen2", "qwen3"};
@@ -477,36 +482,40 @@ static char *config_json(const lc_synth_params *p) {
   static const char *torch[] = {"float32", "bfloat16", "float16"};
   json_t *r = json_object();
   if (!r) return NULL;
+  int bad = 0; /* a failed put (out of memory) */
+#define PUT(k, v) bad |= put(r, (k), (v))
   json_t *arr = json_array();
-  json_array_append_new(arr, json_string(archs[g->arch]));
-  json_object_set_new(r, "architectures", arr);
-  json_object_set_new(r, "model_type", json_string(types[g->arch]));
-  json_object_set_new(r, "hidden_size", json_integer(g->dim));
-  json_object_set_new(r, "intermediate_size", json_integer(g->hidden_dim));
-  json_object_set_new(r, "num_hidden_layers", json_integer(g->n_layers));
-  json_object_set_new(r, "num_attention_heads", json_integer(g->n_heads));
-  json_object_set_new(r, "num_key_value_heads", json_integer(g->n_kv_heads));
-  json_object_set_new(r, "head_dim", json_integer(g->head_dim));
-  json_object_set_new(r, "vocab_size", json_integer(g->vocab_size));
-  json_object_set_new(r, "max_position_embeddings", json_integer(g->max_seq_len));
-  json_object_set_new(r, "rms_norm_eps", json_real(shortest_float(g->norm_eps)));
+  bad |= !arr || json_array_append_new(arr, json_string(archs[g->arch])) != 0;
+  PUT("architectures", arr);
+  PUT("model_type", json_string(types[g->arch]));
+  PUT("hidden_size", json_integer(g->dim));
+  PUT("intermediate_size", json_integer(g->hidden_dim));
+  PUT("num_hidden_layers", json_integer(g->n_layers));
+  PUT("num_attention_heads", json_integer(g->n_heads));
+  PUT("num_key_value_heads", json_integer(g->n_kv_heads));
+  PUT("head_dim", json_integer(g->head_dim));
+  PUT("vocab_size", json_integer(g->vocab_size));
+  PUT("max_position_embeddings", json_integer(g->max_seq_len));
+  PUT("rms_norm_eps", json_real(shortest_float(g->norm_eps)));
   if (g->rope_theta == floor(g->rope_theta) && g->rope_theta < 9007199254740992.0)
-    json_object_set_new(r, "rope_theta", json_integer((json_int_t)g->rope_theta));
+    PUT("rope_theta", json_integer((json_int_t)g->rope_theta));
   else
-    json_object_set_new(r, "rope_theta", json_real(g->rope_theta));
-  json_object_set_new(r, "rope_scaling", json_null());
-  json_object_set_new(r, "tie_word_embeddings", json_boolean(g->tied_embeddings));
-  if (g->arch != LC_ARCH_QWEN2) json_object_set_new(r, "attention_bias", json_false());
-  if (g->arch == LC_ARCH_QWEN2) json_object_set_new(r, "use_sliding_window", json_false());
-  json_object_set_new(r, "hidden_act", json_string("silu"));
-  json_object_set_new(r, "bos_token_id", g->bos_id >= 0 ? json_integer(g->bos_id) : json_null());
-  json_object_set_new(r, "eos_token_id", g->eos_id >= 0 ? json_integer(g->eos_id) : json_null());
-  json_object_set_new(r, "torch_dtype", json_string(torch[p->dtype]));
+    PUT("rope_theta", json_real(g->rope_theta));
+  PUT("rope_scaling", json_null());
+  PUT("tie_word_embeddings", json_boolean(g->tied_embeddings));
+  if (g->arch != LC_ARCH_QWEN2) PUT("attention_bias", json_false());
+  if (g->arch == LC_ARCH_QWEN2) PUT("use_sliding_window", json_false());
+  PUT("hidden_act", json_string("silu"));
+  PUT("bos_token_id", g->bos_id >= 0 ? json_integer(g->bos_id) : json_null());
+  PUT("eos_token_id", g->eos_id >= 0 ? json_integer(g->eos_id) : json_null());
+  PUT("torch_dtype", json_string(torch[p->dtype]));
   char seed[32];
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
-  json_object_set_new(r, "layercast_synth_seed", json_string(seed));
+  PUT("layercast_synth_seed", json_string(seed));
   /* 9 digits: eps is the shortest decimal of a float, exact in 9 digits. */
-  char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+#undef PUT
+  char *s =
+      bad ? NULL : json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
   json_decref(r);
   return s;
 }
@@ -594,8 +603,8 @@ lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
     free(t);
     return st;
   }
-  syn_files *files = calloc(1, sizeof *files);
-  void *buf[2] = {malloc((size_t)SYN_CHUNK * 4), malloc((size_t)SYN_CHUNK * 4)};
+  syn_files *files = lc_calloc(1, sizeof *files);
+  void *buf[2] = {lc_malloc((size_t)SYN_CHUNK * 4), lc_malloc((size_t)SYN_CHUNK * 4)};
   char *cfg = config_json(p);
   if (!files || !buf[0] || !buf[1] || !cfg) {
     free(files);
@@ -614,16 +623,19 @@ lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
     st = write_shard(p, t, n, s, dir, name, files, buf);
   }
   if (st == LC_OK && p->n_shards > 1) {
-    json_t *idx = json_object(), *meta = json_object(), *wm = json_object();
-    json_object_set_new(meta, "total_size", json_integer((json_int_t)total));
-    json_object_set_new(idx, "metadata", meta);
-    for (int64_t i = 0; i < n; i++) {
+    /* put takes each value over, also when it fails */
+    json_t *idx = json_object();
+    int bad = !idx;
+    bad |= put(idx, "metadata", json_object());
+    bad |= put(json_object_get(idx, "metadata"), "total_size", json_integer((json_int_t)total));
+    bad |= put(idx, "weight_map", json_object());
+    json_t *wm = json_object_get(idx, "weight_map");
+    for (int64_t i = 0; i < n && !bad; i++) {
       snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", t[i].shard + 1,
                (int)p->n_shards);
-      json_object_set_new(wm, t[i].name, json_string(name));
+      bad |= put(wm, t[i].name, json_string(name));
     }
-    json_object_set_new(idx, "weight_map", wm);
-    char *text = json_dumps(idx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = bad ? NULL : json_dumps(idx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(idx);
     if (!text)
       st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_synth_write: out of memory (index)");

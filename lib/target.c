@@ -63,11 +63,11 @@ lc_status lc_generate_target(lc_session *s, const lc_target_params *r, int32_t *
                    "%s: need batch >= 1, 0 <= position < batch, max_new >= 0 (got %d, %d, %d)", fn,
                    (int)B, (int)r->position, (int)r->max_new);
   const int32_t vocab = s->model->info.config.vocab_size;
-  lc_gen_sequence *seqs = calloc((size_t)B, sizeof *seqs);
+  lc_gen_sequence *seqs = lc_calloc((size_t)B, sizeof *seqs);
   const int32_t rmax = lc_neighbour_max_len(r->target->n_tokens);
   const size_t per = (size_t)(r->max_new > 0 ? r->max_new : 1);
   /* neighbours' outputs, then their random prompts */
-  int32_t *scratch = malloc((size_t)B * (per + (r->pool ? 0 : (size_t)rmax)) * sizeof *scratch);
+  int32_t *scratch = lc_malloc((size_t)B * (per + (r->pool ? 0 : (size_t)rmax)) * sizeof *scratch);
   if (!seqs || !scratch) {
     free(seqs);
     free(scratch);

@@ -21,7 +21,7 @@ int tok_buf_reserve(tok_buf *b, size_t extra) {
   if (extra > SIZE_MAX / 2 - b->len) return 1;
   size_t cap = b->cap ? b->cap : 64;
   while (cap - b->len < extra) cap *= 2;
-  char *p = realloc(b->p, cap);
+  char *p = lc_realloc(b->p, cap);
   if (!p) return 1;
   b->p = p;
   b->cap = cap;
@@ -45,7 +45,7 @@ int tok_ids_push(tok_ids *a, int32_t id) {
   if (a->n == a->cap) {
     if (a->cap > INT32_MAX) return 1;
     int64_t cap = a->cap ? a->cap * 2 : 64;
-    int32_t *v = realloc(a->v, (size_t)cap * sizeof *v);
+    int32_t *v = lc_realloc(a->v, (size_t)cap * sizeof *v);
     if (!v) return 1;
     a->v = v;
     a->cap = cap;
@@ -64,7 +64,7 @@ static uint32_t table_size(uint32_t n) {
 
 int tok_strtab_init(tok_strtab *t, uint32_t n) {
   const uint32_t cap = table_size(n);
-  t->slots = malloc((size_t)cap * sizeof *t->slots);
+  t->slots = lc_malloc((size_t)cap * sizeof *t->slots);
   if (!t->slots) return 1;
   for (uint32_t i = 0; i < cap; i++) t->slots[i].off = UINT32_MAX;
   t->mask = cap - 1;
@@ -126,7 +126,7 @@ static uint32_t hash_pair(uint64_t k) { /* splitmix64's finalizer */
 
 int tok_pairtab_init(tok_pairtab *t, uint32_t n) {
   const uint32_t cap = table_size(n);
-  t->slots = malloc((size_t)cap * sizeof *t->slots);
+  t->slots = lc_malloc((size_t)cap * sizeof *t->slots);
   if (!t->slots) return 1;
   for (uint32_t i = 0; i < cap; i++) t->slots[i].key = UINT64_MAX;
   t->mask = cap - 1;
@@ -169,9 +169,9 @@ lc_status tok_alloc_ids(lc_tokenizer *t, int32_t vocab_size, const char *path) {
   if (vocab_size < 1)
     return LC_FAIL(NULL, LC_ERR_FORMAT, "tokenizer '%s': the vocabulary is empty", path);
   t->vocab_size = vocab_size;
-  t->piece_off = calloc((size_t)vocab_size, sizeof *t->piece_off);
-  t->piece_len = calloc((size_t)vocab_size, sizeof *t->piece_len);
-  t->flags = calloc((size_t)vocab_size, sizeof *t->flags);
+  t->piece_off = lc_calloc((size_t)vocab_size, sizeof *t->piece_off);
+  t->piece_len = lc_calloc((size_t)vocab_size, sizeof *t->piece_len);
+  t->flags = lc_calloc((size_t)vocab_size, sizeof *t->flags);
   if (!t->piece_off || !t->piece_len || !t->flags)
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "tokenizer '%s': out of memory for %d ids", path,
                    (int)vocab_size);
@@ -216,7 +216,7 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem) {
   int64_t c = *cap ? *cap : 64;
   while (c < need) c *= 2;
   if ((uint64_t)c > SIZE_MAX / elem) return 1;
-  void *q = realloc(*p, (size_t)c * elem);
+  void *q = lc_realloc(*p, (size_t)c * elem);
   if (!q) return 1;
   *p = q;
   *cap = c;
@@ -432,7 +432,7 @@ lc_status tok_llama2c_parse(lc_tokenizer *t, const char *path, const unsigned ch
   t->type = LC_TOKENIZER_LLAMA2C;
   t->max_token_length = max_len;
   LC_TRY(tok_alloc_ids(t, (int32_t)count, path));
-  t->scores = malloc((size_t)count * sizeof *t->scores);
+  t->scores = lc_malloc((size_t)count * sizeof *t->scores);
   if (!t->scores || tok_strtab_init(&t->vocab, (uint32_t)count))
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "tokenizer.bin '%s': out of memory", path);
   size_t pos = 4;
@@ -454,7 +454,7 @@ lc_status tok_llama2c_parse(lc_tokenizer *t, const char *path, const unsigned ch
   t->eos_id = count > 2 ? 2 : -1;
   /* run.c encodes with BOS; tokenizer_config.json beside it may say otherwise */
   if (t->bos_id >= 0) {
-    if (!(t->prefix = malloc(sizeof *t->prefix)))
+    if (!(t->prefix = lc_malloc(sizeof *t->prefix)))
       return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "tokenizer.bin '%s': out of memory", path);
     t->prefix[0] = t->bos_id;
     t->n_prefix = 1;

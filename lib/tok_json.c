@@ -95,7 +95,7 @@ static lc_status jtype(const jp *p, const json_t *o, const char *where, const ch
 }
 
 static char *dup_bytes(const char *s, size_t n) {
-  char *d = malloc(n + 1);
+  char *d = lc_malloc(n + 1);
   if (!d) return NULL;
   if (n) memcpy(d, s, n);
   d[n] = '\0';
@@ -304,7 +304,7 @@ static lc_status parse_added(jp *p, const json_t *added) {
   lc_tokenizer *t = p->t;
   static const char w[] = "added_tokens";
   const size_t n = added ? json_array_size(added) : 0;
-  t->added = calloc(n ? n : 1, sizeof *t->added);
+  t->added = lc_calloc(n ? n : 1, sizeof *t->added);
   if (!t->added || tok_strtab_init(&t->added_tab, (uint32_t)n)) return oom(p);
   for (size_t i = 0; i < n; i++) {
     const json_t *a = json_array_get(added, i);
@@ -354,7 +354,7 @@ static lc_status parse_added(jp *p, const json_t *added) {
 
 static lc_status add_norm(jp *p, tok_norm nm) {
   lc_tokenizer *t = p->t;
-  tok_norm *v = realloc(t->norm, (size_t)(t->n_norm + 1) * sizeof *v);
+  tok_norm *v = lc_realloc(t->norm, (size_t)(t->n_norm + 1) * sizeof *v);
   if (!v) {
     free(nm.a);
     free(nm.b);
@@ -423,7 +423,7 @@ static lc_status parse_normalizer(jp *p, const json_t *o, int depth) {
 
 static lc_status add_pre(jp *p, tok_pre pr) {
   lc_tokenizer *t = p->t;
-  tok_pre *v = realloc(t->pre, (size_t)(t->n_pre + 1) * sizeof *v);
+  tok_pre *v = lc_realloc(t->pre, (size_t)(t->n_pre + 1) * sizeof *v);
   if (!v) {
     pcre2_code_free(pr.re);
     free(pr.lit);
@@ -514,7 +514,7 @@ static lc_status put_ids(jp *p, int32_t **v, int32_t *n, const json_t *ids, cons
         json_integer_value(x) >= p->t->vocab_size)
       return jfail(p, LC_ERR_FORMAT, where, "special token id %zu is not an id of the vocabulary",
                    i);
-    int32_t *q = realloc(*v, (size_t)(*n + 1) * sizeof *q);
+    int32_t *q = lc_realloc(*v, (size_t)(*n + 1) * sizeof *q);
     if (!q) return oom(p);
     *v = q;
     (*v)[(*n)++] = (int32_t)json_integer_value(x);
@@ -615,7 +615,7 @@ static lc_status parse_post(jp *p, const json_t *o, int depth) {
 
 static lc_status add_dec(jp *p, tok_dec d) {
   lc_tokenizer *t = p->t;
-  tok_dec *v = realloc(t->dec, (size_t)(t->n_dec + 1) * sizeof *v);
+  tok_dec *v = lc_realloc(t->dec, (size_t)(t->n_dec + 1) * sizeof *v);
   if (!v) {
     free(d.a);
     free(d.b);
@@ -731,6 +731,8 @@ lc_status tok_json_parse(lc_tokenizer *t, const char *path, const char *data, si
   jp p = {t, path, 0, 0};
   json_error_t err;
   json_t *root = json_loadb(data, n, JSON_ALLOW_NUL, &err);
+  if (!root && lc_json_oom(&err))
+    return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "tokenizer.json '%s': out of memory", path);
   if (!root)
     return LC_FAIL(NULL, LC_ERR_FORMAT,
                    "tokenizer.json '%s': not valid JSON (line %d, column %d: "
@@ -786,7 +788,7 @@ static lc_status set_one(int32_t **v, int32_t *n, int32_t id) {
   *v = NULL;
   *n = 0;
   if (id < 0) return LC_OK;
-  *v = malloc(sizeof **v);
+  *v = lc_malloc(sizeof **v);
   if (!*v) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "tokenizer_config.json: out of memory");
   (*v)[0] = id;
   *n = 1;
@@ -794,7 +796,7 @@ static lc_status set_one(int32_t **v, int32_t *n, int32_t id) {
 }
 
 lc_status tok_config_apply(lc_tokenizer *t, const char *dir) {
-  char *path = malloc(strlen(dir) + 32);
+  char *path = lc_malloc(strlen(dir) + 32);
   if (!path) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_tokenizer_load: out of memory");
   sprintf(path, "%s/tokenizer_config.json", dir);
   struct stat sb;
@@ -803,7 +805,9 @@ lc_status tok_config_apply(lc_tokenizer *t, const char *dir) {
     json_error_t err;
     /* reals for integers: model_max_length is often 1e30 */
     json_t *root = json_load_file(path, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &err);
-    if (!root || !json_is_object(root)) {
+    if (!root && lc_json_oom(&err)) {
+      st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "tokenizer_config.json '%s': out of memory", path);
+    } else if (!root || !json_is_object(root)) {
       st = LC_FAIL(NULL, LC_ERR_FORMAT, "tokenizer_config.json '%s': %s (line %d: %s)", path,
                    root ? "the top level is not an object" : "not valid JSON", err.line,
                    root ? "" : err.text);
@@ -836,7 +840,7 @@ lc_status tok_config_apply(lc_tokenizer *t, const char *dir) {
           if (json_is_string(nm) && !strcmp(json_string_value(nm), "default")) break;
         }
       }
-      if (st == LC_OK && tmpl && !(t->chat_template = strdup(tmpl)))
+      if (st == LC_OK && tmpl && !(t->chat_template = lc_strdup(tmpl)))
         st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_tokenizer_load: out of memory");
     }
     json_decref(root);
@@ -848,7 +852,7 @@ lc_status tok_config_apply(lc_tokenizer *t, const char *dir) {
                   ? fopen(path, "rb")
                   : NULL;
     if (f) {
-      char *s = malloc((size_t)sb.st_size + 1);
+      char *s = lc_malloc((size_t)sb.st_size + 1);
       const size_t got = s ? fread(s, 1, (size_t)sb.st_size, f) : 0;
       fclose(f);
       if (!s) {

@@ -370,7 +370,7 @@ lc_status tok_normalize_alloc(const lc_tokenizer *t, const char *text, size_t le
 static int push_piece(tok_piece **v, int64_t *n, int64_t *cap, tok_piece p) {
   if (*n == *cap) {
     int64_t c = *cap ? *cap * 2 : 64;
-    tok_piece *q = realloc(*v, (size_t)c * sizeof *q);
+    tok_piece *q = lc_realloc(*v, (size_t)c * sizeof *q);
     if (!q) return 1;
     *v = q;
     *cap = c;
@@ -382,7 +382,7 @@ static int push_piece(tok_piece **v, int64_t *n, int64_t *cap, tok_piece p) {
 static int push_span(tok_scratch *s, size_t a, size_t b, int32_t m) {
   if (s->nsp == s->cap_sp) {
     int64_t c = s->cap_sp ? s->cap_sp * 2 : 64;
-    tok_span *q = realloc(s->sp, (size_t)c * sizeof *q);
+    tok_span *q = lc_realloc(s->sp, (size_t)c * sizeof *q);
     if (!q) return 1;
     s->sp = q;
     s->cap_sp = c;

@@ -56,7 +56,7 @@ static lc_status read_file(const char *path, const char *what, char **data, size
     return LC_FAIL(NULL, LC_ERR_IO, "lc_tokenizer_load: cannot open the %s '%s': %s", what, path,
                    strerror(errno));
   const size_t size = (size_t)sb.st_size;
-  char *p = malloc(size + 1);
+  char *p = lc_malloc(size + 1);
   if (!p) {
     fclose(f);
     return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_tokenizer_load: out of memory for '%s'", path);
@@ -106,7 +106,7 @@ lc_status lc_tokenizer_load(const char *path, lc_tokenizer **out) {
                    "%s: '%s' does not exist (give a model directory, a "
                    "tokenizer.json or a tokenizer.bin)",
                    fn, path);
-  lc_tokenizer *t = calloc(1, sizeof *t);
+  lc_tokenizer *t = lc_calloc(1, sizeof *t);
   if (!t) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   t->unk_id = t->bos_id = t->eos_id = -1;
   lc_status st = LC_OK;
@@ -233,7 +233,7 @@ lc_status tok_matchers_build(lc_tokenizer *t) {
     m->use_normalized = which;
     int32_t n = 0;
     for (int32_t i = 0; i < t->n_added; i++) n += t->added[i].normalized == which;
-    m->order = malloc((size_t)(n ? n : 1) * sizeof *m->order);
+    m->order = lc_malloc((size_t)(n ? n : 1) * sizeof *m->order);
     if (!m->order) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_tokenizer_load: out of memory");
     /* counting sort by first byte, then longest first within a bucket */
     int32_t count[257] = {0};
@@ -281,7 +281,7 @@ lc_status tok_matchers_build(lc_tokenizer *t) {
 static int push_seg(tok_span **v, int64_t *n, int64_t *cap, size_t a, size_t b, int32_t m) {
   if (*n == *cap) {
     int64_t c = *cap ? *cap * 2 : 16;
-    tok_span *q = realloc(*v, (size_t)c * sizeof *q);
+    tok_span *q = lc_realloc(*v, (size_t)c * sizeof *q);
     if (!q) return 1;
     *v = q;
     *cap = c;
@@ -725,7 +725,7 @@ lc_status lc_detokenizer_create(const lc_tokenizer *t, unsigned flags, lc_detoke
   if (flags & ~(unsigned)LC_DECODE_SKIP_SPECIAL)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "lc_detokenizer_create: unknown flags 0x%x",
                    flags);
-  lc_detokenizer *d = calloc(1, sizeof *d);
+  lc_detokenizer *d = lc_calloc(1, sizeof *d);
   if (!d) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "lc_detokenizer_create: out of memory");
   d->t = t;
   d->flags = flags;

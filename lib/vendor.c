@@ -115,7 +115,7 @@ lc_status lc_vendor_context_init(lc_context *ctx, const char *fn) {
   if (ctx->vendor) return LC_OK;
   const lc_cublaslt *lt = NULL;
   LC_TRY(lc_cublaslt_require(ctx, fn, &lt));
-  lc_vendor_state *vs = calloc(1, sizeof *vs);
+  lc_vendor_state *vs = lc_calloc(1, sizeof *vs);
   if (!vs) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
   cudaError_t e = cudaSetDevice(ctx->device);
   if (e != cudaSuccess) {

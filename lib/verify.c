@@ -81,7 +81,7 @@ void lc_verify_ctx_close(lc_verify_ctx *v) {
 }
 
 float *lc_verify_fill(uint64_t *s, size_t n, float scale) {
-  float *v = malloc((n ? n : 1) * sizeof *v);
+  float *v = lc_malloc((n ? n : 1) * sizeof *v);
   if (v)
     for (size_t i = 0; i < n; i++) v[i] = scale * lc_splitmix_normal(s);
   return v;

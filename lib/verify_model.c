@@ -89,8 +89,8 @@ static lc_status vm_run_ctx(lc_context *c, const char *path, vm_seq *seqs, int32
                             int32_t *layers_out, int32_t *dim_out) {
   lc_model *m = NULL;
   lc_session *s = NULL;
-  lc_batch_entry *e = calloc((size_t)n_seq, sizeof *e);
-  int32_t *done = calloc((size_t)n_seq, sizeof *done);
+  lc_batch_entry *e = lc_calloc((size_t)n_seq, sizeof *e);
+  int32_t *done = lc_calloc((size_t)n_seq, sizeof *done);
   float *buf = NULL;
   lc_status st = LC_OK;
   if (!e || !done) {
@@ -107,9 +107,9 @@ static lc_status vm_run_ctx(lc_context *c, const char *path, vm_seq *seqs, int32
       if (seqs[i].tokens[t] >= vocab) seqs[i].tokens[t] %= vocab;
   const size_t nl = (size_t)n_seq * max_total * vocab,
                nh = (size_t)(L + 1) * n_seq * max_total * dim;
-  out->logits = calloc(nl, sizeof(float));
-  out->hidden = calloc(nh, sizeof(float));
-  buf = malloc((size_t)n_seq * chunk * vocab * sizeof(float));
+  out->logits = lc_calloc(nl, sizeof(float));
+  out->hidden = lc_calloc(nh, sizeof(float));
+  buf = lc_malloc((size_t)n_seq * chunk * vocab * sizeof(float));
   if (!out->logits || !out->hidden || !buf) {
     st = oom("logits and layer outputs");
     goto fail;
@@ -159,7 +159,7 @@ static lc_status vm_compare(lc_verify_model_report *rep, const vm_seq *seqs, con
   int32_t n_rows = 0;
   for (int32_t i = 0; i < NSEQ; i++)
     for (int32_t p0 = 0; p0 < seqs[i].total; p0 += vm_step_len(&seqs[i], p0, rep->chunk)) n_rows++;
-  rep->rows = calloc((size_t)(n_rows > 0 ? n_rows : 1), sizeof *rep->rows);
+  rep->rows = lc_calloc((size_t)(n_rows > 0 ? n_rows : 1), sizeof *rep->rows);
   if (!rep->rows) return oom("the report's rows");
   rep->first_layer = rep->first_seq = rep->first_pos = -1;
   for (int32_t i = 0; i < NSEQ; i++) {
@@ -242,7 +242,7 @@ lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_repor
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, FN ": rtol = %g is not positive", p->rtol);
   if (p->device < 0)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, FN ": device = %d is negative", p->device);
-  lc_verify_model_report *rep = calloc(1, sizeof *rep);
+  lc_verify_model_report *rep = lc_calloc(1, sizeof *rep);
   if (!rep) return oom("the report");
   rep->mode = p->mode;
   rep->tokens = p->tokens;
@@ -265,7 +265,7 @@ lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_repor
     seqs[i].plen = rep->prompt_len[i] = prompt_lens[i];
     seqs[i].total = prompt_lens[i] + p->tokens;
     if (seqs[i].total > max_total) max_total = seqs[i].total;
-    seqs[i].tokens = malloc((size_t)seqs[i].total * sizeof(int32_t));
+    seqs[i].tokens = lc_malloc((size_t)seqs[i].total * sizeof(int32_t));
     if (!seqs[i].tokens) {
       st = oom("the tokens");
       goto done;

@@ -129,7 +129,7 @@ static lc_status add_row(ops_run *r, const char *op, const char *shape, float *c
       row->gpu_first_cpu = outs[CS][cmp.first_diff];
     }
   }
-  double *ref = malloc((size_t)(n > 0 ? n : 1) * sizeof *ref);
+  double *ref = lc_malloc((size_t)(n > 0 ? n : 1) * sizeof *ref);
   if (!ref) return oom("a row's reference values");
   for (int64_t i = 0; i < n; i++) ref[i] = outs[CR][i];
   row->exact = tol == NULL;
@@ -163,8 +163,8 @@ static lc_status op_matmul(ops_run *r, int64_t m, int64_t k, int64_t n, int bias
   float *x = lc_verify_fill(&s, (size_t)(m * k), 1.0f);
   float *w = lc_verify_fill(&s, (size_t)(n * k), (float)(1.0 / sqrt((double)k)));
   float *b = lc_verify_fill(&s, (size_t)n, 0.5f);
-  uint16_t *wb = malloc((size_t)(n * k) * sizeof *wb), *bb = malloc((size_t)n * sizeof *bb);
-  double *tol = malloc((size_t)(m * n) * sizeof *tol);
+  uint16_t *wb = lc_malloc((size_t)(n * k) * sizeof *wb), *bb = lc_malloc((size_t)n * sizeof *bb);
+  double *tol = lc_malloc((size_t)(m * n) * sizeof *tol);
   float *outs[N_CTX] = {NULL, NULL, NULL};
   lc_status st = LC_OK;
   if (!x || !w || !b || !wb || !bb || !tol) {
@@ -186,7 +186,7 @@ static lc_status op_matmul(ops_run *r, int64_t m, int64_t k, int64_t n, int bias
     }
     if ((st = bup(c, x, (size_t)(m * k) * 4, &dx))) goto next;
     if ((st = bup(c, NULL, (size_t)(m * n) * 4, &dy))) goto next;
-    if (!(outs[ci] = malloc((size_t)(m * n) * 4))) {
+    if (!(outs[ci] = lc_malloc((size_t)(m * n) * 4))) {
       st = oom("matmul output");
       goto next;
     }
@@ -240,7 +240,7 @@ done:
 static lc_status op_rmsnorm(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
   uint64_t s = seed;
   float *x = lc_verify_fill(&s, (size_t)(m * n), 2.0f), *w = lc_verify_fill(&s, (size_t)n, 1.0f);
-  double *tol = malloc((size_t)(m * n) * sizeof *tol);
+  double *tol = lc_malloc((size_t)(m * n) * sizeof *tol);
   float *outs[N_CTX] = {NULL, NULL, NULL};
   lc_status st = LC_OK;
   if (!x || !w || !tol) {
@@ -255,7 +255,7 @@ static lc_status op_rmsnorm(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
     if ((st = vcheck(c, lc_weights_create(c, 1, n, LC_DTYPE_F32, w, &W), "rmsnorm weight")))
       goto next;
     if ((st = bup(c, x, (size_t)(m * n) * 4, &dx))) goto next;
-    if (!(outs[ci] = malloc((size_t)(m * n) * 4))) {
+    if (!(outs[ci] = lc_malloc((size_t)(m * n) * 4))) {
       st = oom("rmsnorm output");
       goto next;
     }
@@ -289,8 +289,8 @@ static lc_status op_rope(ops_run *r, int64_t m, int32_t H, int32_t hd, lc_rope_s
   uint64_t s = seed;
   const int64_t n = m * H * hd, max_pos = 4096;
   float *x = lc_verify_fill(&s, (size_t)n, 1.0f);
-  int32_t *pos = malloc((size_t)m * sizeof *pos);
-  double *tol = malloc((size_t)n * sizeof *tol);
+  int32_t *pos = lc_malloc((size_t)m * sizeof *pos);
+  double *tol = lc_malloc((size_t)n * sizeof *tol);
   float *outs[N_CTX] = {NULL, NULL, NULL};
   lc_status st = LC_OK;
   if (!x || !pos || !tol) {
@@ -307,7 +307,7 @@ static lc_status op_rope(ops_run *r, int64_t m, int32_t H, int32_t hd, lc_rope_s
                      "lc_rope_create")))
       goto next;
     if ((st = bup(c, x, (size_t)n * 4, &dx))) goto next;
-    if (!(outs[ci] = malloc((size_t)n * 4))) {
+    if (!(outs[ci] = lc_malloc((size_t)n * 4))) {
       st = oom("rope output");
       goto next;
     }
@@ -405,8 +405,8 @@ static lc_status op_attention(ops_run *r, const op_shapes *sh, uint64_t seed) {
   float *kc0 = lc_verify_fill(&s, ncache, 1.0f), *vc0 = lc_verify_fill(&s, ncache, 1.0f);
   float *q = lc_verify_fill(&s, nq, 1.0f), *k = lc_verify_fill(&s, nkv, 1.0f),
         *vv = lc_verify_fill(&s, nkv, 1.0f);
-  float *kcs = malloc(ncache * 4), *vcs = malloc(ncache * 4); /* CPU strict's caches */
-  double *tol = malloc(nq * sizeof *tol);
+  float *kcs = lc_malloc(ncache * 4), *vcs = lc_malloc(ncache * 4); /* CPU strict's caches */
+  double *tol = lc_malloc(nq * sizeof *tol);
   float *outs[N_CTX] = {NULL, NULL, NULL}, *kvo[N_CTX] = {NULL, NULL, NULL};
   lc_status st = LC_OK;
   if (!kc0 || !vc0 || !q || !k || !vv || !kcs || !vcs || !tol) {
@@ -421,8 +421,8 @@ static lc_status op_attention(ops_run *r, const op_shapes *sh, uint64_t seed) {
         (st = bup(c, q, nq * 4, &dq)) || (st = bup(c, kc0, ncache * 4, &dkc)) ||
         (st = bup(c, vc0, ncache * 4, &dvc)) || (st = bup(c, NULL, nq * 4, &dout)))
       goto next;
-    outs[ci] = malloc(nq * 4);
-    kvo[ci] = malloc(2 * nkv * 4);
+    outs[ci] = lc_malloc(nq * 4);
+    kvo[ci] = lc_malloc(2 * nkv * 4);
     if (!outs[ci] || !kvo[ci]) {
       st = oom("attention outputs");
       goto next;
@@ -470,7 +470,7 @@ done:
 static lc_status op_elementwise(ops_run *r, int which, int64_t n, uint64_t seed) {
   uint64_t s = seed;
   float *a = lc_verify_fill(&s, (size_t)n, 4.0f), *b = lc_verify_fill(&s, (size_t)n, 1.0f);
-  double *tol = malloc((size_t)n * sizeof *tol);
+  double *tol = lc_malloc((size_t)n * sizeof *tol);
   float *outs[N_CTX] = {NULL, NULL, NULL};
   lc_status st = LC_OK;
   if (!a || !b || !tol) {
@@ -482,7 +482,7 @@ static lc_status op_elementwise(ops_run *r, int which, int64_t n, uint64_t seed)
     if (!c) continue;
     float *da = NULL, *db = NULL;
     if ((st = bup(c, a, (size_t)n * 4, &da)) || (st = bup(c, b, (size_t)n * 4, &db))) goto next;
-    if (!(outs[ci] = malloc((size_t)n * 4))) {
+    if (!(outs[ci] = lc_malloc((size_t)n * 4))) {
       st = oom("elementwise output");
       goto next;
     }
@@ -543,7 +543,7 @@ static lc_status op_embedding(ops_run *r, int64_t vocab, int64_t dim, uint64_t s
              vcheck(c, lc_weights_create(c, vocab, dim, LC_DTYPE_F32, tab, &T), "embedding table")))
       goto next;
     if ((st = bup(c, NULL, (size_t)(m * dim) * 4, &d))) goto next;
-    if (!(outs[ci] = malloc((size_t)(m * dim) * 4))) {
+    if (!(outs[ci] = lc_malloc((size_t)(m * dim) * 4))) {
       st = oom("embedding output");
       goto next;
     }
@@ -576,10 +576,10 @@ static lc_status op_softmax(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
   uint64_t s = seed;
   const size_t cnt = (size_t)(m * n);
   float *x = lc_verify_fill(&s, cnt, 3.0f);
-  double *tsm = malloc(cnt * sizeof *tsm), *tlsm = malloc(cnt * sizeof *tlsm);
+  double *tsm = lc_malloc(cnt * sizeof *tsm), *tlsm = lc_malloc(cnt * sizeof *tlsm);
   float *sm[N_CTX] = {NULL, NULL, NULL}, *lsm[N_CTX] = {NULL, NULL, NULL};
   float *am[N_CTX] = {NULL, NULL, NULL};
-  int32_t *idx = malloc((size_t)m * sizeof *idx);
+  int32_t *idx = lc_malloc((size_t)m * sizeof *idx);
   lc_status st = LC_OK;
   if (!x || !tsm || !tlsm || !idx) {
     st = oom("softmax inputs");
@@ -591,9 +591,9 @@ static lc_status op_softmax(ops_run *r, int64_t m, int64_t n, uint64_t seed) {
     if (!c) continue;
     float *dx = NULL, *dy = NULL;
     if ((st = bup(c, x, cnt * 4, &dx)) || (st = bup(c, NULL, cnt * 4, &dy))) goto next;
-    sm[ci] = malloc(cnt * 4);
-    lsm[ci] = malloc(cnt * 4);
-    am[ci] = malloc((size_t)m * 4);
+    sm[ci] = lc_malloc(cnt * 4);
+    lsm[ci] = lc_malloc(cnt * 4);
+    am[ci] = lc_malloc((size_t)m * 4);
     if (!sm[ci] || !lsm[ci] || !am[ci]) {
       st = oom("softmax outputs");
       goto next;
@@ -677,9 +677,9 @@ lc_status lc_verify_ops(const lc_verify_ops_params *p, lc_verify_ops_report **ou
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, FN ": device = %d is negative", p->device);
   const op_shapes *sh = p->shapes == LC_VERIFY_SHAPES_SMALL ? &shapes_small : &shapes_model;
   ops_run r;
-  r.rep = calloc(1, sizeof *r.rep);
+  r.rep = lc_calloc(1, sizeof *r.rep);
   if (!r.rep) return oom("the report");
-  r.rep->rows = calloc(OPS_MAX_ROWS, sizeof *r.rep->rows);
+  r.rep->rows = lc_calloc(OPS_MAX_ROWS, sizeof *r.rep->rows);
   if (!r.rep->rows) {
     lc_verify_ops_report_free(r.rep);
     return oom("the report");

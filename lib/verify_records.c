@@ -65,7 +65,7 @@ static lc_status load_set(const char *path, rec_set *s) {
     total += (int64_t)json_array_size(json_object_get(rec, "sequences"));
   }
   if (total == 0) return LC_FAIL(NULL, LC_ERR_FORMAT, "%s: no runs in '%s'", FN, path);
-  s->seqs = calloc((size_t)total, sizeof *s->seqs);
+  s->seqs = lc_calloc((size_t)total, sizeof *s->seqs);
   if (!s->seqs) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   for (int64_t i = 0; i < s->file.n; i++) {
     const json_t *rec = s->file.v[i].json, *cell = json_object_get(rec, "cell");
@@ -106,6 +106,8 @@ static lc_status load_set(const char *path, rec_set *s) {
                        path, s->file.v[i].lineno, k);
       if (tk) {
         r->n_tokens = lc_json_ids(tk, &r->tokens);
+        if (r->n_tokens == -2)
+          return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         if (r->n_tokens < 0)
           return LC_FAIL(NULL, LC_ERR_FORMAT,
                          "%s:%ld: sequence %zu: \"tokens\" is not a list of "
@@ -167,8 +169,8 @@ static const rec_seq *find(const rec_set *s, const char *key) {
 static lc_status compare_sets(const rec_set *A, const rec_set *B, lc_records_report *r) {
   r->n_a = A->n;
   r->n_b = B->n;
-  r->diffs = calloc((size_t)A->n, sizeof *r->diffs);
-  r->modes = calloc((size_t)A->n, sizeof *r->modes);
+  r->diffs = lc_calloc((size_t)A->n, sizeof *r->diffs);
+  r->modes = lc_calloc((size_t)A->n, sizeof *r->modes);
   if (!r->diffs || !r->modes) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   for (int64_t i = 0; i < A->n; i++) {
     const rec_seq *a = &A->seqs[i], *b = find(B, a->key);
@@ -218,7 +220,7 @@ lc_status lc_verify_records(const char *path_a, const char *path_b, lc_records_r
   if (!path_a || !path_b) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: NULL path", FN);
   rec_set A, B;
   memset(&B, 0, sizeof B);
-  lc_records_report *r = calloc(1, sizeof *r);
+  lc_records_report *r = lc_calloc(1, sizeof *r);
   lc_status st = r ? load_set(path_a, &A) : LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: oom", FN);
   if (st == LC_OK) st = load_set(path_b, &B);
   /* every record of both files must share one setup */

@@ -63,7 +63,7 @@ lc_status lc_weights_create(lc_context *ctx, int64_t rows, int64_t cols, lc_dtyp
   LC_TRY(lc_check_bytes(ctx, rows, cols, 4, fn, &bytes)); /* fp32 source size bounds all */
   bytes /= 2;
 
-  lc_weights *w = calloc(1, sizeof *w);
+  lc_weights *w = lc_calloc(1, sizeof *w);
   if (!w) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
   w->ctx = ctx;
   w->rows = rows;
@@ -76,7 +76,7 @@ lc_status lc_weights_create(lc_context *ctx, int64_t rows, int64_t cols, lc_dtyp
   }
   uint16_t *host = w->data;
   if (ctx->backend == LC_BACKEND_CUDA) {
-    host = malloc(bytes);
+    host = lc_malloc(bytes);
     if (!host) {
       lc_mem_free(ctx, w->data);
       free(w);
@@ -158,8 +158,8 @@ lc_status lc_rope_create(lc_context *ctx, int64_t head_dim, int64_t max_pos, dou
   size_t bytes;
   LC_TRY(lc_check_bytes(ctx, max_pos, half, (int64_t)sizeof(float), fn, &bytes));
 
-  lc_rope *r = calloc(1, sizeof *r);
-  float *cs = malloc(2 * bytes);
+  lc_rope *r = lc_calloc(1, sizeof *r);
+  float *cs = lc_malloc(2 * bytes);
   if (!r || !cs) {
     free(r);
     free(cs);
