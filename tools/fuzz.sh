@@ -6,7 +6,7 @@
 #
 #   tools/fuzz.sh [--seconds N] [--target NAME] [--jobs N] [--no-build]
 #     --seconds   time per target (default 60), libFuzzer's -max_total_time
-#     --target    one target (llama2c hf tokenizer prompts records chat answer)
+#     --target    one target (llama2c hf tokenizer prompts records chat answer cli)
 #     --jobs      build jobs (default 2)
 #     --no-build  run what build-fuzz/ already holds
 # Corpora grow in build-fuzz/corpus/<target>/ (kept between runs); crashing
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=60 only="" jobs=2 build=1
-targets="llama2c hf tokenizer prompts records chat answer"
+targets="llama2c hf tokenizer prompts records chat answer cli"
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;

@@ -226,6 +226,10 @@ int main(int argc, char **argv) {
   seed_str("chat", "llama3.jinja",
            "<|start_header_id|>{{ role }}<|end_header_id|>\n\n{{ content }}<|eot_id|>");
   seed_str("chat", "llama2.jinja", "[INST] <<SYS>>\n{{ system }}\n<</SYS>>\n\n{{ user }} [/INST]");
+  seed_str("cli", "all",
+           "--i32\n12\n--list\n1,8,32\n--tokens\n1 2 3\n--stop\n2,5\n--backends\ncpu,cuda\n"
+           "--modes\nstrict,fast\n--f32=0.9\n--choice\nlast\n--flag\n--u64\n0x10\n--mode=bf16");
+  seed_str("cli", "bad", "--i32=99999999999\n--list\n1,,2");
   seed_str("answer", "number", "1,234\nSo the total is $1,234.50 - no, 1234.");
   seed_str("answer", "boxed", "\\frac{1}{2}\nThus \\boxed{\\frac{1}{2}} and \\boxed 3");
   seed_str("answer", "choice", "(B)\nThe answer is (B). Option C is wrong.");
