@@ -990,8 +990,7 @@ static void test_hostile_tokenizer(void **state) {
     lc_status st = lc_tokenizer_load(tdir, &sp);
     char what[96];
     snprintf(what, sizeof what, "tokenizer.json with id %s", ids_[i]);
-    check_case(what, st, i == 1 ? LC_ERR_FORMAT : LC_ERR_FORMAT, lc_last_error(NULL),
-               "model.vocab");
+    check_case(what, st, LC_ERR_FORMAT, lc_last_error(NULL), "model.vocab");
     assert_null(sp);
     n_cases++;
   }
