@@ -92,7 +92,11 @@ LC_API lc_status lc_prompt_list_add(lc_prompt_list *ps, const int32_t *tokens, i
                                     const int32_t *answer, int32_t n_answer);
 
 /* Appends n random prompts from a seed: lengths uniform in [min_len,
- * max_len], ids uniform in [0, vocab) (splitmix64; the demo's prompts). */
+ * max_len], ids uniform in [0, vocab) (splitmix64; the demo's prompts).
+ * LC_ERR_INVALID_ARGUMENT unless n >= 0, 1 <= min_len <= max_len <= 2^24
+ * and vocab >= 1; LC_ERR_OVERFLOW when the list would hold more than
+ * 2^31-1 prompts (checked first); LC_ERR_OUT_OF_MEMORY (the list is
+ * unchanged). */
 LC_API lc_status lc_prompt_list_random(lc_prompt_list *ps, uint64_t seed, int32_t n,
                                        int32_t min_len, int32_t max_len, int32_t vocab);
 
@@ -163,7 +167,9 @@ LC_API lc_status lc_target_check(const lc_model_config *c, const lc_prompt_list 
 /* Runs one batch on s (created with at least the parameters above) and
  * returns the target's tokens [max_new] and, when records is not NULL, its
  * per-token records [max_new]; *n_out the count generated.  The statuses
- * of lc_generate. */
+ * of lc_generate; LC_ERR_SHAPE, before anything is allocated, for a batch
+ * of more rows than s has slots or a target whose prompt + max_new exceeds
+ * s's max_len. */
 LC_API lc_status lc_generate_target(lc_session *s, const lc_target_params *p, int32_t *tokens,
                                     lc_token_record *records, int32_t *n_out);
 

@@ -50,6 +50,13 @@ LC_API const char *lc_arch_name(lc_arch a);
 /* Parses those names.  LC_ERR_INVALID_ARGUMENT for NULL or unknown. */
 LC_API lc_status lc_arch_from_name(const char *name, lc_arch *out);
 
+/* The most positions a model may have (max_seq_len): its RoPE table holds
+ * every position, max_seq_len * head_dim * 4 bytes (16 GiB at head_dim 256).
+ * A checkpoint that asks for more is refused with LC_ERR_OVERFLOW before
+ * anything is allocated; 2^24 is also the largest size llama2.c detection
+ * takes for plausible. */
+#define LC_MAX_SEQ_LEN (1 << 24)
+
 typedef struct lc_model_config {
   lc_arch arch;
   int32_t dim;              /* hidden size */
@@ -59,7 +66,7 @@ typedef struct lc_model_config {
   int32_t n_kv_heads;       /* key/value heads; divides n_heads */
   int32_t head_dim;         /* dim / n_heads unless the checkpoint says otherwise */
   int32_t vocab_size;       /* rows of the embedding table */
-  int32_t max_seq_len;      /* positions the RoPE table covers */
+  int32_t max_seq_len;      /* positions the RoPE table covers, 1 .. LC_MAX_SEQ_LEN */
   float norm_eps;           /* RMSNorm epsilon */
   double rope_theta;        /* RoPE base */
   lc_rope_style rope_style; /* llama2.c: INTERLEAVED; Hugging Face: HALF */
@@ -115,8 +122,13 @@ LC_API void lc_model_load_params_default(lc_model_load_params *p);
  *                            windows, soft-capping, partial rotary, rope
  *                            scaling other than "linear" and "llama3",
  *                            quantization; docs/models.md lists them);
- *   LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA.
- * On failure *out is NULL and nothing stays allocated. */
+ *   LC_ERR_OVERFLOW          sizes past what layercast represents: a
+ *                            max_seq_len (max_position_embeddings, the
+ *                            llama2.c seq_len or params.max_seq_len) above
+ *                            LC_MAX_SEQ_LEN, a file too large to map;
+ *   LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA.
+ * Sizes are checked against each other and against the file before anything
+ * is allocated or read.  On failure *out is NULL and nothing stays allocated. */
 LC_API lc_status lc_model_load(lc_context *ctx, const char *path,
                                const lc_model_load_params *params, lc_model **out);
 

@@ -54,7 +54,10 @@ LC_API const char *lc_tokenizer_type_name(lc_tokenizer_type t);
  * (told apart by content).  docs/text.md lists what is supported.
  * LC_ERR_INVALID_ARGUMENT (NULL), LC_ERR_NOT_FOUND, LC_ERR_IO,
  * LC_ERR_FORMAT (malformed JSON or binary, tokenizer_config.json included;
- * the message names the file and what is wrong), LC_ERR_UNSUPPORTED (a
+ * the message names the file and what is wrong; also ids outside
+ * 0 .. 2^31-3, and a tokenizer.json whose largest id is past twice its
+ * pieces + 65536, since a table of every id up to the largest is kept),
+ * LC_ERR_UNSUPPORTED (a
  * model type, normaliser, pre-tokenizer, post-processor or decoder this
  * library does not implement: the message names it), LC_ERR_OUT_OF_MEMORY.
  * On failure *out is NULL. */
@@ -89,7 +92,9 @@ enum {
 /* Encodes len bytes of text (need not be NUL-terminated; len 0 gives no
  * ids, or only the specials) into *ids (malloc'ed, release with free();
  * never NULL on success) and *n_ids.  Text that is not valid UTF-8 gives
- * LC_ERR_INVALID_ARGUMENT naming the byte offset. */
+ * LC_ERR_INVALID_ARGUMENT naming the byte offset; so does len above
+ * 2^31-1 (checked before the text is read); LC_ERR_OVERFLOW when the ids
+ * would number more than 2^31-1. */
 LC_API lc_status lc_tokenizer_encode(const lc_tokenizer *t, const char *text, size_t len,
                                      unsigned flags, int32_t **ids, int32_t *n_ids);
 
@@ -97,8 +102,9 @@ enum {
   LC_DECODE_SKIP_SPECIAL = 1u, /* drop added tokens flagged special */
 };
 
-/* Decodes ids into *text (malloc'ed, NUL-terminated, release with free())
- * and *len (bytes, without the NUL; len may be NULL).  Bytes that do not
+/* Decodes ids[0..n) into *text (malloc'ed, NUL-terminated, release with
+ * free()) and *len (bytes, without the NUL; len may be NULL).  n has no
+ * upper limit: every id is read; n < 0 is LC_ERR_INVALID_ARGUMENT.  Bytes that do not
  * form valid UTF-8 become U+FFFD, one per maximal invalid subpart (as
  * Python's errors="replace").  LC_ERR_OUT_OF_RANGE for an id outside the
  * vocabulary. */

@@ -27,7 +27,7 @@ static lc_status broken(lc_status st, int from_file, char *msg, size_t msg_len, 
     vsnprintf(msg, msg_len, fmt, ap);
     va_end(ap);
   }
-  return from_file && st != LC_ERR_UNSUPPORTED ? LC_ERR_FORMAT : st;
+  return from_file && st != LC_ERR_UNSUPPORTED && st != LC_ERR_OVERFLOW ? LC_ERR_FORMAT : st;
 }
 
 lc_status lc_model_config_check(const lc_model_config *c, int from_file, char *msg,
@@ -60,6 +60,13 @@ lc_status lc_model_config_check(const lc_model_config *c, int from_file, char *m
   if ((int64_t)c->n_heads * c->head_dim > INT32_MAX)
     return broken(LC_ERR_OVERFLOW, from_file, msg, msg_len,
                   "n_heads %d * head_dim %d overflows int32", (int)c->n_heads, (int)c->head_dim);
+  if (c->max_seq_len > LC_MAX_SEQ_LEN)
+    return broken(LC_ERR_OVERFLOW, from_file, msg, msg_len,
+                  "config.max_seq_len %d is past the %d positions layercast supports "
+                  "(LC_MAX_SEQ_LEN: the RoPE table holds every position; %d x head_dim %d "
+                  "would take %lld bytes)",
+                  (int)c->max_seq_len, LC_MAX_SEQ_LEN, (int)c->max_seq_len, (int)c->head_dim,
+                  (long long)c->max_seq_len * c->head_dim * (long long)sizeof(float));
   if (c->head_dim > LC_MAX_HEAD_DIM)
     return broken(LC_ERR_UNSUPPORTED, from_file, msg, msg_len,
                   "head_dim %d is not supported: layercast's attention and RoPE take head_dim "

@@ -20,12 +20,13 @@
  *                            n_kv_heads, head_dim, vocab_size, max_seq_len)
  *                            below 1; n_kv_heads not dividing n_heads; an odd
  *                            head_dim (RoPE rotates pairs)
- *   LC_ERR_OVERFLOW          n_heads * head_dim past INT32_MAX
+ *   LC_ERR_OVERFLOW          n_heads * head_dim past INT32_MAX; max_seq_len
+ *                            past LC_MAX_SEQ_LEN (the RoPE table's rows)
  *   LC_ERR_UNSUPPORTED       head_dim above LC_MAX_HEAD_DIM
  *                            (lc_canon_info.max_head_dim): attention and RoPE
  *                            are built for at most that many
  * from_file: the config was read from a checkpoint, so a broken rule other
- * than LC_ERR_UNSUPPORTED is LC_ERR_FORMAT (the file is inconsistent), not
+ * than LC_ERR_UNSUPPORTED and LC_ERR_OVERFLOW is LC_ERR_FORMAT (the file is inconsistent), not
  * the caller's fault.  bos_id, eos_id, tied_embeddings, qkv_bias and qk_norm
  * are not checked: any value builds a model.  Records nothing for
  * lc_last_error: the caller does, in its own words. */

@@ -70,6 +70,10 @@ lc_status lc_prompt_list_random(lc_prompt_list *ps, uint64_t seed, int32_t n, in
                    "%s: need n >= 0, 1 <= min_len <= max_len <= 2^24, vocab >= 1 (got %d, %d, %d, "
                    "%d)",
                    fn, (int)n, (int)min_len, (int)max_len, (int)vocab);
+  if (n > INT32_MAX - ps->n) /* the list counts its prompts in an int32 */
+    return LC_FAIL(NULL, LC_ERR_OVERFLOW,
+                   "%s: n = %d more prompts on a list of %d exceed the list's limit of 2^31-1", fn,
+                   (int)n, (int)ps->n);
   int32_t *buf = lc_malloc((size_t)max_len * sizeof *buf);
   if (!buf) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   const int32_t n0 = ps->n;

@@ -136,6 +136,11 @@ static lc_status check_params(const lc_sweep_params *p) {
 static lc_status make_cells(const lc_sweep_params *p, lc_sweep_result *res, lc_sweep_cell **out,
                             int32_t *n_out) {
   int64_t cap = (int64_t)p->n_batch_sizes * p->n_positions * p->repeats;
+  if (cap > INT32_MAX) /* a group counts its runs in an int32 */
+    return LC_FAIL(NULL, LC_ERR_OVERFLOW,
+                   "%s: %d batch sizes x %d positions x %d repeats = %lld runs per group, more "
+                   "than 2^31-1",
+                   FN, (int)p->n_batch_sizes, (int)p->n_positions, (int)p->repeats, (long long)cap);
   lc_sweep_cell *cells = lc_calloc((size_t)(cap > 0 ? cap : 1), sizeof *cells);
   if (!cells) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   int32_t n = 0;

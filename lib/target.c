@@ -62,7 +62,21 @@ lc_status lc_generate_target(lc_session *s, const lc_target_params *r, int32_t *
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "%s: need batch >= 1, 0 <= position < batch, max_new >= 0 (got %d, %d, %d)", fn,
                    (int)B, (int)r->position, (int)r->max_new);
+  /* against the session before the batch is allocated: B rows of max_new
+   * tokens each (lc_generate would refuse both, after the allocation) */
+  if (B > s->params.n_slots)
+    return LC_FAIL(s->ctx, LC_ERR_SHAPE,
+                   "%s: a batch of %d rows needs %d cache slots; the session has %d", fn, (int)B,
+                   (int)B, (int)s->params.n_slots);
+  if ((int64_t)r->target->n_tokens + r->max_new > s->params.max_len)
+    return LC_FAIL(s->ctx, LC_ERR_SHAPE,
+                   "%s: the target's %d prompt tokens + max_new %d = %lld positions, the session "
+                   "holds %d per slot (max_len)",
+                   fn, (int)r->target->n_tokens, (int)r->max_new,
+                   (long long)r->target->n_tokens + r->max_new, (int)s->params.max_len);
   const int32_t vocab = s->model->info.config.vocab_size;
+  /* B <= n_slots and per <= max_len: B * per is below the session's cache
+   * rows, B * rmax below 2^51; neither product overflows size_t */
   lc_gen_sequence *seqs = lc_calloc((size_t)B, sizeof *seqs);
   const int32_t rmax = lc_neighbour_max_len(r->target->n_tokens);
   const size_t per = (size_t)(r->max_new > 0 ? r->max_new : 1);

@@ -213,6 +213,10 @@ static lc_status parse_merges(jp *p, const json_t *merges) {
   return st;
 }
 
+/* Ids the vocabulary and the added tokens may leave without a piece, past
+ * twice their number (max_id's rule). */
+#define TOK_MAX_ID_GAP 65536
+
 /* The largest id of vocab and added_tokens (already checked to be objects/arrays). */
 static lc_status max_id(const jp *p, const json_t *vocab, const json_t *added, int32_t *out) {
   long long mx = -1;
@@ -239,6 +243,14 @@ static lc_status max_id(const jp *p, const json_t *vocab, const json_t *added, i
     if (json_integer_value(id) > mx) mx = json_integer_value(id);
   }
   if (mx < 0) return jfail(p, LC_ERR_FORMAT, "model.vocab", "the vocabulary is empty");
+  /* The id tables hold every id up to the largest (9 bytes each): a tiny
+   * file naming id 2^31-3 would cost 19 GiB.  Real vocabularies are dense. */
+  const long long entries = (long long)json_object_size(vocab) + (long long)json_array_size(added);
+  if (mx + 1 > 2 * entries + TOK_MAX_ID_GAP)
+    return jfail(p, LC_ERR_FORMAT, "model.vocab",
+                 "the largest id %lld is past 2 x the %lld pieces + %d: layercast keeps a "
+                 "table of every id up to the largest, and refuses one mostly empty",
+                 mx, entries, TOK_MAX_ID_GAP);
   *out = (int32_t)mx;
   return LC_OK;
 }
