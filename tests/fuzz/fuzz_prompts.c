@@ -21,6 +21,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* What a list read with LC_OK holds: n >= 1 prompts, each with >= 1 ids
+ * >= 0 and n_answer >= 0 ids. */
+static void check_list(const lc_prompt_list *ps) {
+  FUZZ_CHECK(ps->n >= 1 && ps->v != NULL, "LC_OK with %d prompts", ps->n);
+  for (int32_t i = 0; i < ps->n; i++) {
+    const lc_prompt *p = &ps->v[i];
+    FUZZ_CHECK(p->n_tokens >= 1 && p->tokens != NULL, "prompt %d: %d tokens", i, p->n_tokens);
+    for (int32_t j = 0; j < p->n_tokens; j++)
+      FUZZ_CHECK(p->tokens[j] >= 0, "prompt %d token %d = %d", i, j, p->tokens[j]);
+    FUZZ_CHECK(p->n_answer >= 0 && (p->n_answer == 0 || p->answer != NULL), "prompt %d answer", i);
+  }
+}
+
 /* The text side, made once per process (freed at exit). */
 static lc_tokenizer *g_tok;
 static lc_chat_template *g_chat;
@@ -51,14 +64,7 @@ static void read_text(const char *path, int chat_prompts) {
     FUZZ_CHECK(ps.n == 0, "a failed read left n = %d", ps.n);
     return;
   }
-  FUZZ_CHECK(ps.n >= 1 && ps.v != NULL, "LC_OK with %d prompts", ps.n);
-  for (int32_t i = 0; i < ps.n; i++) {
-    const lc_prompt *p = &ps.v[i];
-    FUZZ_CHECK(p->n_tokens >= 1 && p->tokens != NULL, "prompt %d: %d tokens", i, p->n_tokens);
-    for (int32_t j = 0; j < p->n_tokens; j++)
-      FUZZ_CHECK(p->tokens[j] >= 0, "prompt %d token %d = %d", i, j, p->tokens[j]);
-    FUZZ_CHECK(p->n_answer >= 0 && (p->n_answer == 0 || p->answer != NULL), "prompt %d answer", i);
-  }
+  check_list(&ps);
   lc_prompt_list_free(&ps);
 }
 
@@ -76,14 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(ps.n == 0, "a failed read left n = %d", ps.n);
     return 0;
   }
-  FUZZ_CHECK(ps.n >= 1 && ps.v != NULL, "LC_OK with %d prompts", ps.n);
-  for (int32_t i = 0; i < ps.n; i++) {
-    const lc_prompt *p = &ps.v[i];
-    FUZZ_CHECK(p->n_tokens >= 1 && p->tokens != NULL, "prompt %d: %d tokens", i, p->n_tokens);
-    for (int32_t j = 0; j < p->n_tokens; j++)
-      FUZZ_CHECK(p->tokens[j] >= 0, "prompt %d token %d = %d", i, j, p->tokens[j]);
-    FUZZ_CHECK(p->n_answer >= 0 && (p->n_answer == 0 || p->answer != NULL), "prompt %d answer", i);
-  }
+  check_list(&ps);
   char h1[LC_HASH_HEX_LEN], h2[LC_HASH_HEX_LEN];
   FUZZ_CHECK(lc_prompt_list_hash(&ps, h1) == LC_OK, "hash: %s", lc_last_error(NULL));
   st = lc_prompt_list_write(&ps, path2);
