@@ -38,29 +38,8 @@ static void path_in(char *out, size_t n, const char *a, const char *b) {
   snprintf(out, n, "%s/%s", a, b);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  if (n) assert_int_equal(fwrite(data, 1, n, f), n);
-  assert_int_equal(fclose(f), 0);
-}
-
 static void write_text(const char *path, const char *text) {
-  write_bytes(path, text, strlen(text));
-}
-
-static void *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  long len = ftell(f);
-  assert_true(len >= 0);
-  assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-  void *p = lct_malloc((size_t)len + 1);
-  if (len) assert_int_equal(fread(p, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return p;
+  lct_write_file(path, text, strlen(text));
 }
 
 static char g_err[1024]; /* the message of the last expect_fail */
@@ -186,7 +165,7 @@ static void test_checkpoint_stories260k(void **state) {
   assert_shape(c, "model.norm.weight", 1, 64, 1);
 
   size_t n;
-  unsigned char *raw = read_all(path, &n);
+  unsigned char *raw = lct_read_file(path, &n);
   assert_int_equal(n, 1056540);
   const float *f = (const float *)(raw + 28);
   /* Offsets in floats: embed 32768, rms_att 320, wq 5*4096, wk 5*2048, wv,
@@ -330,7 +309,7 @@ static void test_checkpoint_llama2c_corrupt(void **state) {
                         "too large",
                         "vocab_size must be nonzero"};
   for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
-    write_bytes(path, hdrs[i], 28);
+    lct_write_file(path, hdrs[i], 28);
     expect_fail(path, LC_FORMAT_LLAMA2C, LC_ERR_FORMAT, "bad.bin", msgs[i], NULL);
   }
   /* consistent, but beyond what layercast runs: head_dim 258 > LC_MAX_HEAD_DIM */
@@ -339,17 +318,17 @@ static void test_checkpoint_llama2c_corrupt(void **state) {
   expect_fail(path, LC_FORMAT_AUTO, LC_ERR_UNSUPPORTED, "bad.bin", "head_dim 258 is not supported",
               "up to 256", NULL);
   /* too short for a header; missing file */
-  write_bytes(path, ok, 12);
+  lct_write_file(path, ok, 12);
   expect_fail(path, LC_FORMAT_LLAMA2C, LC_ERR_FORMAT, "28-byte header", NULL);
-  write_bytes(path, ok, 0);
+  lct_write_file(path, ok, 0);
   expect_fail(path, LC_FORMAT_LLAMA2C, LC_ERR_FORMAT, "found a file of 0 bytes", NULL);
   expect_fail(path, LC_FORMAT_AUTO, LC_ERR_FORMAT, "not a recognised checkpoint",
               "found 0 bytes, shorter than the header", NULL);
-  write_bytes(path, hdrs[4], 28); /* huge sizes: not taken for llama2.c */
+  lct_write_file(path, hdrs[4], 28); /* huge sizes: not taken for llama2.c */
   expect_fail(path, LC_FORMAT_AUTO, LC_ERR_FORMAT, "not a recognised checkpoint", "dim 1073741824",
               NULL);
   int32_t v1[7] = {0x616b3432, 1, 16, 24, 2, 4, 2};
-  write_bytes(path, v1, 28);
+  lct_write_file(path, v1, 28);
   expect_fail(path, LC_FORMAT_AUTO, LC_ERR_UNSUPPORTED, "export version 1", "legacy version 0",
               NULL);
   write_text(path, "#!/bin/sh\necho not a model at all\n");
@@ -418,7 +397,7 @@ static void edit_json_file(const char *path, json_edit fn, void *user) {
  * 2- and 4-byte tensor unaligned). */
 static void edit_st_header(const char *path, json_edit fn, void *user, int pad) {
   size_t len;
-  unsigned char *raw = read_all(path, &len);
+  unsigned char *raw = lct_read_file(path, &len);
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = (n << 8) | raw[i];
   json_error_t je;
@@ -437,7 +416,7 @@ static void edit_st_header(const char *path, json_edit fn, void *user, int pad) 
   memcpy(out + 8, text, hl);
   memset(out + 8 + hl, ' ', padded - hl);
   memcpy(out + 8 + padded, raw + 8 + n, len - 8 - n);
-  write_bytes(path, out, 8 + padded + (len - 8 - n));
+  lct_write_file(path, out, 8 + padded + (len - 8 - n));
   free(text);
   free(out);
   free(raw);
@@ -502,7 +481,7 @@ static void ed_config(json_t *r, void *user) {
 /* Size of a safetensors file's data section. */
 static uint64_t st_data_len(const char *path) {
   size_t len;
-  unsigned char *raw = read_all(path, &len);
+  unsigned char *raw = lct_read_file(path, &len);
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = (n << 8) | raw[i];
   free(raw);
@@ -519,8 +498,8 @@ static void append_zeros(const char *path, size_t n) {
 
 static void copy_file(const char *from, const char *to) {
   size_t n;
-  void *p = read_all(from, &n);
-  write_bytes(to, p, n);
+  void *p = lct_read_file(from, &n);
+  lct_write_file(to, p, n);
   free(p);
 }
 
@@ -953,36 +932,36 @@ static void test_checkpoint_hf_safetensors_corrupt(void **state) {
   synth_small(dir, LC_ARCH_LLAMA, 0, 1, LC_DTYPE_F32);
   copy_file(st, good);
   size_t len;
-  unsigned char *raw = read_all(good, &len);
+  unsigned char *raw = lct_read_file(good, &len);
   uint64_t hl = 0;
   for (int i = 7; i >= 0; i--) hl = (hl << 8) | raw[i];
   uint64_t data_len = len - 8 - hl;
 
   /* truncated by 2 bytes: the last tensor runs past the data */
-  write_bytes(st, raw, len - 2);
+  lct_write_file(st, raw, len - 2);
   expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "model.safetensors", "lm_head.weight",
               "run past the data section", NULL);
   /* truncated inside the header */
-  write_bytes(st, raw, 40);
+  lct_write_file(st, raw, 40);
   expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "header length", "runs past the end of the file",
               NULL);
-  write_bytes(st, raw, 5);
+  lct_write_file(st, raw, 5);
   expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "8-byte header length; found a file of 5 bytes",
               NULL);
   /* header length field lies: huge, and past the file */
   unsigned char *cp = lct_malloc(len);
   memcpy(cp, raw, len);
   memset(cp, 0xFF, 8);
-  write_bytes(st, cp, len);
+  lct_write_file(st, cp, len);
   expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "header length 18446744073709551615", NULL);
   /* invalid JSON inside the header */
   memcpy(cp, raw, len);
   cp[8 + 1] = '#'; /* {"__metadata__" becomes {#__metadata__" */
-  write_bytes(st, cp, len);
+  lct_write_file(st, cp, len);
   expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "invalid JSON header at line 1, column", NULL);
   memcpy(cp, raw, len);
   cp[8] = '[';
-  write_bytes(st, cp, len);
+  lct_write_file(st, cp, len);
   expect_fail(dir, LC_FORMAT_AUTO, LC_ERR_FORMAT, "invalid JSON header", NULL);
   free(cp);
 

@@ -103,27 +103,6 @@ static void path_in(char *out, size_t n, const char *a, const char *b) {
   snprintf(out, n, "%s/%s", a, b);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  if (n) assert_int_equal(fwrite(data, 1, n, f), n);
-  assert_int_equal(fclose(f), 0);
-}
-
-static unsigned char *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  assert_int_equal(fseek(f, 0, SEEK_END), 0);
-  long len = ftell(f);
-  assert_true(len >= 0);
-  assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-  unsigned char *p = lct_malloc((size_t)len + 1);
-  if (len) assert_int_equal(fread(p, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return p;
-}
-
 /* Grows (sparsely) or cuts a file to `size` bytes. */
 static void set_size(const char *path, uint64_t size) {
   int fd = open(path, O_WRONLY);
@@ -190,7 +169,7 @@ static void write_config(const char *path, const json_t *base, const char *const
       assert_non_null(text);
       char *raw = lct_malloc(strlen(text) + strlen(spec) + strlen(v) + 16);
       sprintf(raw, "{\"%s\": %s, %s", spec, v, text + 1);
-      write_bytes(path, raw, strlen(raw));
+      lct_write_file(path, raw, strlen(raw));
       free(raw);
       free(text);
       json_decref(r);
@@ -362,7 +341,7 @@ static void st_write(const char *path, const char *text, const unsigned char *da
   memcpy(out + 8, text, hl);
   memset(out + 8 + hl, ' ', padded - hl);
   if (data_len) memcpy(out + 8 + padded, data, data_len);
-  write_bytes(path, out, 8 + padded + data_len);
+  lct_write_file(path, out, 8 + padded + data_len);
   free(out);
 }
 
@@ -403,7 +382,7 @@ static void test_hostile_safetensors(void **state) {
   char good_hash[LC_HASH_HEX_LEN];
   check_case("the tiny model", try_load(dir, 0, msg, sizeof msg, good_hash), LC_OK, msg, NULL);
   size_t len;
-  unsigned char *raw = read_all(st_path, &len);
+  unsigned char *raw = lct_read_file(st_path, &len);
   uint64_t hl;
   json_t *h = st_header(raw, &hl);
   const unsigned char *data = raw + 8 + hl;
@@ -467,7 +446,7 @@ static void test_hostile_safetensors(void **state) {
     unsigned char *cp = lct_malloc(len);
     memcpy(cp, raw, len);
     for (int b = 0; b < 8; b++) cp[b] = (unsigned char)(lens[i] >> (8 * b));
-    write_bytes(st_path, cp, len);
+    lct_write_file(st_path, cp, len);
     free(cp);
     char what[96];
     snprintf(what, sizeof what, "safetensors header length %llu", (unsigned long long)lens[i]);
@@ -536,7 +515,7 @@ static void test_hostile_llama2c(void **state) {
       unsigned char file[28 + 4096];
       memset(file, 0, sizeof file);
       memcpy(file, h, 28);
-      write_bytes(path, file, sizeof file);
+      lct_write_file(path, file, sizeof file);
       char what[96];
       snprintf(what, sizeof what, "llama2.c %s = %d", names[f], (int)values[v]);
       lc_status st = try_load(path, 0, msg, sizeof msg, NULL);
@@ -554,7 +533,7 @@ static void test_hostile_llama2c(void **state) {
       {1 << 30, 16, 1, 1 << 29, 1 << 29, -INT32_MAX, INT32_MAX},
   };
   for (size_t i = 0; i < sizeof overflow / sizeof overflow[0]; i++) {
-    write_bytes(path, overflow[i], 28);
+    lct_write_file(path, overflow[i], 28);
     char what[64];
     snprintf(what, sizeof what, "llama2.c overflowing header %zu", i);
     check_case(what, try_load(path, 0, msg, sizeof msg, NULL), LC_ERR_FORMAT, msg, "too large");
@@ -565,7 +544,7 @@ static void test_hostile_llama2c(void **state) {
   {
     const int32_t h[7] = {2, 2, 1, 1, 1, 4, 1 << 29};
     const int64_t floats = 4 * 2 + 1 * (2 + 4 + 4 + 4 + 4 + 2 + 3 * 4) + 2 + (int64_t)h[6] * 2;
-    write_bytes(path, h, 28);
+    lct_write_file(path, h, 28);
     set_size(path, 28 + (uint64_t)floats * 4);
     check_case("llama2.c 4 GiB file of 2^29 positions", try_load(path, 0, msg, sizeof msg, NULL),
                LC_ERR_OVERFLOW, msg, "max_seq_len");
@@ -985,7 +964,7 @@ static void test_hostile_tokenizer(void **state) {
     snprintf(js, sizeof js,
              "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": %s}, \"merges\": []}}",
              ids_[i]);
-    write_bytes(tpath, js, strlen(js));
+    lct_write_file(tpath, js, strlen(js));
     lc_tokenizer *sp = (lc_tokenizer *)0x1;
     lc_status st = lc_tokenizer_load(tdir, &sp);
     char what[96];

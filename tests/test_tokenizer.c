@@ -49,17 +49,10 @@ static void path_in(char *out, size_t n, const char *name) {
   snprintf(out, n, "%s/%s", g_dir, name);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  assert_non_null(f);
-  if (n) assert_int_equal(fwrite(data, 1, n, f), n);
-  assert_int_equal(fclose(f), 0);
-}
-
 static void write_json(const char *path, json_t *j) {
   char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
   assert_non_null(s);
-  write_bytes(path, s, strlen(s));
+  lct_write_file(path, s, strlen(s));
   free(s);
 }
 
@@ -620,7 +613,7 @@ static void test_tokenizer_llama2c_known(void **state) {
   path_in(path, sizeof path, "tokenizer.bin");
   size_t n;
   unsigned char *img = l2c_image(&n);
-  write_bytes(path, img, n);
+  lct_write_file(path, img, n);
   free(img);
   lc_tokenizer *t = load_ok(path);
   lc_tokenizer_info ti;
@@ -667,7 +660,7 @@ static void test_tokenizer_llama2c_empty_pieces(void **state) {
     memcpy(img + 4 + 8 * i, &zero, 4); /* score 0.0f */
     memcpy(img + 8 + 8 * i, &zero, 4); /* length 0 */
   }
-  write_bytes(path, img, sizeof img);
+  lct_write_file(path, img, sizeof img);
   lc_tokenizer *t = load_ok(path);
   int32_t *ids = NULL, n = -1;
   lc_status st = lc_tokenizer_encode(t, "ab c", 4, 0, &ids, &n);
@@ -702,7 +695,7 @@ static void test_tokenizer_llama2c_corrupt(void **state) {
   lct_rng r = lct_rng_new(11);
   for (int trial = 0; trial < 120; trial++) {
     const size_t cut = trial < 12 ? (size_t)trial : (size_t)lct_range(&r, 0, (int64_t)n - 1);
-    write_bytes(path, img, cut);
+    lct_write_file(path, img, cut);
     if (boundary[cut]) {
       lc_tokenizer *t = load_ok(path);
       lc_tokenizer_free(t);
@@ -717,7 +710,7 @@ static void test_tokenizer_llama2c_corrupt(void **state) {
     unsigned char *c = lct_malloc(n);
     memcpy(c, img, n);
     memcpy(c + 4 + 4, &bad_len[i], 4); /* token 0's length */
-    write_bytes(path, c, n);
+    lct_write_file(path, c, n);
     load_fails(path, LC_ERR_FORMAT, "length");
     free(c);
   }
@@ -726,7 +719,7 @@ static void test_tokenizer_llama2c_corrupt(void **state) {
     unsigned char *c = lct_malloc(n);
     memcpy(c, img, n);
     memcpy(c, &bad_max[i], 4);
-    write_bytes(path, c, n);
+    lct_write_file(path, c, n);
     load_fails(path, LC_ERR_FORMAT, "max_token_length");
     free(c);
   }
@@ -756,7 +749,7 @@ static void test_tokenizer_json_malformed(void **state) {
   lct_rng r = lct_rng_new(5);
   for (int trial = 0; trial < 60; trial++) {
     const size_t cut = trial < 4 ? (size_t)trial + 1 : (size_t)lct_range(&r, 1, (int64_t)len - 1);
-    write_bytes(path, text, cut);
+    lct_write_file(path, text, cut);
     load_fails(path, LC_ERR_FORMAT, cut == 0 ? NULL : "not valid JSON");
   }
   free(text);
@@ -830,7 +823,7 @@ static void test_tokenizer_json_fuzz(void **state) {
       static const char alphabet[] = "{}[]\":,0123456789-abc \\u\xC3";
       c[lct_range(&r, 0, (int64_t)len - 1)] = alphabet[lct_range(&r, 0, sizeof alphabet - 2)];
     }
-    write_bytes(path, c, len);
+    lct_write_file(path, c, len);
     free(c);
     lc_tokenizer *t = NULL;
     lc_status st = lc_tokenizer_load(path, &t);
@@ -932,7 +925,7 @@ static void test_tokenizer_round_trip_random(void **state) {
   path_in(path, sizeof path, "tokenizer.bin");
   size_t n;
   unsigned char *img = l2c_image(&n);
-  write_bytes(path, img, n);
+  lct_write_file(path, img, n);
   free(img);
   lc_tokenizer *tk[4] = {bl_load((bl_opts){1, 0, 0, 0}, "bl.json"), spm_load(0, "spm.json"),
                          load_ok(path), bl_load((bl_opts){0, 1, 1, 0}, "nfc.json")};
@@ -976,7 +969,7 @@ static void test_tokenizer_detokenizer_stream(void **state) {
   path_in(path, sizeof path, "tokenizer.bin");
   size_t n;
   unsigned char *img = l2c_image(&n);
-  write_bytes(path, img, n);
+  lct_write_file(path, img, n);
   free(img);
   lc_tokenizer *tk[3] = {bl_load((bl_opts){1, 1, 1, 0}, "bl.json"), spm_load(0, "spm.json"),
                          load_ok(path)};
@@ -1071,7 +1064,7 @@ static void test_tokenizer_config(void **state) {
       " \"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
       " {\"name\": \"default\", \"template\": \"{{ messages }}\"}]}";
   path_in(path, sizeof path, "tokenizer_config.json");
-  write_bytes(path, cfg, strlen(cfg));
+  lct_write_file(path, cfg, strlen(cfg));
   lc_tokenizer *t = load_ok(g_dir);
   lc_tokenizer_info ti;
   assert_int_equal(lc_tokenizer_get_info(t, &ti), LC_OK);
@@ -1089,14 +1082,14 @@ static void test_tokenizer_config(void **state) {
       "{\"add_bos_token\": true, \"add_eos_token\": true, \"bos_token\": \"<|bos|>\","
       " \"eos_token\": \"<|eot|>\", \"chat_template\": \"plain\"}";
   path_in(path, sizeof path, "tokenizer_config.json");
-  write_bytes(path, cfg2, strlen(cfg2));
+  lct_write_file(path, cfg2, strlen(cfg2));
   t = load_ok(g_dir);
   EXPECT_IDS(t, "hello", LC_ENCODE_ADD_SPECIAL, BL_BOS, 260, BL_EOT);
   assert_string_equal(lc_tokenizer_chat_template(t), "plain");
   lc_tokenizer_free(t);
   /* a malformed config is an error, not ignored */
   path_in(path, sizeof path, "tokenizer_config.json");
-  write_bytes(path, "{\"add_bos_token\": tru", 21);
+  lct_write_file(path, "{\"add_bos_token\": tru", 21);
   load_fails(g_dir, LC_ERR_FORMAT, "tokenizer_config.json");
   /* a directory with tokenizer.bin only: llama2.c */
   remove(path);
@@ -1106,7 +1099,7 @@ static void test_tokenizer_config(void **state) {
   size_t n;
   unsigned char *img = l2c_image(&n);
   path_in(path, sizeof path, "tokenizer.bin");
-  write_bytes(path, img, n);
+  lct_write_file(path, img, n);
   free(img);
   t = load_ok(g_dir);
   assert_int_equal(lc_tokenizer_get_info(t, &ti), LC_OK);
@@ -1123,7 +1116,7 @@ static void test_tokenizer_load_errors(void **state) {
   load_fails("/nonexistent/tokenizer.json", LC_ERR_NOT_FOUND, "does not exist");
   char path[512];
   path_in(path, sizeof path, "empty.bin");
-  write_bytes(path, "", 0);
+  lct_write_file(path, "", 0);
   load_fails(path, LC_ERR_FORMAT, "shorter");
   lc_tokenizer_free(NULL);
   assert_string_equal(lc_tokenizer_type_name(LC_TOKENIZER_SPM_BPE), "sentencepiece-bpe");

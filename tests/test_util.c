@@ -336,3 +336,24 @@ uint64_t lct_mix64(uint64_t z) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
+
+void lct_write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) fail_msg("cannot write %s", path);
+  if (n && fwrite(data, 1, n, f) != n) fail_msg("writing %s failed", path);
+  if (fclose(f) != 0) fail_msg("writing %s failed", path);
+}
+
+unsigned char *lct_read_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("cannot read %s", path);
+  long len = -1;
+  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+  if (len < 0 || fseek(f, 0, SEEK_SET) != 0) fail_msg("cannot size %s", path);
+  unsigned char *p = lct_malloc((size_t)len + 1);
+  if (len && fread(p, 1, (size_t)len, f) != (size_t)len) fail_msg("reading %s failed", path);
+  fclose(f);
+  p[len] = 0;
+  *n = (size_t)len;
+  return p;
+}

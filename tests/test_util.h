@@ -88,6 +88,11 @@ void lct_synth_tiny_vocab(const char *dir, uint64_t seed, lc_dtype dtype, int32_
                           int32_t max_seq, int32_t vocab);
 /* Removes dir and everything below it (no-op for NULL or ""); 0 on success. */
 int lct_tmpdir_remove(const char *dir);
+/* Writes n bytes to path (replacing it); fails the test on an I/O error. */
+void lct_write_file(const char *path, const void *data, size_t n);
+/* The whole file, NUL-terminated (lct_malloc'ed, free()), its size in *n;
+ * fails the test when it cannot be read. */
+unsigned char *lct_read_file(const char *path, size_t *n);
 
 /* ---- reports --------------------------------------------------------------*/
 /* memcmp-equal, or fail printing the first differing index with both values,
