@@ -196,22 +196,22 @@ static lc_status load(const wf *w, const char *path, lc_context **ctx, lc_model 
   return st;
 }
 
-static lc_status wf_load_hf(const wf *w) {
+/* A context and the model at path, then both freed. */
+static lc_status load_and_free(const wf *w, const char *path) {
   lc_context *ctx;
   lc_model *m;
-  lc_status st = load(w, g_model, &ctx, &m);
+  lc_status st = load(w, path, &ctx, &m);
   lc_model_free(m);
   lc_context_free(ctx);
   return st;
 }
 
+static lc_status wf_load_hf(const wf *w) {
+  return load_and_free(w, g_model);
+}
+
 static lc_status wf_load_llama2c(const wf *w) {
-  lc_context *ctx;
-  lc_model *m;
-  lc_status st = load(w, g_l2c, &ctx, &m);
-  lc_model_free(m);
-  lc_context_free(ctx);
-  return st;
+  return load_and_free(w, g_l2c);
 }
 
 /* Context, load, session, then generate two sequences (one joining late)
