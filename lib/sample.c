@@ -28,6 +28,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 #include <xxhash.h>
 
 #include "cast/lc_canon.h"
@@ -215,12 +218,81 @@ static inline float weight(float l, float lmax, float t) {
 #endif
 
 /* sum over the non-NaN logits of weight(l, lmax, 1), in index order, in double */
-LC_SAMPLE_CLONES static double weight_sum(const float *logits, int32_t vocab, float lmax) {
+LC_SAMPLE_CLONES static double weight_sum_scalar(const float *logits, int32_t vocab, float lmax) {
   double sum = 0.0;
   for (int32_t i = 0; i < vocab; i++) {
     if (!lc_f32_isnan(logits[i])) sum += (double)weight(logits[i], lmax, 1.0f);
   }
   return sum;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LC_SAMPLE_AVX2 1
+/* The same sum with the weights computed 8 at a time (AVX2 + FMA), then
+ * added in index order in double as above.  Every step is lc_expf's, on the
+ * same operands, each rounded once (vfnmadd/vfmadd are fmaf, vroundps to
+ * nearest is rintf, the two scalings are two multiplies), so the weights
+ * and the sum are bitwise those of weight_sum_scalar (tests/test_sample.c
+ * checks it).  x = l - lmax <= 0 for every non-NaN l, so only lc_expf's
+ * lower cut (x < -104: 0) applies; l == lmax gives 1; a NaN l is computed
+ * as x = 0 and left out of the sum.  The sum dominated a record of a
+ * 150k-word vocabulary (sweeps ranked 32 rows of them per step). */
+__attribute__((target("avx2,fma"))) static double weight_sum_avx2(const float *logits,
+                                                                  int32_t vocab, float lmax) {
+  enum { BLOCK = 1024 };
+  float w[BLOCK];
+  double sum = 0.0;
+  const __m256 vmax = _mm256_set1_ps(lmax), zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  const __m256 lo_cut = _mm256_set1_ps(LC_EXP_MIN_ARG);
+  for (int32_t b0 = 0; b0 < vocab; b0 += BLOCK) {
+    const int32_t nb = vocab - b0 < BLOCK ? vocab - b0 : BLOCK;
+    int32_t j = 0;
+    for (; j + 8 <= nb; j += 8) {
+      const __m256 l = _mm256_loadu_ps(logits + b0 + j);
+      const __m256 is_nan = _mm256_cmp_ps(l, l, _CMP_UNORD_Q);
+      const __m256 is_max = _mm256_cmp_ps(l, vmax, _CMP_EQ_OQ);
+      __m256 x = _mm256_blendv_ps(_mm256_sub_ps(l, vmax), zero, is_nan);
+      const __m256 below = _mm256_cmp_ps(x, lo_cut, _CMP_LT_OQ);
+      x = _mm256_blendv_ps(x, lo_cut, below); /* any finite value: the lane gives 0 */
+      const __m256 nf = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LC_EXP_LOG2E)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LC_EXP_LN2_HI), x);
+      r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(LC_EXP_LN2_LO), r);
+      __m256 p = _mm256_set1_ps(0x1.a01a02p-13f);
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.6c16c2p-10f));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.111112p-7f));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.555556p-5f));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0x1.555556p-3f));
+      p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+      p = _mm256_fmadd_ps(p, r, one);
+      p = _mm256_fmadd_ps(p, r, one);
+      const __m256i n = _mm256_cvtps_epi32(nf); /* nf is integral: exact */
+      /* n / 2 rounded toward zero, as C's division */
+      const __m256i n1 = _mm256_srai_epi32(_mm256_add_epi32(n, _mm256_srli_epi32(n, 31)), 1);
+      const __m256i n2 = _mm256_sub_epi32(n, n1);
+      const __m256i bias = _mm256_set1_epi32(127);
+      const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+      const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+      __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+      y = _mm256_blendv_ps(y, zero, below);
+      y = _mm256_blendv_ps(y, one, is_max);
+      _mm256_storeu_ps(w + j, y);
+    }
+    for (; j < nb; j++)
+      w[j] = lc_f32_isnan(logits[b0 + j]) ? 0.0f : weight(logits[b0 + j], lmax, 1.0f);
+    for (int32_t k = 0; k < nb; k++)
+      if (!lc_f32_isnan(logits[b0 + k])) sum += (double)w[k];
+  }
+  return sum;
+}
+#endif
+
+static double weight_sum(const float *logits, int32_t vocab, float lmax) {
+#ifdef LC_SAMPLE_AVX2
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return weight_sum_avx2(logits, vocab, lmax);
+#endif
+  return weight_sum_scalar(logits, vocab, lmax);
 }
 
 /* Fills the record's distribution fields from the first candidates (m of

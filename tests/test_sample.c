@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cast/lc_canon.h"
 #include "cast/lc_cast.h"
 #include "layercast_model.h"
 #include "lib/sample_internal.h"
@@ -444,6 +445,70 @@ static void test_sample_invalid_params(void **state) {
   assert_true(d.temperature == 0.0f && d.top_k == 0 && d.top_p == 1.0f && d.seed == 0);
 }
 
+/* top1_prob is bitwise 1 / (the sum over the non-NaN logits, in index
+ * order, in double, of lc_expf(l - lmax), or 1 where l == lmax): the
+ * library computes the weights 8 at a time where the CPU has AVX2 and FMA,
+ * and must give this scalar definition's bits.  Rows of many kinds and
+ * lengths (not multiples of 8, past the 1024-weight blocks). */
+static double ref_weight_sum(const float *l, int32_t n, float lmax) {
+  double s = 0.0;
+  for (int32_t i = 0; i < n; i++) {
+    if (isnan(l[i])) continue;
+    s += (double)(l[i] == lmax ? 1.0f : lc_expf(l[i] - lmax));
+  }
+  return s;
+}
+
+static void test_sample_top1_prob_bits(void **state) {
+  (void)state;
+  lct_rng rg = lct_rng_new(77);
+  const lc_sampler_params greedy = params(0.0f, 0, 1.0f, 0);
+  const int32_t lens[] = {1, 7, 8, 9, 31, 1023, 1024, 1025, 3000, 151936};
+  int rows = 0;
+  for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+    const int32_t n = lens[li];
+    float *x = lct_malloc((size_t)n * sizeof *x);
+    for (int kind = 0; kind < 6; kind++) {
+      for (int32_t i = 0; i < n; i++) {
+        switch (kind) {
+          case 0:
+            x[i] = lct_normalf(&rg) * 3.0f;
+            break; /* logits */
+          case 1:
+            x[i] = lct_uniformf(&rg, -200.0f, 0.0f);
+            break; /* past the cut */
+          case 2:
+            x[i] = lct_any_finite(&rg);
+            break; /* any finite */
+          case 3:
+            x[i] = lct_any_bits(&rg);
+            break; /* NaN and Inf too */
+          case 4:
+            x[i] = (float)lct_range(&rg, -3, 3);
+            break; /* ties with the max */
+          default:
+            x[i] = lct_uniformf(&rg, -104.5f, -103.5f);
+            break; /* around -104 */
+        }
+      }
+      if (kind == 5 && n > 1) x[n / 2] = 0.0f;
+      lc_token_record r = sample_ok(x, n, &greedy, 0, 0);
+      float lmax = -INFINITY;
+      int any = 0;
+      for (int32_t i = 0; i < n; i++)
+        if (!isnan(x[i])) any = 1, lmax = x[i] > lmax ? x[i] : lmax;
+      if (!any) continue;
+      const float want = (float)(1.0 / ref_weight_sum(x, n, lmax));
+      if (lc_f32_bits(r.top1_prob) != lc_f32_bits(want))
+        fail_msg("vocab %d kind %d: top1_prob %a, the scalar definition %a", (int)n, kind,
+                 (double)r.top1_prob, (double)want);
+      rows++;
+    }
+    free(x);
+  }
+  printf("top1_prob: %d rows bitwise equal to the scalar definition\n", rows);
+}
+
 /* A 128K vocabulary: time per call of greedy, top_k 40 and full-sort
  * sampling (printed; the sampler runs once per token per sequence). */
 static void test_sample_large_vocab_timing(void **state) {
@@ -480,6 +545,7 @@ int main(void) {
       cmocka_unit_test(test_sample_record_fields),
       cmocka_unit_test(test_sample_reproducible),
       cmocka_unit_test(test_sample_invalid_params),
+      cmocka_unit_test(test_sample_top1_prob_bits),
       cmocka_unit_test(test_sample_large_vocab_timing),
   };
   return LCT_RUN(tests);
