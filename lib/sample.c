@@ -130,20 +130,64 @@ static int cand_before(lc_cand a, lc_cand b) {
 /* The first min(n, candidates) candidates into out[], in order; returns how
  * many.  Logits are scanned in index order, so an equal key arriving later
  * has the higher index and goes after the ones already held. */
-static int32_t select_first(const float *logits, int32_t vocab, int32_t n, lc_cand *out) {
-  int32_t m = 0;
-  for (int32_t i = 0; i < vocab; i++) {
-    if (lc_f32_isnan(logits[i])) continue;
-    lc_cand c = {lc_sample_order_key(logits[i]), i};
-    if (m == n && !cand_before(c, out[m - 1])) continue;
-    int32_t j = (m < n) ? m++ : m - 1; /* the slot freed: the end, or the last */
-    while (j > 0 && cand_before(c, out[j - 1])) {
-      out[j] = out[j - 1];
-      j--;
-    }
-    out[j] = c;
+static inline void select_step(const float *logits, int32_t i, int32_t n, lc_cand *out,
+                               int32_t *m) {
+  if (lc_f32_isnan(logits[i])) return;
+  lc_cand c = {lc_sample_order_key(logits[i]), i};
+  if (*m == n && !cand_before(c, out[*m - 1])) return;
+  int32_t j = (*m < n) ? (*m)++ : *m - 1; /* the slot freed: the end, or the last */
+  while (j > 0 && cand_before(c, out[j - 1])) {
+    out[j] = out[j - 1];
+    j--;
   }
+  out[j] = c;
+}
+
+static int32_t select_first_scalar(const float *logits, int32_t vocab, int32_t n, lc_cand *out) {
+  int32_t m = 0;
+  for (int32_t i = 0; i < vocab; i++) select_step(logits, i, n, out, &m);
   return m;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* The same selection, 8 logits at a time: once out holds n candidates, a
+ * later logit enters only when its key is below the last one's (an equal
+ * key comes later in index order, so after it); a block of 8 none of whose
+ * keys is below is skipped, any other block goes through select_step lane
+ * by lane.  NaN lanes get the key 0xFFFFFFFF, above every other key. */
+__attribute__((target("avx2"))) static int32_t select_first_avx2(const float *logits, int32_t vocab,
+                                                                 int32_t n, lc_cand *out) {
+  int32_t m = 0, i = 0;
+  for (; i < vocab && m < n; i++) select_step(logits, i, n, out, &m);
+  const __m256i flip = _mm256_set1_epi32((int)0x80000000u);
+  const __m256i low31 = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256 zero = _mm256_setzero_ps();
+  for (; i + 8 <= vocab; i += 8) {
+    const __m256 l = _mm256_loadu_ps(logits + i);
+    /* lc_sample_order_key: -0 as +0; negative keeps its bits, positive
+     * has them inverted below the sign */
+    const __m256i u =
+        _mm256_castps_si256(_mm256_blendv_ps(l, zero, _mm256_cmp_ps(l, zero, _CMP_EQ_OQ)));
+    const __m256i neg = _mm256_srai_epi32(u, 31);
+    __m256i key = _mm256_blendv_epi8(_mm256_andnot_si256(u, low31), u, neg);
+    key = _mm256_or_si256(key, _mm256_castps_si256(_mm256_cmp_ps(l, l, _CMP_UNORD_Q)));
+    const __m256i thr = _mm256_set1_epi32((int)out[m - 1].key);
+    /* unsigned key < thr as a signed compare of both with the top bit flipped */
+    const __m256i below =
+        _mm256_cmpgt_epi32(_mm256_xor_si256(thr, flip), _mm256_xor_si256(key, flip));
+    if (!_mm256_movemask_epi8(below)) continue;
+    for (int32_t k = 0; k < 8; k++) select_step(logits, i + k, n, out, &m);
+  }
+  for (; i < vocab; i++) select_step(logits, i, n, out, &m);
+  return m;
+}
+#endif
+
+static int32_t select_first(const float *logits, int32_t vocab, int32_t n, lc_cand *out) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (n >= 1 && __builtin_cpu_supports("avx2")) return select_first_avx2(logits, vocab, n, out);
+#endif
+  return select_first_scalar(logits, vocab, n, out);
 }
 
 int32_t lc_sample_greedy(const float *logits, int32_t vocab) {
