@@ -134,8 +134,11 @@ typedef enum lc_alloc_kind {
  * still comes from the C library or the CUDA runtime: the hook decides and
  * observes, it does not provide.  Not seen: what OpenBLAS, jansson, PCRE2,
  * utf8proc, the C library (getline, open_memstream, stdio buffers) and the
- * CUDA runtime allocate inside themselves; a program that fails jansson's
- * allocations (json_set_alloc_funcs) gets LC_ERR_OUT_OF_MEMORY there too.
+ * CUDA runtime allocate inside themselves.  A program that fails jansson's
+ * allocations (json_set_alloc_funcs) gets LC_ERR_OUT_OF_MEMORY where jansson
+ * reports the failure; jansson 2.14 reports some as syntax errors
+ * (LC_ERR_FORMAT) and is not safe under allocation failure
+ * (docs/reliability.md).
  *
  * What a failed call leaves behind, whichever allocation failed: every
  * object it was building is freed; its out-pointers are NULL (or 0); the
