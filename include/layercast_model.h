@@ -178,7 +178,9 @@ typedef struct lc_session_params {
 LC_API void lc_session_params_default(lc_session_params *p);
 
 /* LC_ERR_INVALID_ARGUMENT, LC_ERR_SHAPE (bad sizes, max_len past the RoPE
- * table), LC_ERR_OVERFLOW, LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA. */
+ * table), LC_ERR_OVERFLOW (a KV cache of more than 2^40 bytes over all
+ * layers, K and V; a temporary past one op's limits), LC_ERR_OUT_OF_MEMORY,
+ * LC_ERR_CUDA. */
 LC_API lc_status lc_session_create(lc_model *m, const lc_session_params *p, lc_session **out);
 LC_API void lc_session_free(lc_session *s); /* NULL is accepted */
 

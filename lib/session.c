@@ -117,6 +117,11 @@ static lc_status create(lc_session *s) {
   /* KV caches: [n_slots * max_len][kvd] per layer, K and V */
   size_t cache_bytes;
   LC_TRY(lc_check_bytes(ctx, (int64_t)p->n_slots * p->max_len, kvd, 4, fn, &cache_bytes));
+  if (L > 0 && cache_bytes > (size_t)LC_MAX_BYTES / (size_t)(2 * L))
+    return LC_FAIL(ctx, LC_ERR_OVERFLOW,
+                   "%s: the KV cache of %d slots x %d positions, K and V in %lld layers, is "
+                   "%zu bytes per buffer, more than 2^40 bytes in all",
+                   fn, (int)p->n_slots, (int)p->max_len, (long long)L, cache_bytes);
   s->k_cache = lc_calloc((size_t)L, sizeof *s->k_cache);
   s->v_cache = lc_calloc((size_t)L, sizeof *s->v_cache);
   if (!s->k_cache || !s->v_cache)

@@ -603,6 +603,8 @@ static void test_hostile_session(void **state) {
       {INT32_MAX, 0, 0, LC_ERR_OVERFLOW, "2^40", 0}, /* 2^31 slots x 64 x 16 x 4 = 2^43 */
       {INT32_MAX, 64, INT32_MAX, LC_ERR_OVERFLOW, "2^40", 0},
       {1 << 29, 64, 0, LC_ERR_OVERFLOW, "2^40", 0},
+      /* 2^39 bytes per buffer, 2^41 over 2 layers of K and V */
+      {1 << 27, 64, 0, LC_ERR_OVERFLOW, "more than 2^40 bytes in all", 0},
       {INT32_MIN, 0, 0, LC_ERR_SHAPE, "n_slots", 0},
       {-1, 0, 0, LC_ERR_SHAPE, "n_slots", 0},
       {1, INT32_MAX, 0, LC_ERR_SHAPE, "max_len = 2147483647", 0},
