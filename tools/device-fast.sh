@@ -12,7 +12,9 @@
 #   Qwen3-shaped model); 7. bench_model (decode tokens/s, Llama-3-8B layer
 #   shapes, --layers N); 8. a sweep on that model; 9. the rest of the GPU suite.
 #   tools/device-fast.sh [--layers N]     (default 8; 32 needs ~15 GB in /tmp)
-# It takes about 9 minutes on an H100 (a call's limit is 10).
+# On an H100 on 2026-12-07 it ran past a call's 10-minute limit in its last step
+# (the CUDA allocation walk); a TERM makes it pack its logs before it stops
+# (not tried on the device yet).
 # Carry: .device (tools/stage-device.sh) and .cache/tokenizers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
