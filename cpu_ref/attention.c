@@ -53,22 +53,12 @@ static attn_strides strides_of(const lc_attn_shape *sh) {
   return s;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-/* compiled twice, dispatched at load time: on x86-64-v3 fmaf (in the dot
- * products, the weighted sum and lc_expf) is one vfmadd instead of a libm
- * call; fmaf is exactly rounded either way, so both clones give the same
- * bits (as in cpu_ref/matmul.c) */
-#define LC_ATTN_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define LC_ATTN_CLONES
-#endif
-
 /* The partition of keys [j0, j1) for one query: its max m_b, l_b and o_b
  * (head_dim floats at ob).  k, v point at position 0 of the slot (at the
  * query's kv head); consecutive positions are `kstride` floats apart. */
-LC_ATTN_CLONES static void partition_strict(const float *q, const float *k, const float *v,
-                                            int64_t kstride, int64_t j0, int64_t j1, int64_t hd,
-                                            float scale, float *mb_out, float *lb_out, float *ob) {
+LC_CPU_CLONES static void partition_strict(const float *q, const float *k, const float *v,
+                                           int64_t kstride, int64_t j0, int64_t j1, int64_t hd,
+                                           float scale, float *mb_out, float *lb_out, float *ob) {
   float s[LC_ATTN_PARTITION];
   /* scores and the partition max */
   const int64_t n = j1 - j0;
@@ -96,9 +86,9 @@ LC_ATTN_CLONES static void partition_strict(const float *q, const float *k, cons
 
 /* One query (head_dim floats at q) against keys/values 0..t; canonical order
  * v1; writes head_dim floats at out. */
-LC_ATTN_CLONES static void attend_strict(const float *q, const float *k, const float *v,
-                                         int64_t kstride, int64_t t, int64_t hd, float scale,
-                                         float *out) {
+LC_CPU_CLONES static void attend_strict(const float *q, const float *k, const float *v,
+                                        int64_t kstride, int64_t t, int64_t hd, float scale,
+                                        float *out) {
   float o[LC_MAX_HEAD_DIM], ob[LC_MAX_HEAD_DIM];
   float m, l;
   /* partition 0 starts the running (m, l, o) */

@@ -22,6 +22,17 @@
 
 #include "layercast.h"
 
+/* A strict kernel compiled twice and dispatched at load time (GCC on
+ * x86-64): on x86-64-v3 fmaf (in dot products, lc_expf, lc_logf) is one
+ * vfmadd instead of a libm call.  fmaf is exactly rounded either way and
+ * the build never contracts (-ffp-contract=off), so both clones give the
+ * same bits. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define LC_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define LC_CPU_CLONES
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -66,14 +66,14 @@ static inline float canon_reduce(const float *v, int64_t n, lane_term term, floa
   return lc_cpu_canon_butterfly(acc);
 }
 
-float lc_cpu_canon_sum(const float *v, int64_t n) {
+LC_CPU_CLONES float lc_cpu_canon_sum(const float *v, int64_t n) {
   return canon_reduce(v, n, TERM_VALUE, 0.0f);
 }
 
-float lc_cpu_canon_sumsq(const float *v, int64_t n) {
+LC_CPU_CLONES float lc_cpu_canon_sumsq(const float *v, int64_t n) {
   return canon_reduce(v, n, TERM_SQUARE, 0.0f);
 }
 
-float lc_cpu_canon_sum_exp(const float *v, int64_t n, float shift) {
+LC_CPU_CLONES float lc_cpu_canon_sum_exp(const float *v, int64_t n, float shift) {
   return canon_reduce(v, n, TERM_EXP, shift);
 }

@@ -27,8 +27,8 @@
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
 
-void lc_cpu_rmsnorm_strict(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
-                           float *y) {
+LC_CPU_CLONES void lc_cpu_rmsnorm_strict(const float *x, int64_t m, int64_t n, const uint16_t *w,
+                                         float eps, float *y) {
   assert(m >= 0 && n >= 1);
   for (int64_t r = 0; r < m; r++) {
     const float *xr = x + r * n;

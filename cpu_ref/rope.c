@@ -30,8 +30,9 @@ static void pair_index(lc_rope_style style, int64_t half, int64_t i, int64_t *ia
   }
 }
 
-void lc_cpu_rope_strict(float *x, int64_t m, int64_t n_heads, int64_t head_dim, const int32_t *pos,
-                        const float *cos_tab, const float *sin_tab, lc_rope_style style) {
+LC_CPU_CLONES void lc_cpu_rope_strict(float *x, int64_t m, int64_t n_heads, int64_t head_dim,
+                                      const int32_t *pos, const float *cos_tab,
+                                      const float *sin_tab, lc_rope_style style) {
   const int64_t half = head_dim / 2;
   for (int64_t r = 0; r < m; r++) {
     const float *c = cos_tab + (int64_t)pos[r] * half;

@@ -16,7 +16,8 @@
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
 
-void lc_cpu_silu_mul_strict(const float *gate, const float *up, int64_t n, float *out) {
+LC_CPU_CLONES void lc_cpu_silu_mul_strict(const float *gate, const float *up, int64_t n,
+                                          float *out) {
   for (int64_t i = 0; i < n; i++) {
     const float g = gate[i], u = up[i];
     out[i] = lc_canon_nan(lc_siluf(g) * u);

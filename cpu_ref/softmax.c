@@ -47,14 +47,14 @@ static void rows(const float *x, int64_t m, int64_t n, float *y, row_fn row) {
   for (int64_t r = 0; r < m; r++) row(x + r * n, n, row_max(x + r * n, n), y + r * n);
 }
 
-static void softmax_row_strict(const float *xr, int64_t n, float mx, float *yr) {
+LC_CPU_CLONES static void softmax_row_strict(const float *xr, int64_t n, float mx, float *yr) {
   for (int64_t i = 0; i < n; i++) yr[i] = lc_expf(xr[i] - mx);
   const float sum = lc_cpu_canon_sum(yr, n);
   for (int64_t i = 0; i < n; i++) yr[i] = lc_canon_nan(LC_DIV(yr[i], sum));
 }
 
 /* The sum of e without storing e: yr may be xr, which is still needed below. */
-static void log_softmax_row_strict(const float *xr, int64_t n, float mx, float *yr) {
+LC_CPU_CLONES static void log_softmax_row_strict(const float *xr, int64_t n, float mx, float *yr) {
   const float ls = lc_logf(lc_cpu_canon_sum_exp(xr, n, mx));
   for (int64_t i = 0; i < n; i++) yr[i] = lc_canon_nan((xr[i] - mx) - ls);
 }
