@@ -49,6 +49,9 @@ int32_t lc_json_f32s(const json_t *a, float **out);
 lc_status lc_file_write_atomic(const char *path, const void *data, size_t len, const char *fn);
 /* Creates dir (one level); an existing directory is fine.  LC_ERR_IO. */
 lc_status lc_dir_make(const char *dir, const char *fn);
+/* Removes dir's summary.json, summary.csv and summary_prompts.csv (those
+ * lc_sweep_write_summary writes; lib/sweep_summary.c). */
+void lc_sweep_summary_remove(const char *dir);
 /* Opens a text file to read: LC_ERR_NOT_FOUND (missing), LC_ERR_IO (a
  * directory, unreadable), each naming `what` and the path. */
 lc_status lc_file_open_read(const char *path, const char *what, const char *fn, FILE **out);

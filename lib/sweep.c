@@ -620,12 +620,7 @@ static lc_status sweep(sweep_state *s) {
      * runs.jsonl.partial, and a resume writes the summaries again. */
     LC_TRY(lc_sweep_write_summary(res, p, p->out_dir));
     if (rename(s->partial, s->final_path) != 0) {
-      static const char *const sums[3] = {"summary.json", "summary.csv", "summary_prompts.csv"};
-      for (int i = 0; i < 3; i++) {
-        char *path = lc_path_join(p->out_dir, sums[i]);
-        if (path) remove(path);
-        free(path);
-      }
+      lc_sweep_summary_remove(p->out_dir);
       return LC_FAIL(NULL, LC_ERR_IO, "%s: cannot rename '%s' to '%s'", FN, s->partial,
                      s->final_path);
     }

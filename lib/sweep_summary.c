@@ -184,6 +184,17 @@ static void write_csv(FILE *f, const lc_sweep_result *res, int which) {
   }
 }
 
+/* The files lc_sweep_write_summary writes, all or none. */
+static const char *const summary_names[3] = {"summary.json", "summary.csv", "summary_prompts.csv"};
+
+void lc_sweep_summary_remove(const char *dir) {
+  for (int i = 0; i < 3; i++) {
+    char *path = lc_path_join(dir, summary_names[i]);
+    if (path) remove(path);
+    free(path);
+  }
+}
+
 lc_status lc_sweep_write_summary(const lc_sweep_result *res, const lc_sweep_params *p,
                                  const char *dir) {
   if (!res || !p || !dir || !p->prompts || p->prompts->n != res->n_prompts)
@@ -192,11 +203,10 @@ lc_status lc_sweep_write_summary(const lc_sweep_result *res, const lc_sweep_para
   LC_TRY(lc_dir_make(dir, FN));
   /* All three texts are built before any file is written; a failed write
    * removes the files this call wrote, so that the three always match. */
-  static const char *const names[3] = {"summary.json", "summary.csv", "summary_prompts.csv"};
   char *text[3] = {NULL, NULL, NULL};
   size_t len[3] = {0, 0, 0};
-  char *path[3] = {lc_path_join(dir, names[0]), lc_path_join(dir, names[1]),
-                   lc_path_join(dir, names[2])};
+  char *path[3] = {lc_path_join(dir, summary_names[0]), lc_path_join(dir, summary_names[1]),
+                   lc_path_join(dir, summary_names[2])};
   lc_status st = LC_OK;
   if (!path[0] || !path[1] || !path[2])
     st = LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);

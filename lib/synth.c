@@ -39,6 +39,7 @@
 
 #include "cast/lc_cast.h"
 #include "layercast_model.h"
+#include "lib/exp_internal.h" /* lc_json_put */
 #include "lib/lc_internal.h"
 #include "lib/model_config.h"
 #include "lib/rng.h"
@@ -470,11 +471,6 @@ static double shortest_float(float f) {
   return (double)f;
 }
 
-/* json_object_set_new that reports a failure (v NULL included): 1, else 0. */
-static int put(json_t *o, const char *key, json_t *v) {
-  return !v || json_object_set_new(o, key, v) != 0;
-}
-
 static char *config_json(const lc_synth_params *p) {
   const lc_model_config *g = &p->config;
   static const char *types[] = {"llama", "qwen2", "qwen3"};
@@ -483,7 +479,7 @@ static char *config_json(const lc_synth_params *p) {
   json_t *r = json_object();
   if (!r) return NULL;
   int bad = 0; /* a failed put (out of memory) */
-#define PUT(k, v) bad |= put(r, (k), (v))
+#define PUT(k, v) bad |= lc_json_put(r, (k), (v))
   json_t *arr = json_array();
   bad |= !arr || json_array_append_new(arr, json_string(archs[g->arch])) != 0;
   PUT("architectures", arr);
@@ -623,17 +619,18 @@ lc_status lc_synth_write(const char *dir, const lc_synth_params *p) {
     st = write_shard(p, t, n, s, dir, name, files, buf);
   }
   if (st == LC_OK && p->n_shards > 1) {
-    /* put takes each value over, also when it fails */
+    /* lc_json_put takes each value over, also when it fails */
     json_t *idx = json_object();
     int bad = !idx;
-    bad |= put(idx, "metadata", json_object());
-    bad |= put(json_object_get(idx, "metadata"), "total_size", json_integer((json_int_t)total));
-    bad |= put(idx, "weight_map", json_object());
+    bad |= lc_json_put(idx, "metadata", json_object());
+    bad |= lc_json_put(json_object_get(idx, "metadata"), "total_size",
+                       json_integer((json_int_t)total));
+    bad |= lc_json_put(idx, "weight_map", json_object());
     json_t *wm = json_object_get(idx, "weight_map");
     for (int64_t i = 0; i < n && !bad; i++) {
       snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", t[i].shard + 1,
                (int)p->n_shards);
-      bad |= put(wm, t[i].name, json_string(name));
+      bad |= lc_json_put(wm, t[i].name, json_string(name));
     }
     char *text = bad ? NULL : json_dumps(idx, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(idx);
