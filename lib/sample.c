@@ -191,8 +191,10 @@ static int32_t select_first(const float *logits, int32_t vocab, int32_t n, lc_ca
 }
 
 int32_t lc_sample_greedy(const float *logits, int32_t vocab) {
-  lc_cand first;
-  return select_first(logits, vocab, 1, &first) == 1 ? first.idx : 0;
+  /* one slot is used; two because GCC 14's -Warray-bounds cannot see that
+   * select_step never moves a candidate past out[n - 1] */
+  lc_cand first[2];
+  return select_first(logits, vocab, 1, first) == 1 ? first[0].idx : 0;
 }
 
 #define LC_RADIX_BITS 11
