@@ -66,10 +66,13 @@ static inline int64_t round_up(int64_t v, int64_t q) {
 /*  the split                                                               */
 /* ======================================================================== */
 
-/* parts[p][r][kk] for kk < kp: the p-th part of x[r][kk] (0 past k). */
+/* parts[p][r][kk] for kk < kp: the p-th part of x[r][kk] (0 past k).  The
+ * wgmma decode kernel, launched after it as a programmatic dependent, may
+ * start at once: it waits for this grid before it reads a part. */
 template <int P>
 __global__ void fast_split_kernel(const float *__restrict__ x, int64_t m, int64_t k, int64_t kp,
                                   uint16_t *__restrict__ parts) {
+  griddep_launch_dependents();
   const int64_t total = m * kp;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
        i += (int64_t)gridDim.x * blockDim.x) {

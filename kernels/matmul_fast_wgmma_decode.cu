@@ -61,20 +61,32 @@
  *   thread's copies of i are in; both warpgroups have finished chunk i-1's
  *   wgmmas, so its stage may be refilled);
  *   acc = +0, wgmma.fence, the P x 4 wgmmas in order, commit;
- *   the copies of chunk i+S-1 into stage (i+S-1) % S (chunk i-1's);
+ *   the copies of chunk i+S-1 into stage (i+S-1) % S (chunk i-1's; W's with
+ *   the L2::256B hint, FDW_PF256: the row's next chunk comes into L2 with it);
  *   wgmma.wait_group 0; seg (and y, or the segment's partial) updated.
  *
- * K split.  The grid is (ceil(n/128), ksplit); block z takes the segments
- * [z spb, min(nseg, (z+1) spb)), spb = ceil(nseg / kmax), kmax = max(1,
- * floor(132 / ceil(n/128))) capped at nseg, ksplit = ceil(nseg / spb): about
- * one wave of one block per SM on a 132-SM H100, whole segments per block, the
- * blocks' shares equal but the last.  The shape alone decides (fdw_split), and
- * no choice changes a bit.  ksplit == 1: the block keeps y (y = first segment ?
- * seg : y + seg) and writes y (+bias, canonical NaN).  ksplit > 1: each block
- * writes every segment's seg to part[s][m][n] (the workspace after the parts)
- * and lc_matmul_launch_combine adds them in ascending s, then the bias, then
- * canonical NaN: exactly the fast order's y = seg_0; y = y + seg_s.  A split
- * whose partials would pass MM_WS_BUDGET is not taken (ksplit = 1).
+ * K split (SPLIT).  The work is U = ntiles nseg units (a 128-row tile of W
+ * and one 256-k segment of it); the SPLIT grid is nblk = min(132, U) blocks
+ * (one wave of one block per SM on a 132-SM H100 or H200), block b taking the
+ * units [b U / nblk, (b+1) U / nblk) in tile-major order: a contiguous run of
+ * whole segments, which may cross from one tile into the next, so every SM
+ * gets the same share +-1 unit whatever ntiles is (a 14336-row W is 112
+ * tiles: 112 blocks would leave 20 SMs idle).  Each block writes every
+ * segment's seg to part[s][m][n] (the workspace after the parts) and
+ * lc_matmul_launch_combine adds them in ascending s, then the bias, then
+ * canonical NaN: exactly the fast order's y = seg_0; y = y + seg_s.  The
+ * partials cost 4 m bytes written and read per 512 bytes of W (W (1 + m/64)
+ * in all); the unsplit grid (one block per tile, the block keeps y = first
+ * segment ? seg : y + seg and writes y, +bias, canonical NaN) costs the idle
+ * part of its last wave, W (waves 132 / ntiles).  fdw_split_blocks takes the
+ * cheaper, and the unsplit grid whenever the partials would pass
+ * MM_WS_BUDGET.  The shape alone decides, and no choice changes a bit.
+ *
+ * Launch.  Programmatic dependent launch (FDW_PDL): the split kernel
+ * (kernels/matmul_fast.cu) lets this grid start at once, so its first S-1
+ * chunks of W are in flight while the parts are written; griddep_wait comes
+ * before the first copy of a part.  The grid lets the combine kernel start
+ * its launch once its chunks are done.
  *
  * D fragment (m64nBXk16, kernels/wgmma_bf16.cuh): acc[4 j + 2 h + e] of thread
  * (warp, g, t) of warpgroup v is W row 16 warp + g + 8 h of the warpgroup's 64
@@ -105,6 +117,14 @@
 #define FDW_WAVE 132                          /* blocks of one wave: an H100 SXM's SMs, one each */
 #define FDW_SMEM_BUDGET (200 * 1024)          /* stages fill up to this */
 #define FDW_MAX_STAGES 8
+/* Build-time switches, for the measurements of bench/RESULTS.md: W's copies
+ * with the L2::256B prefetch hint, and the programmatic dependent launch. */
+#ifndef FDW_PF256
+#define FDW_PF256 1
+#endif
+#ifndef FDW_PDL
+#define FDW_PDL 1
+#endif
 
 #if LC_FAST_CHUNK != 64 || LC_MMA_K != 16 || MM_SEG % LC_FAST_CHUNK != 0
 #error "matmul_fast_wgmma_decode.cu assumes 64-k chunks (one 128-byte row) of 16-k MMA steps"
@@ -129,27 +149,41 @@ static __host__ __device__ constexpr int fdw_smem_bytes(int bx, int p) {
 
 #if LC_WGMMA_DEVICE
 
-/* Chunk c into the stage at generic pointer `sg`: thread tid copies piece
- * q = tid % 8 of rows r0 + 32 j (r0 = tid / 8) of W's tile (j = 0..3) and of
- * the x tile (j < XPASS, rows below P BX: xin[j]), at dst0 = lc_wg_off(r0, q)
- * + 32 j rows (the swizzled piece q ^ (row & 7) is the same for all j).
- * w_src: piece q of W row n0 + r0 at k 0, wrow[j]: W row n0 + r0 + 32 j
- * exists; x_src[j]: piece q of x tile row r0 + 32 j at k 0 (its part and row),
- * xrow[j]: that row is below m.  Missing rows and W pieces at or past k are
- * zero-filled without reading. */
-template <int XPASS>
-static __device__ __forceinline__ void fdw_load_chunk(
-    unsigned char *sg, const uint16_t *__restrict__ w_src, int64_t k, const bool (&wrow)[4],
-    const uint16_t *const (&x_src)[XPASS], const bool (&xrow)[XPASS], const bool (&xin)[XPASS],
-    uint32_t dst0, int q, int64_t c) {
+/* The copies of one chunk into the stage at generic pointer `sg`: thread tid
+ * copies piece q = tid % 8 of rows r0 + 32 j (r0 = tid / 8) of W's tile (j =
+ * 0..3; fdw_load_w) and of the x tile (j < XPASS, rows below P BX: xin[j];
+ * fdw_load_x), at dst0 = lc_wg_off(r0, q) + 32 j rows (the swizzled piece
+ * q ^ (row & 7) is the same for all j).  W: the tile's row n0 + r0 + 32 j at
+ * chunk c; x_src[j]: piece q of x tile row r0 + 32 j at k 0 (its part and
+ * row), xrow[j]: that row is below m.  Missing rows and W pieces at or past k
+ * are zero-filled without reading.  W's copies ask L2 for the 256-byte block
+ * around them (FDW_PF256): the row's next chunk is on its way with this one. */
+static __device__ __forceinline__ void fdw_load_w(unsigned char *sg, const uint16_t *__restrict__ w,
+                                                  int64_t k, int64_t n, int64_t n0, int r0, int q,
+                                                  uint32_t dst0, int64_t c) {
   const int64_t k0 = c * FDW_KC;
   const bool kin = k0 + q * 8 < k; /* k % 8 == 0: the piece is wholly inside or past k */
 #pragma unroll
   for (int j = 0; j < 4; j++) {
-    const bool ok = wrow[j] && kin;
-    const uint16_t *src = w_src + (int64_t)j * FDW_ROWS_PER_PASS * k + k0;
-    cp_async16(sg + dst0 + j * FDW_ROWS_PER_PASS * LC_WG_ROW_BYTES, ok ? src : w_src, ok);
+    const int64_t row = n0 + r0 + j * FDW_ROWS_PER_PASS;
+    const bool ok = row < n && kin;
+    const uint16_t *src = ok ? w + row * k + k0 + q * 8 : w;
+    unsigned char *dst = sg + dst0 + j * FDW_ROWS_PER_PASS * LC_WG_ROW_BYTES;
+#if FDW_PF256
+    cp_async16_pf256(dst, src, ok);
+#else
+    cp_async16(dst, src, ok);
+#endif
   }
+}
+
+template <int XPASS>
+static __device__ __forceinline__ void fdw_load_x(unsigned char *sg,
+                                                  const uint16_t *const (&x_src)[XPASS],
+                                                  const bool (&xrow)[XPASS],
+                                                  const bool (&xin)[XPASS], uint32_t dst0,
+                                                  int64_t c) {
+  const int64_t k0 = c * FDW_KC;
 #pragma unroll
   for (int j = 0; j < XPASS; j++)
     if (xin[j])
@@ -159,14 +193,25 @@ static __device__ __forceinline__ void fdw_load_chunk(
 
 #endif /* LC_WGMMA_DEVICE */
 
-/* parts [P][m][kp]; chunks [z * cpb, min(nchunks, (z+1) * cpb)) of block z =
- * blockIdx.y; SPLIT: every segment's seg to part [nseg][m][n], else y. */
+/* The chunks of block b, as a range [g0, g1) of the flat chunk index
+ * g = tile nchunks + c (tile = the block of 128 W rows, c = the 64-k chunk):
+ * SPLIT, units [b U / nblk, (b+1) U / nblk) of the U = ntiles nseg (tile,
+ * segment) units in tile-major order, each unit the chunks of one segment;
+ * unsplit, tile b whole. */
+static __host__ __device__ __forceinline__ int64_t fdw_unit_chunk(int64_t u, int64_t nseg,
+                                                                  int64_t nchunks) {
+  return (u / nseg) * nchunks + (u % nseg) * FDW_CPS;
+}
+
+/* parts [P][m][kp]; block b = blockIdx.x runs the chunks [g0, g1) above, in
+ * ascending g (a block's chunks of one tile are consecutive, its segments
+ * whole); SPLIT: every segment's seg to part [nseg][m][n], else y. */
 template <int BX, int P, bool SPLIT>
 __global__ void __launch_bounds__(FDW_THREADS, 1)
     fast_wgmma_decode_kernel(const uint16_t *__restrict__ parts, int64_t m, int64_t kp, int64_t k,
                              const uint16_t *__restrict__ w, int64_t n,
                              const uint16_t *__restrict__ bias, float *__restrict__ y,
-                             float *__restrict__ part, int64_t cpb) {
+                             float *__restrict__ part, int64_t nblk) {
 #if LC_WGMMA_DEVICE
   constexpr int S = fdw_stages(BX, P);
   constexpr int SB = fdw_stage_bytes(BX, P);
@@ -183,20 +228,23 @@ __global__ void __launch_bounds__(FDW_THREADS, 1)
 
   const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
   const int g = lane >> 2, t = lane & 3;
-  const int64_t n0 = (int64_t)blockIdx.x * FDW_BW;
   const int64_t nchunks = (k + FDW_KC - 1) / FDW_KC;
-  const int64_t c_begin = (int64_t)blockIdx.y * cpb;
-  const int64_t c_end = c_begin + cpb < nchunks ? c_begin + cpb : nchunks;
-  const int64_t nc = c_end - c_begin; /* >= 1: the host's split leaves no block empty */
-  const int64_t pstride = m * kp;     /* one part's [m][kp] */
+  int64_t g0, g1;
+  if (SPLIT) {
+    const int64_t nseg = (nchunks + FDW_CPS - 1) / FDW_CPS;
+    const int64_t units = (n + FDW_BW - 1) / FDW_BW * nseg;
+    g0 = fdw_unit_chunk((int64_t)blockIdx.x * units / nblk, nseg, nchunks);
+    g1 = fdw_unit_chunk(((int64_t)blockIdx.x + 1) * units / nblk, nseg, nchunks);
+  } else {
+    g0 = (int64_t)blockIdx.x * nchunks;
+    g1 = g0 + nchunks;
+  }
+  const int64_t nc = g1 - g0;     /* >= 1: the host's plan leaves no block empty */
+  const int64_t pstride = m * kp; /* one part's [m][kp] */
 
   /* this thread's copies: piece q of rows r0 + 32 j of each tile */
   const int q = tid & 7, r0 = tid >> 3;
   const uint32_t dst0 = lc_wg_off(r0, q);
-  bool wrow[4];
-#pragma unroll
-  for (int j = 0; j < 4; j++) wrow[j] = n0 + r0 + j * FDW_ROWS_PER_PASS < n;
-  const uint16_t *w_src = w + (wrow[0] ? (n0 + r0) * k : 0) + q * 8;
   bool xin[XPASS], xrow[XPASS];
   const uint16_t *x_src[XPASS];
 #pragma unroll
@@ -212,16 +260,34 @@ __global__ void __launch_bounds__(FDW_THREADS, 1)
 #pragma unroll
   for (int i = 0; i < NACC; i++) seg[i] = tot[i] = 0.0f;
 
+  /* The prologue: W's first S-1 chunks first (W is no earlier kernel's
+   * output), then, once the kernel that wrote the parts has finished
+   * (griddep_wait: a no-op without a programmatic dependent launch), the
+   * parts'.  Group 0 holds W's S-1 chunks and x's chunk 0, group s x's chunk
+   * s: waiting for group i still means chunk i is in. */
+  /* (tile, chunk) of the block's first chunk, then of the next chunk to load:
+   * stepped, not divided, in the loop (a 64-bit division there would be a call
+   * between a wgmma's issue and its wait) */
+  int64_t ct = g0 / nchunks, cc = g0 - ct * nchunks;
+  int64_t lt = ct, lk = cc;
+  for (int s = 0; s < S - 1 && s < nc; s++) {
+    fdw_load_w(base_g + s * SB, w, k, n, lt * FDW_BW, r0, q, dst0, lk);
+    if (++lk == nchunks) lk = 0, lt++;
+  }
+  griddep_wait();
+  lk = cc;
 #pragma unroll
   for (int s = 0; s < S - 1; s++) {
-    if (s < nc)
-      fdw_load_chunk<XPASS>(base_g + s * SB, w_src, k, wrow, x_src, xrow, xin, dst0, q,
-                            c_begin + s);
+    if (s < nc) {
+      fdw_load_x<XPASS>(base_g + s * SB, x_src, xrow, xin, dst0, lk);
+      if (++lk == nchunks) lk = 0;
+    }
     cp_async_commit();
   }
 
   for (int64_t i = 0; i < nc; i++) {
-    const int64_t c = c_begin + i;
+    const int64_t tile = ct, c = cc;
+    if (++cc == nchunks) cc = 0, ct++;
     cp_async_wait<S - 2>();
     lc_fence_proxy_async();
     __syncthreads();
@@ -246,9 +312,12 @@ __global__ void __launch_bounds__(FDW_THREADS, 1)
     }
     {
       const int64_t ni = i + S - 1;
-      if (ni < nc)
-        fdw_load_chunk<XPASS>(base_g + (int)(ni % S) * SB, w_src, k, wrow, x_src, xrow, xin, dst0,
-                              q, c_begin + ni);
+      if (ni < nc) {
+        unsigned char *sg = base_g + (int)(ni % S) * SB;
+        fdw_load_w(sg, w, k, n, lt * FDW_BW, r0, q, dst0, lk);
+        fdw_load_x<XPASS>(sg, x_src, xrow, xin, dst0, lk);
+        if (++lk == nchunks) lk = 0, lt++;
+      }
       cp_async_commit();
     }
     lc_wg_wait<0>();
@@ -262,6 +331,7 @@ __global__ void __launch_bounds__(FDW_THREADS, 1)
     if (seg_last) {
       if (SPLIT) {
         float *ps = part + (c / FDW_CPS) * m * n;
+        const int64_t n0 = tile * FDW_BW;
 #pragma unroll
         for (int e = 0; e < NACC; e++) {
           const int64_t r = 8 * (e >> 2) + 2 * t + (e & 1);
@@ -276,8 +346,11 @@ __global__ void __launch_bounds__(FDW_THREADS, 1)
     }
   }
   cp_async_wait<0>();
+  /* the combine kernel (SPLIT) may start its launch; it waits for this grid */
+  griddep_launch_dependents();
 
   if (!SPLIT) {
+    const int64_t n0 = (int64_t)blockIdx.x * FDW_BW;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
       const int64_t col = n0 + wg * FDW_WG_ROWS + warp * 16 + g + 8 * h;
@@ -299,44 +372,59 @@ __global__ void __launch_bounds__(FDW_THREADS, 1)
   }
 #else
   (void)parts, (void)m, (void)kp, (void)k, (void)w, (void)n, (void)bias, (void)y, (void)part,
-      (void)cpb;
+      (void)nblk;
 #endif /* LC_WGMMA_DEVICE */
 }
 
 /* ======================================================================== */
-/*  the split rule and the entries                                          */
+/*  the plan and the entries                                                */
 /* ======================================================================== */
 
-/* Segments per block for this shape (see "K split" above); nseg when unsplit. */
-static int64_t fdw_segs_per_block(int64_t m, int64_t k, int64_t n) {
-  const int64_t nseg = mm_nseg(k), ntiles = (n + FDW_BW - 1) / FDW_BW;
-  int64_t kmax = FDW_WAVE / ntiles;
-  if (kmax < 1) kmax = 1;
-  if (kmax > nseg) kmax = nseg;
-  const int64_t spb = (nseg + kmax - 1) / kmax;
-  if (spb < nseg && nseg * m * n * (int64_t)sizeof(float) > MM_WS_BUDGET) return nseg;
-  return spb;
+/* Blocks of the SPLIT grid for this shape, 0 for the unsplit one (see "K
+ * split" above): the shape alone decides, and no choice changes a bit. */
+static int64_t fdw_split_blocks(int64_t m, int64_t k, int64_t n) {
+  const int64_t nseg = mm_nseg(k), ntiles = (n + FDW_BW - 1) / FDW_BW, units = ntiles * nseg;
+  if (nseg < 2 || nseg * m * n * (int64_t)sizeof(float) > MM_WS_BUDGET) return 0;
+  /* in units of W's bytes: unsplit, the waves of one block per SM (the last
+   * one partly idle): W / (ntiles / (waves 132)); split, W plus the segment
+   * sums written and read again, 2 x 4 m bytes per 2 x 256 of W: W (1 + m/64) */
+  const int64_t waves = (ntiles + FDW_WAVE - 1) / FDW_WAVE;
+  const double unsplit = (double)(waves * FDW_WAVE) / (double)ntiles;
+  const double split = 1.0 + (double)m / 64.0;
+  if (split >= unsplit) return 0;
+  return units < FDW_WAVE ? units : FDW_WAVE;
 }
 
 size_t lc_matmul_fast_wgmma_decode_split_bytes(int64_t m, int64_t k, int64_t n) {
   if (m < 1 || m > LC_FAST_WGMMA_DECODE_MAX_M || k < 1 || n < 1) return 0;
-  const int64_t nseg = mm_nseg(k);
-  if (fdw_segs_per_block(m, k, n) >= nseg) return 0;
-  return (size_t)(nseg * m * n) * sizeof(float);
+  if (fdw_split_blocks(m, k, n) == 0) return 0;
+  return (size_t)(mm_nseg(k) * m * n) * sizeof(float);
 }
 
 template <int BX, int P, bool SPLIT>
 static lc_status fdw_launch(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
                             const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
-                            float *part, int64_t cpb, unsigned ksplit, cudaStream_t st, char *err,
-                            size_t err_len) {
+                            float *part, int64_t nblk, cudaStream_t st, char *err, size_t err_len) {
   const int smem = fdw_smem_bytes(BX, P);
   cudaError_t e = cudaFuncSetAttribute(fast_wgmma_decode_kernel<BX, P, SPLIT>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (e != cudaSuccess) return lc_cuda_fail(e, "fast_wgmma_decode_kernel smem", err, err_len);
-  const dim3 grid((unsigned)((n + FDW_BW - 1) / FDW_BW), ksplit);
-  fast_wgmma_decode_kernel<BX, P, SPLIT>
-      <<<grid, FDW_THREADS, smem, st>>>(parts, m, kp, k, w, n, bias, y, part, cpb);
+  /* a programmatic dependent launch: the kernel that wrote the parts (the
+   * split, kernels/matmul_fast.cu) lets it start, and its W copies begin,
+   * before the parts are complete; griddep_wait guards their reads */
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)nblk);
+  cfg.blockDim = dim3(FDW_THREADS);
+  cfg.dynamicSmemBytes = (size_t)smem;
+  cfg.stream = st;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = FDW_PDL;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  e = cudaLaunchKernelEx(&cfg, fast_wgmma_decode_kernel<BX, P, SPLIT>, parts, m, kp, k, w, n, bias,
+                         y, part, nblk);
+  if (e != cudaSuccess) return lc_cuda_fail(e, "fast_wgmma_decode_kernel", err, err_len);
   lc_status s = lc_launch_status("fast_wgmma_decode_kernel", err, err_len);
   if (s != LC_OK || !SPLIT) return s;
   e = lc_matmul_launch_combine(part, m, n, mm_nseg(k), bias, y, st);
@@ -347,29 +435,26 @@ static lc_status fdw_launch(const uint16_t *parts, int64_t m, int64_t kp, int64_
 template <int BX, int P>
 static lc_status fdw_launch_bx(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
                                const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
-                               float *part, int64_t cpb, unsigned ksplit, cudaStream_t st,
-                               char *err, size_t err_len) {
-  if (ksplit > 1)
-    return fdw_launch<BX, P, true>(parts, m, kp, k, w, n, bias, y, part, cpb, ksplit, st, err,
-                                   err_len);
-  return fdw_launch<BX, P, false>(parts, m, kp, k, w, n, bias, y, part, cpb, ksplit, st, err,
-                                  err_len);
+                               float *part, int64_t nsplit, cudaStream_t st, char *err,
+                               size_t err_len) {
+  if (nsplit > 0)
+    return fdw_launch<BX, P, true>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
+  return fdw_launch<BX, P, false>(parts, m, kp, k, w, n, bias, y, part, (n + FDW_BW - 1) / FDW_BW,
+                                  st, err, err_len);
 }
 
 template <int P>
 static lc_status fdw_launch_p(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
                               const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
-                              float *part, int64_t cpb, unsigned ksplit, cudaStream_t st, char *err,
+                              float *part, int64_t nsplit, cudaStream_t st, char *err,
                               size_t err_len) {
   if (m <= 8)
-    return fdw_launch_bx<8, P>(parts, m, kp, k, w, n, bias, y, part, cpb, ksplit, st, err, err_len);
+    return fdw_launch_bx<8, P>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
   if (m <= 16)
-    return fdw_launch_bx<16, P>(parts, m, kp, k, w, n, bias, y, part, cpb, ksplit, st, err,
-                                err_len);
+    return fdw_launch_bx<16, P>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
   if (m <= 32)
-    return fdw_launch_bx<32, P>(parts, m, kp, k, w, n, bias, y, part, cpb, ksplit, st, err,
-                                err_len);
-  return fdw_launch_bx<64, P>(parts, m, kp, k, w, n, bias, y, part, cpb, ksplit, st, err, err_len);
+    return fdw_launch_bx<32, P>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
+  return fdw_launch_bx<64, P>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
 }
 
 lc_status lc_matmul_fast_run_wgmma_decode(const uint16_t *parts, int64_t m, int64_t kp, int64_t k,
@@ -385,9 +470,10 @@ lc_status lc_matmul_fast_run_wgmma_decode(const uint16_t *parts, int64_t m, int6
   if (k % 8 != 0 || !lc_aligned16(w) || !lc_aligned16(parts))
     return mm_bad("wgmma decode: needs k % 8 == 0 and 16-byte aligned w and parts", err, err_len);
   if (!parts || !w || !y) return mm_bad("wgmma decode: NULL tensor", err, err_len);
-  const int64_t nseg = mm_nseg(k), spb = fdw_segs_per_block(m, k, n);
-  const int64_t ksplit = (nseg + spb - 1) / spb;
-  if (ksplit > 1 && (!part || part_bytes < lc_matmul_fast_wgmma_decode_split_bytes(m, k, n)))
+  if ((n + FDW_BW - 1) / FDW_BW > INT32_MAX)
+    return mm_bad("wgmma decode: n too large for one grid", err, err_len);
+  const int64_t nsplit = fdw_split_blocks(m, k, n);
+  if (nsplit > 0 && (!part || part_bytes < lc_matmul_fast_wgmma_decode_split_bytes(m, k, n)))
     return mm_bad("wgmma decode: workspace too small for the segment partials", err, err_len);
   if (!lc_wgmma_image()) {
     if (err && err_len)
@@ -396,10 +482,7 @@ lc_status lc_matmul_fast_run_wgmma_decode(const uint16_t *parts, int64_t m, int6
                "build, or the device is not compute capability 9.0)");
     return LC_ERR_UNSUPPORTED;
   }
-  const int64_t cpb = spb * FDW_CPS;
   if (parts_count == 3)
-    return fdw_launch_p<3>(parts, m, kp, k, w, n, bias, y, part, cpb, (unsigned)ksplit, st, err,
-                           err_len);
-  return fdw_launch_p<1>(parts, m, kp, k, w, n, bias, y, part, cpb, (unsigned)ksplit, st, err,
-                         err_len);
+    return fdw_launch_p<3>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
+  return fdw_launch_p<1>(parts, m, kp, k, w, n, bias, y, part, nsplit, st, err, err_len);
 }
