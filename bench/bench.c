@@ -79,6 +79,15 @@ void lcb_parse_args(int argc, char **argv, lcb_opts *o, const char *usage) {
       reps = atoi(argv[++i]);
     } else if (strcmp(a, "--cell-ms") == 0 && has_val) {
       cell = atof(argv[++i]);
+    } else if (strcmp(a, "--shape") == 0 && has_val) {
+      long long sn = 0, sk = 0;
+      char tail = 0;
+      if (sscanf(argv[++i], "%lldx%lld%c", &sn, &sk, &tail) != 2 || sn < 1 || sk < 1) {
+        fprintf(stderr, "--shape wants NxK, e.g. 4096x14336\n%s", usage);
+        exit(2);
+      }
+      o->shape_n = sn;
+      o->shape_k = sk;
     } else if (strcmp(a, "--device") == 0 && has_val) {
       o->device = atoi(argv[++i]);
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {

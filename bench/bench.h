@@ -34,7 +34,9 @@ typedef struct lcb_opts {
   double cell_ms;      /* --cell-ms T: time budget per cell (default 400, quick 100) */
   int device;          /* --device D (default 0) */
   const char *md_path; /* --md PATH: write the Markdown there */
-  char command[1024];  /* the command line, for the report */
+  int64_t shape_n;     /* --shape NxK: only that shape (bench_matmul; 0: all) */
+  int64_t shape_k;
+  char command[1024]; /* the command line, for the report */
 } lcb_opts;
 
 /* Parses the common options into *o; exits (2) printing `usage` on a bad

@@ -50,7 +50,9 @@
  * The fast prefill bar (M = 4096, N = 4096, K = 14336, in --quick too):
  * >= 150 TFLOP/s and >= 3x the prewidened cuBLASLt SGEMM of the same run.
  *
- *   bench_matmul [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D]
+ *   bench_matmul [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D] [--shape NxK]
+ * (--shape: that one of the shapes below alone, at the M of --quick or not,
+ * and no bars: a short run to profile, e.g. under ncu)
  * Exit status: 0, or 1 when a validation failed (strict, fast or bf16 bits, a
  * vendor bound; bars failing do not change it).
  */
@@ -72,10 +74,12 @@
 
 static const char usage[] =
     "usage: bench_matmul [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D]\n"
+    "                    [--shape NxK]\n"
     "  --quick     3 shapes (4096x4096, 4096x14336, 8192x8192) at M = 1, 16, 256, 4096\n"
     "  --md FILE   also write the results as Markdown to FILE\n"
     "  --reps N    at most N timed repetitions per cell (default 200; quick 40)\n"
-    "  --cell-ms T time budget per cell in ms (default 400; quick 100)\n";
+    "  --cell-ms T time budget per cell in ms (default 400; quick 100)\n"
+    "  --shape NxK only that one of the shapes (no bars)\n";
 
 typedef struct mm_shape {
   int64_t n, k;
@@ -687,11 +691,20 @@ int main(int argc, char **argv) {
   lcb_device dev;
   lcb_device_open(&o, &dev);
   double t0 = lcb_now();
+  int ran = 0;
   for (int si = 0; si < N_SHAPES; si++) {
-    if (o.quick && !shapes[si].quick) continue;
+    if (o.shape_n ? shapes[si].n != o.shape_n || shapes[si].k != o.shape_k
+                  : o.quick && !shapes[si].quick)
+      continue;
     run_shape(&dev, &o, si);
+    ran++;
   }
-  bars(&dev, &o);
+  if (o.shape_n && ran == 0) {
+    fprintf(stderr, "bench_matmul: no shape %lldx%lld in the table\n", (long long)o.shape_n,
+            (long long)o.shape_k);
+    return 2;
+  }
+  if (!o.shape_n) bars(&dev, &o);
   lcb_note(
       "\nfast, fast-alt and bf16 against the CPU emulation (bitwise): fast %lld of %lld "
       "elements differ, fast-alt %lld of %lld, bf16 %lld of %lld\n",
