@@ -76,6 +76,8 @@ static void run_all(const char *path, lc_backend backend, lc_mode mode, results 
   make_ids(info.config.vocab_size, x, p);
   memset(out, 0, sizeof *out);
   for (int k = 0; k < N_CHUNKS; k++) {
+    /* thinned (LCT_THIN > 1): not the one-token chunks, a forward per token */
+    if (lct_thin() > 1 && k_chunks[k] == 1) continue;
     lc_session_params sp;
     lc_session_params_default(&sp);
     sp.max_len = MAX_LEN;

@@ -162,6 +162,12 @@ int lct_have_cuda(void) {
   return 1;
 }
 
+int lct_thin(void) {
+  const char *e = getenv("LCT_THIN");
+  long v = e && *e ? strtol(e, NULL, 10) : 1;
+  return v >= 1 && v <= 1000 ? (int)v : 1;
+}
+
 double lct_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

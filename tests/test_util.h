@@ -74,6 +74,10 @@ const char *lct_models_dir(void);
 /* ---- timing ---------------------------------------------------------------*/
 /* Seconds on CLOCK_MONOTONIC, for elapsed times in summary lines. */
 double lct_now_s(void);
+/* LCT_THIN=N (N >= 1, default 1): the long GPU sweeps run every Nth case
+ * only (tools/device-sanitize.sh sets it: under compute-sanitizer a launch
+ * costs 10 to 1000 times more).  Every path and kernel still runs. */
+int lct_thin(void);
 
 /* Creates a fresh folder /tmp/lc_test_<tag>_XXXXXX, its name in buf (len >=
  * 64); fails the test when it cannot. */
