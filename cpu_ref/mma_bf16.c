@@ -10,10 +10,13 @@
  *   1. every input is read as significand * 2^exponent with the exponent of
  *      its format's normal range: a normal bf16 has a 1.xxxxxxx significand
  *      and exponent E - 127; a subnormal or zero has exponent -126 and a
- *      0.xxxxxxx significand (zero is not special).  c (fp32) likewise.
+ *      0.xxxxxxx significand.  c (fp32) likewise.
  *   2. a product's exponent is e_a + e_b (its significand lies in [0, 4):
  *      products are exact, not renormalised);
- *   3. maxe = the largest exponent among the 16 products and c;
+ *   3. maxe = the largest exponent among c and the products with no zero
+ *      factor (the H100 probe of 2026-12-07: a zero times a large b_i left
+ *      in maxe was the model's only difference from the hardware; whether a
+ *      zero c counts is not told apart yet: it does here);
  *   4. every term is truncated toward zero to 25 fractional bits of 2^maxe;
  *   5. the truncated terms are added exactly;
  *   6. the sum is normalised to fp32 rounding toward zero (subnormal results
@@ -54,9 +57,10 @@ static inline void f32_parts(uint32_t u, int64_t *sig, int32_t *exp) {
 /* trunc(|v| * 2^sh) with the sign of v; sh may be negative (a right shift
  * truncating the magnitude) */
 static inline int64_t shift_trunc(int64_t v, int32_t sh) {
+  if (v == 0) return 0; /* a zero product's sh may exceed 11: it took no part in maxe */
   int64_t mag = v < 0 ? -v : v;
   if (sh >= 0)
-    mag <<= sh; /* sh <= 11 here: no overflow */
+    mag <<= sh; /* sh <= 11 for a nonzero term: no overflow */
   else if (sh > -63)
     mag >>= -sh;
   else
@@ -93,7 +97,7 @@ static float nonfinite_path(float c, const uint16_t *a, const uint16_t *b, int n
 /* The finite case on decoded operands: a term i is sa[i] * 2^(ea[i] - 7) etc.;
  * norm_c: a subnormal c is normalised (LC_MMA_NORM_C). */
 static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
-                      const int32_t *eb, int n, int norm_c) {
+                      const int32_t *eb, int n, int norm_c, int zero_in, int zero_c_out) {
   int32_t pe[LC_MMA_K];
   int64_t ps[LC_MMA_K];
   int64_t sc;
@@ -101,12 +105,16 @@ static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32
   f32_parts(lc_f32_bits(c), &sc, &ec);
   if (norm_c && sc != 0)
     while (!((sc < 0 ? -sc : sc) & 0x800000)) sc *= 2, ec--;
-  int32_t maxe = ec;
+  /* maxe: over c (unless zero_c_out and c is zero) and the products with no
+   * zero factor (unless zero_in) */
+  const int c_in = !(zero_c_out && sc == 0);
+  int32_t maxe = c_in ? ec : INT32_MIN;
   for (int i = 0; i < n; i++) {
     ps[i] = (int64_t)sa[i] * sb[i];
     pe[i] = ea[i] + eb[i];
-    if (pe[i] > maxe) maxe = pe[i];
+    if (pe[i] > maxe && (zero_in || ps[i] != 0)) maxe = pe[i];
   }
+  if (maxe == INT32_MIN) return 0.0f; /* c and every product zero: +0 */
   int64_t sum = shift_trunc(sc, FRAC_BITS - 23 - (maxe - ec));
   for (int i = 0; i < n; i++) sum += shift_trunc(ps[i], FRAC_BITS - 14 - (maxe - pe[i]));
   return normalise_rz(sum, maxe - FRAC_BITS);
@@ -131,9 +139,9 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
     ec[j] = e ? e - 127 : -126;
     maxe[j] = ec[j];
   }
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) /* a product with a zero factor takes no part */
     for (int j = 0; j < LC_MMA_NB; j++) {
-      const int32_t e = xe[i] + we[i][j];
+      const int32_t e = xs[i] != 0 && ws[i][j] != 0 ? xe[i] + we[i][j] : INT32_MIN;
       maxe[j] = e > maxe[j] ? e : maxe[j];
     }
   for (int j = 0; j < LC_MMA_NB; j++) {
@@ -147,7 +155,7 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
     for (int j = 0; j < LC_MMA_NB; j++) {
       const int32_t prod = xs[i] * ws[i][j];
       int32_t d = maxe[j] - xe[i] - we[i][j];
-      d = d < 31 ? d : 31;
+      d = d >= 0 && d < 31 ? d : 31; /* d < 0 only for a zero product (no part in maxe) */
       const uint32_t mag = ((uint32_t)(prod < 0 ? -prod : prod) << (FRAC_BITS - 14)) >> d;
       pos[j] += prod < 0 ? 0u : mag;
       neg[j] += prod < 0 ? mag : 0u;
@@ -176,10 +184,13 @@ __attribute__((target("avx2"))) static void block_avx2(float *acc, const int32_t
   }
   const __m256i ec = _mm256_loadu_si256((const __m256i *)ecv);
   __m256i maxe = ec;
-  for (int i = 0; i < n; i++) {
+  const __m256i zero = _mm256_setzero_si256(), none = _mm256_set1_epi32(INT32_MIN);
+  for (int i = 0; i < n; i++) { /* a product with a zero factor takes no part */
+    if (xs[i] == 0) continue;
     const __m256i e =
         _mm256_add_epi32(_mm256_set1_epi32(xe[i]), _mm256_loadu_si256((const __m256i *)we[i]));
-    maxe = _mm256_max_epi32(maxe, e);
+    const __m256i wz = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)ws[i]), zero);
+    maxe = _mm256_max_epi32(maxe, _mm256_blendv_epi8(e, none, wz));
   }
   const __m256i cneg = _mm256_loadu_si256((const __m256i *)cnv);
   const __m256i cmag =
@@ -237,7 +248,7 @@ float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n) {
   int32_t sa[LC_MMA_K], ea[LC_MMA_K], sb[LC_MMA_K], eb[LC_MMA_K];
   lc_cpu_bf16_decode(a, n, sa, ea);
   lc_cpu_bf16_decode(b, n, sb, eb);
-  return mma_core(c, sa, ea, sb, eb, n, 0);
+  return mma_core(c, sa, ea, sb, eb, n, 0, 0, 0);
 }
 
 float lc_cpu_mma_bf16_variant(float c, const uint16_t *a, const uint16_t *b, int n,
@@ -257,5 +268,6 @@ float lc_cpu_mma_bf16_variant(float c, const uint16_t *a, const uint16_t *b, int
         *sg = *sg < 0 ? -m : m;
       }
     }
-  return mma_core(c, sa, ea, sb, eb, n, (flags & LC_MMA_NORM_C) != 0);
+  return mma_core(c, sa, ea, sb, eb, n, (flags & LC_MMA_NORM_C) != 0,
+                  (flags & LC_MMA_ZERO_IN_MAXE) != 0, (flags & LC_MMA_ZERO_C_OUT) != 0);
 }

@@ -8,9 +8,11 @@
  * payload reported).  Input families: random with spread exponents; exact
  * cancellation with small remainders; exponent spread far beyond 25 bits;
  * bf16 and fp32 subnormals; Inf and NaN; signed zeros; sums beyond the fp32
- * range; zeros times huge values (a zero's exponent in the alignment); every
- * bit pattern; and the same dot with its 16 terms permuted (which the fused
- * sum must not see: the decode kernel relies on it).  The test prints the
+ * range; zeros times huge values; every bit pattern; the same dot with its
+ * 16 terms permuted (which the fused sum must not see: the decode kernel
+ * relies on it); and zero exponents (zero products whose -126 + e_b passes
+ * the real products', a zero c beside products below 2^-126: the two rules of
+ * step 3 about zeros).  The test prints the
  * verdict per family and fails on any difference: CPU fast == GPU fast is
  * promised only while it passes.  Without a GPU it skips (exit 77).
  *
@@ -47,6 +49,7 @@ enum {
   F_ZERO_TIMES_HUGE,
   F_ANY_BITS,
   F_PERMUTED,
+  F_ZERO_EXP,
   N_FAMILIES
 };
 static const char *const family_name[N_FAMILIES] = {"random, spread exponents",
@@ -58,7 +61,8 @@ static const char *const family_name[N_FAMILIES] = {"random, spread exponents",
                                                     "beyond the fp32 range",
                                                     "zero times huge",
                                                     "any bit pattern",
-                                                    "permuted terms"};
+                                                    "permuted terms",
+                                                    "zero exponents"};
 
 #define TILES_PER_FAMILY 2048
 
@@ -141,6 +145,35 @@ static void fill_tile(int f, lct_rng *r, uint16_t *a, uint16_t *b, float *c) {
       for (int i = 0; i < 128; i++) b[i] = bfv(lct_normalf(r) * pow2(r, 60, 127));
       for (int i = 0; i < 128; i++) c[i] = lct_normalf(r) * pow2(r, -126, -20);
       break;
+    case F_ZERO_EXP: /* the zeros' exponents in maxe (docs/numerics.md 10.2 step 3) */
+      if (lct_range(r, 0, 1)) {
+        /* a quarter of k: b huge and a mostly zero, so that a zero product's
+         * -126 + e_b passes the real products' exponents */
+        int big[16];
+        for (int kk = 0; kk < 16; kk++) big[kk] = lct_range(r, 0, 3) == 0;
+        for (int j = 0; j < 8; j++)
+          for (int kk = 0; kk < 16; kk++)
+            b[j * 16 + kk] = bfv(lct_normalf(r) * (big[kk] ? pow2(r, 40, 127) : pow2(r, -10, 30)));
+        for (int i = 0; i < 16; i++)
+          for (int kk = 0; kk < 16; kk++) {
+            if (big[kk])
+              a[i * 16 + kk] = lct_range(r, 0, 7) ? (uint16_t)(lct_next(r) & 0x8000u)
+                                                  : bfv(lct_normalf(r) * pow2(r, -126, -100));
+            else
+              a[i * 16 + kk] =
+                  lct_range(r, 0, 5) ? bfv(lct_normalf(r) * pow2(r, -60, -20)) : sub_bf16(r);
+          }
+        for (int i = 0; i < 128; i++)
+          c[i] = lct_range(r, 0, 3) ? lct_normalf(r) * pow2(r, -80, 0)
+                                    : (lct_next(r) & 1 ? -0.0f : 0.0f);
+      } else {
+        /* a zero c beside products that all lie below 2^-126 */
+        for (int i = 0; i < 256; i++)
+          a[i] = lct_range(r, 0, 1) ? sub_bf16(r) : bfv(lct_normalf(r) * pow2(r, -126, -110));
+        for (int i = 0; i < 128; i++) b[i] = bfv(lct_normalf(r) * pow2(r, -30, 0));
+        for (int i = 0; i < 128; i++) c[i] = lct_next(r) & 1 ? -0.0f : 0.0f;
+      }
+      break;
     case F_ANY_BITS:
       for (int i = 0; i < 256; i++) a[i] = any_bf16(r);
       for (int i = 0; i < 128; i++) b[i] = any_bf16(r);
@@ -204,6 +237,10 @@ static void make_inputs(int rows, int64_t per_family, lct_rng *rng, uint16_t *a,
  * permuted family also counts outputs that its permutation changed). */
 static int64_t check_outputs(const char *label, int rows, int64_t per_family, const uint16_t *a,
                              const uint16_t *b, const float *c, const float *d) {
+  /* the model's variants: flags 0 (the model), zero products in maxe (the
+   * first model), a zero c out of maxe, normalised bf16 subnormals */
+  static const unsigned var_flags[4] = {0, LC_MMA_ZERO_IN_MAXE, LC_MMA_ZERO_C_OUT,
+                                        LC_MMA_NORM_SUBNORMALS};
   int64_t total_bad = 0, var_bad[4] = {0, 0, 0, 0};
   const int64_t tile_out = (int64_t)rows * 8;
   for (int f = 0; f < N_FAMILIES; f++) {
@@ -218,9 +255,9 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
           const float want =
               lc_cpu_mma_bf16(c[o], a + ti * rows * 16 + i * 16, b + ti * 128 + j * 16, 16);
           n++;
-          for (unsigned v = 0; v < 4; v++) { /* the model's subnormal switches */
+          for (unsigned v = 0; v < 4; v++) {
             const float w = lc_cpu_mma_bf16_variant(c[o], a + ti * rows * 16 + i * 16,
-                                                    b + ti * 128 + j * 16, 16, v);
+                                                    b + ti * 128 + j * 16, 16, var_flags[v]);
             var_bad[v] += bits(got) != bits(w) && !(isnan(got) && isnan(w));
           }
           if (isnan(got) && isnan(want)) {
@@ -271,8 +308,9 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
     total_bad += bad;
   }
   printf(
-      "%s against the model's subnormal switches: outputs that differ with flags 0 (the "
-      "model) %lld, normalised subnormals %lld, normalised c %lld, both %lld\n",
+      "%s against the model's variants (all families): outputs that differ with flags 0 (the "
+      "model) %lld, zero products in maxe %lld, a zero c out of maxe %lld, normalised "
+      "subnormals %lld\n",
       label, (long long)var_bad[0], (long long)var_bad[1], (long long)var_bad[2],
       (long long)var_bad[3]);
   return total_bad;

@@ -121,6 +121,38 @@ static void test_mma_model_known_answers(void **state) {
                 0x1p-23f + 0x1p-42f + 0x1p-45f);
     assert_true(lc_cpu_mma_bf16_variant(0.0f, ha, hb, 2, 0) == lc_cpu_mma_bf16(0.0f, ha, hb, 2));
   }
+  /* a product with a zero factor takes no part in maxe: one of the 21
+   * outputs of the H100 probe (2026-12-07, mma.sync, subnormal family) that
+   * the first model got wrong.  a[14] = +0 times b[14] = -1.0078 * 2^64
+   * would have "exponent" -126 + 64 = -62, above the largest real product
+   * (a[8] b[8], about 2^-81): with it, every term was cut to 25 bits below
+   * 2^-62 (the first model's 0x17500000); the hardware gave 0x1751a1ff. */
+  {
+    const uint16_t ha[16] = {0x8047, 0x0d0b, 0x8041, 0x0399, 0x0054, 0x803d, 0x8030, 0x001c,
+                             0x82a5, 0x8909, 0x87eb, 0x8002, 0x03ef, 0x8ac4, 0x0000, 0x01d0};
+    const uint16_t hb[16] = {0x804f, 0x8042, 0x0029, 0x0008, 0x8023, 0x802a, 0x8042, 0x0013,
+                             0xd417, 0xcbe0, 0x806b, 0x4c84, 0x3d6f, 0x3e96, 0xdf81, 0xbd4d};
+    const float c = lc_f32_from_bits(0x8029d60cu);
+    assert_int_equal(bits(lc_cpu_mma_bf16(c, ha, hb, 16)), 0x1751a1ffu);
+    assert_int_equal(bits(lc_cpu_mma_bf16_variant(c, ha, hb, 16, LC_MMA_ZERO_IN_MAXE)),
+                     0x17500000u);
+    /* the block form (lc_cpu_matmul_fast's) agrees, in every lane */
+    int32_t xs[16], xe[16], ws[16][LC_MMA_NB], we[16][LC_MMA_NB];
+    for (int i = 0; i < 16; i++) {
+      lc_cpu_bf16_sig_exp(ha[i], &xs[i], &xe[i]);
+      for (int j = 0; j < LC_MMA_NB; j++) lc_cpu_bf16_sig_exp(hb[i], &ws[i][j], &we[i][j]);
+    }
+    float acc[LC_MMA_NB], accp[LC_MMA_NB];
+    for (int j = 0; j < LC_MMA_NB; j++) acc[j] = accp[j] = c;
+    lc_cpu_mma_bf16_block(acc, xs, xe, (const int32_t(*)[LC_MMA_NB])ws,
+                          (const int32_t(*)[LC_MMA_NB])we, 16);
+    lc_cpu_mma_bf16_block_portable(accp, xs, xe, (const int32_t(*)[LC_MMA_NB])ws,
+                                   (const int32_t(*)[LC_MMA_NB])we, 16);
+    for (int j = 0; j < LC_MMA_NB; j++) {
+      assert_int_equal(bits(acc[j]), 0x1751a1ffu);
+      assert_int_equal(bits(accp[j]), 0x1751a1ffu);
+    }
+  }
   /* the order of the 16 terms is not seen */
   lct_rng rng = lct_rng_new(5);
   for (int rep = 0; rep < 1000; rep++) {
