@@ -59,6 +59,14 @@ lc_status lc_cpu_matmul_strict(const float *x, int64_t m, int64_t k, const uint1
                                const uint16_t *bias, float *y);
 lc_status lc_cpu_matmul_ref(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
                             const uint16_t *bias, float *y);
+/* strict and fast with y's rows ldy >= n floats apart: w + n0 k, bias + n0
+ * and y + n0 compute the columns n0 .. n0+n-1 of a wider product, bitwise as
+ * the whole product would (every column's chain is its own; lib/ops.c splits
+ * a matmul's columns across the CPU threads this way). */
+lc_status lc_cpu_matmul_strict_ld(const float *x, int64_t m, int64_t k, const uint16_t *w,
+                                  int64_t n, const uint16_t *bias, float *y, int64_t ldy);
+lc_status lc_cpu_matmul_fast_ld(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                                const uint16_t *bias, float *y, int64_t ldy, int parts);
 
 /* The fast order v1 (docs/numerics.md 10): tensor-core MMAs emulated bit for
  * bit.  parts = 3 is the fast mode (x split into hi + mid + lo), parts = 1 the

@@ -140,7 +140,12 @@ static void segment_rows(const float *x, int64_t ldx, int64_t rows, int len, con
 
 lc_status lc_cpu_matmul_strict(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
                                const uint16_t *bias, float *y) {
-  assert(m >= 0 && k >= 1 && n >= 1);
+  return lc_cpu_matmul_strict_ld(x, m, k, w, n, bias, y, n);
+}
+
+lc_status lc_cpu_matmul_strict_ld(const float *x, int64_t m, int64_t k, const uint16_t *w,
+                                  int64_t n, const uint16_t *bias, float *y, int64_t ldy) {
+  assert(m >= 0 && k >= 1 && n >= 1 && ldy >= n);
   float wt[LS][NB]; /* the widened, transposed W panel: 16 KB */
   for (int64_t m0 = 0; m0 < m; m0 += MB) {
     const int64_t rows = m - m0 < MB ? m - m0 : MB;
@@ -149,11 +154,11 @@ lc_status lc_cpu_matmul_strict(const float *x, int64_t m, int64_t k, const uint1
       for (int64_t k0 = 0; k0 < k; k0 += LS) {
         const int len = (int)(k - k0 < LS ? k - k0 : LS);
         widen_panel(w, k, n0, ncols, k0, len, wt);
-        segment_rows(x + m0 * k + k0, k, rows, len, (const float(*)[NB])wt, y + m0 * n + n0, n,
+        segment_rows(x + m0 * k + k0, k, rows, len, (const float(*)[NB])wt, y + m0 * ldy + n0, ldy,
                      ncols, k0 == 0);
       }
       for (int64_t r = m0; r < m0 + rows; r++) {
-        float *yr = y + r * n + n0;
+        float *yr = y + r * ldy + n0;
         if (bias) {
           for (int j = 0; j < ncols; j++)
             yr[j] = lc_canon_nan(yr[j] + lc_bf16_to_f32(bias[n0 + j]));

@@ -117,7 +117,12 @@ static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64
 
 lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
                              const uint16_t *bias, float *y, int parts) {
-  assert(m >= 0 && k >= 1 && n >= 1 && (parts == 1 || parts == 3));
+  return lc_cpu_matmul_fast_ld(x, m, k, w, n, bias, y, n, parts);
+}
+
+lc_status lc_cpu_matmul_fast_ld(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
+                                const uint16_t *bias, float *y, int64_t ldy, int parts) {
+  assert(m >= 0 && k >= 1 && n >= 1 && ldy >= n && (parts == 1 || parts == 3));
   if (m == 0) return LC_OK;
   const int64_t steps = (k + KS - 1) / KS;
   const size_t xe = (size_t)RBK * 3 * (size_t)k;
@@ -163,7 +168,7 @@ lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_
         for (int j = 0; j < ncols; j++) {
           float o = v[j];
           if (bias) o = o + lc_bf16_to_f32(bias[j0 + j]);
-          y[(m0 + r) * n + j0 + j] = lc_canon_nan(o);
+          y[(m0 + r) * ldy + j0 + j] = lc_canon_nan(o);
         }
       }
     }

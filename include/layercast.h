@@ -226,10 +226,14 @@ typedef struct lc_context_params {
   lc_backend backend; /* LC_BACKEND_CPU or LC_BACKEND_CUDA */
   lc_mode mode;       /* see lc_mode; default LC_MODE_STRICT */
   int device;         /* CUDA device index (>= 0); ignored on the CPU */
-  int cpu_threads;    /* OpenBLAS threads in reference mode; 0 means 1.
-                         Pinned at context creation (OpenBLAS's setting is
-                         process-wide): reference results can depend on it,
-                         so keep it fixed for reproducible reference runs. */
+  int cpu_threads;    /* CPU backend threads; 0 means 1.  Strict, fast and
+                         bf16: a matmul of 2^20 multiply-adds or more splits
+                         its output columns across them (the bits never
+                         depend on the count).  Reference: OpenBLAS's
+                         threads, pinned at context creation (OpenBLAS's
+                         setting is process-wide): reference results can
+                         depend on it, so keep it fixed for reproducible
+                         reference runs. */
 } lc_context_params;
 
 /* Fills *p with the defaults: CPU backend, strict mode, device 0, one

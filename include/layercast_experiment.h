@@ -263,7 +263,7 @@ typedef struct lc_sweep_params {
   int random_neighbours; /* 0: the other prompts, cycled; 1: random */
   uint64_t neighbour_seed;
   int device;              /* CUDA device */
-  int cpu_threads;         /* OpenBLAS threads (reference) */
+  int cpu_threads;         /* CPU threads (lc_context_params) */
   int require_all;         /* 1: a backend/mode unavailable here is an
                               error; 0: its group is skipped */
   const char *out_dir;     /* NULL: no files; else runs.jsonl and the

@@ -10,6 +10,7 @@
 
 #include "cast/lc_canon.h"
 #include "lib/lc_internal.h"
+#include "lib/pool.h"
 
 /* ---- version, status and enum names -------------------------------------*/
 
@@ -178,6 +179,11 @@ lc_status lc_context_create(const lc_context_params *params, lc_context **out) {
     /* Reference results may depend on OpenBLAS's thread count (how it splits
      * the product): pin it so reference runs repeat.  Process-wide. */
     openblas_set_num_threads(ctx->cpu_threads);
+  } else if (ctx->cpu_threads > 1) {
+    /* strict, fast, bf16: big matmuls split their columns across the pool
+     * (lib/ops.c); the bits do not depend on it.  A pool that cannot be made
+     * leaves the context single-threaded, not failed. */
+    ctx->pool = lc_pool_create(ctx->cpu_threads);
   }
   *out = ctx;
   return LC_OK;
@@ -187,6 +193,7 @@ void lc_context_free(lc_context *ctx) {
   if (!ctx) return;
   lc_vendor_context_free(ctx);
   if (ctx->backend == LC_BACKEND_CUDA) lc_cuda_context_free(ctx);
+  lc_pool_free(ctx->pool);
   free(ctx);
 }
 

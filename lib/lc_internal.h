@@ -21,13 +21,14 @@
 
 typedef struct lc_cuda_state lc_cuda_state;     /* lib/cuda_backend.c */
 typedef struct lc_vendor_state lc_vendor_state; /* lib/vendor.c */
-typedef struct lc_vendor_state lc_vendor_state; /* lib/vendor.c */
+typedef struct lc_pool lc_pool;                 /* lib/pool.h */
 
 struct lc_context {
   lc_backend backend;      /* LC_BACKEND_CPU or LC_BACKEND_CUDA */
   lc_mode mode;            /* numerics mode, fixed for the context's life */
   int device;              /* CUDA device index (CUDA backend) */
-  int cpu_threads;         /* OpenBLAS threads pinned at creation (CPU) */
+  int cpu_threads;         /* CPU threads: the pool's, or OpenBLAS's (reference) */
+  lc_pool *pool;           /* CPU strict/fast/bf16 with cpu_threads > 1, else NULL */
   lc_cuda_state *cuda;     /* CUDA backend state, NULL on the CPU */
   lc_vendor_state *vendor; /* cuBLASLt baseline state, NULL until first use */
   lc_memory_stats mem;     /* accounting, see lc_context_get_memory() */

@@ -12,6 +12,7 @@
 #include "cpu_ref/cpu_ref.h"
 #include "kernels/lc_kernels.h"
 #include "lib/lc_internal.h"
+#include "lib/pool.h"
 
 /* Calls a kernels/ entry (which takes `KERR` as its last two arguments) on the
  * context's device and turns a failure into a context error naming the op.
@@ -37,6 +38,58 @@ static int is_strict(const lc_context *ctx) {
 /* bf16 parts of x the fast order takes: 3 (fast), 1 (bf16), 0 (not a fast mode) */
 static int fast_parts(const lc_context *ctx) {
   return ctx->mode == LC_MODE_FAST ? 3 : ctx->mode == LC_MODE_BF16 ? 1 : 0;
+}
+
+/* ---- the CPU matmul across the context's threads -------------------------
+ * strict, fast and bf16: the columns of y in contiguous runs, one per task,
+ * each run a multiple of 16 columns (cpu_ref's column block) but the last;
+ * every column's chain is its own (cpu_ref/cpu_ref.h, the _ld forms), so the
+ * bits are the single thread's whatever the thread count.  Below
+ * MM_PAR_MIN_MACS multiply-adds the call stays on the caller's thread: a
+ * task costs a few microseconds to hand out, a stories260K matmul at one row
+ * takes about that in all. */
+#define MM_PAR_MIN_MACS ((double)(1 << 20))
+#define MM_PAR_COLS 16
+#define MM_PAR_MAX_TASKS 256
+
+typedef struct mm_job {
+  const float *x;
+  int64_t m, k, n, cols; /* cols: columns per task */
+  const uint16_t *w, *bias;
+  float *y;
+  int parts; /* 0: strict; 3 or 1: fast or bf16 */
+  lc_status st[MM_PAR_MAX_TASKS];
+} mm_job;
+
+static void mm_task(void *arg, int t) {
+  mm_job *j = arg;
+  const int64_t c0 = (int64_t)t * j->cols;
+  const int64_t nc = j->n - c0 < j->cols ? j->n - c0 : j->cols;
+  const uint16_t *w = j->w + c0 * j->k, *b = j->bias ? j->bias + c0 : NULL;
+  j->st[t] = j->parts ? lc_cpu_matmul_fast_ld(j->x, j->m, j->k, w, nc, b, j->y + c0, j->n, j->parts)
+                      : lc_cpu_matmul_strict_ld(j->x, j->m, j->k, w, nc, b, j->y + c0, j->n);
+}
+
+static lc_status cpu_matmul_split(lc_pool *pool, const float *x, int64_t m, int64_t k,
+                                  const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
+                                  int parts) {
+  const int threads = lc_pool_threads(pool);
+  if (threads < 2 || (double)m * (double)n * (double)k < MM_PAR_MIN_MACS || n < 2 * MM_PAR_COLS)
+    return parts ? lc_cpu_matmul_fast(x, m, k, w, n, bias, y, parts)
+                 : lc_cpu_matmul_strict(x, m, k, w, n, bias, y);
+  mm_job *j = lc_malloc(sizeof *j);
+  if (!j) return LC_ERR_OUT_OF_MEMORY;
+  int tasks = threads < MM_PAR_MAX_TASKS ? threads : MM_PAR_MAX_TASKS;
+  int64_t cols = (n + tasks - 1) / tasks;
+  cols = (cols + MM_PAR_COLS - 1) / MM_PAR_COLS * MM_PAR_COLS;
+  tasks = (int)((n + cols - 1) / cols);
+  *j = (mm_job){x, m, k, n, cols, w, bias, y, parts, {LC_OK}};
+  lc_pool_run(pool, tasks, mm_task, j);
+  lc_status st = LC_OK;
+  for (int t = 0; t < tasks; t++)
+    if (j->st[t] != LC_OK) st = j->st[t];
+  free(j);
+  return st;
 }
 
 /* ---- matmul ----------------------------------------------------------------*/
@@ -94,9 +147,9 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
                             lc_cuda_stream(ctx), KERR));
     return LC_OK;
   }
-  lc_status st = parts ? lc_cpu_matmul_fast(x, m, k, w->data, n, b, y, parts)
-                 : ctx->mode == LC_MODE_STRICT ? lc_cpu_matmul_strict(x, m, k, w->data, n, b, y)
-                                               : lc_cpu_matmul_ref(x, m, k, w->data, n, b, y);
+  lc_status st = ctx->mode == LC_MODE_REFERENCE
+                     ? lc_cpu_matmul_ref(x, m, k, w->data, n, b, y)
+                     : cpu_matmul_split(ctx->pool, x, m, k, w->data, n, b, y, parts);
   if (st != LC_OK)
     return LC_FAIL(ctx, st, "%s: scratch allocation for [%lld][%lld] x [%lld][%lld]^T failed", fn,
                    (long long)m, (long long)k, (long long)n, (long long)k);

@@ -122,7 +122,8 @@ int cmd_compare(int argc, char **argv) {
       {"seed", CLI_U64, &seed, 0, 0, NULL, "S", "seed of the neighbour rows (default 1; B: S + 1)"},
       {"format", CLI_CHOICE, &fmt, 0, 0, "text|json|csv", "F", "text (default) | json | csv"},
       {"output", CLI_STR, &out_path, 0, 0, NULL, "FILE", "write there (atomically), not to stdout"},
-      {"threads", CLI_I32, &threads, 1, 1024, NULL, "N", "OpenBLAS threads (reference)"},
+      {"threads", CLI_I32, &threads, 1, 1024, NULL, "N",
+       "CPU threads (big matmuls; reference: OpenBLAS)"},
       {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
       CLI_END};
   const cli_cmd cmd = {
