@@ -8,9 +8,11 @@
 #   fast     test_cuda_fast: CUDA == the CPU emulation, every path
 #   matmul   bench_matmul --quick (fast against fast-alt, the kernel family
 #            AUTO does not take; the prefill bar)
-#   ab       the wgmma decode kernel built without W's L2::256B hint
-#            (-DFDW_PF256=0, in build-gpu-ab): bench_matmul --quick's
-#            M <= 16 fast rows, to set beside those of `matmul`
+#   ab       the wgmma decode kernel built with other switches (the CUDA
+#            flags in LC_AB_FLAGS, default -DFDW_PF256=0: without W's
+#            L2::256B hint; e.g. "-DFDW_TWO_PER_SM=0 -DFDW_SPLIT_AHEAD=0"),
+#            in build-gpu-ab: bench_matmul --quick's M <= 16 rows, to set
+#            beside those of `matmul`
 #   profile  ncu (--clock-control none) kernel times of the M = 1 matmuls of
 #            strict and fast on the Llama-3-8B shapes: the split, the wgmma
 #            decode and the combine kernels one by one (cold L2, serialised)
@@ -21,17 +23,21 @@
 #   sweeps   a sweep on that model; CPU and CUDA sweeps on stories260K
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
-#   tools/device-fast.sh [--layers N] [STEP ...]   (no step: build mma fast
-#   matmul model sweeps suite; --layers: default 8, 32 needs ~15 GB in /tmp)
+#   tools/device-fast.sh [--layers N] [--deadline S] [STEP ...]   (no step:
+#   build mma fast matmul model sweeps suite; --layers: default 8, 32 needs
+#   ~15 GB in /tmp; --deadline: a step that would start S seconds or more
+#   after the script began is skipped, and said so, instead of being cut
+#   short by the device tool's limit)
 # On an H100 on 2026-12-07 all steps in one call ran past the 10-minute limit.
 # Carry: .device (tools/stage-device.sh) and .cache/tokenizers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-layers=8
+layers=8 deadline=0
 steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --layers) layers=${2:-8}; shift 2 ;;
+    --deadline) deadline=${2:-0}; shift 2 ;;
     build | mma | fast | matmul | ab | profile | text | model | sweeps | suite | alloc)
       steps+=("$1")
       shift
@@ -40,7 +46,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#steps[@]} -eq 0 ] && steps=(build mma fast matmul model sweeps suite)
-want() { [[ " ${steps[*]} " == *" $1 "* ]]; }
+want() {
+  [[ " ${steps[*]} " == *" $1 "* ]] || return 1
+  if [ "$deadline" -gt 0 ] && [ $(($(date +%s) - t0)) -ge "$deadline" ]; then
+    echo "[$(($(date +%s) - t0))s] step $1 skipped: past the --deadline of ${deadline}s"
+    return 1
+  fi
+  return 0
+}
 # Logs go to a folder of their own; $OUT gets them as one archive (the device
 # tool brings back only a few files), also when the call's time limit cuts
 # the script short.  Run it without a pipe (`bash tools/device-fast.sh`): the
@@ -92,18 +105,18 @@ if want matmul; then
   el "bench_matmul rc=$?"
   grep -E "M=(1|16|256|4096) N=[0-9]+ K=[0-9]+" "$out/bench_matmul.log" |
     grep -E "strict|fast|bf16 " | cut -c1-120
-  grep -E "PASS|FAIL|validation|distinct|bandwidth" "$out/bench_matmul.log" | cut -c1-300
+  grep -E "PASS|FAIL|validation|distinct|bandwidth|decode grid" "$out/bench_matmul.log" | cut -c1-300
 fi
 if want ab; then
-  cfg build-gpu-ab "-DFDW_PF256=0"
+  cfg build-gpu-ab "${LC_AB_FLAGS:--DFDW_PF256=0}"
   cmake --build build-gpu-ab -j "$(nproc)" --target bench_matmul >"$out/build-ab.log" 2>&1 || {
     tail -30 "$out/build-ab.log"
     exit 1
   }
-  el "built build-gpu-ab (FDW_PF256=0)"
+  el "built build-gpu-ab (${LC_AB_FLAGS:--DFDW_PF256=0})"
   timeout 150 build-gpu-ab/bench/bench_matmul --quick >"$out/bench_matmul-ab.log" 2>&1
-  el "bench_matmul without W's L2::256B hint rc=$?"
-  grep -E "M=(1|16) N=[0-9]+ K=[0-9]+" "$out/bench_matmul-ab.log" | grep -E "strict|fast " |
+  el "bench_matmul built with ${LC_AB_FLAGS:--DFDW_PF256=0} rc=$?"
+  grep -E "M=(1|16) N=[0-9]+ K=[0-9]+" "$out/bench_matmul-ab.log" | grep -E "strict|fast |bf16 " |
     cut -c1-120
 fi
 if want profile; then
