@@ -8,13 +8,23 @@
  * bf16 tensors) and --layers blocks (default 2), written by lc_synth_write
  * into --dir (kept and reused when its config.json already has these
  * shapes).  For each mode and batch size B: B sequences each prefill a
- * 128-token random prompt, then decode steps run over all B rows at once
+ * random prompt of --context tokens (default 128; in passes of at most 2048
+ * tokens), then decode steps run over all B rows at once
  * (one lc_session_forward per step, logits of the last token to the host);
  * a repetition times --steps steps with a host wall clock around the calls,
  * after lc_context_synchronize (the call returns host logits, so it is
  * synchronous anyway); positions 128 .. 128+steps-1 are rewritten by every
  * repetition.  The median over --reps repetitions (after one warm-up
- * repetition) gives ms/step; tokens/s = B / (ms/step).
+ * repetition) gives ms/step; tokens/s = B / (ms/step).  A cell whose
+ * session does not fit the device (LC_ERR_OUT_OF_MEMORY: the KV cache of B
+ * sequences at a long context) is reported as such, and the others run.
+ *
+ * The floor beside each row: the bytes a step must read at least (every
+ * weight once, less the embedding table but for its B rows when the output
+ * projection is a tensor of its own; and each sequence's K and V rows up to
+ * its position) over the copy bandwidth measured at the start (a
+ * device-to-device cudaMemcpyAsync of 1 GiB, read + write bytes per second,
+ * bench/bench.c); "x floor" = ms/step over that.
  *
  * Napkin math per decode step (bf16 weights, B rows): the weights are read
  * once, 2 bytes per parameter (layers x 218 M + 2 x 525 M for the embedding
@@ -24,7 +34,8 @@
  * layers; with 32 layers it would be ~15% of the weights.
  *
  *   bench_model [--dir DIR] [--layers N] [--batches 1,8,32] [--steps N]
- *               [--reps N] [--modes strict,fast,bf16,vendor-bf16,vendor-fp32] [--md FILE]
+ *               [--reps N] [--context N]
+ *               [--modes strict,fast,bf16,vendor-bf16,vendor-fp32] [--md FILE]
  * Exit status: 0; 1 on an error; 77 without a usable GPU.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -40,19 +51,21 @@
 #include "layercast.h"
 #include "layercast_model.h"
 
-#define PROMPT_LEN 128
+#define PREFILL_PASS 2048 /* most prompt tokens per forward call */
 #define MAX_BATCHES 16
 #define MAX_MODES 8
 
 static const char usage[] =
     "usage: bench_model [--dir DIR] [--layers N] [--batches 1,8,32] [--steps N] [--reps N]\n"
-    "                   [--modes L] [--device D] [--md FILE]\n"
+    "                   [--context N] [--modes L] [--device D] [--md FILE]\n"
     "  --dir DIR      where the synthetic model lives (default bench-model-llama3-8b-shape);\n"
     "                 written once, reused when its config matches\n"
     "  --layers N     transformer blocks (default 2)\n"
     "  --batches L    batch sizes (default 1,8,32)\n"
     "  --steps N      decode steps per timed repetition (default 32)\n"
     "  --reps N       timed repetitions, median reported (default 5)\n"
+    "  --context N    prompt tokens prefilled per sequence before the timed steps\n"
+    "                 (default 128)\n"
     "  --modes L      CUDA modes, from strict, fast, bf16, vendor-bf16, vendor-fp32\n"
     "                 (default all five)\n"
     "  --md FILE      also write the Markdown table to FILE\n";
@@ -113,8 +126,10 @@ static int model_matches(const char *dir, const lc_synth_params *sp) {
 typedef struct cell {
   const char *mode;
   int batch;
+  int skipped; /* the session did not fit the device */
   double ms_step, tok_s;
   double weights_mib, kv_mib, temp_mib;
+  double floor_ms; /* the step's bytes to read over the copy bandwidth */
 } cell;
 
 static int cmp_double(const void *a, const void *b) {
@@ -122,30 +137,97 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Runs one (mode, batch) cell on a loaded model. */
-static void run_cell(lc_context *ctx, lc_model *m, int batch, int steps, int reps, cell *out) {
+/* The copy bandwidth of `device` in GB/s (read + write bytes): the median
+ * of 11 device-to-device cudaMemcpyAsync of 1 GiB (256 MiB on a device of
+ * 16 GiB or less), after 2 warm-ups; as bench/bench.c measures it for the
+ * other benchmarks.  0 when it cannot be measured. */
+static double copy_bandwidth(int device) {
+  size_t free_b = 0, total_b = 0;
+  if (cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+    return 0;
+  const size_t bytes = total_b > ((size_t)16 << 30) ? ((size_t)1 << 30) : ((size_t)256 << 20);
+  void *src = NULL, *dst = NULL;
+  cudaEvent_t ev[2] = {NULL, NULL};
+  double gbps = 0, t[11];
+  if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess &&
+      cudaMemset(src, 0x5A, bytes) == cudaSuccess && cudaEventCreate(&ev[0]) == cudaSuccess &&
+      cudaEventCreate(&ev[1]) == cudaSuccess) {
+    int ok = 1;
+    for (int i = 0; i < 13 && ok; i++) {
+      float ms = 0;
+      ok = cudaEventRecord(ev[0], 0) == cudaSuccess &&
+           cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0) == cudaSuccess &&
+           cudaEventRecord(ev[1], 0) == cudaSuccess && cudaEventSynchronize(ev[1]) == cudaSuccess &&
+           cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess && ms > 0;
+      if (ok && i >= 2) t[i - 2] = 1e-3 * (double)ms;
+    }
+    if (ok) {
+      qsort(t, 11, sizeof t[0], cmp_double);
+      gbps = 2.0 * (double)bytes / t[5] / 1e9;
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (ev[i]) cudaEventDestroy(ev[i]);
+  cudaFree(src);
+  cudaFree(dst);
+  (void)cudaGetLastError();
+  return gbps;
+}
+
+/* Bytes one decode step reads at least: every weight once (the embedding
+ * table only for its `batch` rows when the output projection is its own
+ * tensor) and the K and V rows of each sequence up to its position (the
+ * middle of the timed steps). */
+static double step_bytes(const lc_model_info *mi, int batch, int context, int steps,
+                         size_t kv_elem) {
+  const lc_model_config *c = &mi->config;
+  double w = (double)mi->weights_bytes;
+  if (!c->tied_embeddings) w -= (double)c->vocab_size * c->dim * 2.0 - (double)batch * c->dim * 2.0;
+  const double kv_row = 2.0 * c->n_layers * c->n_kv_heads * (double)c->head_dim * (double)kv_elem;
+  return w + (double)batch * (context + 0.5 * steps) * kv_row;
+}
+
+/* Runs one (mode, batch) cell on a loaded model; copy_gbps: the copy
+ * bandwidth for the floor. */
+static void run_cell(lc_context *ctx, lc_model *m, int batch, int context, int steps, int reps,
+                     double copy_gbps, cell *out) {
   lc_model_info mi;
   lc_model_get_info(m, &mi);
   const int32_t vocab = mi.config.vocab_size;
+  const int pass = context < PREFILL_PASS ? context : PREFILL_PASS;
   lc_session_params sp;
   lc_session_params_default(&sp);
   sp.n_slots = batch;
-  sp.max_len = PROMPT_LEN + steps;
-  sp.max_tokens = PROMPT_LEN > batch ? PROMPT_LEN : batch;
+  sp.max_len = context + steps;
+  sp.max_tokens = pass > batch ? pass : batch;
+  out->batch = batch;
+  out->floor_ms = copy_gbps > 0 ? 1e3 * step_bytes(&mi, batch, context, steps, sizeof(float)) /
+                                      (copy_gbps * 1e9)
+                                : NAN;
   lc_session *s = NULL;
   lc_status st = lc_session_create(m, &sp, &s);
+  if (st == LC_ERR_OUT_OF_MEMORY) {
+    printf("  batch %d at context %d: the session does not fit (%s)\n", batch, context,
+           lc_last_error(ctx));
+    out->skipped = 1;
+    return;
+  }
   if (st != LC_OK) die("lc_session_create", st, ctx);
   float *logits = lcb_malloc((size_t)batch * (size_t)vocab * sizeof(float));
-  int32_t *prompt = lcb_malloc(PROMPT_LEN * sizeof(int32_t));
+  int32_t *prompt = lcb_malloc((size_t)pass * sizeof(int32_t));
   int32_t *tok = lcb_malloc((size_t)batch * sizeof(int32_t));
   lc_batch_entry *e = lcb_malloc((size_t)batch * sizeof *e);
   lcb_rng r = lcb_rng_new(7);
-  /* prefill: one sequence per pass (128 tokens), last-token logits only */
+  /* prefill: one sequence at a time, in passes of up to PREFILL_PASS tokens,
+   * last-token logits only */
   for (int b = 0; b < batch; b++) {
-    for (int i = 0; i < PROMPT_LEN; i++) prompt[i] = (int32_t)(lcb_next(&r) % (uint64_t)vocab);
-    lc_batch_entry pe = {b, 0, PROMPT_LEN, prompt};
-    st = lc_session_forward(s, &pe, 1, 0, logits);
-    if (st != LC_OK) die("prefill", st, ctx);
+    for (int p0 = 0; p0 < context; p0 += pass) {
+      const int n = context - p0 < pass ? context - p0 : pass;
+      for (int i = 0; i < n; i++) prompt[i] = (int32_t)(lcb_next(&r) % (uint64_t)vocab);
+      lc_batch_entry pe = {b, p0, n, prompt};
+      st = lc_session_forward(s, &pe, 1, 0, logits);
+      if (st != LC_OK) die("prefill", st, ctx);
+    }
   }
   double *t = lcb_malloc((size_t)(reps + 1) * sizeof *t);
   for (int rep = 0; rep <= reps; rep++) { /* rep 0: warm-up */
@@ -155,7 +237,7 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int steps, int rep
     for (int step = 0; step < steps; step++) {
       for (int b = 0; b < batch; b++) {
         e[b].slot = b;
-        e[b].pos = PROMPT_LEN + step;
+        e[b].pos = context + step;
         e[b].n_tokens = 1;
         e[b].tokens = &tok[b];
       }
@@ -172,7 +254,6 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int steps, int rep
   lc_session_memory mm;
   st = lc_session_get_memory(s, &mm);
   if (st != LC_OK) die("lc_session_get_memory", st, ctx);
-  out->batch = batch;
   out->ms_step = 1e3 * med;
   out->tok_s = batch / med;
   out->weights_mib = mm.weights_bytes / 1048576.0;
@@ -184,7 +265,7 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int steps, int rep
 
 int main(int argc, char **argv) {
   const char *dir = "bench-model-llama3-8b-shape", *md = NULL;
-  int layers = 2, steps = 32, reps = 5, device = 0;
+  int layers = 2, steps = 32, reps = 5, device = 0, context = 128;
   int batches[MAX_BATCHES] = {1, 8, 32}, n_batches = 3;
   const char *modes_s = "strict,fast,bf16,vendor-bf16,vendor-fp32";
   for (int i = 1; i < argc; i++) {
@@ -210,6 +291,8 @@ int main(int argc, char **argv) {
       steps = atoi(v);
     else if (!strcmp(a, "--reps"))
       reps = atoi(v);
+    else if (!strcmp(a, "--context"))
+      context = atoi(v);
     else if (!strcmp(a, "--device"))
       device = atoi(v);
     else if (!strcmp(a, "--batches")) {
@@ -223,8 +306,11 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (layers < 1 || layers > 64 || steps < 1 || steps > 1024 || reps < 1 || reps > 1000) {
-    fprintf(stderr, "bench_model: need 1 <= layers <= 64, 1 <= steps <= 1024, 1 <= reps\n");
+  if (layers < 1 || layers > 64 || steps < 1 || steps > 1024 || reps < 1 || reps > 1000 ||
+      context < 1 || context > (1 << 20)) {
+    fprintf(stderr,
+            "bench_model: need 1 <= layers <= 64, 1 <= steps <= 1024, 1 <= reps <= "
+            "1000, 1 <= context <= 1048576\n");
     return 2;
   }
   char modes_buf[256];
@@ -262,7 +348,11 @@ int main(int argc, char **argv) {
     printf("  written in %.1f s\n", lcb_now() - t0);
   }
 
+  const double copy_gbps = copy_bandwidth(device);
+  printf("copy bandwidth: %.0f GB/s (device-to-device cudaMemcpyAsync, read + write bytes)\n",
+         copy_gbps);
   cell *cells = lcb_malloc((size_t)n_modes * n_batches * sizeof *cells);
+  memset(cells, 0, (size_t)n_modes * n_batches * sizeof *cells);
   char dev_name[256] = "?";
   for (int mi = 0; mi < n_modes; mi++) {
     lc_context_params cp;
@@ -282,9 +372,10 @@ int main(int argc, char **argv) {
     for (int bi = 0; bi < n_batches; bi++) {
       cell *c = &cells[mi * n_batches + bi];
       c->mode = lc_mode_name(modes[mi]);
-      run_cell(ctx, m, batches[bi], steps, reps, c);
-      printf("  %-12s batch %3d: %8.3f ms/step  %9.1f tokens/s\n", c->mode, c->batch, c->ms_step,
-             c->tok_s);
+      run_cell(ctx, m, batches[bi], context, steps, reps, copy_gbps, c);
+      if (!c->skipped)
+        printf("  %-12s batch %3d: %8.3f ms/step  %9.1f tokens/s  %.2fx the floor %.3f ms\n",
+               c->mode, c->batch, c->ms_step, c->tok_s, c->ms_step / c->floor_ms, c->floor_ms);
       fflush(stdout);
     }
     lc_model_free(m);
@@ -308,24 +399,34 @@ int main(int argc, char **argv) {
           "- ms/step: wall clock of one lc_session_forward over all rows (one token each, "
           "logits to the host); tokens/s = batch / (s/step); ratio = tokens/s over "
           "vendor-bf16's at the same batch; temp = session temporaries + the context's peak "
-          "op workspace\n\n",
-          dev_name, layers, PROMPT_LEN, steps, reps);
+          "op workspace\n"
+          "- floor: the bytes a step reads at least (the weights once, the embedding table "
+          "only for its rows, and the FP32 K and V rows of every sequence) over the copy "
+          "bandwidth, %.0f GB/s; x floor = ms/step over the floor\n\n",
+          dev_name, layers, context, steps, reps, copy_gbps);
   fprintf(tf,
-          "| mode | batch | ms/step | tokens/s | vs vendor-bf16 | weights MiB | KV MiB | "
-          "temp MiB |\n|---|---|---|---|---|---|---|---|\n");
+          "| mode | batch | ms/step | tokens/s | vs vendor-bf16 | floor ms | x floor | weights MiB "
+          "| KV MiB | temp MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (int mi = 0; mi < n_modes; mi++)
     for (int bi = 0; bi < n_batches; bi++) {
       const cell *c = &cells[mi * n_batches + bi];
+      if (c->skipped) {
+        fprintf(tf, "| %s | %d | does not fit | - | - | %.3f | - | - | - | - |\n", c->mode,
+                c->batch, c->floor_ms);
+        continue;
+      }
       double base = NAN;
       for (int mj = 0; mj < n_modes; mj++)
-        if (modes[mj] == LC_MODE_VENDOR_BF16) base = cells[mj * n_batches + bi].tok_s;
+        if (modes[mj] == LC_MODE_VENDOR_BF16 && !cells[mj * n_batches + bi].skipped)
+          base = cells[mj * n_batches + bi].tok_s;
       char ratio[32];
       if (isnan(base))
         snprintf(ratio, sizeof ratio, "-");
       else
         snprintf(ratio, sizeof ratio, "%.2fx", c->tok_s / base);
-      fprintf(tf, "| %s | %d | %.3f | %.1f | %s | %.0f | %.1f | %.1f |\n", c->mode, c->batch,
-              c->ms_step, c->tok_s, ratio, c->weights_mib, c->kv_mib, c->temp_mib);
+      fprintf(tf, "| %s | %d | %.3f | %.1f | %s | %.3f | %.2fx | %.0f | %.1f | %.1f |\n", c->mode,
+              c->batch, c->ms_step, c->tok_s, ratio, c->floor_ms, c->ms_step / c->floor_ms,
+              c->weights_mib, c->kv_mib, c->temp_mib);
     }
   fclose(tf);
   printf("\n%s\n", table);

@@ -23,7 +23,8 @@
 #   sweeps   a sweep on that model; CPU and CUDA sweeps on stories260K
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
-#   tools/device-fast.sh [--layers N] [--deadline S] [STEP ...]   (no step:
+#   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
+#   (--context: bench_model's prompt tokens per sequence, default 128; no step:
 #   build mma fast matmul model sweeps suite; --layers: default 8, 32 needs
 #   ~15 GB in /tmp; --deadline: a step that would start S seconds or more
 #   after the script began is skipped, and said so, instead of being cut
@@ -32,12 +33,13 @@
 # Carry: .device (tools/stage-device.sh) and .cache/tokenizers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-layers=8 deadline=0
+layers=8 deadline=0 context=128
 steps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --layers) layers=${2:-8}; shift 2 ;;
     --deadline) deadline=${2:-0}; shift 2 ;;
+    --context) context=${2:-128}; shift 2 ;;
     build | mma | fast | matmul | ab | profile | text | model | sweeps | suite | alloc)
       steps+=("$1")
       shift
@@ -154,7 +156,8 @@ if want text && [ -d .cache/tokenizers/qwen3 ]; then
 fi
 if want model; then
   timeout 300 build-gpu/bench/bench_model --dir /tmp/bm --layers "$layers" --batches 1,8,32,64 \
-    --steps 16 --reps 3 --modes strict,fast,bf16,vendor-bf16 --md "$out/bench_model.md" \
+    --steps 16 --reps 3 --context "$context" --modes strict,fast,bf16,vendor-bf16 \
+    --md "$out/bench_model.md" \
     >"$out/bench_model.log" 2>&1
   el "bench_model rc=$?"
   tail -24 "$out/bench_model.md" 2>/dev/null
