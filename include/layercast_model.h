@@ -165,20 +165,37 @@ LC_API lc_context *lc_model_context(const lc_model *m); /* NULL for NULL */
 typedef struct lc_session lc_session;
 
 typedef struct lc_session_params {
-  int32_t n_slots;    /* sequences held at once (cache slots), >= 1; default 1 */
-  int32_t max_len;    /* positions per slot; 0: the model's max_seq_len */
-  int32_t max_tokens; /* most tokens one forward pass takes (all entries
-                         together): sizes the temporaries; 0: 512 */
-  lc_dtype kv_dtype;  /* LC_DTYPE_F32 (default) or LC_DTYPE_BF16: keys and
-                         values rounded to bf16 when written (vendor-bf16
-                         always rounds them) */
+  int32_t n_slots;        /* sequences held at once (cache slots), >= 1; default 1 */
+  int32_t max_len;        /* positions per slot; 0: the model's max_seq_len */
+  int32_t max_tokens;     /* most tokens one forward pass takes (all entries
+                             together): sizes the temporaries; 0: 512 */
+  lc_dtype kv_dtype;      /* LC_DTYPE_F32 (default) or LC_DTYPE_BF16: keys and
+                             values rounded to bf16 when written (vendor-bf16
+                             always rounds them) */
+  int32_t kv_initial_len; /* positions per slot the K and V caches hold at
+                             creation; 0: min(max_len, 1024); max_len:
+                             all of them, up front (no growth) */
 } lc_session_params;
+
+/* The KV caches grow.  A session starts with kv_initial_len positions per
+ * slot and, when a forward pass writes past them, doubles that (or goes
+ * straight to what the pass needs, at most max_len): new caches are
+ * allocated for every layer, each slot's written positions copied over, the
+ * old caches freed.  So a long generation pays for the positions it reaches,
+ * not for max_len in every slot (a default session of a 128K-position model
+ * starts with 1024), at the cost of one copy of the cache per doubling and,
+ * while it runs, the old and the new caches at once.  Growing, not paging:
+ * the attention kernels read one contiguous [n_slots][len] layout, which a
+ * page table would change.  No bit of any result depends on the capacity.
+ * A growth that fails (LC_ERR_OUT_OF_MEMORY) leaves the session as it was,
+ * the pass not run. */
 
 /* Defaults as above.  p may not be NULL. */
 LC_API void lc_session_params_default(lc_session_params *p);
 
 /* LC_ERR_INVALID_ARGUMENT, LC_ERR_SHAPE (bad sizes, max_len past the RoPE
- * table), LC_ERR_OVERFLOW (a KV cache of more than 2^40 bytes over all
+ * table, kv_initial_len outside 0 .. max_len), LC_ERR_OVERFLOW (a KV cache
+ * of max_len positions per slot of more than 2^40 bytes over all
  * layers, K and V; a temporary past one op's limits), LC_ERR_OUT_OF_MEMORY,
  * LC_ERR_CUDA. */
 LC_API lc_status lc_session_create(lc_model *m, const lc_session_params *p, lc_session **out);
@@ -213,9 +230,12 @@ typedef struct lc_batch_entry {
  * LC_ERR_OUT_OF_RANGE for a slot, position or token id out of range; two
  * entries may not share a slot, nor be more than the session's slots
  * (LC_ERR_INVALID_ARGUMENT).  n_entries == 0 does nothing and returns LC_OK
- * (logits may then be NULL).  On failure (LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA)
- * the cache positions the entries were writing, and logits, hold anything:
- * run those positions again before reading them. */
+ * (logits may then be NULL).  A pass that writes past the caches' capacity
+ * grows them first (see lc_session_params); LC_ERR_OUT_OF_MEMORY from that
+ * growth leaves the session as it was, the pass not run.  On a later failure
+ * (LC_ERR_OUT_OF_MEMORY, LC_ERR_CUDA) the cache positions the entries were
+ * writing, and logits, hold anything: run those positions again before
+ * reading them. */
 LC_API lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64_t n_entries,
                                     int all_logits, float *logits);
 

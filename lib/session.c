@@ -32,6 +32,10 @@
  * KV cache holds bf16 values in vendor-bf16 (k and v are rounded before
  * lc_kv_write) and in any mode when the session's kv_dtype is LC_DTYPE_BF16.
  *
+ * Cache capacity: attn.max_len positions per slot, from kv_initial_len up to
+ * params.max_len, grown by grow_kv before a pass that needs more
+ * (include/layercast_model.h says why growing and not paging).
+ *
  * Cache bookkeeping: filled[slot] counts the positions written.  A forward
  * entry may start at pos <= filled[slot] (pos < filled overwrites, as a
  * re-prefill does) and leaves filled[slot] = pos + n_tokens; a pos past
@@ -47,6 +51,8 @@
 /* Most rows one logits matmul computes; passes with more rows (all_logits)
  * run the output projection in chunks, which bounds the logits buffer. */
 #define LC_SESSION_LOGIT_CHUNK 128
+/* Positions per slot of a new session's KV caches when kv_initial_len is 0. */
+#define LC_SESSION_KV_INITIAL 1024
 
 void lc_session_params_default(lc_session_params *p) {
   if (!p) return;
@@ -55,6 +61,7 @@ void lc_session_params_default(lc_session_params *p) {
   p->max_len = 0;
   p->max_tokens = 0;
   p->kv_dtype = LC_DTYPE_F32;
+  p->kv_initial_len = 0;
 }
 
 static void free_buf(lc_context *ctx, float **p) {
@@ -99,6 +106,22 @@ static lc_status alloc_f32(lc_context *ctx, int64_t rows, int64_t cols, const ch
   return LC_OK;
 }
 
+/* Bytes of one layer's K (or V) cache of `len` positions per slot, or
+ * LC_ERR_OVERFLOW past 2^40 bytes over all layers, K and V. */
+static lc_status cache_size(lc_session *s, int64_t len, size_t *bytes) {
+  static const char fn[] = "lc_session_create";
+  lc_context *ctx = s->ctx;
+  const lc_model_config *c = &s->model->info.config;
+  const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
+  LC_TRY(lc_check_bytes(ctx, (int64_t)s->params.n_slots * len, kvd, 4, fn, bytes));
+  if (L > 0 && *bytes > (size_t)LC_MAX_BYTES / (size_t)(2 * L))
+    return LC_FAIL(ctx, LC_ERR_OVERFLOW,
+                   "%s: the KV cache of %d slots x %lld positions, K and V in %lld layers, is "
+                   "%zu bytes per buffer, more than 2^40 bytes in all",
+                   fn, (int)s->params.n_slots, (long long)len, (long long)L, *bytes);
+  return LC_OK;
+}
+
 static lc_status create(lc_session *s) {
   static const char fn[] = "lc_session_create";
   lc_context *ctx = s->ctx;
@@ -110,18 +133,15 @@ static lc_status create(lc_session *s) {
   s->attn.n_heads = c->n_heads;
   s->attn.n_kv_heads = c->n_kv_heads;
   s->attn.head_dim = c->head_dim;
-  s->attn.max_len = p->max_len;
+  s->attn.max_len = p->kv_initial_len;
   s->attn.n_slots = p->n_slots;
   s->attn.scale = lc_attn_default_scale(c->head_dim);
 
-  /* KV caches: [n_slots * max_len][kvd] per layer, K and V */
+  /* KV caches: [n_slots * kv_initial_len][kvd] per layer, K and V; the most
+   * they may grow to is checked here, so that a growth cannot overflow */
   size_t cache_bytes;
-  LC_TRY(lc_check_bytes(ctx, (int64_t)p->n_slots * p->max_len, kvd, 4, fn, &cache_bytes));
-  if (L > 0 && cache_bytes > (size_t)LC_MAX_BYTES / (size_t)(2 * L))
-    return LC_FAIL(ctx, LC_ERR_OVERFLOW,
-                   "%s: the KV cache of %d slots x %d positions, K and V in %lld layers, is "
-                   "%zu bytes per buffer, more than 2^40 bytes in all",
-                   fn, (int)p->n_slots, (int)p->max_len, (long long)L, cache_bytes);
+  LC_TRY(cache_size(s, p->max_len, &cache_bytes));
+  LC_TRY(cache_size(s, p->kv_initial_len, &cache_bytes));
   s->k_cache = lc_calloc((size_t)L, sizeof *s->k_cache);
   s->v_cache = lc_calloc((size_t)L, sizeof *s->v_cache);
   if (!s->k_cache || !s->v_cache)
@@ -181,6 +201,11 @@ lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_ses
                    "a larger max_seq_len)",
                    fn, (int)p.max_len, (int)c->max_seq_len);
   if (p.max_tokens == 0) p.max_tokens = 512;
+  if (p.kv_initial_len < 0 || p.kv_initial_len > p.max_len)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: kv_initial_len = %d, expected 0 .. max_len (%d)", fn,
+                   (int)p.kv_initial_len, (int)p.max_len);
+  if (p.kv_initial_len == 0)
+    p.kv_initial_len = p.max_len < LC_SESSION_KV_INITIAL ? p.max_len : LC_SESSION_KV_INITIAL;
   if (p.kv_dtype != LC_DTYPE_F32 && p.kv_dtype != LC_DTYPE_BF16)
     return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
                    "%s: kv_dtype = %d, expected LC_DTYPE_F32 or LC_DTYPE_BF16", fn,
@@ -414,6 +439,55 @@ static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int6
   return project(s, s->last, n, logits);
 }
 
+/* Makes the caches hold at least `need` positions per slot (need <=
+ * params.max_len): the capacity doubled until it does, at most max_len; new
+ * caches for every layer first (on a failure they are freed and the session
+ * is as it was), then each slot's filled positions copied, the old caches
+ * freed. */
+static lc_status grow_kv(lc_session *s, int64_t need) {
+  static const char fn[] = "lc_session_forward";
+  lc_context *ctx = s->ctx;
+  const int64_t old = s->attn.max_len;
+  if (need <= old) return LC_OK;
+  int64_t cap = old;
+  while (cap < need) cap *= 2;
+  if (cap > s->params.max_len) cap = s->params.max_len;
+  const lc_model_config *c = &s->model->info.config;
+  const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
+  size_t bytes;
+  LC_TRY(cache_size(s, cap, &bytes));
+  float **nk = lc_calloc((size_t)L, sizeof *nk), **nv = lc_calloc((size_t)L, sizeof *nv);
+  lc_status st =
+      nk && nv ? LC_OK : LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  for (int64_t l = 0; l < L && st == LC_OK; l++) {
+    st = lc_buffer_alloc(ctx, bytes, (void **)&nk[l]);
+    if (st == LC_OK) st = lc_buffer_alloc(ctx, bytes, (void **)&nv[l]);
+  }
+  const size_t rowb = (size_t)kvd * sizeof(float);
+  for (int64_t l = 0; l < L && st == LC_OK; l++)
+    for (int32_t slot = 0; slot < s->params.n_slots && st == LC_OK; slot++) {
+      const size_t n = (size_t)s->filled[slot] * rowb;
+      if (n == 0) continue;
+      const size_t from = (size_t)slot * (size_t)old * rowb, to = (size_t)slot * (size_t)cap * rowb;
+      st = copy_d2d(ctx, (char *)nk[l] + to, (const char *)s->k_cache[l] + from, n);
+      if (st == LC_OK)
+        st = copy_d2d(ctx, (char *)nv[l] + to, (const char *)s->v_cache[l] + from, n);
+    }
+  float **drop_k = st == LC_OK ? s->k_cache : nk, **drop_v = st == LC_OK ? s->v_cache : nv;
+  if (drop_k)
+    for (int64_t l = 0; l < L; l++) free_buf(ctx, &drop_k[l]);
+  if (drop_v)
+    for (int64_t l = 0; l < L; l++) free_buf(ctx, &drop_v[l]);
+  free(drop_k);
+  free(drop_v);
+  if (st != LC_OK) return st;
+  s->k_cache = nk;
+  s->v_cache = nv;
+  s->attn.max_len = (int32_t)cap;
+  s->kv_bytes = (size_t)(2 * L) * bytes;
+  return LC_OK;
+}
+
 lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64_t n_entries,
                              int all_logits, float *logits) {
   static const char fn[] = "lc_session_forward";
@@ -426,6 +500,11 @@ lc_status lc_session_forward(lc_session *s, const lc_batch_entry *entries, int64
   if (!logits) return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: logits is NULL", fn);
   int64_t T = 0;
   LC_TRY(prepare(s, entries, n_entries, &T));
+  int64_t need = 0;
+  for (int64_t i = 0; i < n_entries; i++)
+    if ((int64_t)entries[i].pos + entries[i].n_tokens > need)
+      need = (int64_t)entries[i].pos + entries[i].n_tokens;
+  LC_TRY(grow_kv(s, need));
   lc_status st = forward(s, entries, n_entries, T, all_logits, logits);
   for (int64_t i = 0; i < n_entries; i++) {
     int32_t *f = &s->filled[entries[i].slot];

@@ -36,14 +36,17 @@ static lc_model *load(lc_context *ctx) {
   return m;
 }
 
-static lc_session *session(lc_model *m, int n_slots, int max_len, int max_tokens,
-                           lc_dtype kv_dtype) {
+/* kv_initial: the KV caches' first capacity (lc_session_params; 0: the
+ * default) */
+static lc_session *session(lc_model *m, int n_slots, int max_len, int max_tokens, lc_dtype kv_dtype,
+                           int kv_initial) {
   lc_session_params p;
   lc_session_params_default(&p);
   p.n_slots = n_slots;
   p.max_len = max_len;
   p.max_tokens = max_tokens;
   p.kv_dtype = kv_dtype;
+  p.kv_initial_len = kv_initial;
   lc_session *s = NULL;
   ok(lc_model_context(m), lc_session_create(m, &p, &s), "lc_session_create");
   return s;
@@ -69,12 +72,14 @@ enum { NSEQ = 5, V = 512, DIM = 64, NL = 5, MAXP = 37, CHUNK = 6, NDEC = 6, MAXT
 /* CUDA strict against CPU strict: a batch of NSEQ prompts of different
  * lengths fed CHUNK tokens per step (sequences finishing their prompts
  * decode greedily while others still prefill), every pass's logits and
- * hook states compared bitwise. */
+ * hook states compared bitwise.  The CUDA session's KV caches start at 4
+ * positions per slot and grow (4, 8, ..., 64) as the passes reach further;
+ * the CPU session's hold all 128 from the start. */
 static void run_strict_pair(lc_dtype kv_dtype) {
   lc_context *cg = lct_cuda(LC_MODE_STRICT), *cc = lct_cpu(LC_MODE_STRICT);
   lc_model *mg = load(cg), *mc = load(cc);
-  lc_session *sg = session(mg, NSEQ, 128, MAXT, kv_dtype),
-             *sc = session(mc, NSEQ, 128, MAXT, kv_dtype);
+  lc_session *sg = session(mg, NSEQ, 128, MAXT, kv_dtype, 4),
+             *sc = session(mc, NSEQ, 128, MAXT, kv_dtype, 128);
   const int64_t hcap = (int64_t)(NL + 1) * MAXT * DIM;
   hook_rec hg = {lct_alloc_f(hcap), hcap, NL, 0}, hc = {lct_alloc_f(hcap), hcap, NL, 0};
   ok(cg, lc_session_set_layer_hook(sg, record_hook, &hg), "hook gpu");
@@ -130,8 +135,20 @@ static void run_strict_pair(lc_dtype kv_dtype) {
     }
     passes++;
   }
-  printf("  strict, kv %s: %d passes bitwise equal on the GPU and the CPU\n",
-         kv_dtype == LC_DTYPE_BF16 ? "bf16" : "f32", passes);
+  /* the CUDA caches grew to the first power-of-two multiple of 4 that holds
+   * the longest sequence */
+  int most = 0, cap = 4;
+  for (int i = 0; i < NSEQ; i++)
+    if (fed[i] > most) most = fed[i];
+  while (cap < most) cap *= 2;
+  lc_session_memory memg, memc;
+  ok(cg, lc_session_get_memory(sg, &memg), "memory gpu");
+  ok(cc, lc_session_get_memory(sc, &memc), "memory cpu");
+  assert_int_equal(memg.kv_cache_bytes * 128, memc.kv_cache_bytes * (size_t)cap);
+  printf(
+      "  strict, kv %s: %d passes bitwise equal on the GPU and the CPU (the GPU's KV caches "
+      "grew from 4 to %d positions per slot)\n",
+      kv_dtype == LC_DTYPE_BF16 ? "bf16" : "f32", passes, cap);
   lc_session_free(sg);
   lc_session_free(sc);
   lc_model_free(mg);
@@ -166,7 +183,7 @@ static void test_cuda_model_strict_batch_invariant(void **state) {
   enum { L = 20 };
   lc_context *cg = lct_cuda(LC_MODE_STRICT);
   lc_model *m = load(cg);
-  lc_session *s = session(m, 5, 128, 128, LC_DTYPE_F32);
+  lc_session *s = session(m, 5, 128, 128, LC_DTYPE_F32, 0);
   lct_rng r = lct_rng_new(8);
   int32_t t[5][60];
   for (int i = 0; i < 5; i++)
@@ -220,7 +237,8 @@ static double normwise(const float *got, const float *ref, int64_t n, const char
 static void run_vendor(lc_mode mode, double bound) {
   lc_context *cg = lct_cuda(mode), *cr = lct_cpu(LC_MODE_REFERENCE);
   lc_model *mg = load(cg), *mr = load(cr);
-  lc_session *sg = session(mg, 3, 64, 64, LC_DTYPE_F32), *sr = session(mr, 3, 64, 64, LC_DTYPE_F32);
+  lc_session *sg = session(mg, 3, 64, 64, LC_DTYPE_F32, 0),
+             *sr = session(mr, 3, 64, 64, LC_DTYPE_F32, 0);
   lct_rng r = lct_rng_new(77);
   int32_t t[3][40];
   for (int i = 0; i < 3; i++)

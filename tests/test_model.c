@@ -8,7 +8,8 @@
  * (a sequence alone against the same sequence inside batches of 2..8 entries
  * at every index, next to other prompts at other positions, in prefill and
  * in decode); chunked prefill against one pass and token-by-token, logits and
- * the layer hook's hidden states; re-prefill; every error status.
+ * the layer hook's hidden states; re-prefill; the KV caches' growth against
+ * a cache reserved up front, and a growth that fails; every error status.
  * On synthetic Qwen2 (q/k/v bias) and Qwen3 (q/k norm) models written with
  * lc_synth_write, when that works: strict and reference against the oracle,
  * and chunked prefill bitwise.
@@ -592,6 +593,129 @@ static void test_model_reprefill(void **state) {
   free(got);
 }
 
+/* The KV caches grow (lib/session.c grow_kv): a session that starts with 5
+ * positions per slot and doubles them as two sequences of different lengths
+ * decode to 190 positions gives, at every step, the logits of a session that
+ * reserved all 200 up front, bit for bit; its cache bytes follow the
+ * capacity (5, 10, 20, ..., 160, then max_len 200).  A growth whose
+ * allocation fails returns LC_ERR_OUT_OF_MEMORY and leaves the session as it
+ * was: the same capacity, the pass not run; a pass inside the capacity then
+ * runs, and the growth succeeds once allocations do. */
+static size_t g_fail_bytes;
+static int g_failed;
+static int fail_size_hook(void *opaque, lc_alloc_kind kind, size_t bytes) {
+  (void)opaque, (void)kind;
+  if (bytes != g_fail_bytes) return 0;
+  g_failed++;
+  return 1;
+}
+
+static size_t kv_bytes(lc_session *s) {
+  lc_session_memory mem;
+  ok(s->ctx, lc_session_get_memory(s, &mem), "lc_session_get_memory");
+  return mem.kv_cache_bytes;
+}
+
+static void test_model_kv_grows(void **state) {
+  (void)state;
+  const char *path = stories_path();
+  if (!path) skip();
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  lc_model *m = load(ctx, path);
+  const lc_model_config *c = &m->info.config;
+  const size_t per_pos = (size_t)c->n_layers * 2 * 2 * (size_t)c->n_kv_heads * c->head_dim * 4;
+  lc_session_params p;
+  lc_session_params_default(&p);
+  p.n_slots = 2;
+  p.max_len = 200;
+  p.max_tokens = 16;
+  p.kv_initial_len = 200;
+  lc_session *full = NULL, *grow = NULL;
+  ok(ctx, lc_session_create(m, &p, &full), "session, 200 positions up front");
+  p.kv_initial_len = 5;
+  ok(ctx, lc_session_create(m, &p, &grow), "session, 5 positions at first");
+  assert_int_equal(kv_bytes(full), 200 * per_pos);
+  assert_int_equal(kv_bytes(grow), 5 * per_pos);
+  p.kv_initial_len = 201;
+  lc_session *bad = NULL;
+  assert_int_equal(lc_session_create(m, &p, &bad), LC_ERR_SHAPE);
+  assert_null(bad);
+
+  lct_rng r = lct_rng_new(11);
+  int32_t *a = rand_tokens(&r, 12, 512), *b = rand_tokens(&r, 3, 512);
+  float *want = lct_alloc_f(2 * 512), *got = lct_alloc_f(2 * 512);
+  /* prefill slot 0 with 12 tokens (5 -> 20), slot 1 with 3 */
+  lc_batch_entry pre[2] = {{0, 0, 12, a}, {1, 0, 3, b}};
+  forward(full, pre, 2, 0, want);
+  forward(grow, pre, 2, 0, got);
+  lct_assert_bitwise_f32(got, want, 2 * 512, "prefill across a growth");
+  assert_int_equal(kv_bytes(grow), 20 * per_pos);
+  int32_t tok[2] = {7, 9};
+  int64_t grew_at[8];
+  int n_grew = 0;
+  size_t last = kv_bytes(grow);
+  for (int step = 0; step < 178; step++) { /* slot 0 to 190 positions, slot 1 to 181 */
+    lc_batch_entry e[2] = {{0, 12 + step, 1, &tok[0]}, {1, 3 + step, 1, &tok[1]}};
+    forward(full, e, 2, 0, want);
+    forward(grow, e, 2, 0, got);
+    char what[64];
+    snprintf(what, sizeof what, "decode step %d", step);
+    lct_assert_bitwise_f32(got, want, 2 * 512, what);
+    if (kv_bytes(grow) != last && n_grew < 8) grew_at[n_grew++] = 12 + step + 1;
+    last = kv_bytes(grow);
+    tok[0] = (int32_t)((tok[0] * 31 + 7) % 512);
+    tok[1] = (int32_t)((tok[1] * 17 + 3) % 512);
+  }
+  /* 20 -> 40 at 21 positions, 80 at 41, 160 at 81, 200 (max_len) at 161 */
+  assert_int_equal(n_grew, 4);
+  assert_int_equal(grew_at[0], 21);
+  assert_int_equal(grew_at[1], 41);
+  assert_int_equal(grew_at[2], 81);
+  assert_int_equal(grew_at[3], 161);
+  assert_int_equal(kv_bytes(grow), 200 * per_pos);
+
+  /* a failed growth: a fresh session of 4 positions, slot 0 filled to 4 */
+  p.kv_initial_len = 4;
+  lc_session *g2 = NULL;
+  ok(ctx, lc_session_create(m, &p, &g2), "session, 4 positions at first");
+  lc_batch_entry four = {0, 0, 4, a};
+  forward(g2, &four, 1, 0, got);
+  g_fail_bytes = (size_t)8 * per_pos / ((size_t)c->n_layers * 2); /* one layer's K at 8 */
+  g_failed = 0;
+  lc_set_alloc_hook(fail_size_hook, NULL);
+  lc_batch_entry fifth = {0, 4, 1, a + 4};
+  lc_status st = lc_session_forward(g2, &fifth, 1, 0, got);
+  lc_set_alloc_hook(NULL, NULL);
+  assert_int_equal(st, LC_ERR_OUT_OF_MEMORY);
+  assert_true(g_failed >= 1);
+  assert_true(strlen(lc_last_error(ctx)) > 0);
+  assert_int_equal(kv_bytes(g2), 4 * per_pos);
+  assert_int_equal(g2->filled[0], 4);
+  /* inside the capacity: slot 1 */
+  lc_batch_entry other = {1, 0, 4, b};
+  forward(g2, &other, 1, 0, got);
+  /* and now the growth, then the same logits as the full session's */
+  forward(g2, &fifth, 1, 0, got);
+  assert_int_equal(kv_bytes(g2), 8 * per_pos);
+  lc_session *f2 = NULL;
+  p.kv_initial_len = 200;
+  ok(ctx, lc_session_create(m, &p, &f2), "session, 200 positions up front");
+  lc_batch_entry five = {0, 0, 5, a};
+  forward(f2, &five, 1, 0, want);
+  lct_assert_bitwise_f32(got, want, 512, "after a failed growth and a good one");
+
+  lc_session_free(f2);
+  lc_session_free(g2);
+  lc_session_free(grow);
+  lc_session_free(full);
+  lc_model_free(m);
+  lc_context_free(ctx);
+  free(a);
+  free(b);
+  free(want);
+  free(got);
+}
+
 /* Bad calls give their statuses with a message, leave the session usable
  * and the cache bookkeeping unchanged; failed loads leave nothing. */
 static void test_model_errors(void **state) {
@@ -874,6 +998,7 @@ int main(void) {
       cmocka_unit_test(test_model_batch_invariant),
       cmocka_unit_test(test_model_chunked_prefill),
       cmocka_unit_test(test_model_reprefill),
+      cmocka_unit_test(test_model_kv_grows),
       cmocka_unit_test(test_model_errors),
       cmocka_unit_test(test_model_kv_bf16),
       cmocka_unit_test(test_model_synth_qwen2),
