@@ -692,7 +692,7 @@ static void test_model_kv_grows(void **state) {
   assert_int_equal(kv_bytes(g2), 4 * per_pos);
   assert_int_equal(g2->filled[0], 4);
   /* inside the capacity: slot 1 */
-  lc_batch_entry other = {1, 0, 4, b};
+  lc_batch_entry other = {1, 0, 4, a + 6};
   forward(g2, &other, 1, 0, got);
   /* and now the growth, then the same logits as the full session's */
   forward(g2, &fifth, 1, 0, got);
