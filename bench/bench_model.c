@@ -13,9 +13,11 @@
  * (one lc_session_forward per step, logits of the last token to the host);
  * a repetition times --steps steps with a host wall clock around the calls,
  * after lc_context_synchronize (the call returns host logits, so it is
- * synchronous anyway); positions 128 .. 128+steps-1 are rewritten by every
- * repetition.  The median over --reps repetitions (after one warm-up
- * repetition) gives ms/step; tokens/s = B / (ms/step).  A cell whose
+ * synchronous anyway); positions context .. context+steps-1 are rewritten
+ * by every repetition.  The model is loaded with max_seq_len = context +
+ * steps when its own is shorter, and the sessions reserve their KV caches up
+ * front (kv_initial_len = max_len: no growth inside a timed step).  The median over --reps
+ * repetitions (after one warm-up repetition) gives ms/step; tokens/s = B / (ms/step).  A cell whose
  * session does not fit the device (LC_ERR_OUT_OF_MEMORY: the KV cache of B
  * sequences at a long context) is reported as such, and the others run.
  *
@@ -200,6 +202,7 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int context, int s
   sp.n_slots = batch;
   sp.max_len = context + steps;
   sp.max_tokens = pass > batch ? pass : batch;
+  sp.kv_initial_len = sp.max_len;
   out->batch = batch;
   out->floor_ms = copy_gbps > 0 ? 1e3 * step_bytes(&mi, batch, context, steps, sizeof(float)) /
                                       (copy_gbps * 1e9)
@@ -367,7 +370,10 @@ int main(int argc, char **argv) {
     if (lc_context_get_device_info(ctx, &di) == LC_OK)
       snprintf(dev_name, sizeof dev_name, "%s", di.name);
     lc_model *m = NULL;
-    st = lc_model_load(ctx, dir, NULL, &m);
+    lc_model_load_params lp;
+    lc_model_load_params_default(&lp);
+    if (context + steps > sp.config.max_seq_len) lp.max_seq_len = context + steps;
+    st = lc_model_load(ctx, dir, &lp, &m);
     if (st != LC_OK) die("lc_model_load", st, ctx);
     for (int bi = 0; bi < n_batches; bi++) {
       cell *c = &cells[mi * n_batches + bi];
