@@ -21,6 +21,10 @@
 #            sweep (tests/data/arith50.jsonl, Qwen3's tokenizer)
 #   model    bench_model: decode tokens/s on Llama-3-8B layer shapes (--layers N)
 #   sweeps   a sweep on that model; CPU and CUDA sweeps on stories260K
+#   long     issue 12's long generation: 32760 greedy tokens after an 8-token
+#            prompt on the 8B-shaped model with 2 layers, CUDA strict, the
+#            target alone (batch 1) and as the last row of 8 beside random
+#            neighbours; the two token lists must be equal
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
 #   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
@@ -40,7 +44,7 @@ while [ $# -gt 0 ]; do
     --layers) layers=${2:-8}; shift 2 ;;
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
-    build | mma | fast | matmul | ab | profile | text | model | sweeps | suite | alloc)
+    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc)
       steps+=("$1")
       shift
       ;;
@@ -161,6 +165,25 @@ if want model; then
     >"$out/bench_model.log" 2>&1
   el "bench_model rc=$?"
   tail -24 "$out/bench_model.md" 2>/dev/null
+fi
+if want long; then
+  rm -rf /tmp/l32
+  $L synth --out /tmp/l32 --preset llama3-8b-shape --layers 2 --max-seq 32800 \
+    >"$out/long_synth.log" 2>&1
+  el "synth 2-layer 8B shape, 32800 positions rc=$?"
+  for b in 1 8; do
+    t1=$(date +%s.%N)
+    timeout 400 $L generate --model /tmp/l32 --backend cuda --mode strict \
+      --prompt "1 2 3 4 5 6 7 8" --batch $b --position last --neighbours random \
+      --max-new 32760 --stop none --no-progress >"$out/long-$b.txt" 2>"$out/long-$b.err"
+    rc=$?
+    t2=$(date +%s.%N)
+    el "32760 tokens, batch $b rc=$rc: $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f s, %.0f target tokens/s, %.0f tokens/s over the batch", b - a, 32760 / (b - a), '"$b"' * 32760 / (b - a) }')"
+    tail -3 "$out/long-$b.err"
+  done
+  echo "token ids: batch 1 $(wc -w <"$out/long-1.txt"), batch 8 $(wc -w <"$out/long-8.txt")"
+  cmp -s "$out/long-1.txt" "$out/long-8.txt" && echo "32K generation: batch 1 == batch 8, every token id" ||
+    echo "32K generation: batch 1 and batch 8 DIFFER"
 fi
 if want sweeps; then
   for i in 0 1 2 3; do
