@@ -131,11 +131,11 @@ void lc_cpu_rope_ref(float *x, int64_t m, int64_t n_heads, int64_t head_dim, con
                      const float *cos_tab, const float *sin_tab, lc_rope_style style);
 
 /* ---- attention over the cache (see lc_attention in layercast.h) ----------*/
+/* k_cache, v_cache: fp32 or bf16 elements, as shape->kv_dtype says */
 void lc_cpu_attention_strict(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
-                             const float *q, const float *k_cache, const float *v_cache,
-                             float *out);
+                             const float *q, const void *k_cache, const void *v_cache, float *out);
 lc_status lc_cpu_attention_ref(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
-                               const float *q, const float *k_cache, const float *v_cache,
+                               const float *q, const void *k_cache, const void *v_cache,
                                float *out);
 
 /* ---- elementwise: [n] each; out may equal an input ------------------------*/

@@ -424,7 +424,10 @@ LC_API lc_status lc_rope_apply(lc_context *ctx, const lc_rope *rope, float *x, i
  * ------------------------------------------------------------------------ */
 
 /* The cache is two backend tensors k_cache and v_cache, each
- * [n_slots][max_len][n_kv_heads][head_dim] fp32.  A sequence lives in one
+ * [n_slots][max_len][n_kv_heads][head_dim] of kv_dtype: fp32, or bf16 (2
+ * bytes per element: lc_kv_write rounds each fp32 key and value to nearest
+ * even, lc_attention widens them exactly, so the results are bitwise those
+ * of an fp32 cache holding the rounded values).  A sequence lives in one
  * slot; position p of it is at k_cache[slot][p]. */
 typedef struct lc_attn_shape {
   int32_t n_heads;    /* query heads, a multiple of n_kv_heads */
@@ -433,6 +436,7 @@ typedef struct lc_attn_shape {
   int32_t max_len;    /* positions per slot */
   int32_t n_slots;    /* slots in the cache */
   float scale;        /* score scale, finite; usually 1/sqrt(head_dim) */
+  lc_dtype kv_dtype;  /* LC_DTYPE_F32 (0: a zeroed shape's) or LC_DTYPE_BF16 */
 } lc_attn_shape;
 
 /* One sequence of a batch: n_q queries at positions pos .. pos+n_q-1.
@@ -450,11 +454,13 @@ LC_API float lc_attn_default_scale(int32_t head_dim);
 
 /* Writes the keys and values of each sequence's new positions into the
  * cache: k, v backend [total_q][n_kv_heads][head_dim] fp32 (total_q = sum of
- * n_q, sequences in order) go to positions pos .. pos+n_q-1 of their slot.
- * LC_ERR_OUT_OF_RANGE for a slot or position outside the cache. */
+ * n_q, sequences in order) go to positions pos .. pos+n_q-1 of their slot,
+ * rounded to bf16 when the shape's kv_dtype says so.  LC_ERR_OUT_OF_RANGE
+ * for a slot or position outside the cache; LC_ERR_INVALID_ARGUMENT for a
+ * kv_dtype other than F32 and BF16. */
 LC_API lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const lc_attn_seq *seqs,
-                             int64_t n_seqs, const float *k, const float *v, float *k_cache,
-                             float *v_cache);
+                             int64_t n_seqs, const float *k, const float *v, void *k_cache,
+                             void *v_cache);
 
 /* out = softmax(q . K^T * scale) . V for every query of every sequence.
  * q, out: backend [total_q][n_heads][head_dim] fp32 (sequences' queries
@@ -464,8 +470,8 @@ LC_API lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const 
  * the result for a query does not depend on the batch, on n_q or on the
  * chunking of a prompt.  LC_ERR_OUT_OF_RANGE for a bad slot or pos.  */
 LC_API lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_attn_seq *seqs,
-                              int64_t n_seqs, const float *q, const float *k_cache,
-                              const float *v_cache, float *out);
+                              int64_t n_seqs, const float *q, const void *k_cache,
+                              const void *v_cache, float *out);
 
 /* ------------------------------------------------------------------------ *
  *  Elementwise and row ops

@@ -170,8 +170,9 @@ typedef struct lc_session_params {
   int32_t max_tokens;     /* most tokens one forward pass takes (all entries
                              together): sizes the temporaries; 0: 512 */
   lc_dtype kv_dtype;      /* LC_DTYPE_F32 (default) or LC_DTYPE_BF16: keys and
-                             values rounded to bf16 when written (vendor-bf16
-                             always rounds them) */
+                             values stored in bf16, 2 bytes each, rounded to
+                             nearest even when written (vendor-bf16 always
+                             stores them so) */
   int32_t kv_initial_len; /* positions per slot the K and V caches hold at
                              creation; 0: min(max_len, 1024); max_len:
                              all of them, up front (no growth) */

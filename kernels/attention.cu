@@ -2,9 +2,12 @@
  * kernels/attention.cu — strict attention over the KV cache on the GPU,
  * bitwise equal to cpu_ref/attention.c lc_cpu_attention_strict.
  *
- * Contract (everything fp32, device memory; there is no bf16 in this op):
- *   q, out            [total_q][n_heads][head_dim]   query row r, head h
- *   k_cache, v_cache  [n_slots][max_len][n_kv_heads][head_dim]
+ * Contract (device memory):
+ *   q, out            [total_q][n_heads][head_dim] fp32   query row r, head h
+ *   k_cache, v_cache  [n_slots][max_len][n_kv_heads][head_dim], fp32 or bf16
+ *                     (shape->kv_dtype; bf16 widened exactly as it is read,
+ *                     so the bits are those of an fp32 cache of the same
+ *                     values)
  *   q_slot, q_pos     int32 [total_q]: row r lives in slot q_slot[r] at
  *                     position q_pos[r] and sees keys 0 .. q_pos[r]
  *   ws                lc_kernels_attention_workspace(shape, total_q) bytes
@@ -77,8 +80,8 @@ struct attn_args {
   const int32_t *q_slot; /* [total_q] */
   const int32_t *q_pos;  /* [total_q] */
   const float *q;        /* [total_q][n_heads][head_dim] */
-  const float *kc;       /* [n_slots][max_len][n_kv][head_dim] */
-  const float *vc;
+  const void *kc;        /* [n_slots][max_len][n_kv][head_dim], fp32 or bf16 */
+  const void *vc;
   float *out;    /* [total_q][n_heads][head_dim] */
   float2 *ws_ml; /* [n_rows][n_heads][n_parts] partition (m_b, l_b), workspace */
   float *ws_o;   /* [n_rows][n_heads][n_parts][head_dim] partition o_b, workspace */
@@ -88,11 +91,34 @@ struct attn_args {
   float scale;
 };
 
+/* Reading the cache: KT = float (fp32) or uint16_t (bf16, widened exactly);
+ * load4 reads 4 consecutive elements (VEC: 16 or 8 bytes, aligned). */
+template <typename KT>
+struct kv_io;
+template <>
+struct kv_io<float> {
+  static __device__ __forceinline__ float4 load4(const float *p) {
+    return __ldg(reinterpret_cast<const float4 *>(p));
+  }
+  static __device__ __forceinline__ float load1(const float *p) { return __ldg(p); }
+};
+template <>
+struct kv_io<uint16_t> {
+  static __device__ __forceinline__ float4 load4(const uint16_t *p) {
+    const uint2 h = __ldg(reinterpret_cast<const uint2 *>(p));
+    return make_float4(__uint_as_float(h.x << 16), __uint_as_float(h.x & 0xFFFF0000u),
+                       __uint_as_float(h.y << 16), __uint_as_float(h.y & 0xFFFF0000u));
+  }
+  static __device__ __forceinline__ float load1(const uint16_t *p) {
+    return lc_bf16_to_f32(__ldg(p));
+  }
+};
+
 /* ---- kernel 1: one partition of one row for up to ATTN_HEADS heads ------- */
-/* VEC: head_dim % 4 == 0 and the cache 16-byte aligned (float4 key loads).
+/* VEC: head_dim % 4 == 0 and the cache aligned for 4-element loads.
  * Dynamic shared memory: q [ATTN_HEADS][head_dim], scores/p
  * [ATTN_HEADS][ATTN_SROW], m [ATTN_HEADS]. */
-template <bool VEC>
+template <bool VEC, typename KT>
 __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args a) {
   extern __shared__ float4 attn_smem4[];
   float *const q_s = reinterpret_cast<float *>(attn_smem4);
@@ -100,7 +126,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
   float *const s_s = q_s + ATTN_HEADS * D;
   float *const m_s = s_s + ATTN_HEADS * ATTN_SROW;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int64_t kvs = (int64_t)a.n_kv * D; /* floats between positions */
+  const int64_t kvs = (int64_t)a.n_kv * D; /* elements between positions */
   const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
 
   for (int64_t item = blockIdx.x; item < n_items; item += gridDim.x) {
@@ -123,8 +149,8 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
     const int h0 = g * a.group + c0; /* first query head of the block */
     const int64_t slot = a.q_slot[r];
     const int64_t at = (slot * a.max_len + j0) * kvs + (int64_t)g * D;
-    const float *const kb = a.kc + at; /* key j0 of the partition, kv head g */
-    const float *const vb = a.vc + at;
+    const KT *const kb = static_cast<const KT *>(a.kc) + at; /* key j0, kv head g */
+    const KT *const vb = static_cast<const KT *>(a.vc) + at;
 
     /* the block's queries: heads h0 .. h0 + nh - 1 are contiguous in q */
     const float *qr = a.q + (r * a.n_heads + h0) * (int64_t)D;
@@ -134,13 +160,13 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
     /* scores: thread tid runs key j0 + tid; one fma chain per head, i
      * ascending from +0, then times scale */
     if (tid < n) {
-      const float *kj = kb + (int64_t)tid * kvs;
+      const KT *kj = kb + (int64_t)tid * kvs;
       float acc[ATTN_HEADS];
 #pragma unroll
       for (int c = 0; c < ATTN_HEADS; c++) acc[c] = 0.0f;
       if (VEC) {
         for (int i = 0; i < D; i += 4) {
-          const float4 k4 = __ldg(reinterpret_cast<const float4 *>(kj + i));
+          const float4 k4 = kv_io<KT>::load4(kj + i);
 #pragma unroll
           for (int c = 0; c < ATTN_HEADS; c++) {
             if (c < nh) {
@@ -156,7 +182,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
         }
       } else {
         for (int i = 0; i < D; i++) {
-          const float kv = __ldg(kj + i);
+          const float kv = kv_io<KT>::load1(kj + i);
 #pragma unroll
           for (int c = 0; c < ATTN_HEADS; c++)
             if (c < nh) acc[c] = LC_FMA(q_s[c * D + i], kv, acc[c]);
@@ -192,10 +218,10 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
       float o[ATTN_HEADS], l[ATTN_HEADS];
 #pragma unroll
       for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
-      const float *vi = vb + i;
+      const KT *vi = vb + i;
 #pragma unroll 4
       for (int j = 0; j < n; j++) {
-        const float v = __ldg(vi + (int64_t)j * kvs);
+        const float v = kv_io<KT>::load1(vi + (int64_t)j * kvs);
 #pragma unroll
         for (int k = 0; k < ATTN_HEADS; k++) {
           const int c = hs + k * ns;
@@ -284,15 +310,19 @@ static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t 
 }
 
 /* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
-static lc_status launch_rows(const attn_args &a, bool vec, cudaStream_t stream, char *err,
-                             size_t err_len) {
+static lc_status launch_rows(const attn_args &a, bool vec, bool bf16, cudaStream_t stream,
+                             char *err, size_t err_len) {
   const int64_t items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
   const unsigned grid1 = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
   const size_t smem = smem_bytes(a.head_dim);
-  if (vec)
-    attn_partition_kernel<true><<<grid1, ATTN_THREADS, smem, stream>>>(a);
+  if (bf16 && vec)
+    attn_partition_kernel<true, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
+  else if (bf16)
+    attn_partition_kernel<false, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
+  else if (vec)
+    attn_partition_kernel<true, float><<<grid1, ATTN_THREADS, smem, stream>>>(a);
   else
-    attn_partition_kernel<false><<<grid1, ATTN_THREADS, smem, stream>>>(a);
+    attn_partition_kernel<false, float><<<grid1, ATTN_THREADS, smem, stream>>>(a);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return launch_fail(e, "partition kernel launch", err, err_len);
   const int64_t elems = a.n_rows * a.n_heads * (int64_t)a.head_dim;
@@ -316,10 +346,9 @@ extern "C" size_t lc_kernels_attention_workspace(const lc_attn_shape *shape, int
 
 extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q,
                                           const int32_t *q_slot, const int32_t *q_pos,
-                                          const float *q, const float *k_cache,
-                                          const float *v_cache, float *out, void *ws,
-                                          size_t ws_bytes, void *stream, char *err,
-                                          size_t err_len) {
+                                          const float *q, const void *k_cache, const void *v_cache,
+                                          float *out, void *ws, size_t ws_bytes, void *stream,
+                                          char *err, size_t err_len) {
   if (err && err_len) err[0] = 0;
   if (!shape || total_q < 0) {
     if (err && err_len) snprintf(err, err_len, "attention: bad arguments");
@@ -333,6 +362,10 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
                (int)shape->n_heads, (int)shape->n_kv_heads, (int)shape->head_dim,
                (int)shape->max_len);
     return LC_ERR_SHAPE;
+  }
+  if (shape->kv_dtype != LC_DTYPE_F32 && shape->kv_dtype != LC_DTYPE_BF16) {
+    if (err && err_len) snprintf(err, err_len, "attention: kv_dtype %d", (int)shape->kv_dtype);
+    return LC_ERR_INVALID_ARGUMENT;
   }
   if (!q_slot || !q_pos || !q || !k_cache || !v_cache || !out || !ws) {
     if (err && err_len) snprintf(err, err_len, "attention: NULL pointer");
@@ -372,11 +405,13 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
   /* (m_b, l_b) pairs first (8-byte aligned), then the o_b vectors */
   a.ws_ml = (float2 *)ws;
   a.ws_o = (float *)ws + (size_t)rows * a.n_heads * a.n_parts * 2;
-  const bool vec = (a.head_dim % 4 == 0) && lc_aligned16(k_cache) && lc_aligned16(v_cache);
+  const bool bf16 = shape->kv_dtype == LC_DTYPE_BF16;
+  const bool vec = (a.head_dim % 4 == 0) && (bf16 ? lc_aligned8(k_cache) && lc_aligned8(v_cache)
+                                                  : lc_aligned16(k_cache) && lc_aligned16(v_cache));
   for (int64_t r0 = 0; r0 < total_q; r0 += rows) {
     a.row0 = r0;
     a.n_rows = (total_q - r0 < rows) ? total_q - r0 : rows;
-    lc_status s = launch_rows(a, vec, st, err, err_len);
+    lc_status s = launch_rows(a, vec, bf16, st, err, err_len);
     if (s != LC_OK) return s;
   }
   return LC_OK;

@@ -155,12 +155,13 @@ lc_status lc_kernels_rope(float *x, int64_t m, int64_t n_heads, int64_t head_dim
 
 /* Attention for total_q query rows; row r belongs to cache slot q_slot[r] and
  * sits at position q_pos[r] (it sees keys 0..q_pos[r]).  q, out
- * [total_q][n_heads][head_dim]; caches [n_slots][max_len][n_kv_heads][head_dim].
+ * [total_q][n_heads][head_dim]; caches [n_slots][max_len][n_kv_heads][head_dim],
+ * fp32 or bf16 (shape->kv_dtype).
  * ws: workspace of lc_kernels_attention_workspace() bytes. */
 size_t lc_kernels_attention_workspace(const lc_attn_shape *shape, int64_t total_q);
 lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, const int32_t *q_slot,
-                               const int32_t *q_pos, const float *q, const float *k_cache,
-                               const float *v_cache, float *out, void *ws, size_t ws_bytes,
+                               const int32_t *q_pos, const float *q, const void *k_cache,
+                               const void *v_cache, float *out, void *ws, size_t ws_bytes,
                                void *stream, char *err, size_t err_len);
 
 /* out[i] = silu(gate[i]) * up[i]; out may equal gate or up. */

@@ -70,8 +70,8 @@ size_t lc_kernels_attention_workspace(const lc_attn_shape *shape, int64_t total_
 }
 
 lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, const int32_t *q_slot,
-                               const int32_t *q_pos, const float *q, const float *k_cache,
-                               const float *v_cache, float *out, void *ws, size_t ws_bytes,
+                               const int32_t *q_pos, const float *q, const void *k_cache,
+                               const void *v_cache, float *out, void *ws, size_t ws_bytes,
                                void *stream, char *err, size_t err_len) {
   (void)shape, (void)total_q, (void)q_slot, (void)q_pos, (void)q, (void)k_cache, (void)v_cache,
       (void)out, (void)ws, (void)ws_bytes, (void)stream;
@@ -106,6 +106,12 @@ lc_status lc_kernels_argmax(const float *x, int64_t m, int64_t n, int32_t *idx, 
                             char *err, size_t err_len) {
   (void)x, (void)m, (void)n, (void)idx, (void)stream;
   return no_cuda("lc_kernels_argmax", err, err_len);
+}
+
+lc_status lc_kernels_f32_to_bf16(const float *src, int64_t n, uint16_t *dst, void *stream,
+                                 char *err, size_t err_len) {
+  (void)src, (void)n, (void)dst, (void)stream;
+  return no_cuda("lc_kernels_f32_to_bf16", err, err_len);
 }
 
 lc_status lc_kernels_round_bf16(float *x, int64_t n, void *stream, char *err, size_t err_len) {

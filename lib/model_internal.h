@@ -49,7 +49,8 @@ struct lc_session {
   lc_context *ctx;          /* == model->ctx */
   lc_session_params params; /* resolved: max_len, max_tokens filled in */
   lc_attn_shape attn;       /* n_heads, n_kv_heads, head_dim, max_len, n_slots, scale */
-  float **k_cache;          /* host [n_layers] of backend [n_slots][max_len][n_kv][hd] */
+  float **k_cache;          /* host [n_layers] of backend [n_slots][cap][n_kv][hd] of
+                               attn.kv_dtype (fp32 or bf16), cap = attn.max_len */
   float **v_cache;          /* same */
   int32_t *filled;          /* host [n_slots]: positions 0..filled-1 hold keys/values */
   /* activations, backend fp32, T = max_tokens */

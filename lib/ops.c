@@ -257,8 +257,13 @@ static lc_status check_attn(lc_context *ctx, const char *fn, const lc_attn_shape
                    (int)sh->max_len, (int)sh->n_slots);
   if (!isfinite(sh->scale))
     return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: scale is not finite", fn);
+  if (sh->kv_dtype != LC_DTYPE_F32 && sh->kv_dtype != LC_DTYPE_BF16)
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
+                   "%s: kv_dtype = %d, expected LC_DTYPE_F32 or LC_DTYPE_BF16", fn,
+                   (int)sh->kv_dtype);
   LC_TRY(lc_check_bytes(ctx, (int64_t)sh->n_slots * sh->max_len,
-                        (int64_t)sh->n_kv_heads * sh->head_dim, 4, fn, cache_bytes));
+                        (int64_t)sh->n_kv_heads * sh->head_dim,
+                        sh->kv_dtype == LC_DTYPE_BF16 ? 2 : 4, fn, cache_bytes));
   if (n_seqs > 0) LC_TRY(lc_check_ptr(ctx, seqs, fn, "seqs"));
   int64_t tq = 0;
   for (int64_t i = 0; i < n_seqs; i++) {
@@ -281,9 +286,26 @@ static lc_status check_attn(lc_context *ctx, const char *fn, const lc_attn_shape
   return LC_OK;
 }
 
+/* n fp32 at src into the cache at dst: copied, or rounded to bf16. */
+static lc_status kv_store(lc_context *ctx, const char *fn, void *dst, const float *src, size_t n,
+                          int bf16) {
+  if (!bf16) {
+    if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_copy(ctx, dst, src, n * sizeof(float));
+    memcpy(dst, src, n * sizeof(float));
+    return LC_OK;
+  }
+  if (ctx->backend == LC_BACKEND_CUDA) {
+    KCALL(ctx, fn, lc_kernels_f32_to_bf16(src, (int64_t)n, dst, lc_cuda_stream(ctx), KERR));
+    return LC_OK;
+  }
+  uint16_t *d = dst;
+  for (size_t i = 0; i < n; i++) d[i] = lc_f32_to_bf16(src[i]);
+  return LC_OK;
+}
+
 lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const lc_attn_seq *seqs,
-                      int64_t n_seqs, const float *k, const float *v, float *k_cache,
-                      float *v_cache) {
+                      int64_t n_seqs, const float *k, const float *v, void *k_cache,
+                      void *v_cache) {
   static const char fn[] = "lc_kv_write";
   LC_TRY(lc_check_ctx(ctx, fn));
   int64_t tq;
@@ -301,29 +323,25 @@ lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const lc_attn
   LC_TRY(lc_check_disjoint(ctx, k_cache, cb, v, kb, fn, "k_cache", "v"));
   LC_TRY(lc_check_disjoint(ctx, v_cache, cb, k, kb, fn, "v_cache", "k"));
   LC_TRY(lc_check_disjoint(ctx, v_cache, cb, v, kb, fn, "v_cache", "v"));
-  rowb = (size_t)shape->n_kv_heads * (size_t)shape->head_dim * sizeof(float);
+  const int bf16 = shape->kv_dtype == LC_DTYPE_BF16;
+  const size_t rowe = (size_t)shape->n_kv_heads * (size_t)shape->head_dim; /* elements */
+  rowb = rowe * (bf16 ? 2 : 4);
   int64_t row = 0;
   for (int64_t i = 0; i < n_seqs; i++) {
     size_t at = ((size_t)seqs[i].slot * (size_t)shape->max_len + (size_t)seqs[i].pos) * rowb;
-    size_t len = (size_t)seqs[i].n_q * rowb;
-    if (len == 0) continue;
+    size_t n = (size_t)seqs[i].n_q * rowe;
+    if (n == 0) continue;
     char *kd = (char *)k_cache + at, *vd = (char *)v_cache + at;
-    const char *ks = (const char *)k + (size_t)row * rowb,
-               *vs = (const char *)v + (size_t)row * rowb;
-    if (ctx->backend == LC_BACKEND_CUDA) {
-      LC_TRY(lc_cuda_copy(ctx, kd, ks, len));
-      LC_TRY(lc_cuda_copy(ctx, vd, vs, len));
-    } else {
-      memcpy(kd, ks, len);
-      memcpy(vd, vs, len);
-    }
+    const float *ks = k + (size_t)row * rowe, *vs = v + (size_t)row * rowe;
+    LC_TRY(kv_store(ctx, fn, kd, ks, n, bf16));
+    LC_TRY(kv_store(ctx, fn, vd, vs, n, bf16));
     row += seqs[i].n_q;
   }
   return LC_OK;
 }
 
 lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_attn_seq *seqs,
-                       int64_t n_seqs, const float *q, const float *k_cache, const float *v_cache,
+                       int64_t n_seqs, const float *q, const void *k_cache, const void *v_cache,
                        float *out) {
   static const char fn[] = "lc_attention";
   LC_TRY(lc_check_ctx(ctx, fn));

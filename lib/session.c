@@ -29,8 +29,10 @@
  * each rmsnorm (the qwen3 q/k norms too), q/k/v (after the bias, and again
  * after rope), the attention output, o_proj, each residual sum, gate, up,
  * silu_mul, down, and the logits.  The embedding rows are bf16 already.  The
- * KV cache holds bf16 values in vendor-bf16 (k and v are rounded before
- * lc_kv_write) and in any mode when the session's kv_dtype is LC_DTYPE_BF16.
+ * KV cache is stored in bf16 (2 bytes per element; lc_kv_write rounds k and
+ * v to nearest even, lc_attention widens them) in vendor-bf16 and in any
+ * mode when the session's kv_dtype is LC_DTYPE_BF16: the same values as
+ * rounding k and v in fp32 and storing them in an fp32 cache.
  *
  * Cache capacity: attn.max_len positions per slot, from kv_initial_len up to
  * params.max_len, grown by grow_kv before a pass that needs more
@@ -113,7 +115,8 @@ static lc_status cache_size(lc_session *s, int64_t len, size_t *bytes) {
   lc_context *ctx = s->ctx;
   const lc_model_config *c = &s->model->info.config;
   const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
-  LC_TRY(lc_check_bytes(ctx, (int64_t)s->params.n_slots * len, kvd, 4, fn, bytes));
+  const int64_t esz = s->attn.kv_dtype == LC_DTYPE_BF16 ? 2 : 4;
+  LC_TRY(lc_check_bytes(ctx, (int64_t)s->params.n_slots * len, kvd, esz, fn, bytes));
   if (L > 0 && *bytes > (size_t)LC_MAX_BYTES / (size_t)(2 * L))
     return LC_FAIL(ctx, LC_ERR_OVERFLOW,
                    "%s: the KV cache of %d slots x %lld positions, K and V in %lld layers, is "
@@ -136,6 +139,11 @@ static lc_status create(lc_session *s) {
   s->attn.max_len = p->kv_initial_len;
   s->attn.n_slots = p->n_slots;
   s->attn.scale = lc_attn_default_scale(c->head_dim);
+  /* bf16 keys and values (kv_dtype BF16, and vendor-bf16 always) are stored
+   * as bf16: lc_kv_write rounds them, lc_attention widens them */
+  s->attn.kv_dtype = ctx->mode == LC_MODE_VENDOR_BF16 || p->kv_dtype == LC_DTYPE_BF16
+                         ? LC_DTYPE_BF16
+                         : LC_DTYPE_F32;
 
   /* KV caches: [n_slots * kv_initial_len][kvd] per layer, K and V; the most
    * they may grow to is checked here, so that a growth cannot overflow */
@@ -353,7 +361,6 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   const int64_t dim = c->dim, hid = c->hidden_dim, hd = c->head_dim;
   const int64_t qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
   const float eps = c->norm_eps;
-  const int round_kv = ctx->mode == LC_MODE_VENDOR_BF16 || s->params.kv_dtype == LC_DTYPE_BF16;
 
   /* attention */
   LC_TRY(lc_rmsnorm(ctx, s->x, T, W->attn_norm, eps, s->xn));
@@ -374,10 +381,7 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   LC_TRY(lc_rope_apply(ctx, s->model->rope, s->k, T, c->n_kv_heads, s->pos));
   LC_TRY(act(s, s->q, T * qd));
   LC_TRY(act(s, s->k, T * kvd));
-  if (round_kv) {
-    LC_TRY(lc_round_bf16(ctx, s->k, T * kvd));
-    LC_TRY(lc_round_bf16(ctx, s->v, T * kvd));
-  }
+  /* a bf16 cache rounds k and v as lc_kv_write stores them */
   LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, s->k, s->v, s->k_cache[l], s->v_cache[l]));
   LC_TRY(lc_attention(ctx, &s->attn, s->seqs, n_seqs, s->q, s->k_cache[l], s->v_cache[l], s->att));
   LC_TRY(act(s, s->att, T * qd));
@@ -463,7 +467,7 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
     st = lc_buffer_alloc(ctx, bytes, (void **)&nk[l]);
     if (st == LC_OK) st = lc_buffer_alloc(ctx, bytes, (void **)&nv[l]);
   }
-  const size_t rowb = (size_t)kvd * sizeof(float);
+  const size_t rowb = (size_t)kvd * (s->attn.kv_dtype == LC_DTYPE_BF16 ? 2 : 4);
   for (int64_t l = 0; l < L && st == LC_OK; l++)
     for (int32_t slot = 0; slot < s->params.n_slots && st == LC_OK; slot++) {
       const size_t n = (size_t)s->filled[slot] * rowb;

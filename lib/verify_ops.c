@@ -397,7 +397,7 @@ static void attention_bound(const op_shapes *sh, const lc_attn_shape *as, const 
 static lc_status op_attention(ops_run *r, const op_shapes *sh, uint64_t seed) {
   uint64_t s = seed;
   const int32_t H = sh->heads, KV = sh->kv_heads, D = sh->hd, ML = sh->max_len, NS = 3;
-  lc_attn_shape as = {H, KV, D, ML, NS, lc_attn_default_scale(D)};
+  lc_attn_shape as = {H, KV, D, ML, NS, lc_attn_default_scale(D), LC_DTYPE_F32};
   int64_t tq = 0;
   for (int i = 0; i < NS; i++) tq += sh->seqs[i].n_q;
   const size_t ncache = (size_t)NS * ML * KV * D, nq = (size_t)tq * H * D,

@@ -427,7 +427,7 @@ static void test_api_attention_bad(void **state) {
   memset(vc, 0, sizeof vc);
   memset(q, 0, sizeof q);
   memset(kv, 0, sizeof kv);
-  lc_attn_shape sh = {2, 1, 8, 4, 2, lc_attn_default_scale(8)};
+  lc_attn_shape sh = {2, 1, 8, 4, 2, lc_attn_default_scale(8), LC_DTYPE_F32};
   lc_attn_seq seq = {1, 2, 2}; /* slot 1, positions 2..3 */
   assert_int_equal(lc_kv_write(f->ctx, &sh, &seq, 1, kv, kv, kc, vc), LC_OK);
   assert_int_equal(lc_attention(f->ctx, &sh, &seq, 1, q, kc, vc, out), LC_OK);

@@ -831,6 +831,74 @@ static void test_attention_kv_write_layout(void **state) {
   lc_context_free(cs);
 }
 
+/* A bf16 cache (kv_dtype LC_DTYPE_BF16, 2 bytes per element): lc_kv_write
+ * stores lc_f32_to_bf16 of each key and value, in the layout of the fp32
+ * cache; lc_attention then gives, in strict and in reference mode, bitwise
+ * the output of an fp32 cache holding the same values rounded to bf16
+ * (lc_round_bf16): the numerics of the former rounded-fp32 cache with half
+ * its memory.  Sequences past the first partition and at odd head_dim (the
+ * unvectorised path on the GPU) included; a kv_dtype that is neither F32
+ * nor BF16 is LC_ERR_INVALID_ARGUMENT, nothing written. */
+static void test_attention_bf16_cache(void **state) {
+  (void)state;
+  static const int dims[][3] = {{4, 2, 16}, {3, 3, 5}}; /* heads, kv heads, head_dim */
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+    lc_attn_shape sh = lct_attn_shape(dims[di][0], dims[di][1], dims[di][2], 600, 3);
+    lc_attn_shape sb = sh;
+    sb.kv_dtype = LC_DTYPE_BF16;
+    lct_rng r = lct_rng_new(40 + di);
+    const int64_t ce = cache_elems(&sh), re = lct_attn_row_elems(&sh),
+                  kvs = lct_attn_kv_row_elems(&sh);
+    lc_attn_seq seqs[3] = {{0, 0, 300}, {2, 0, 520}, {1, 0, 7}};
+    const int64_t tq = lct_attn_total_rows(seqs, 3);
+    float *k = lct_randn(&r, tq * kvs, 1.0f), *v = lct_randn(&r, tq * kvs, 1.0f);
+    float *q = lct_randn(&r, tq * re, 1.0f);
+    float *kc = lct_malloc_f(ce), *vc = lct_malloc_f(ce);
+    uint16_t *kb = lct_malloc((size_t)ce * 2), *vb = lct_malloc((size_t)ce * 2);
+    float *want = lct_malloc_f(tq * re), *got = lct_malloc_f(tq * re);
+    for (int mode = 0; mode < 2; mode++) {
+      lc_context *ctx = lct_cpu(mode ? LC_MODE_REFERENCE : LC_MODE_STRICT);
+      /* the fp32 cache of rounded values */
+      float *kr = lct_malloc_f(tq * kvs), *vr = lct_malloc_f(tq * kvs);
+      memcpy(kr, k, (size_t)(tq * kvs) * sizeof(float));
+      memcpy(vr, v, (size_t)(tq * kvs) * sizeof(float));
+      assert_int_equal(lc_round_bf16(ctx, kr, tq * kvs), LC_OK);
+      assert_int_equal(lc_round_bf16(ctx, vr, tq * kvs), LC_OK);
+      kv_write(ctx, &sh, seqs, 3, kr, vr, kc, vc);
+      assert_int_equal(lc_attention(ctx, &sh, seqs, 3, q, kc, vc, want), LC_OK);
+      /* the bf16 cache */
+      memset(kb, 0xA5, (size_t)ce * 2);
+      memset(vb, 0xA5, (size_t)ce * 2);
+      assert_int_equal(lc_kv_write(ctx, &sb, seqs, 3, k, v, kb, vb), LC_OK);
+      for (int64_t i = 0; i < 5 && i < tq * kvs; i++) /* the stored bits */
+        assert_int_equal(kb[(0 * sh.max_len + 0) * kvs + i], lc_f32_to_bf16(k[i]));
+      for (int64_t i = 0; i < ce; i += 97) {
+        const float w = lc_bf16_to_f32(kb[i]);
+        /* written positions widen to the rounded fp32 cache's values */
+        const int64_t slot = i / ((int64_t)sh.max_len * kvs), pos = (i / kvs) % sh.max_len;
+        const int64_t n = slot == 0 ? 300 : slot == 2 ? 520 : 7;
+        if (pos < n) assert_memory_equal(&w, &kc[i], sizeof w);
+      }
+      assert_int_equal(lc_attention(ctx, &sb, seqs, 3, q, kb, vb, got), LC_OK);
+      char what[96];
+      snprintf(what, sizeof what, "%s, H=%d G=%d D=%d: bf16 cache vs rounded fp32 cache",
+               mode ? "reference" : "strict", dims[di][0], dims[di][1], dims[di][2]);
+      lct_assert_bitwise_f32(got, want, tq * re, what);
+      /* a kv_dtype that is neither */
+      lc_attn_shape bad = sh;
+      bad.kv_dtype = (lc_dtype)7;
+      uint16_t k0 = kb[0];
+      assert_int_equal(lc_kv_write(ctx, &bad, seqs, 3, k, v, kb, vb), LC_ERR_INVALID_ARGUMENT);
+      assert_int_equal(kb[0], k0);
+      assert_int_equal(lc_attention(ctx, &bad, seqs, 3, q, kb, vb, got), LC_ERR_INVALID_ARGUMENT);
+      free(kr);
+      free(vr);
+      lc_context_free(ctx);
+    }
+    free(k), free(v), free(q), free(kc), free(vc), free(kb), free(vb), free(want), free(got);
+  }
+}
+
 /* A bad slot or position (slot -1 or n_slots, pos -1, pos + n_q > max_len),
  * even after valid sequences, gives LC_ERR_OUT_OF_RANGE from lc_attention
  * and lc_kv_write in both modes, and writes nothing. */
@@ -893,6 +961,7 @@ int main(void) {
       cmocka_unit_test(test_attention_deterministic),
       cmocka_unit_test(test_attention_empty_sequences_skipped),
       cmocka_unit_test(test_attention_kv_write_layout),
+      cmocka_unit_test(test_attention_bf16_cache),
       cmocka_unit_test(test_attention_out_of_range_writes_nothing),
   };
   /* LCT_RUN with a teardown that frees the shared accuracy results */

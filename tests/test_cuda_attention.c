@@ -626,6 +626,60 @@ static void test_cuda_attention_run_to_run(void **state) {
   world_free(w);
 }
 
+/* A bf16 cache (kv_dtype LC_DTYPE_BF16) on the GPU: lc_kv_write's device
+ * conversion stores the bits the CPU's does, and lc_attention over it equals
+ * CPU strict over the CPU's bf16 cache, bitwise; head_dim 128 (the 8-byte
+ * vector loads) and 5 (element loads), sequences past several partitions. */
+static void test_cuda_attention_bf16_cache(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+  static const int dims[][3] = {{8, 2, 128}, {3, 3, 5}};
+  lc_context *g = lct_cuda(LC_MODE_STRICT), *c = lct_cpu(LC_MODE_STRICT);
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+    lc_attn_shape sh = lct_attn_shape(dims[di][0], dims[di][1], dims[di][2], 900, 3);
+    sh.kv_dtype = LC_DTYPE_BF16;
+    lct_rng r = lct_rng_new(70 + di);
+    lc_attn_seq seqs[3] = {{0, 0, 700}, {2, 0, 260}, {1, 0, 9}};
+    const int64_t tq = lct_attn_total_rows(seqs, 3), re = lct_attn_row_elems(&sh),
+                  kvs = lct_attn_kv_row_elems(&sh);
+    const int64_t ce = (int64_t)sh.n_slots * sh.max_len * kvs;
+    float *k = lct_randn(&r, tq * kvs, 1.0f), *v = lct_randn(&r, tq * kvs, 1.0f);
+    float *q = lct_randn(&r, tq * re, 1.0f);
+    uint16_t *kb = lct_malloc((size_t)ce * 2), *vb = lct_malloc((size_t)ce * 2);
+    uint16_t *kg = lct_malloc((size_t)ce * 2);
+    memset(kb, 0, (size_t)ce * 2);
+    memset(vb, 0, (size_t)ce * 2);
+    float *want = lct_malloc_f(tq * re), *got = lct_malloc_f(tq * re);
+    check(c, lc_kv_write(c, &sh, seqs, 3, k, v, kb, vb), "lc_kv_write (cpu)");
+    check(c, lc_attention(c, &sh, seqs, 3, q, kb, vb, want), "lc_attention (cpu)");
+    float *dk = lct_dev_alloc(g, (size_t)(tq * kvs) * 4),
+          *dv = lct_dev_alloc(g, (size_t)(tq * kvs) * 4);
+    float *dq = lct_dev_alloc(g, (size_t)(tq * re) * 4),
+          *dout = lct_dev_alloc(g, (size_t)(tq * re) * 4);
+    void *dkc = lct_dev_alloc(g, (size_t)ce * 2), *dvc = lct_dev_alloc(g, (size_t)ce * 2);
+    lct_dev_write(g, dkc, kb, (size_t)ce * 2); /* the unwritten positions: zeros, as the CPU's */
+    lct_dev_write(g, dvc, vb, (size_t)ce * 2);
+    lct_dev_write(g, dk, k, (size_t)(tq * kvs) * 4);
+    lct_dev_write(g, dv, v, (size_t)(tq * kvs) * 4);
+    lct_dev_write(g, dq, q, (size_t)(tq * re) * 4);
+    check(g, lc_kv_write(g, &sh, seqs, 3, dk, dv, dkc, dvc), "lc_kv_write (gpu)");
+    lct_dev_read(g, kg, dkc, (size_t)ce * 2);
+    assert_memory_equal(kg, kb, (size_t)ce * 2);
+    check(g, lc_attention(g, &sh, seqs, 3, dq, dkc, dvc, dout), "lc_attention (gpu)");
+    lct_dev_read(g, got, dout, (size_t)(tq * re) * 4);
+    char what[80];
+    snprintf(what, sizeof what, "bf16 cache, H=%d G=%d D=%d: GPU vs CPU strict", dims[di][0],
+             dims[di][1], dims[di][2]);
+    lct_assert_bitwise_f32(got, want, tq * re, what);
+    lc_buffer_free(g, dk), lc_buffer_free(g, dv), lc_buffer_free(g, dq), lc_buffer_free(g, dout);
+    lc_buffer_free(g, dkc), lc_buffer_free(g, dvc);
+    free(k), free(v), free(q), free(kb), free(vb), free(kg), free(want), free(got);
+  }
+  printf("cuda attention, bf16 cache: stored bits and outputs equal to the CPU's\n");
+  lc_context_free(g);
+  lc_context_free(c);
+}
+
 int main(void) {
   have_gpu = lct_have_cuda();
   if (!have_gpu) printf("no usable CUDA device (or CUDA not in this build): GPU tests skip\n");
@@ -636,6 +690,7 @@ int main(void) {
       cmocka_unit_test(test_cuda_attention_special_values),
       cmocka_unit_test(test_cuda_attention_many_launches),
       cmocka_unit_test(test_cuda_attention_run_to_run),
+      cmocka_unit_test(test_cuda_attention_bf16_cache),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   return (rc == 0 && !have_gpu) ? 77 : rc;

@@ -66,6 +66,13 @@ static void forward(lc_session *s, const lc_batch_entry *e, int64_t n, int all, 
   ok(s->ctx, lc_session_forward(s, e, n, all, logits), "lc_session_forward");
 }
 
+/* The session's K and V cache bytes (lc_session_get_memory). */
+static size_t kv_bytes(lc_session *s) {
+  lc_session_memory mem;
+  ok(s->ctx, lc_session_get_memory(s, &mem), "lc_session_get_memory");
+  return mem.kv_cache_bytes;
+}
+
 static int32_t *rand_tokens(lct_rng *r, int n, int vocab) {
   int32_t *t = lct_malloc((size_t)n * sizeof *t);
   for (int i = 0; i < n; i++) t[i] = (int32_t)lct_range(r, 0, vocab - 1);
@@ -610,12 +617,6 @@ static int fail_size_hook(void *opaque, lc_alloc_kind kind, size_t bytes) {
   return 1;
 }
 
-static size_t kv_bytes(lc_session *s) {
-  lc_session_memory mem;
-  ok(s->ctx, lc_session_get_memory(s, &mem), "lc_session_get_memory");
-  return mem.kv_cache_bytes;
-}
-
 static void test_model_kv_grows(void **state) {
   (void)state;
   const char *path = stories_path();
@@ -866,6 +867,8 @@ static void test_model_kv_bf16(void **state) {
   forward(sb, &e, 1, 1, gb);
   forward(sf, &e, 1, 1, gf);
   assert_true(memcmp(gb, gf, sizeof(float) * N * V) != 0); /* the rounding happened */
+  /* stored in bf16: exactly half the bytes of the fp32 cache */
+  assert_int_equal(kv_bytes(sb) * 2, kv_bytes(sf));
   assert_normwise(gb, ref, (int64_t)N * V, KV_BF16_BOUND, "kv bf16 vs oracle");
   for (int pos = 0; pos < N; pos += 7) { /* chunks of 7 */
     lc_batch_entry c = {0, pos, N - pos < 7 ? N - pos : 7, tok + pos};

@@ -197,6 +197,7 @@ lc_attn_shape lct_attn_shape(int h, int g, int d, int max_len, int n_slots) {
   sh.max_len = max_len;
   sh.n_slots = n_slots;
   sh.scale = lc_attn_default_scale(d);
+  sh.kv_dtype = LC_DTYPE_F32;
   return sh;
 }
 
