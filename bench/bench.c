@@ -117,6 +117,50 @@ static void ensure_events(void) {
   g.have_events = 1;
 }
 
+/* Bytes each way of the copy-bandwidth measurement: 1 GiB, 256 MiB on a
+ * device of 16 GiB or less. */
+static size_t copy_size(size_t global_bytes) {
+  return global_bytes > ((size_t)16 << 30) ? ((size_t)1 << 30) : ((size_t)256 << 20);
+}
+
+/* Median time in us of a device-to-device cudaMemcpyAsync of `bytes` from
+ * src (filled with 0x5A first) to dst on a stream of its own, over 20 copies
+ * after 3 warm-ups.  Exits on a CUDA failure. */
+static double copy_median_us(void *dst, void *src, size_t bytes) {
+  cuda_ok(cudaMemset(src, 0x5A, bytes), "cudaMemset");
+  ensure_events();
+  cudaStream_t s;
+  cuda_ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  enum { WARM = 3, REPS = 20 };
+  double t[REPS];
+  for (int i = 0; i < WARM + REPS; i++) {
+    cuda_ok(cudaEventRecord(g.ev[0], s), "cudaEventRecord");
+    cuda_ok(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s), "cudaMemcpyAsync D2D");
+    cuda_ok(cudaEventRecord(g.ev[1], s), "cudaEventRecord");
+    cuda_ok(cudaEventSynchronize(g.ev[1]), "cudaEventSynchronize");
+    float ms = 0;
+    cuda_ok(cudaEventElapsedTime(&ms, g.ev[0], g.ev[1]), "cudaEventElapsedTime");
+    if (i >= WARM) t[i - WARM] = 1e3 * (double)ms;
+  }
+  cuda_ok(cudaStreamDestroy(s), "cudaStreamDestroy");
+  qsort(t, REPS, sizeof t[0], cmp_double);
+  return 0.5 * (t[REPS / 2 - 1] + t[REPS / 2]);
+}
+
+double lcb_copy_bandwidth(int device) {
+  cuda_ok(cudaSetDevice(device), "cudaSetDevice");
+  size_t free_b = 0, total_b = 0;
+  cuda_ok(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+  const size_t bytes = copy_size(total_b);
+  void *src = NULL, *dst = NULL;
+  cuda_ok(cudaMalloc(&src, bytes), "cudaMalloc (copy source)");
+  cuda_ok(cudaMalloc(&dst, bytes), "cudaMalloc (copy destination)");
+  const double us = copy_median_us(dst, src, bytes);
+  cudaFree(src);
+  cudaFree(dst);
+  return 2.0 * (double)bytes / (us * 1e-6) / 1e9;
+}
+
 void lcb_device_open(const lcb_opts *o, lcb_device *d) {
   memset(d, 0, sizeof *d);
   int count = 0;
@@ -139,28 +183,10 @@ void lcb_device_open(const lcb_opts *o, lcb_device *d) {
   d->cublaslt_version = cublasLtGetVersion();
 
   /* Copy bandwidth: 1 GiB each way (far beyond L2), counted read + write. */
-  g.copy_bytes = d->global_bytes > ((size_t)16 << 30) ? ((size_t)1 << 30) : ((size_t)256 << 20);
+  g.copy_bytes = copy_size(d->global_bytes);
   cuda_ok(cudaMalloc(&g.copy_src, g.copy_bytes), "cudaMalloc (copy source)");
   cuda_ok(cudaMalloc(&g.copy_dst, g.copy_bytes), "cudaMalloc (copy destination)");
-  cuda_ok(cudaMemset(g.copy_src, 0x5A, g.copy_bytes), "cudaMemset");
-  ensure_events();
-  cudaStream_t s;
-  cuda_ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
-  enum { WARM = 3, REPS = 20 };
-  double t[REPS];
-  for (int i = 0; i < WARM + REPS; i++) {
-    cuda_ok(cudaEventRecord(g.ev[0], s), "cudaEventRecord");
-    cuda_ok(cudaMemcpyAsync(g.copy_dst, g.copy_src, g.copy_bytes, cudaMemcpyDeviceToDevice, s),
-            "cudaMemcpyAsync D2D");
-    cuda_ok(cudaEventRecord(g.ev[1], s), "cudaEventRecord");
-    cuda_ok(cudaEventSynchronize(g.ev[1]), "cudaEventSynchronize");
-    float ms = 0;
-    cuda_ok(cudaEventElapsedTime(&ms, g.ev[0], g.ev[1]), "cudaEventElapsedTime");
-    if (i >= WARM) t[i - WARM] = 1e3 * (double)ms;
-  }
-  cuda_ok(cudaStreamDestroy(s), "cudaStreamDestroy");
-  qsort(t, REPS, sizeof t[0], cmp_double);
-  d->copy_us = 0.5 * (t[REPS / 2 - 1] + t[REPS / 2]);
+  d->copy_us = copy_median_us(g.copy_dst, g.copy_src, g.copy_bytes);
   d->copy_bytes = g.copy_bytes;
   d->copy_gbps = 2.0 * (double)g.copy_bytes / (d->copy_us * 1e-6) / 1e9;
   double chunk_s = 2.0 * (double)LCB_LEAD_CHUNK / (d->copy_gbps * 1e9);

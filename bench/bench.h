@@ -65,6 +65,11 @@ typedef struct lcb_device {
 void lcb_device_open(const lcb_opts *o, lcb_device *d);
 void lcb_device_close(void);
 
+/* The copy bandwidth of `device` in GB/s, read + write bytes, measured as
+ * lcb_device_open does (for a benchmark that does not open the device with
+ * it); lcb_device_close frees the events it keeps.  Exits on a CUDA failure. */
+double lcb_copy_bandwidth(int device);
+
 /* A CUDA context of `mode` on the benchmark's device; exits on failure. */
 lc_context *lcb_context(const lcb_device *d, lc_mode mode);
 

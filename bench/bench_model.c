@@ -24,9 +24,9 @@
  * The floor beside each row: the bytes a step must read at least (every
  * weight once, less the embedding table but for its B rows when the output
  * projection is a tensor of its own; and each sequence's K and V rows up to
- * its position) over the copy bandwidth measured at the start (a
- * device-to-device cudaMemcpyAsync of 1 GiB, read + write bytes per second,
- * bench/bench.c); "x floor" = ms/step over that.
+ * its position) over the copy bandwidth measured at the start
+ * (lcb_copy_bandwidth: a device-to-device cudaMemcpyAsync of 1 GiB, read +
+ * write bytes per second); "x floor" = ms/step over that.
  *
  * Napkin math per decode step (bf16 weights, B rows): the weights are read
  * once, 2 bytes per parameter (layers x 218 M + 2 x 525 M for the embedding
@@ -139,43 +139,6 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The copy bandwidth of `device` in GB/s (read + write bytes): the median
- * of 11 device-to-device cudaMemcpyAsync of 1 GiB (256 MiB on a device of
- * 16 GiB or less), after 2 warm-ups; as bench/bench.c measures it for the
- * other benchmarks.  0 when it cannot be measured. */
-static double copy_bandwidth(int device) {
-  size_t free_b = 0, total_b = 0;
-  if (cudaSetDevice(device) != cudaSuccess || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
-    return 0;
-  const size_t bytes = total_b > ((size_t)16 << 30) ? ((size_t)1 << 30) : ((size_t)256 << 20);
-  void *src = NULL, *dst = NULL;
-  cudaEvent_t ev[2] = {NULL, NULL};
-  double gbps = 0, t[11];
-  if (cudaMalloc(&src, bytes) == cudaSuccess && cudaMalloc(&dst, bytes) == cudaSuccess &&
-      cudaMemset(src, 0x5A, bytes) == cudaSuccess && cudaEventCreate(&ev[0]) == cudaSuccess &&
-      cudaEventCreate(&ev[1]) == cudaSuccess) {
-    int ok = 1;
-    for (int i = 0; i < 13 && ok; i++) {
-      float ms = 0;
-      ok = cudaEventRecord(ev[0], 0) == cudaSuccess &&
-           cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0) == cudaSuccess &&
-           cudaEventRecord(ev[1], 0) == cudaSuccess && cudaEventSynchronize(ev[1]) == cudaSuccess &&
-           cudaEventElapsedTime(&ms, ev[0], ev[1]) == cudaSuccess && ms > 0;
-      if (ok && i >= 2) t[i - 2] = 1e-3 * (double)ms;
-    }
-    if (ok) {
-      qsort(t, 11, sizeof t[0], cmp_double);
-      gbps = 2.0 * (double)bytes / t[5] / 1e9;
-    }
-  }
-  for (int i = 0; i < 2; i++)
-    if (ev[i]) cudaEventDestroy(ev[i]);
-  cudaFree(src);
-  cudaFree(dst);
-  (void)cudaGetLastError();
-  return gbps;
-}
-
 /* Bytes one decode step reads at least: every weight once (the embedding
  * table only for its `batch` rows when the output projection is its own
  * tensor) and the K and V rows of each sequence up to its position (the
@@ -204,9 +167,7 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int context, int s
   sp.max_tokens = pass > batch ? pass : batch;
   sp.kv_initial_len = sp.max_len;
   out->batch = batch;
-  out->floor_ms = copy_gbps > 0 ? 1e3 * step_bytes(&mi, batch, context, steps, sizeof(float)) /
-                                      (copy_gbps * 1e9)
-                                : NAN;
+  out->floor_ms = 1e3 * step_bytes(&mi, batch, context, steps, sizeof(float)) / (copy_gbps * 1e9);
   lc_session *s = NULL;
   lc_status st = lc_session_create(m, &sp, &s);
   if (st == LC_ERR_OUT_OF_MEMORY) {
@@ -351,7 +312,7 @@ int main(int argc, char **argv) {
     printf("  written in %.1f s\n", lcb_now() - t0);
   }
 
-  const double copy_gbps = copy_bandwidth(device);
+  const double copy_gbps = lcb_copy_bandwidth(device);
   printf("copy bandwidth: %.0f GB/s (device-to-device cudaMemcpyAsync, read + write bytes)\n",
          copy_gbps);
   cell *cells = lcb_malloc((size_t)n_modes * n_batches * sizeof *cells);
@@ -446,5 +407,6 @@ int main(int argc, char **argv) {
   }
   free(table);
   free(cells);
+  lcb_device_close();
   return rc;
 }

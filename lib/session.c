@@ -71,15 +71,33 @@ static void free_buf(lc_context *ctx, float **p) {
   *p = NULL;
 }
 
+/* Frees the K and V caches of L layers and their arrays (NULL arrays and
+ * NULL layers, from a failed allocation, are fine). */
+static void free_caches(lc_context *ctx, float **k, float **v, int64_t L) {
+  for (int64_t l = 0; k && l < L; l++) free_buf(ctx, &k[l]);
+  for (int64_t l = 0; v && l < L; l++) free_buf(ctx, &v[l]);
+  free(k);
+  free(v);
+}
+
+/* K and V caches of L layers, `bytes` each, into *k and *v; on a failure
+ * what was allocated is left there for free_caches. */
+static lc_status alloc_caches(lc_context *ctx, const char *fn, int64_t L, size_t bytes, float ***k,
+                              float ***v) {
+  *k = lc_calloc((size_t)L, sizeof **k);
+  *v = lc_calloc((size_t)L, sizeof **v);
+  if (!*k || !*v) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  for (int64_t l = 0; l < L; l++) {
+    LC_TRY(lc_buffer_alloc(ctx, bytes, (void **)&(*k)[l]));
+    LC_TRY(lc_buffer_alloc(ctx, bytes, (void **)&(*v)[l]));
+  }
+  return LC_OK;
+}
+
 void lc_session_free(lc_session *s) {
   if (!s) return;
   lc_context *ctx = s->ctx;
-  if (s->k_cache)
-    for (int32_t l = 0; l < s->model->info.config.n_layers; l++) free_buf(ctx, &s->k_cache[l]);
-  if (s->v_cache)
-    for (int32_t l = 0; l < s->model->info.config.n_layers; l++) free_buf(ctx, &s->v_cache[l]);
-  free(s->k_cache);
-  free(s->v_cache);
+  free_caches(ctx, s->k_cache, s->v_cache, s->model->info.config.n_layers);
   float **bufs[] = {&s->x,   &s->xn,   &s->q,  &s->k,    &s->v,
                     &s->att, &s->gate, &s->up, &s->last, &s->logits};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(ctx, bufs[i]);
@@ -150,16 +168,8 @@ static lc_status create(lc_session *s) {
   size_t cache_bytes;
   LC_TRY(cache_size(s, p->max_len, &cache_bytes));
   LC_TRY(cache_size(s, p->kv_initial_len, &cache_bytes));
-  s->k_cache = lc_calloc((size_t)L, sizeof *s->k_cache);
-  s->v_cache = lc_calloc((size_t)L, sizeof *s->v_cache);
-  if (!s->k_cache || !s->v_cache)
-    return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
-  for (int64_t l = 0; l < L; l++) {
-    LC_TRY(lc_buffer_alloc(ctx, cache_bytes, (void **)&s->k_cache[l]));
-    s->kv_bytes += cache_bytes;
-    LC_TRY(lc_buffer_alloc(ctx, cache_bytes, (void **)&s->v_cache[l]));
-    s->kv_bytes += cache_bytes;
-  }
+  LC_TRY(alloc_caches(ctx, fn, L, cache_bytes, &s->k_cache, &s->v_cache));
+  s->kv_bytes = (size_t)(2 * L) * cache_bytes;
 
   s->last_rows = p->n_slots < T ? p->n_slots : T;
   s->logit_rows = T < LC_SESSION_LOGIT_CHUNK ? T : LC_SESSION_LOGIT_CHUNK;
@@ -460,13 +470,8 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
   const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
   size_t bytes;
   LC_TRY(cache_size(s, cap, &bytes));
-  float **nk = lc_calloc((size_t)L, sizeof *nk), **nv = lc_calloc((size_t)L, sizeof *nv);
-  lc_status st =
-      nk && nv ? LC_OK : LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
-  for (int64_t l = 0; l < L && st == LC_OK; l++) {
-    st = lc_buffer_alloc(ctx, bytes, (void **)&nk[l]);
-    if (st == LC_OK) st = lc_buffer_alloc(ctx, bytes, (void **)&nv[l]);
-  }
+  float **nk = NULL, **nv = NULL;
+  lc_status st = alloc_caches(ctx, fn, L, bytes, &nk, &nv);
   const size_t rowb = (size_t)kvd * (s->attn.kv_dtype == LC_DTYPE_BF16 ? 2 : 4);
   for (int64_t l = 0; l < L && st == LC_OK; l++)
     for (int32_t slot = 0; slot < s->params.n_slots && st == LC_OK; slot++) {
@@ -477,14 +482,11 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
       if (st == LC_OK)
         st = copy_d2d(ctx, (char *)nv[l] + to, (const char *)s->v_cache[l] + from, n);
     }
-  float **drop_k = st == LC_OK ? s->k_cache : nk, **drop_v = st == LC_OK ? s->v_cache : nv;
-  if (drop_k)
-    for (int64_t l = 0; l < L; l++) free_buf(ctx, &drop_k[l]);
-  if (drop_v)
-    for (int64_t l = 0; l < L; l++) free_buf(ctx, &drop_v[l]);
-  free(drop_k);
-  free(drop_v);
-  if (st != LC_OK) return st;
+  if (st != LC_OK) {
+    free_caches(ctx, nk, nv, L);
+    return st;
+  }
+  free_caches(ctx, s->k_cache, s->v_cache, L);
   s->k_cache = nk;
   s->v_cache = nv;
   s->attn.max_len = (int32_t)cap;
