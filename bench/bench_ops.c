@@ -19,10 +19,12 @@
  *   embedding    M table rows (2 dim each) read, out 4 M dim written
  *   rope         x [M][H][hd] read and written: 8 M H hd + cos/sin 4 M hd
  *   attention    per decode query (one per sequence): K and V rows of its
- *                L positions, 2 L n_kv hd 4, + q and out 8 n_heads hd;
+ *                L positions, 2 L n_kv hd e (e = 4 fp32 cache, 2 bf16), + q
+ *                and out 8 n_heads hd;
  *                flops 4 L n_heads hd (q.k and p.v)
  *
  *   bench_ops [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D]
+ *   (LC_BENCH_OPS_ONLY=attention in the environment: the attention rows only)
  * Exit status: 0, or 1 when a validation failed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -402,7 +404,10 @@ static lc_status attn_call(void *p, int slot) {
       "attention");
 }
 
-static void bench_attention(int64_t len, int64_t n_seq) {
+/* kv_dtype: the cache's element type (LC_DTYPE_F32 or LC_DTYPE_BF16) */
+static void bench_attention(int64_t len, int64_t n_seq, lc_dtype kv_dtype) {
+  const int bf16 = kv_dtype == LC_DTYPE_BF16;
+  const size_t esz = bf16 ? 2 : 4;
   lcb_rng r = lcb_rng_new(61 + (uint64_t)len);
   attn_arg a;
   memset(&a, 0, sizeof a);
@@ -412,14 +417,23 @@ static void bench_attention(int64_t len, int64_t n_seq) {
   a.shape.max_len = (int32_t)len;
   a.shape.n_slots = (int32_t)n_seq;
   a.shape.scale = lc_attn_default_scale(HEAD_DIM);
+  a.shape.kv_dtype = kv_dtype;
   a.n_seq = n_seq;
   const int64_t cache_n = n_seq * len * N_KV * HEAD_DIM, q_n = n_seq * N_HEADS * HEAD_DIM;
-  size_t cb = (size_t)cache_n * 4, qb = (size_t)q_n * 4;
-  float *kh = lcb_malloc(cb), *vh = lcb_malloc(cb), *qh = lcb_malloc(qb);
+  size_t cb = (size_t)cache_n * esz, qb = (size_t)q_n * 4;
+  float *kh = lcb_malloc((size_t)cache_n * 4), *vh = lcb_malloc((size_t)cache_n * 4),
+        *qh = lcb_malloc(qb);
   float *ref = lcb_malloc(qb), *got = lcb_malloc(qb);
   lcb_fill_f32(&r, kh, cache_n, 1.0f);
   lcb_fill_f32(&r, vh, cache_n, 1.0f);
   lcb_fill_f32(&r, qh, q_n, 1.0f);
+  if (bf16) { /* the caches as bf16, in place (the first half of each array) */
+    uint16_t *k16 = (uint16_t *)kh, *v16 = (uint16_t *)vh;
+    for (int64_t i = 0; i < cache_n; i++) {
+      k16[i] = lc_f32_to_bf16(kh[i]);
+      v16[i] = lc_f32_to_bf16(vh[i]);
+    }
+  }
   int ns = rot(2 * cb + 2 * qb);
   a.kc = slots_alloc(cb, ns);
   a.vc = slots_alloc(cb, ns);
@@ -444,12 +458,12 @@ static void bench_attention(int64_t len, int64_t n_seq) {
   lc_cpu_attention_strict(&a.shape, seqs, n_seq, qh, kh, vh, ref);
   check_bits(got, ref, q_n, "attention decode");
   char shape[64];
-  snprintf(shape, sizeof shape, "%lld seqs x L=%lld, %d/%d heads", (long long)n_seq, (long long)len,
-           N_HEADS, N_KV);
+  snprintf(shape, sizeof shape, "%lld seqs x L=%lld, %d/%d heads, %s KV", (long long)n_seq,
+           (long long)len, N_HEADS, N_KV, bf16 ? "bf16" : "fp32");
   lcb_timing t;
   lcb_time(&dev, &opt, ctx, attn_call, &a, ns, &t);
-  double bytes =
-      (double)n_seq * (2.0 * (double)len * N_KV * HEAD_DIM * 4 + 8.0 * N_HEADS * HEAD_DIM);
+  double bytes = (double)n_seq *
+                 (2.0 * (double)len * N_KV * HEAD_DIM * (double)esz + 8.0 * N_HEADS * HEAD_DIM);
   double flops = (double)n_seq * 4.0 * (double)len * N_HEADS * HEAD_DIM;
   report("attention", shape, &t, bytes, flops);
   lc_buffer_free(ctx, a.idx);
@@ -473,11 +487,14 @@ int main(int argc, char **argv) {
   double t0 = lcb_now();
   static const int64_t ms_full[] = {1, 16, 256, 4096}, ms_quick[] = {1, 4096};
   static const int64_t rows_full[] = {1, 16, 256}, rows_quick[] = {1, 64};
-  static const int64_t lens_full[] = {1024, 4096, 16384}, lens_quick[] = {1024, 16384};
+  static const int64_t lens_full[] = {1024, 4096, 16384, 32768}, lens_quick[] = {1024, 16384};
   const int64_t *ms = opt.quick ? ms_quick : ms_full;
   const int64_t *rows = opt.quick ? rows_quick : rows_full;
   const int64_t *lens = opt.quick ? lens_quick : lens_full;
-  int n_ms = opt.quick ? 2 : 4, n_rows = opt.quick ? 2 : 3, n_lens = opt.quick ? 2 : 3;
+  int n_ms = opt.quick ? 2 : 4, n_rows = opt.quick ? 2 : 3, n_lens = opt.quick ? 2 : 4;
+  /* LC_BENCH_OPS_ONLY=attention: the attention rows alone */
+  const char *only = getenv("LC_BENCH_OPS_ONLY");
+  if (only && !strcmp(only, "attention")) n_ms = n_rows = 0;
 
   lcb_result_header();
   for (int i = 0; i < n_ms; i++) bench_rmsnorm(ms[i]);
@@ -509,7 +526,8 @@ int main(int argc, char **argv) {
     free(cos_h);
     free(sin_h);
   }
-  for (int i = 0; i < n_lens; i++) bench_attention(lens[i], 8);
+  for (int i = 0; i < n_lens; i++) bench_attention(lens[i], 8, LC_DTYPE_F32);
+  for (int i = 0; i < n_lens; i++) bench_attention(lens[i], 8, LC_DTYPE_BF16);
 
   lcb_note(
       "\nvalidation (memcmp-equal to CPU strict on every timed input of slot 0): %d "

@@ -59,6 +59,7 @@
 #include "cast/lc_canon.h"
 #include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
+#include "kernels/matmul_common.cuh" /* cp_async16 */
 
 /* ---- tile parameters ---------------------------------------------------- */
 #define ATTN_P LC_ATTN_PARTITION /* keys per partition */
@@ -247,6 +248,206 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
   }
 }
 
+/* ---- kernel 1, tiled: the same partition, K and V through shared memory --
+ * The same chains in the same order as attn_partition_kernel (so the same
+ * bits); only the way K and V reach the threads differs.  Each partition's
+ * keys go through shared memory in tiles of ATTN_TK positions, copied with
+ * 16-byte cp.async in full rows (coalesced, many copies in flight, the next
+ * tile while this one is used).  Scores: thread tid runs the chain of
+ * (key tid % ATTN_TK, head tid / ATTN_TK) of the tile, reading k from the
+ * tile (rows padded by 16 bytes: conflict-free) and q from q_s.  Then the
+ * max and p as before, then l_b and o_b with v from the V tiles, j
+ * ascending across tiles (the chains live in registers).
+ * Needs head_dim * sizeof(KT) % 16 == 0 and 16-byte aligned caches. */
+#ifndef ATTN_TILED
+#define ATTN_TILED 1
+#endif
+#define ATTN_TK 32 /* keys per shared-memory tile */
+static_assert(ATTN_TK * ATTN_HEADS <= ATTN_THREADS, "one (key, head) chain per thread");
+static_assert(ATTN_P % ATTN_TK == 0, "whole tiles per partition");
+
+/* Tile row stride in elements: the row plus 16 bytes. */
+template <typename KT>
+static __host__ __device__ __forceinline__ int tile_stride(int D) {
+  return D + 16 / (int)sizeof(KT);
+}
+
+template <typename KT>
+static __device__ __forceinline__ float tile_get(const KT *p);
+template <>
+__device__ __forceinline__ float tile_get<float>(const float *p) {
+  return *p;
+}
+template <>
+__device__ __forceinline__ float tile_get<uint16_t>(const uint16_t *p) {
+  return lc_bf16_to_f32(*p);
+}
+template <typename KT>
+static __device__ __forceinline__ float4 tile_get4(const KT *p);
+template <>
+__device__ __forceinline__ float4 tile_get4<float>(const float *p) {
+  return *reinterpret_cast<const float4 *>(p);
+}
+template <>
+__device__ __forceinline__ float4 tile_get4<uint16_t>(const uint16_t *p) {
+  const uint2 h = *reinterpret_cast<const uint2 *>(p);
+  return make_float4(__uint_as_float(h.x << 16), __uint_as_float(h.x & 0xFFFF0000u),
+                     __uint_as_float(h.y << 16), __uint_as_float(h.y & 0xFFFF0000u));
+}
+
+/* Queues the copy of keys js .. js + nk - 1 (nk <= ATTN_TK) of one kv head
+ * from the cache at src (key js) into a tile; rows past nk are not copied. */
+template <typename KT>
+static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk, int D,
+                                                 int64_t kvs) {
+  const int cpr = D * (int)sizeof(KT) / 16; /* 16-byte chunks per row */
+  const int st = tile_stride<KT>(D);
+  for (int e = threadIdx.x; e < nk * cpr; e += ATTN_THREADS) {
+    const int j = e / cpr, c = e - j * cpr;
+    cp_async16(tile + j * st + c * (16 / (int)sizeof(KT)),
+               src + (int64_t)j * kvs + c * (16 / (int)sizeof(KT)), true);
+  }
+  cp_async_commit();
+}
+
+template <typename KT>
+__global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
+  extern __shared__ float4 attn_smem4[];
+  float *const q_s = reinterpret_cast<float *>(attn_smem4);
+  const int D = a.head_dim;
+  float *const s_s = q_s + ATTN_HEADS * D;
+  float *const m_s = s_s + ATTN_HEADS * ATTN_SROW;
+  const size_t head_bytes =
+      ((size_t)(ATTN_HEADS * D + ATTN_HEADS * ATTN_SROW + ATTN_HEADS) * sizeof(float) + 15) &
+      ~(size_t)15;
+  const int st = tile_stride<KT>(D);
+  KT *const tiles = reinterpret_cast<KT *>(reinterpret_cast<char *>(attn_smem4) + head_bytes);
+  KT *const tile_of[2] = {tiles, tiles + ATTN_TK * st};
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t kvs = (int64_t)a.n_kv * D;
+  const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
+
+  for (int64_t item = blockIdx.x; item < n_items; item += gridDim.x) {
+    int64_t rest = item;
+    const int b = (int)(rest % a.n_parts);
+    rest /= a.n_parts;
+    const int hb = (int)(rest % a.n_hb);
+    rest /= a.n_hb;
+    const int g = (int)(rest % a.n_kv);
+    const int64_t rl = rest / a.n_kv;
+    const int64_t r = a.row0 + rl;
+    const int64_t t = a.q_pos[r];
+    const int64_t j0 = (int64_t)b * ATTN_P;
+    if (j0 > t) continue; /* block-uniform */
+    const int n = (int)((t + 1 - j0 < ATTN_P) ? t + 1 - j0 : ATTN_P);
+    const int c0 = hb * ATTN_HEADS;
+    const int nh = (a.group - c0 < ATTN_HEADS) ? a.group - c0 : ATTN_HEADS;
+    const int h0 = g * a.group + c0;
+    const int64_t slot = a.q_slot[r];
+    const int64_t at = (slot * a.max_len + j0) * kvs + (int64_t)g * D;
+    const KT *const kb = static_cast<const KT *>(a.kc) + at;
+    const KT *const vb = static_cast<const KT *>(a.vc) + at;
+    const int n_tiles = (n + ATTN_TK - 1) / ATTN_TK;
+    auto rows_of = [&](int ti) { return n - ti * ATTN_TK < ATTN_TK ? n - ti * ATTN_TK : ATTN_TK; };
+
+    /* the previous item's last reads of the tiles and q_s are behind us */
+    __syncthreads();
+    tile_load<KT>(tile_of[0], kb, rows_of(0), D, kvs);
+    const float *qr = a.q + (r * a.n_heads + h0) * (int64_t)D;
+    for (int e = tid; e < nh * D; e += ATTN_THREADS) q_s[e] = qr[e];
+
+    /* scores, tile by tile */
+    const int kk = tid % ATTN_TK, c = tid / ATTN_TK;
+    for (int ti = 0; ti < n_tiles; ti++) {
+      if (ti + 1 < n_tiles) {
+        tile_load<KT>(tile_of[(ti + 1) & 1], kb + (int64_t)(ti + 1) * ATTN_TK * kvs,
+                      rows_of(ti + 1), D, kvs);
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
+      }
+      __syncthreads();
+      const int j = ti * ATTN_TK + kk;
+      if (c < nh && j < n) {
+        const KT *kj = tile_of[ti & 1] + kk * st;
+        const float *qc = q_s + c * D;
+        float d = 0.0f;
+        for (int i = 0; i < D; i += 4) {
+          const float4 k4 = tile_get4<KT>(kj + i);
+          const float4 q4 = *reinterpret_cast<const float4 *>(qc + i);
+          d = LC_FMA(q4.x, k4.x, d);
+          d = LC_FMA(q4.y, k4.y, d);
+          d = LC_FMA(q4.z, k4.z, d);
+          d = LC_FMA(q4.w, k4.w, d);
+        }
+        s_s[c * ATTN_SROW + j] = d * a.scale;
+      }
+      __syncthreads(); /* the tile is free for the copy after next */
+    }
+    /* V's first tile comes while the max and p are computed */
+    tile_load<KT>(tile_of[0], vb, rows_of(0), D, kvs);
+
+    for (int cc = warp; cc < nh; cc += ATTN_THREADS / 32) {
+      float m = -INFINITY;
+      for (int jj = lane; jj < n; jj += 32) m = lc_max_nonan(m, s_s[cc * ATTN_SROW + jj]);
+      m = lc_warp_max_nonan(m);
+      if (lane == 0) m_s[cc] = lc_canon_zero(m);
+    }
+    __syncthreads();
+    for (int e = tid; e < nh * ATTN_P; e += ATTN_THREADS) {
+      const int cc = e / ATTN_P, jj = e % ATTN_P;
+      if (jj < n) s_s[cc * ATTN_SROW + jj] = lc_expf(s_s[cc * ATTN_SROW + jj] - m_s[cc]);
+    }
+
+    /* l_b and o_b: thread (hs, i), heads hs, hs + ns, ...; j ascending
+     * through the V tiles */
+    const int ns = (ATTN_THREADS / D < nh) ? ATTN_THREADS / D : nh;
+    const int hs = tid / D, i = tid - hs * D;
+    float o[ATTN_HEADS], l[ATTN_HEADS];
+#pragma unroll
+    for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
+    for (int ti = 0; ti < n_tiles; ti++) {
+      if (ti + 1 < n_tiles) {
+        tile_load<KT>(tile_of[(ti + 1) & 1], vb + (int64_t)(ti + 1) * ATTN_TK * kvs,
+                      rows_of(ti + 1), D, kvs);
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
+      }
+      __syncthreads(); /* the tile, and (first time) p, are visible */
+      if (hs < ns) {
+        const KT *vt = tile_of[ti & 1] + i;
+        const int nj = rows_of(ti);
+        for (int jj = 0; jj < nj; jj++) {
+          const float v = tile_get<KT>(vt + jj * st);
+          const int j = ti * ATTN_TK + jj;
+#pragma unroll
+          for (int k = 0; k < ATTN_HEADS; k++) {
+            const int cc = hs + k * ns;
+            if (cc < nh) {
+              const float p = s_s[cc * ATTN_SROW + j];
+              l[k] = l[k] + p;
+              o[k] = LC_FMA(p, v, o[k]);
+            }
+          }
+        }
+      }
+      __syncthreads(); /* the tile is free for the copy after next */
+    }
+    if (hs < ns) {
+#pragma unroll
+      for (int k = 0; k < ATTN_HEADS; k++) {
+        const int cc = hs + k * ns;
+        if (cc < nh) {
+          const int64_t idx = (rl * a.n_heads + h0 + cc) * a.n_parts + b;
+          a.ws_o[idx * D + i] = o[k];
+          if (i == 0) a.ws_ml[idx] = make_float2(m_s[cc], l[k]);
+        }
+      }
+    }
+  }
+}
+
 /* ---- kernel 2: merge the partitions of one (row, head), one thread per dim */
 __global__ void __launch_bounds__(ATTN_MERGE_THREADS) attn_merge_kernel(attn_args a) {
   const int64_t D = a.head_dim;
@@ -302,6 +503,14 @@ static size_t smem_bytes(int head_dim) {
          sizeof(float);
 }
 
+/* The tiled kernel's: smem_bytes rounded to 16, then two tiles. */
+static size_t tiled_smem_bytes(int head_dim, bool bf16) {
+  const size_t head = (smem_bytes(head_dim) + 15) & ~(size_t)15;
+  const size_t row =
+      bf16 ? (size_t)tile_stride<uint16_t>(head_dim) * 2 : (size_t)tile_stride<float>(head_dim) * 4;
+  return head + 2 * ATTN_TK * row;
+}
+
 static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t err_len) {
   if (err && err_len)
     snprintf(err, err_len, "attention: %s: %s (%s)", what, cudaGetErrorString(e),
@@ -310,12 +519,24 @@ static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t 
 }
 
 /* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
-static lc_status launch_rows(const attn_args &a, bool vec, bool bf16, cudaStream_t stream,
-                             char *err, size_t err_len) {
+static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16,
+                             cudaStream_t stream, char *err, size_t err_len) {
   const int64_t items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
   const unsigned grid1 = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
   const size_t smem = smem_bytes(a.head_dim);
-  if (bf16 && vec)
+  if (ATTN_TILED && tiled) {
+    const size_t tsmem = tiled_smem_bytes(a.head_dim, bf16);
+    cudaError_t e =
+        bf16 ? cudaFuncSetAttribute(attn_tiled_kernel<uint16_t>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tsmem)
+             : cudaFuncSetAttribute(attn_tiled_kernel<float>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tsmem);
+    if (e != cudaSuccess) return launch_fail(e, "tiled kernel attribute", err, err_len);
+    if (bf16)
+      attn_tiled_kernel<uint16_t><<<grid1, ATTN_THREADS, tsmem, stream>>>(a);
+    else
+      attn_tiled_kernel<float><<<grid1, ATTN_THREADS, tsmem, stream>>>(a);
+  } else if (bf16 && vec)
     attn_partition_kernel<true, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
   else if (bf16)
     attn_partition_kernel<false, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
@@ -408,10 +629,13 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
   const bool bf16 = shape->kv_dtype == LC_DTYPE_BF16;
   const bool vec = (a.head_dim % 4 == 0) && (bf16 ? lc_aligned8(k_cache) && lc_aligned8(v_cache)
                                                   : lc_aligned16(k_cache) && lc_aligned16(v_cache));
+  /* the tiled kernel copies whole rows in 16-byte pieces */
+  const bool tiled =
+      (a.head_dim * (bf16 ? 2 : 4)) % 16 == 0 && lc_aligned16(k_cache) && lc_aligned16(v_cache);
   for (int64_t r0 = 0; r0 < total_q; r0 += rows) {
     a.row0 = r0;
     a.n_rows = (total_q - r0 < rows) ? total_q - r0 : rows;
-    lc_status s = launch_rows(a, vec, bf16, st, err, err_len);
+    lc_status s = launch_rows(a, vec, tiled, bf16, st, err, err_len);
     if (s != LC_OK) return s;
   }
   return LC_OK;
