@@ -41,6 +41,11 @@
  *     l_b and o_b: thread (head subset, i) runs the key chain j ascending
  *     for dim i (every lane recomputes l_b for its heads, the lane i == 0
  *     stores it).  Writes (m_b, l_b) and o_b[head_dim] to the workspace.
+ *     attn_tiled_kernel (taken where a row of a kv head is a whole number
+ *     of 16-byte pieces and the caches are 16-byte aligned; build with
+ *     -DATTN_TILED=0 to keep the first) computes the same chains in the
+ *     same order from shared-memory tiles of 32 keys filled by cp.async,
+ *     so its bits are the first kernel's.
  *  2. attn_merge_kernel: one thread per (row, head, i) merges the row's
  *     partitions in ascending order and writes out (m and l recomputed
  *     identically by the head_dim threads of a (row, head)).
