@@ -24,7 +24,8 @@
  *                flops 4 L n_heads hd (q.k and p.v)
  *
  *   bench_ops [--quick] [--md FILE] [--reps N] [--cell-ms T] [--device D]
- *   (LC_BENCH_OPS_ONLY=attention in the environment: the attention rows only)
+ *   (LC_BENCH_OPS_ONLY=attention,argmax in the environment: those ops only;
+ *   "softmax" matches log_softmax too)
  * Exit status: 0, or 1 when a validation failed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -492,17 +493,19 @@ int main(int argc, char **argv) {
   const int64_t *rows = opt.quick ? rows_quick : rows_full;
   const int64_t *lens = opt.quick ? lens_quick : lens_full;
   int n_ms = opt.quick ? 2 : 4, n_rows = opt.quick ? 2 : 3, n_lens = opt.quick ? 2 : 4;
-  /* LC_BENCH_OPS_ONLY=attention: the attention rows alone */
+  /* LC_BENCH_OPS_ONLY=attention,argmax (say): those ops' rows alone */
   const char *only = getenv("LC_BENCH_OPS_ONLY");
-  if (only && !strcmp(only, "attention")) n_ms = n_rows = 0;
+#define WANT(name) (!only || strstr(only, name))
+  static const char *const row_names[] = {"softmax", "log_softmax", "argmax"};
 
   lcb_result_header();
-  for (int i = 0; i < n_ms; i++) bench_rmsnorm(ms[i]);
+  for (int i = 0; i < n_ms && WANT("rmsnorm"); i++) bench_rmsnorm(ms[i]);
   for (int kind = 0; kind < 3; kind++)
-    for (int i = 0; i < n_rows; i++) bench_rows(kind, rows[i]);
+    for (int i = 0; i < n_rows && WANT(row_names[kind]); i++) bench_rows(kind, rows[i]);
   for (int kind = 0; kind < 2; kind++)
-    for (int i = 0; i < n_ms; i++) bench_elementwise(kind, ms[i]);
-  {
+    for (int i = 0; i < n_ms && WANT(kind ? "add" : "silu_mul"); i++)
+      bench_elementwise(kind, ms[i]);
+  if (WANT("embedding")) {
     lcb_rng r = lcb_rng_new(71);
     uint16_t *th = lcb_malloc((size_t)VOCAB * D_MODEL * 2);
     lcb_fill_bf16(&r, th, (int64_t)VOCAB * D_MODEL, 1.0f);
@@ -513,7 +516,7 @@ int main(int argc, char **argv) {
     lc_weights_free(table);
     free(th);
   }
-  {
+  if (WANT("rope")) {
     lc_rope *rope = NULL;
     lcb_check(ctx, lc_rope_create(ctx, HEAD_DIM, MAX_POS, 500000.0, LC_ROPE_HALF, NULL, &rope),
               "lc_rope_create");
@@ -526,8 +529,9 @@ int main(int argc, char **argv) {
     free(cos_h);
     free(sin_h);
   }
-  for (int i = 0; i < n_lens; i++) bench_attention(lens[i], 8, LC_DTYPE_F32);
-  for (int i = 0; i < n_lens; i++) bench_attention(lens[i], 8, LC_DTYPE_BF16);
+  for (int i = 0; i < n_lens && WANT("attention"); i++) bench_attention(lens[i], 8, LC_DTYPE_F32);
+  for (int i = 0; i < n_lens && WANT("attention"); i++) bench_attention(lens[i], 8, LC_DTYPE_BF16);
+#undef WANT
 
   lcb_note(
       "\nvalidation (memcmp-equal to CPU strict on every timed input of slot 0): %d "

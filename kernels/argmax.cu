@@ -16,7 +16,10 @@
  * Two launch shapes (m and n pick one; the result cannot differ):
  *   warp path   AM_WARP_ROWS rows per block, one warp per row;
  *   block path  (m <= AM_BLOCK_MAX_M, n >= AM_BLOCK_MIN_N: greedy decode over
- *               a vocabulary) one block of AM_BLOCK_THREADS per row.
+ *               a vocabulary) one block of AM_BLOCK_THREADS per row;
+ *   cluster path (m <= AM_CLUSTER_MAX_M, same n) a cluster of AM_CLUSTER
+ *               such blocks per row (one row read by 8 SMs: a decode
+ *               step's greedy choice).
  * Both read 16-byte vectors when the row is 16-byte aligned (AM_WARP_UNROLL,
  * AM_BLOCK_UNROLL of them in flight per thread), then reduce (value, index)
  * pairs by shuffles (and shared memory across the warps of a block).
@@ -25,6 +28,7 @@
  * builds and runs it on the GPU machine).  tests/test_cuda_ops.c also prints
  * a rough time per call for a few decode and prefill shapes.
  */
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +36,8 @@
 #include "cast/lc_canon.h"
 #include "kernels/lc_cuda_common.cuh"
 #include "kernels/lc_kernels.h"
+
+namespace cg = cooperative_groups;
 
 #define AM_WARP_ROWS 4
 #define AM_WARP_UNROLL 4  /* float4 loads in flight per lane, warp path */
@@ -121,10 +127,79 @@ __global__ void __launch_bounds__(THREADS)
 
 static_assert(AM_BLOCK_THREADS % 32 == 0 && AM_BLOCK_THREADS / 32 <= 32, "one warp merges warps");
 
+/* The block's best candidate into (s_v[0], s_i[0]) (every thread passes its
+ * own; s_v, s_i hold WARPS entries); ends with a barrier. */
+template <int THREADS>
+__device__ __forceinline__ void am_block_reduce(float bv, int bi, float *s_v, int *s_i) {
+  constexpr int WARPS = THREADS / 32;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  am_warp_reduce(bv, bi);
+  if (lane == 0) {
+    s_v[warp] = bv;
+    s_i[warp] = bi;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < WARPS ? s_v[lane] : -INFINITY;
+    bi = lane < WARPS ? s_i[lane] : AM_NO_INDEX;
+    am_warp_reduce(bv, bi);
+    __syncwarp();
+    if (lane == 0) {
+      s_v[0] = bv;
+      s_i[0] = bi;
+    }
+  }
+  __syncthreads();
+}
+
+/* Cluster path (m <= AM_CLUSTER_MAX_M, n >= AM_BLOCK_MIN_N: greedy decode of
+ * a few rows): one cluster of AM_CLUSTER blocks per row, so one row is read
+ * by AM_CLUSTER SMs; thread t of block r visits the row as thread
+ * r * THREADS + t of AM_CLUSTER * THREADS, each block reduces its share, and
+ * block 0 reduces the blocks' candidates through distributed shared memory
+ * after the cluster's barrier (order-free, as everywhere here). */
+#define AM_CLUSTER 8
+#define AM_CLUSTER_MAX_M 32
+template <int THREADS>
+__global__ void __cluster_dims__(AM_CLUSTER, 1, 1) __launch_bounds__(THREADS)
+    argmax_cluster_kernel(const float *__restrict__ x, int64_t m, int64_t n,
+                          int32_t *__restrict__ idx) {
+  constexpr int WARPS = THREADS / 32;
+  __shared__ float s_v[WARPS];
+  __shared__ int s_i[WARPS];
+  cg::cluster_group cluster = cg::this_cluster();
+  const int rank = (int)cluster.block_rank();
+  const int64_t row = blockIdx.x / AM_CLUSTER; /* grid: m clusters */
+  float bv = -INFINITY;
+  int bi = AM_NO_INDEX;
+  if (row < m)
+    am_partial<AM_BLOCK_UNROLL>(x + row * n, n, rank * THREADS + (int)threadIdx.x,
+                                AM_CLUSTER * THREADS, bv, bi);
+  am_block_reduce<THREADS>(bv, bi, s_v, s_i);
+  cluster.sync(); /* every block's (s_v[0], s_i[0]) is written */
+  if (rank == 0 && threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    bv = -INFINITY;
+    bi = AM_NO_INDEX;
+    if (lane < AM_CLUSTER) {
+      bv = *cluster.map_shared_rank(&s_v[0], lane);
+      bi = *cluster.map_shared_rank(&s_i[0], lane);
+    }
+    am_warp_reduce(bv, bi);
+    if (lane == 0 && row < m) idx[row] = bi;
+  }
+  cluster.sync(); /* block 0 has read the others' shared memory */
+}
+
 /* ---- launcher and entry ----------------------------------------------------*/
 
 static lc_status argmax_launch(const float *x, int64_t m, int64_t n, int32_t *idx,
                                cudaStream_t stream, char *err, size_t err_len) {
+  if (m <= AM_CLUSTER_MAX_M && n >= AM_BLOCK_MIN_N) {
+    argmax_cluster_kernel<AM_BLOCK_THREADS>
+        <<<(unsigned)(m * AM_CLUSTER), AM_BLOCK_THREADS, 0, stream>>>(x, m, n, idx);
+    return lc_launch_status("argmax_cluster_kernel", err, err_len);
+  }
   if (m <= AM_BLOCK_MAX_M && n >= AM_BLOCK_MIN_N) {
     argmax_block_kernel<AM_BLOCK_THREADS>
         <<<(unsigned)m, AM_BLOCK_THREADS, 0, stream>>>(x, m, n, idx);
