@@ -97,36 +97,6 @@ __global__ void __launch_bounds__(ROWS * 32)
   }
 }
 
-template <int THREADS>
-__global__ void __launch_bounds__(THREADS)
-    argmax_block_kernel(const float *__restrict__ x, int64_t m, int64_t n,
-                        int32_t *__restrict__ idx) {
-  constexpr int WARPS = THREADS / 32;
-  __shared__ float s_v[WARPS];
-  __shared__ int s_i[WARPS];
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  for (int64_t row = blockIdx.x; row < m; row += gridDim.x) {
-    float bv = -INFINITY;
-    int bi = AM_NO_INDEX;
-    am_partial<AM_BLOCK_UNROLL>(x + row * n, n, t, THREADS, bv, bi);
-    am_warp_reduce(bv, bi);
-    if (lane == 0) {
-      s_v[warp] = bv;
-      s_i[warp] = bi;
-    }
-    __syncthreads();
-    if (warp == 0) {
-      bv = lane < WARPS ? s_v[lane] : -INFINITY;
-      bi = lane < WARPS ? s_i[lane] : AM_NO_INDEX;
-      am_warp_reduce(bv, bi);
-      if (lane == 0) idx[row] = bi;
-    }
-    __syncthreads(); /* s_v, s_i are reused by the next row */
-  }
-}
-
-static_assert(AM_BLOCK_THREADS % 32 == 0 && AM_BLOCK_THREADS / 32 <= 32, "one warp merges warps");
-
 /* The block's best candidate into (s_v[0], s_i[0]) (every thread passes its
  * own; s_v, s_i hold WARPS entries); ends with a barrier. */
 template <int THREADS>
@@ -151,6 +121,26 @@ __device__ __forceinline__ void am_block_reduce(float bv, int bi, float *s_v, in
   }
   __syncthreads();
 }
+
+template <int THREADS>
+__global__ void __launch_bounds__(THREADS)
+    argmax_block_kernel(const float *__restrict__ x, int64_t m, int64_t n,
+                        int32_t *__restrict__ idx) {
+  constexpr int WARPS = THREADS / 32;
+  __shared__ float s_v[WARPS];
+  __shared__ int s_i[WARPS];
+  const int t = threadIdx.x;
+  for (int64_t row = blockIdx.x; row < m; row += gridDim.x) {
+    float bv = -INFINITY;
+    int bi = AM_NO_INDEX;
+    am_partial<AM_BLOCK_UNROLL>(x + row * n, n, t, THREADS, bv, bi);
+    am_block_reduce<THREADS>(bv, bi, s_v, s_i);
+    if (t == 0) idx[row] = s_i[0];
+    __syncthreads(); /* s_v, s_i are reused by the next row */
+  }
+}
+
+static_assert(AM_BLOCK_THREADS % 32 == 0 && AM_BLOCK_THREADS / 32 <= 32, "one warp merges warps");
 
 /* Cluster path (m <= AM_CLUSTER_MAX_M, n >= AM_BLOCK_MIN_N: greedy decode of
  * a few rows): one cluster of AM_CLUSTER blocks per row, so one row is read

@@ -120,6 +120,73 @@ struct kv_io<uint16_t> {
   }
 };
 
+/* One item of the partition kernels: row r (rl within the launch), kv
+ * head g's block of query heads h0 .. h0 + nh - 1, partition b, whose n
+ * keys start at element `at` of the caches. */
+struct attn_item {
+  int b, n, nh, h0;
+  int64_t rl, r, at;
+};
+
+/* item = ((row * n_kv + g) * n_hb + hb) * n_parts + b (the partitions of
+ * one (row, kv head) side by side); false when the row does not reach the
+ * partition. */
+static __device__ __forceinline__ bool attn_item_at(const attn_args &a, int64_t item,
+                                                    attn_item &it) {
+  int64_t rest = item;
+  it.b = (int)(rest % a.n_parts);
+  rest /= a.n_parts;
+  const int hb = (int)(rest % a.n_hb);
+  rest /= a.n_hb;
+  const int g = (int)(rest % a.n_kv);
+  it.rl = rest / a.n_kv;
+  it.r = a.row0 + it.rl;
+  const int64_t t = a.q_pos[it.r];
+  const int64_t j0 = (int64_t)it.b * ATTN_P;
+  if (j0 > t) return false;
+  it.n = (int)((t + 1 - j0 < ATTN_P) ? t + 1 - j0 : ATTN_P);
+  const int c0 = hb * ATTN_HEADS;
+  it.nh = (a.group - c0 < ATTN_HEADS) ? a.group - c0 : ATTN_HEADS;
+  it.h0 = g * a.group + c0;
+  const int64_t kvs = (int64_t)a.n_kv * a.head_dim;
+  it.at = ((int64_t)a.q_slot[it.r] * a.max_len + j0) * kvs + (int64_t)g * a.head_dim;
+  return true;
+}
+
+/* Thread (hs, i)'s partials of heads hs, hs + ns, ... of the item (o_b[i],
+ * and (m_b, l_b) from the thread of i == 0) into the workspace. */
+static __device__ __forceinline__ void attn_store(const attn_args &a, const attn_item &it, int hs,
+                                                  int ns, int i, const float (&o)[ATTN_HEADS],
+                                                  const float (&l)[ATTN_HEADS], const float *m_s) {
+#pragma unroll
+  for (int k = 0; k < ATTN_HEADS; k++) {
+    const int c = hs + k * ns;
+    if (c < it.nh) {
+      const int64_t idx = (it.rl * a.n_heads + it.h0 + c) * a.n_parts + it.b;
+      a.ws_o[idx * a.head_dim + i] = o[k];
+      if (i == 0) a.ws_ml[idx] = make_float2(m_s[c], l[k]);
+    }
+  }
+}
+
+/* The partition's max per head into m_s (one warp per head, order-free, see
+ * above), a barrier, then p_j = exp(s_j - m_b) in place over the n scores of
+ * each of the nh heads. */
+static __device__ __forceinline__ void attn_exp_scores(float *s_s, float *m_s, int nh, int n) {
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  for (int c = warp; c < nh; c += ATTN_THREADS / 32) {
+    float m = -INFINITY;
+    for (int j = lane; j < n; j += 32) m = lc_max_nonan(m, s_s[c * ATTN_SROW + j]);
+    m = lc_warp_max_nonan(m);
+    if (lane == 0) m_s[c] = lc_canon_zero(m);
+  }
+  __syncthreads();
+  for (int e = tid; e < nh * ATTN_P; e += ATTN_THREADS) {
+    const int c = e / ATTN_P, j = e % ATTN_P;
+    if (j < n) s_s[c * ATTN_SROW + j] = lc_expf(s_s[c * ATTN_SROW + j] - m_s[c]);
+  }
+}
+
 /* ---- kernel 1: one partition of one row for up to ATTN_HEADS heads ------- */
 /* VEC: head_dim % 4 == 0 and the cache aligned for 4-element loads.
  * Dynamic shared memory: q [ATTN_HEADS][head_dim], scores/p
@@ -131,32 +198,17 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
   const int D = a.head_dim;
   float *const s_s = q_s + ATTN_HEADS * D;
   float *const m_s = s_s + ATTN_HEADS * ATTN_SROW;
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x;
   const int64_t kvs = (int64_t)a.n_kv * D; /* elements between positions */
   const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
 
   for (int64_t item = blockIdx.x; item < n_items; item += gridDim.x) {
-    /* item = ((row * n_kv + g) * n_hb + hb) * n_parts + b: the partitions of
-     * one (row, kv head) side by side */
-    int64_t rest = item;
-    const int b = (int)(rest % a.n_parts);
-    rest /= a.n_parts;
-    const int hb = (int)(rest % a.n_hb);
-    rest /= a.n_hb;
-    const int g = (int)(rest % a.n_kv);
-    const int64_t rl = rest / a.n_kv; /* row within this launch */
-    const int64_t r = a.row0 + rl;
-    const int64_t t = a.q_pos[r];
-    const int64_t j0 = (int64_t)b * ATTN_P;
-    if (j0 > t) continue; /* the row does not reach this partition (block-uniform) */
-    const int n = (int)((t + 1 - j0 < ATTN_P) ? t + 1 - j0 : ATTN_P);
-    const int c0 = hb * ATTN_HEADS;
-    const int nh = (a.group - c0 < ATTN_HEADS) ? a.group - c0 : ATTN_HEADS;
-    const int h0 = g * a.group + c0; /* first query head of the block */
-    const int64_t slot = a.q_slot[r];
-    const int64_t at = (slot * a.max_len + j0) * kvs + (int64_t)g * D;
-    const KT *const kb = static_cast<const KT *>(a.kc) + at; /* key j0, kv head g */
-    const KT *const vb = static_cast<const KT *>(a.vc) + at;
+    attn_item it;
+    if (!attn_item_at(a, item, it)) continue; /* block-uniform */
+    const int n = it.n, nh = it.nh, h0 = it.h0;
+    const int64_t r = it.r;
+    const KT *const kb = static_cast<const KT *>(a.kc) + it.at; /* key j0, kv head g */
+    const KT *const vb = static_cast<const KT *>(a.vc) + it.at;
 
     /* the block's queries: heads h0 .. h0 + nh - 1 are contiguous in q */
     const float *qr = a.q + (r * a.n_heads + h0) * (int64_t)D;
@@ -200,20 +252,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
     }
     __syncthreads();
 
-    /* partition max per head: one warp per head (order-free, see above) */
-    for (int c = warp; c < nh; c += ATTN_THREADS / 32) {
-      float m = -INFINITY;
-      for (int j = lane; j < n; j += 32) m = lc_max_nonan(m, s_s[c * ATTN_SROW + j]);
-      m = lc_warp_max_nonan(m);
-      if (lane == 0) m_s[c] = lc_canon_zero(m);
-    }
-    __syncthreads();
-
-    /* p_j = exp(s_j - m_b), in place */
-    for (int e = tid; e < nh * ATTN_P; e += ATTN_THREADS) {
-      const int c = e / ATTN_P, j = e % ATTN_P;
-      if (j < n) s_s[c * ATTN_SROW + j] = lc_expf(s_s[c * ATTN_SROW + j] - m_s[c]);
-    }
+    attn_exp_scores(s_s, m_s, nh, n);
     __syncthreads();
 
     /* l_b and o_b: thread (hs, i) runs the key chains of dim i for heads
@@ -238,15 +277,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
           }
         }
       }
-#pragma unroll
-      for (int k = 0; k < ATTN_HEADS; k++) {
-        const int c = hs + k * ns;
-        if (c < nh) {
-          const int64_t idx = (rl * a.n_heads + h0 + c) * a.n_parts + b;
-          a.ws_o[idx * D + i] = o[k];
-          if (i == 0) a.ws_ml[idx] = make_float2(m_s[c], l[k]);
-        }
-      }
+      attn_store(a, it, hs, ns, i, o, l, m_s);
     }
     /* the next item's first write to shared memory (q_s) touches nothing
      * read since the last barrier, and its next barrier orders the rest */
@@ -328,30 +359,17 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
   const int st = tile_stride<KT>(D);
   KT *const tiles = reinterpret_cast<KT *>(reinterpret_cast<char *>(attn_smem4) + head_bytes);
   KT *const tile_of[2] = {tiles, tiles + ATTN_TK * st};
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tid = threadIdx.x;
   const int64_t kvs = (int64_t)a.n_kv * D;
   const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
 
   for (int64_t item = blockIdx.x; item < n_items; item += gridDim.x) {
-    int64_t rest = item;
-    const int b = (int)(rest % a.n_parts);
-    rest /= a.n_parts;
-    const int hb = (int)(rest % a.n_hb);
-    rest /= a.n_hb;
-    const int g = (int)(rest % a.n_kv);
-    const int64_t rl = rest / a.n_kv;
-    const int64_t r = a.row0 + rl;
-    const int64_t t = a.q_pos[r];
-    const int64_t j0 = (int64_t)b * ATTN_P;
-    if (j0 > t) continue; /* block-uniform */
-    const int n = (int)((t + 1 - j0 < ATTN_P) ? t + 1 - j0 : ATTN_P);
-    const int c0 = hb * ATTN_HEADS;
-    const int nh = (a.group - c0 < ATTN_HEADS) ? a.group - c0 : ATTN_HEADS;
-    const int h0 = g * a.group + c0;
-    const int64_t slot = a.q_slot[r];
-    const int64_t at = (slot * a.max_len + j0) * kvs + (int64_t)g * D;
-    const KT *const kb = static_cast<const KT *>(a.kc) + at;
-    const KT *const vb = static_cast<const KT *>(a.vc) + at;
+    attn_item it;
+    if (!attn_item_at(a, item, it)) continue; /* block-uniform */
+    const int n = it.n, nh = it.nh, h0 = it.h0;
+    const int64_t r = it.r;
+    const KT *const kb = static_cast<const KT *>(a.kc) + it.at;
+    const KT *const vb = static_cast<const KT *>(a.vc) + it.at;
     const int n_tiles = (n + ATTN_TK - 1) / ATTN_TK;
     auto rows_of = [&](int ti) { return n - ti * ATTN_TK < ATTN_TK ? n - ti * ATTN_TK : ATTN_TK; };
 
@@ -392,17 +410,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
     /* V's first tile comes while the max and p are computed */
     tile_load<KT>(tile_of[0], vb, rows_of(0), D, kvs);
 
-    for (int cc = warp; cc < nh; cc += ATTN_THREADS / 32) {
-      float m = -INFINITY;
-      for (int jj = lane; jj < n; jj += 32) m = lc_max_nonan(m, s_s[cc * ATTN_SROW + jj]);
-      m = lc_warp_max_nonan(m);
-      if (lane == 0) m_s[cc] = lc_canon_zero(m);
-    }
-    __syncthreads();
-    for (int e = tid; e < nh * ATTN_P; e += ATTN_THREADS) {
-      const int cc = e / ATTN_P, jj = e % ATTN_P;
-      if (jj < n) s_s[cc * ATTN_SROW + jj] = lc_expf(s_s[cc * ATTN_SROW + jj] - m_s[cc]);
-    }
+    attn_exp_scores(s_s, m_s, nh, n); /* p is read after the next barrier */
 
     /* l_b and o_b: thread (hs, i), heads hs, hs + ns, ...; j ascending
      * through the V tiles */
@@ -439,17 +447,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
       }
       __syncthreads(); /* the tile is free for the copy after next */
     }
-    if (hs < ns) {
-#pragma unroll
-      for (int k = 0; k < ATTN_HEADS; k++) {
-        const int cc = hs + k * ns;
-        if (cc < nh) {
-          const int64_t idx = (rl * a.n_heads + h0 + cc) * a.n_parts + b;
-          a.ws_o[idx * D + i] = o[k];
-          if (i == 0) a.ws_ml[idx] = make_float2(m_s[cc], l[k]);
-        }
-      }
-    }
+    if (hs < ns) attn_store(a, it, hs, ns, i, o, l, m_s);
   }
 }
 
