@@ -25,6 +25,8 @@
 #            prompt on the 8B-shaped model with 2 layers, CUDA strict, the
 #            target alone (batch 1) and as the last row of 8 beside random
 #            neighbours; the two token lists must be equal
+#   attn     bench_ops' attention (fp32 and bf16 KV, 8 sequences x 1K..32K)
+#            and argmax rows (LC_BENCH_OPS_ONLY=attention,argmax)
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
 #   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
@@ -44,7 +46,7 @@ while [ $# -gt 0 ]; do
     --layers) layers=${2:-8}; shift 2 ;;
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
-    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc)
+    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn)
       steps+=("$1")
       shift
       ;;
@@ -165,6 +167,12 @@ if want model; then
     >"$out/bench_model.log" 2>&1
   el "bench_model rc=$?"
   tail -24 "$out/bench_model.md" 2>/dev/null
+fi
+if want attn; then
+  LC_BENCH_OPS_ONLY=attention,argmax timeout 150 build-gpu/bench/bench_ops --reps 30 --cell-ms 150 \
+    --md "$out/bench_ops_attn.md" >"$out/bench_ops_attn.log" 2>&1
+  el "bench_ops attention, argmax rc=$?"
+  grep -E "attention|argmax|validation|bandwidth" "$out/bench_ops_attn.log" | cut -c1-170
 fi
 if want long; then
   rm -rf /tmp/l32
