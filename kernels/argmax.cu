@@ -159,12 +159,11 @@ __global__ void __cluster_dims__(AM_CLUSTER, 1, 1) __launch_bounds__(THREADS)
   __shared__ int s_i[WARPS];
   cg::cluster_group cluster = cg::this_cluster();
   const int rank = (int)cluster.block_rank();
-  const int64_t row = blockIdx.x / AM_CLUSTER; /* grid: m clusters */
+  const int64_t row = blockIdx.x / AM_CLUSTER; /* grid: m clusters, so row < m */
   float bv = -INFINITY;
   int bi = AM_NO_INDEX;
-  if (row < m)
-    am_partial<AM_BLOCK_UNROLL>(x + row * n, n, rank * THREADS + (int)threadIdx.x,
-                                AM_CLUSTER * THREADS, bv, bi);
+  am_partial<AM_BLOCK_UNROLL>(x + row * n, n, rank * THREADS + (int)threadIdx.x,
+                              AM_CLUSTER * THREADS, bv, bi);
   am_block_reduce<THREADS>(bv, bi, s_v, s_i);
   cluster.sync(); /* every block's (s_v[0], s_i[0]) is written */
   if (rank == 0 && threadIdx.x < 32) {
@@ -176,7 +175,7 @@ __global__ void __cluster_dims__(AM_CLUSTER, 1, 1) __launch_bounds__(THREADS)
       bi = *cluster.map_shared_rank(&s_i[0], lane);
     }
     am_warp_reduce(bv, bi);
-    if (lane == 0 && row < m) idx[row] = bi;
+    if (lane == 0) idx[row] = bi;
   }
   cluster.sync(); /* block 0 has read the others' shared memory */
 }

@@ -94,6 +94,11 @@ lc_status lc_check_same_or_disjoint(lc_context *ctx, const void *a, size_t abyte
                                     size_t bbytes, const char *fn, const char *an, const char *bn);
 lc_status lc_check_weights(lc_context *ctx, const lc_weights *w, const char *fn, const char *name);
 
+/* Bytes of one element of an attention shape's K/V cache: 2 (bf16) or 4. */
+static inline size_t lc_attn_kv_elem_size(const lc_attn_shape *sh) {
+  return sh->kv_dtype == LC_DTYPE_BF16 ? 2 : 4;
+}
+
 /* ---- CUDA backend (lib/cuda_backend.c; stubs returning LC_ERR_UNSUPPORTED
  * when built without CUDA) ----------------------------------------------------*/
 lc_status lc_cuda_context_init(lc_context *ctx);

@@ -262,8 +262,8 @@ static lc_status check_attn(lc_context *ctx, const char *fn, const lc_attn_shape
                    "%s: kv_dtype = %d, expected LC_DTYPE_F32 or LC_DTYPE_BF16", fn,
                    (int)sh->kv_dtype);
   LC_TRY(lc_check_bytes(ctx, (int64_t)sh->n_slots * sh->max_len,
-                        (int64_t)sh->n_kv_heads * sh->head_dim,
-                        sh->kv_dtype == LC_DTYPE_BF16 ? 2 : 4, fn, cache_bytes));
+                        (int64_t)sh->n_kv_heads * sh->head_dim, (int64_t)lc_attn_kv_elem_size(sh),
+                        fn, cache_bytes));
   if (n_seqs > 0) LC_TRY(lc_check_ptr(ctx, seqs, fn, "seqs"));
   int64_t tq = 0;
   for (int64_t i = 0; i < n_seqs; i++) {
@@ -325,7 +325,7 @@ lc_status lc_kv_write(lc_context *ctx, const lc_attn_shape *shape, const lc_attn
   LC_TRY(lc_check_disjoint(ctx, v_cache, cb, v, kb, fn, "v_cache", "v"));
   const int bf16 = shape->kv_dtype == LC_DTYPE_BF16;
   const size_t rowe = (size_t)shape->n_kv_heads * (size_t)shape->head_dim; /* elements */
-  rowb = rowe * (bf16 ? 2 : 4);
+  rowb = rowe * lc_attn_kv_elem_size(shape);
   int64_t row = 0;
   for (int64_t i = 0; i < n_seqs; i++) {
     size_t at = ((size_t)seqs[i].slot * (size_t)shape->max_len + (size_t)seqs[i].pos) * rowb;

@@ -133,8 +133,8 @@ static lc_status cache_size(lc_session *s, int64_t len, size_t *bytes) {
   lc_context *ctx = s->ctx;
   const lc_model_config *c = &s->model->info.config;
   const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
-  const int64_t esz = s->attn.kv_dtype == LC_DTYPE_BF16 ? 2 : 4;
-  LC_TRY(lc_check_bytes(ctx, (int64_t)s->params.n_slots * len, kvd, esz, fn, bytes));
+  LC_TRY(lc_check_bytes(ctx, (int64_t)s->params.n_slots * len, kvd,
+                        (int64_t)lc_attn_kv_elem_size(&s->attn), fn, bytes));
   if (L > 0 && *bytes > (size_t)LC_MAX_BYTES / (size_t)(2 * L))
     return LC_FAIL(ctx, LC_ERR_OVERFLOW,
                    "%s: the KV cache of %d slots x %lld positions, K and V in %lld layers, is "
@@ -472,7 +472,7 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
   LC_TRY(cache_size(s, cap, &bytes));
   float **nk = NULL, **nv = NULL;
   lc_status st = alloc_caches(ctx, fn, L, bytes, &nk, &nv);
-  const size_t rowb = (size_t)kvd * (s->attn.kv_dtype == LC_DTYPE_BF16 ? 2 : 4);
+  const size_t rowb = (size_t)kvd * lc_attn_kv_elem_size(&s->attn);
   for (int64_t l = 0; l < L && st == LC_OK; l++)
     for (int32_t slot = 0; slot < s->params.n_slots && st == LC_OK; slot++) {
       const size_t n = (size_t)s->filled[slot] * rowb;
