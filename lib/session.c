@@ -545,6 +545,7 @@ static lc_status decode_graph(lc_session *s, const lc_batch_entry *e, int64_t n,
     lc_cuda_capture_end(ctx, st == LC_OK && lc_cuda_scratch_generation(ctx) == gen, &gr->g);
     if (gr->g) {
       gr->gen = gen;
+      gr->fails = 0;
       s->graph_replays++;
       return lc_cuda_graph_launch(ctx, gr->g);
     }
