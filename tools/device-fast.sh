@@ -19,7 +19,8 @@
 #   text     tools/tok_check.py against Python `tokenizers` (needs
 #            .cache/tokenizers: tools/fetch-tokenizers.sh) and a scored text
 #            sweep (tests/data/arith50.jsonl, Qwen3's tokenizer)
-#   model    bench_model: decode tokens/s on Llama-3-8B layer shapes (--layers N)
+#   model    bench_model: decode tokens/s on Llama-3-8B layer shapes (--layers N;
+#            LC_BENCH_GRAPHS=on|off|both: decode passes from CUDA graphs)
 #   sweeps   a sweep on that model; CPU and CUDA sweeps on stories260K
 #   long     issue 12's long generation: 32760 greedy tokens after an 8-token
 #            prompt on the 8B-shaped model with 2 layers, CUDA strict, the
@@ -163,6 +164,7 @@ fi
 if want model; then
   timeout 300 build-gpu/bench/bench_model --dir /tmp/bm --layers "$layers" --batches 1,8,32,64 \
     --steps 16 --reps 3 --context "$context" --modes strict,fast,bf16,vendor-bf16 \
+    --graphs "${LC_BENCH_GRAPHS:-on}" \
     --md "$out/bench_model.md" \
     >"$out/bench_model.log" 2>&1
   el "bench_model rc=$?"
