@@ -11,6 +11,7 @@
 
 #include <cuda_runtime_api.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "kernels/lc_kernels.h"
 #include "lib/cublaslt_loader.h"
@@ -207,8 +208,11 @@ lc_status lc_cuda_capture_begin(lc_context *ctx) {
   cudaError_t e = cudaSetDevice(ctx->device);
   /* thread-local: another thread's unrelated CUDA calls neither break this
    * capture nor are refused because of it */
+  const char *relaxed = getenv("LC_CUDA_CAPTURE_RELAXED"); /* diagnosis */
   if (e == cudaSuccess)
-    e = cudaStreamBeginCapture(ctx->cuda->stream, cudaStreamCaptureModeThreadLocal);
+    e = cudaStreamBeginCapture(ctx->cuda->stream, relaxed && *relaxed == '1'
+                                                      ? cudaStreamCaptureModeRelaxed
+                                                      : cudaStreamCaptureModeThreadLocal);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return cuda_err(ctx, e, "cudaStreamBeginCapture");
@@ -220,11 +224,14 @@ void lc_cuda_capture_end(lc_context *ctx, int keep, lc_cuda_graph **out) {
   *out = NULL;
   cudaGraph_t graph = NULL;
   cudaError_t e = cudaStreamEndCapture(ctx->cuda->stream, &graph);
+  if (e != cudaSuccess) (void)cuda_err(ctx, e, "cudaStreamEndCapture"); /* for lc_last_error */
   if (e == cudaSuccess && keep && graph) {
     lc_cuda_graph *g = lc_malloc(sizeof *g);
-    if (g && cudaGraphInstantiateWithFlags(&g->exec, graph, 0) == cudaSuccess) {
+    e = g ? cudaGraphInstantiateWithFlags(&g->exec, graph, 0) : cudaErrorMemoryAllocation;
+    if (e == cudaSuccess) {
       *out = g;
     } else {
+      (void)cuda_err(ctx, e, "cudaGraphInstantiate");
       free(g);
     }
   }

@@ -280,6 +280,7 @@ static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
          lc_mode_name(mode), kv_dtype == LC_DTYPE_BF16 ? "bf16" : "f32", STEPS,
          with_cpu ? " and on the CPU" : "", (long long)replays);
   assert_int_equal(lc_session_graph_replays(sb), 0);
+  if (replays < STEPS - 12) printf("  the context's last error: %s\n", lc_last_error(cg));
   /* 40 steps; op by op: each new (rows, capacity) key's first pass (the
    * capacity goes 16 -> 32 -> 64 over the steps, slot 1's rest adds a key,
    * the long prefill's scratch one recapture): a dozen at most */
