@@ -603,7 +603,13 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
     return LC_ERR_INVALID_ARGUMENT;
   }
   cudaStream_t st = (cudaStream_t)stream;
-  if (st) { /* launch on the stream's device */
+  /* launch on the stream's device; not while the stream is being captured
+   * into a graph (the capturing thread has the device set already, and
+   * the query may count as a call a capture refuses: a suspect for the
+   * captures that did not hold on an H100, 2026-12-07) */
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (st && cudaStreamIsCapturing(st, &capturing) == cudaSuccess &&
+      capturing == cudaStreamCaptureStatusNone) {
     int dev = 0;
     cudaError_t e = cudaStreamGetDevice(st, &dev);
     if (e == cudaSuccess) e = cudaSetDevice(dev);
