@@ -36,7 +36,7 @@
  * layers; with 32 layers it would be ~15% of the weights.
  *
  *   bench_model [--dir DIR] [--layers N] [--batches 1,8,32] [--steps N]
- *               [--reps N] [--context N]
+ *               [--reps N] [--context N] [--graphs on|off|both]
  *               [--modes strict,fast,bf16,vendor-bf16,vendor-fp32] [--md FILE]
  * Exit status: 0; 1 on an error; 77 without a usable GPU.
  */
@@ -59,7 +59,8 @@
 
 static const char usage[] =
     "usage: bench_model [--dir DIR] [--layers N] [--batches 1,8,32] [--steps N] [--reps N]\n"
-    "                   [--context N] [--modes L] [--device D] [--md FILE]\n"
+    "                   [--context N] [--modes L] [--graphs on|off|both] [--device D]\n"
+    "                   [--md FILE]\n"
     "  --dir DIR      where the synthetic model lives (default bench-model-llama3-8b-shape);\n"
     "                 written once, reused when its config matches\n"
     "  --layers N     transformer blocks (default 2)\n"
@@ -70,6 +71,8 @@ static const char usage[] =
     "                 (default 128)\n"
     "  --modes L      CUDA modes, from strict, fast, bf16, vendor-bf16, vendor-fp32\n"
     "                 (default all five)\n"
+    "  --graphs G     decode passes replayed from CUDA graphs (on, the library's\n"
+    "                 default), launched op by op (off), or both, each mode twice\n"
     "  --md FILE      also write the Markdown table to FILE\n";
 
 static void die(const char *what, lc_status st, const lc_context *ctx) {
@@ -127,11 +130,13 @@ static int model_matches(const char *dir, const lc_synth_params *sp) {
 
 typedef struct cell {
   const char *mode;
+  int no_graphs; /* lc_session_params.no_graphs of the cell */
   int batch;
   int skipped; /* the session did not fit the device */
   double ms_step, tok_s;
   double weights_mib, kv_mib, temp_mib;
   double floor_ms; /* the step's bytes to read over the copy bandwidth */
+  int64_t replays; /* passes the session ran from a graph (warm-up included) */
 } cell;
 
 static int cmp_double(const void *a, const void *b) {
@@ -155,7 +160,7 @@ static double step_bytes(const lc_model_info *mi, int batch, int context, int st
 /* Runs one (mode, batch) cell on a loaded model; copy_gbps: the copy
  * bandwidth for the floor. */
 static void run_cell(lc_context *ctx, lc_model *m, int batch, int context, int steps, int reps,
-                     double copy_gbps, cell *out) {
+                     double copy_gbps, int no_graphs, cell *out) {
   lc_model_info mi;
   lc_model_get_info(m, &mi);
   const int32_t vocab = mi.config.vocab_size;
@@ -166,7 +171,9 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int context, int s
   sp.max_len = context + steps;
   sp.max_tokens = pass > batch ? pass : batch;
   sp.kv_initial_len = sp.max_len;
+  sp.no_graphs = no_graphs;
   out->batch = batch;
+  out->no_graphs = no_graphs;
   out->floor_ms = 1e3 * step_bytes(&mi, batch, context, steps, sizeof(float)) / (copy_gbps * 1e9);
   lc_session *s = NULL;
   lc_status st = lc_session_create(m, &sp, &s);
@@ -223,6 +230,7 @@ static void run_cell(lc_context *ctx, lc_model *m, int batch, int context, int s
   out->weights_mib = mm.weights_bytes / 1048576.0;
   out->kv_mib = mm.kv_cache_bytes / 1048576.0;
   out->temp_mib = (mm.temp_bytes + mm.workspace_peak_bytes) / 1048576.0;
+  out->replays = lc_session_graph_replays(s);
   free(t), free(logits), free(prompt), free(tok), free(e);
   lc_session_free(s);
 }
@@ -231,7 +239,7 @@ int main(int argc, char **argv) {
   const char *dir = "bench-model-llama3-8b-shape", *md = NULL;
   int layers = 2, steps = 32, reps = 5, device = 0, context = 128;
   int batches[MAX_BATCHES] = {1, 8, 32}, n_batches = 3;
-  const char *modes_s = "strict,fast,bf16,vendor-bf16,vendor-fp32";
+  const char *modes_s = "strict,fast,bf16,vendor-bf16,vendor-fp32", *graphs_s = "on";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -255,6 +263,8 @@ int main(int argc, char **argv) {
       steps = atoi(v);
     else if (!strcmp(a, "--reps"))
       reps = atoi(v);
+    else if (!strcmp(a, "--graphs"))
+      graphs_s = v;
     else if (!strcmp(a, "--context"))
       context = atoi(v);
     else if (!strcmp(a, "--device"))
@@ -291,6 +301,14 @@ int main(int argc, char **argv) {
     }
     n_modes++;
   }
+  /* the graph settings each mode runs with: no_graphs values */
+  int gset[2], n_g = 0;
+  if (!strcmp(graphs_s, "on") || !strcmp(graphs_s, "both")) gset[n_g++] = 0;
+  if (!strcmp(graphs_s, "off") || !strcmp(graphs_s, "both")) gset[n_g++] = 1;
+  if (n_g == 0) {
+    fprintf(stderr, "bench_model: --graphs takes on, off or both, not '%s'\n", graphs_s);
+    return 2;
+  }
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count <= device) {
     fprintf(stderr, "bench_model: no usable CUDA device %d (device count %d): skipped\n", device,
@@ -315,8 +333,10 @@ int main(int argc, char **argv) {
   const double copy_gbps = lcb_copy_bandwidth(device);
   printf("copy bandwidth: %.0f GB/s (device-to-device cudaMemcpyAsync, read + write bytes)\n",
          copy_gbps);
-  cell *cells = lcb_malloc((size_t)n_modes * n_batches * sizeof *cells);
-  memset(cells, 0, (size_t)n_modes * n_batches * sizeof *cells);
+  /* one row of cells per (mode, graph setting) */
+  const int n_rows = n_modes * n_g;
+  cell *cells = lcb_malloc((size_t)n_rows * n_batches * sizeof *cells);
+  memset(cells, 0, (size_t)n_rows * n_batches * sizeof *cells);
   char dev_name[256] = "?";
   for (int mi = 0; mi < n_modes; mi++) {
     lc_context_params cp;
@@ -336,15 +356,19 @@ int main(int argc, char **argv) {
     if (context + steps > sp.config.max_seq_len) lp.max_seq_len = context + steps;
     st = lc_model_load(ctx, dir, &lp, &m);
     if (st != LC_OK) die("lc_model_load", st, ctx);
-    for (int bi = 0; bi < n_batches; bi++) {
-      cell *c = &cells[mi * n_batches + bi];
-      c->mode = lc_mode_name(modes[mi]);
-      run_cell(ctx, m, batches[bi], context, steps, reps, copy_gbps, c);
-      if (!c->skipped)
-        printf("  %-12s batch %3d: %8.3f ms/step  %9.1f tokens/s  %.2fx the floor %.3f ms\n",
-               c->mode, c->batch, c->ms_step, c->tok_s, c->ms_step / c->floor_ms, c->floor_ms);
-      fflush(stdout);
-    }
+    for (int gi = 0; gi < n_g; gi++)
+      for (int bi = 0; bi < n_batches; bi++) {
+        cell *c = &cells[(mi * n_g + gi) * n_batches + bi];
+        c->mode = lc_mode_name(modes[mi]);
+        run_cell(ctx, m, batches[bi], context, steps, reps, copy_gbps, gset[gi], c);
+        if (!c->skipped)
+          printf(
+              "  %-12s %-9s batch %3d: %8.3f ms/step  %9.1f tokens/s  %.2fx the floor %.3f "
+              "ms (%lld passes from graphs)\n",
+              c->mode, c->no_graphs ? "no graphs" : "graphs", c->batch, c->ms_step, c->tok_s,
+              c->ms_step / c->floor_ms, c->floor_ms, (long long)c->replays);
+        fflush(stdout);
+      }
     lc_model_free(m);
     lc_context_free(ctx);
   }
@@ -364,7 +388,8 @@ int main(int argc, char **argv) {
           "vocab 128256, bf16 weights), %d layers; %d-token prompts prefilled, then %d decode "
           "steps per repetition, median of %d (after a warm-up)\n"
           "- ms/step: wall clock of one lc_session_forward over all rows (one token each, "
-          "logits to the host); tokens/s = batch / (s/step); ratio = tokens/s over "
+          "logits to the host), its decode pass replayed from a CUDA graph (graphs on) or "
+          "launched op by op (off); tokens/s = batch / (s/step); ratio = tokens/s over "
           "vendor-bf16's at the same batch; temp = session temporaries + the context's peak "
           "op workspace\n"
           "- floor: the bytes a step reads at least (the weights once, the embedding table "
@@ -372,28 +397,32 @@ int main(int argc, char **argv) {
           "bandwidth, %.0f GB/s; x floor = ms/step over the floor\n\n",
           dev_name, layers, context, steps, reps, copy_gbps);
   fprintf(tf,
-          "| mode | batch | ms/step | tokens/s | vs vendor-bf16 | floor ms | x floor | weights MiB "
-          "| KV MiB | temp MiB |\n|---|---|---|---|---|---|---|---|---|---|\n");
-  for (int mi = 0; mi < n_modes; mi++)
+          "| mode | graphs | batch | ms/step | tokens/s | vs vendor-bf16 | floor ms | x floor | "
+          "weights MiB | KV MiB | temp MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int ri = 0; ri < n_rows; ri++)
     for (int bi = 0; bi < n_batches; bi++) {
-      const cell *c = &cells[mi * n_batches + bi];
+      const cell *c = &cells[ri * n_batches + bi];
+      const char *g = c->no_graphs ? "off" : "on";
       if (c->skipped) {
-        fprintf(tf, "| %s | %d | does not fit | - | - | %.3f | - | - | - | - |\n", c->mode,
+        fprintf(tf, "| %s | %s | %d | does not fit | - | - | %.3f | - | - | - | - |\n", c->mode, g,
                 c->batch, c->floor_ms);
         continue;
       }
+      /* the base: vendor-bf16 with the same graph setting */
       double base = NAN;
-      for (int mj = 0; mj < n_modes; mj++)
-        if (modes[mj] == LC_MODE_VENDOR_BF16 && !cells[mj * n_batches + bi].skipped)
-          base = cells[mj * n_batches + bi].tok_s;
+      for (int rj = 0; rj < n_rows; rj++) {
+        const cell *b = &cells[rj * n_batches + bi];
+        if (modes[rj / n_g] == LC_MODE_VENDOR_BF16 && b->no_graphs == c->no_graphs && !b->skipped)
+          base = b->tok_s;
+      }
       char ratio[32];
       if (isnan(base))
         snprintf(ratio, sizeof ratio, "-");
       else
         snprintf(ratio, sizeof ratio, "%.2fx", c->tok_s / base);
-      fprintf(tf, "| %s | %d | %.3f | %.1f | %s | %.3f | %.2fx | %.0f | %.1f | %.1f |\n", c->mode,
-              c->batch, c->ms_step, c->tok_s, ratio, c->floor_ms, c->ms_step / c->floor_ms,
-              c->weights_mib, c->kv_mib, c->temp_mib);
+      fprintf(tf, "| %s | %s | %d | %.3f | %.1f | %s | %.3f | %.2fx | %.0f | %.1f | %.1f |\n",
+              c->mode, g, c->batch, c->ms_step, c->tok_s, ratio, c->floor_ms,
+              c->ms_step / c->floor_ms, c->weights_mib, c->kv_mib, c->temp_mib);
     }
   fclose(tf);
   printf("\n%s\n", table);

@@ -176,6 +176,9 @@ typedef struct lc_session_params {
   int32_t kv_initial_len; /* positions per slot the K and V caches hold at
                              creation; 0: min(max_len, 1024); max_len:
                              all of them, up front (no growth) */
+  int32_t no_graphs;      /* CUDA: nonzero launches every op of a decode pass
+                             on its own instead of replaying a CUDA graph
+                             (the default, 0: graphs; the bits are the same) */
 } lc_session_params;
 
 /* The KV caches grow.  A session starts with kv_initial_len positions per
@@ -189,7 +192,17 @@ typedef struct lc_session_params {
  * the attention kernels read one contiguous [n_slots][len] layout, which a
  * page table would change.  No bit of any result depends on the capacity.
  * A growth that fails (LC_ERR_OUT_OF_MEMORY) leaves the session as it was,
- * the pass not run. */
+ * the pass not run.
+ *
+ * CUDA graphs.  On the CUDA backend a decode pass (every entry one token,
+ * no layer hook) is captured into a CUDA graph the second time its shape
+ * (the number of entries and the cache capacity) comes, and replayed from
+ * then on: one launch per pass instead of a dozen per layer.  The graph
+ * runs the same kernels on the same buffers, so no bit changes; a session
+ * keeps up to 8 such graphs, recaptures one whose scratch memory the
+ * context has reallocated since, and falls back to launching op by op
+ * where a capture does not hold.  The row indices (token ids, positions,
+ * slots) go to the device once per pass, on every path. */
 
 /* Defaults as above.  p may not be NULL. */
 LC_API void lc_session_params_default(lc_session_params *p);
@@ -201,6 +214,10 @@ LC_API void lc_session_params_default(lc_session_params *p);
  * LC_ERR_CUDA. */
 LC_API lc_status lc_session_create(lc_model *m, const lc_session_params *p, lc_session **out);
 LC_API void lc_session_free(lc_session *s); /* NULL is accepted */
+
+/* Decode passes this session ran from a CUDA graph so far (0 on the CPU,
+ * with no_graphs, with a layer hook, or for NULL). */
+LC_API int64_t lc_session_graph_replays(const lc_session *s);
 
 typedef struct lc_session_memory {
   size_t weights_bytes;        /* the model's weights */

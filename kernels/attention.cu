@@ -603,7 +603,13 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
     return LC_ERR_INVALID_ARGUMENT;
   }
   cudaStream_t st = (cudaStream_t)stream;
-  if (st) { /* launch on the stream's device */
+  /* launch on the stream's device; not while the stream is being captured
+   * into a graph (the capturing thread has the device set already, and
+   * the query may count as a call a capture refuses: a suspect for the
+   * captures that did not hold on an H100, 2026-12-07) */
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  if (st && cudaStreamIsCapturing(st, &capturing) == cudaSuccess &&
+      capturing == cudaStreamCaptureStatusNone) {
     int dev = 0;
     cudaError_t e = cudaStreamGetDevice(st, &dev);
     if (e == cudaSuccess) e = cudaSetDevice(dev);
@@ -641,5 +647,62 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
     lc_status s = launch_rows(a, vec, tiled, bf16, st, err, err_len);
     if (s != LC_OK) return s;
   }
+  return LC_OK;
+}
+
+/* ---- the KV write by row indices ------------------------------------------ */
+
+/* One thread per (row, element): row r's k and v go to position row_pos[r]
+ * of slot row_slot[r], as they are (fp32, bit copies) or rounded to bf16. */
+template <typename KT>
+__global__ void kv_write_kernel(const uint32_t *__restrict__ k, const uint32_t *__restrict__ v,
+                                KT *__restrict__ kc, KT *__restrict__ vc,
+                                const int32_t *__restrict__ row_slot,
+                                const int32_t *__restrict__ row_pos, int64_t total, int64_t kvd,
+                                int64_t max_len) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = i / kvd, c = i - r * kvd;
+    const int64_t at = ((int64_t)row_slot[r] * max_len + row_pos[r]) * kvd + c;
+    if constexpr (sizeof(KT) == 2) {
+      kc[at] = lc_f32_to_bf16(__uint_as_float(k[i]));
+      vc[at] = lc_f32_to_bf16(__uint_as_float(v[i]));
+    } else {
+      kc[at] = k[i];
+      vc[at] = v[i];
+    }
+  }
+}
+
+extern "C" lc_status lc_kernels_kv_write(const lc_attn_shape *shape, int64_t rows,
+                                         const int32_t *row_slot, const int32_t *row_pos,
+                                         const float *k, const float *v, void *k_cache,
+                                         void *v_cache, void *stream, char *err, size_t err_len) {
+  if (err && err_len) err[0] = 0;
+  if (!shape || rows < 0 || shape->n_kv_heads < 1 || shape->head_dim < 1 || shape->max_len < 1 ||
+      (shape->kv_dtype != LC_DTYPE_F32 && shape->kv_dtype != LC_DTYPE_BF16)) {
+    if (err && err_len) snprintf(err, err_len, "kv write: bad shape");
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  if (rows == 0) return LC_OK;
+  if (!row_slot || !row_pos || !k || !v || !k_cache || !v_cache) {
+    if (err && err_len) snprintf(err, err_len, "kv write: NULL pointer");
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  cudaStream_t st = (cudaStream_t)stream;
+  const int64_t kvd = (int64_t)shape->n_kv_heads * shape->head_dim, total = rows * kvd;
+  int64_t blocks = (total + 255) / 256;
+  if (blocks > 65535) blocks = 65535;
+  const uint32_t *ku = (const uint32_t *)k, *vu = (const uint32_t *)v;
+  if (shape->kv_dtype == LC_DTYPE_BF16)
+    kv_write_kernel<uint16_t>
+        <<<(unsigned)blocks, 256, 0, st>>>(ku, vu, (uint16_t *)k_cache, (uint16_t *)v_cache,
+                                           row_slot, row_pos, total, kvd, shape->max_len);
+  else
+    kv_write_kernel<uint32_t>
+        <<<(unsigned)blocks, 256, 0, st>>>(ku, vu, (uint32_t *)k_cache, (uint32_t *)v_cache,
+                                           row_slot, row_pos, total, kvd, shape->max_len);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return launch_fail(e, "kv write launch", err, err_len);
   return LC_OK;
 }

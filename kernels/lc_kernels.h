@@ -164,6 +164,14 @@ lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, cons
                                const void *v_cache, float *out, void *ws, size_t ws_bytes,
                                void *stream, char *err, size_t err_len);
 
+/* The K/V cache write of `rows` rows by device indices: row r of k and v
+ * [rows][n_kv_heads * head_dim] fp32 goes to position row_pos[r] of slot
+ * row_slot[r] of the caches (bit copies, or rounded to bf16 to nearest even
+ * when shape->kv_dtype is bf16): what lc_kv_write does with host seqs. */
+lc_status lc_kernels_kv_write(const lc_attn_shape *shape, int64_t rows, const int32_t *row_slot,
+                              const int32_t *row_pos, const float *k, const float *v, void *k_cache,
+                              void *v_cache, void *stream, char *err, size_t err_len);
+
 /* out[i] = silu(gate[i]) * up[i]; out may equal gate or up. */
 lc_status lc_kernels_silu_mul(const float *gate, const float *up, int64_t n, float *out,
                               void *stream, char *err, size_t err_len);

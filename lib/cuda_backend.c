@@ -11,6 +11,7 @@
 
 #include <cuda_runtime_api.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "kernels/lc_kernels.h"
 #include "lib/cublaslt_loader.h"
@@ -22,6 +23,11 @@ struct lc_cuda_state {
   size_t ws_bytes;
   int32_t *idx; /* grow-only index scratch, device */
   size_t idx_bytes;
+  uint64_t scratch_gen; /* reallocations of ws and idx (graphs capture them) */
+};
+
+struct lc_cuda_graph {
+  cudaGraphExec_t exec;
 };
 
 static lc_status cuda_err(lc_context *ctx, cudaError_t e, const char *what) {
@@ -100,6 +106,7 @@ static lc_status grow(lc_context *ctx, void **buf, size_t *cap, size_t bytes, co
   if (e != cudaSuccess) return cuda_err(ctx, e, what);
   cudaFree(*buf);
   lc_mem_account_workspace(ctx, -(int64_t)*cap);
+  ctx->cuda->scratch_gen++; /* even if the new allocation fails */
   *buf = NULL;
   *cap = 0;
   e = lc_alloc_refused(LC_ALLOC_DEVICE, want) ? cudaErrorMemoryAllocation : cudaMalloc(buf, want);
@@ -112,6 +119,10 @@ static lc_status grow(lc_context *ctx, void **buf, size_t *cap, size_t bytes, co
   *cap = want;
   lc_mem_account_workspace(ctx, (int64_t)want);
   return LC_OK;
+}
+
+uint64_t lc_cuda_scratch_generation(lc_context *ctx) {
+  return ctx->cuda->scratch_gen;
 }
 
 lc_status lc_cuda_workspace(lc_context *ctx, size_t bytes, void **out) {
@@ -191,6 +202,58 @@ lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes
   return LC_OK;
 }
 
+/* ---- graphs ----------------------------------------------------------------*/
+
+lc_status lc_cuda_capture_begin(lc_context *ctx) {
+  cudaError_t e = cudaSetDevice(ctx->device);
+  /* thread-local: another thread's unrelated CUDA calls neither break this
+   * capture nor are refused because of it */
+  const char *relaxed = getenv("LC_CUDA_CAPTURE_RELAXED"); /* diagnosis */
+  if (e == cudaSuccess)
+    e = cudaStreamBeginCapture(ctx->cuda->stream, relaxed && *relaxed == '1'
+                                                      ? cudaStreamCaptureModeRelaxed
+                                                      : cudaStreamCaptureModeThreadLocal);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return cuda_err(ctx, e, "cudaStreamBeginCapture");
+  }
+  return LC_OK;
+}
+
+void lc_cuda_capture_end(lc_context *ctx, int keep, lc_cuda_graph **out) {
+  *out = NULL;
+  cudaGraph_t graph = NULL;
+  cudaError_t e = cudaStreamEndCapture(ctx->cuda->stream, &graph);
+  if (e != cudaSuccess) (void)cuda_err(ctx, e, "cudaStreamEndCapture"); /* for lc_last_error */
+  if (e == cudaSuccess && keep && graph) {
+    lc_cuda_graph *g = lc_malloc(sizeof *g);
+    e = g ? cudaGraphInstantiateWithFlags(&g->exec, graph, 0) : cudaErrorMemoryAllocation;
+    if (e == cudaSuccess) {
+      *out = g;
+    } else {
+      (void)cuda_err(ctx, e, "cudaGraphInstantiate");
+      free(g);
+    }
+  }
+  if (graph) cudaGraphDestroy(graph);
+  /* a refused call inside the capture (an allocation, a synchronisation)
+   * invalidated it; nothing ran, and the error is not sticky */
+  (void)cudaGetLastError();
+}
+
+lc_status lc_cuda_graph_launch(lc_context *ctx, lc_cuda_graph *g) {
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e == cudaSuccess) e = cudaGraphLaunch(g->exec, ctx->cuda->stream);
+  if (e != cudaSuccess) return cuda_err(ctx, e, "cudaGraphLaunch");
+  return LC_OK;
+}
+
+void lc_cuda_graph_free(lc_cuda_graph *g) {
+  if (!g) return;
+  cudaGraphExecDestroy(g->exec);
+  free(g);
+}
+
 #else /* !LC_HAVE_CUDA */
 
 static lc_status no_cuda(lc_context *ctx) {
@@ -230,6 +293,24 @@ lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32
 }
 lc_status lc_cuda_synchronize(lc_context *ctx) {
   return no_cuda(ctx);
+}
+uint64_t lc_cuda_scratch_generation(lc_context *ctx) {
+  (void)ctx;
+  return 0;
+}
+lc_status lc_cuda_capture_begin(lc_context *ctx) {
+  return no_cuda(ctx);
+}
+void lc_cuda_capture_end(lc_context *ctx, int keep, lc_cuda_graph **out) {
+  (void)ctx, (void)keep;
+  *out = NULL;
+}
+lc_status lc_cuda_graph_launch(lc_context *ctx, lc_cuda_graph *g) {
+  (void)g;
+  return no_cuda(ctx);
+}
+void lc_cuda_graph_free(lc_cuda_graph *g) {
+  (void)g;
 }
 lc_status lc_cuda_alloc(lc_context *ctx, size_t bytes, void **out) {
   (void)bytes;

@@ -78,6 +78,14 @@ lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, cons
   return no_cuda("lc_kernels_attention", err, err_len);
 }
 
+lc_status lc_kernels_kv_write(const lc_attn_shape *shape, int64_t rows, const int32_t *row_slot,
+                              const int32_t *row_pos, const float *k, const float *v, void *k_cache,
+                              void *v_cache, void *stream, char *err, size_t err_len) {
+  (void)shape, (void)rows, (void)row_slot, (void)row_pos, (void)k, (void)v, (void)k_cache,
+      (void)v_cache, (void)stream;
+  return no_cuda("lc_kernels_kv_write", err, err_len);
+}
+
 lc_status lc_kernels_silu_mul(const float *gate, const float *up, int64_t n, float *out,
                               void *stream, char *err, size_t err_len) {
   (void)gate, (void)up, (void)n, (void)out, (void)stream;

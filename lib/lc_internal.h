@@ -124,6 +124,37 @@ lc_status lc_cuda_workspace(lc_context *ctx, size_t bytes, void **out);
  * the copy (valid until the next call on the context). */
 lc_status lc_cuda_indices(lc_context *ctx, const int32_t *host, int64_t n, int32_t **dev);
 
+/* The number of times the context's device scratch (workspace, index
+ * scratch) has been reallocated: a CUDA graph that captured a scratch
+ * pointer is stale once this changes. */
+uint64_t lc_cuda_scratch_generation(lc_context *ctx);
+
+/* CUDA graphs of the ops queued on the context's stream (lib/session.c).
+ * lc_cuda_capture_begin starts capturing the calling thread's work on the
+ * stream (nothing queued runs until the graph is launched);
+ * lc_cuda_capture_end stops it and, when `keep` and the capture held, makes
+ * *out an executable graph (else *out = NULL, the capture discarded and any
+ * capture error cleared: the caller then runs the ops as usual). */
+typedef struct lc_cuda_graph lc_cuda_graph;
+lc_status lc_cuda_capture_begin(lc_context *ctx);
+void lc_cuda_capture_end(lc_context *ctx, int keep, lc_cuda_graph **out);
+lc_status lc_cuda_graph_launch(lc_context *ctx, lc_cuda_graph *g);
+void lc_cuda_graph_free(lc_cuda_graph *g); /* NULL is accepted */
+
+/* lc_embedding, lc_rope_apply, lc_kv_write and lc_attention on the CUDA
+ * backend with the per-row indices (token ids, positions, slots) already in
+ * device memory and validated by the caller (lib/ops.c). */
+lc_status lc_embedding_dev(lc_context *ctx, const lc_weights *table, const int32_t *d_ids,
+                           int64_t m, float *out);
+lc_status lc_rope_apply_dev(lc_context *ctx, const lc_rope *rope, float *x, int64_t m,
+                            int64_t n_heads, const int32_t *d_pos);
+lc_status lc_kv_write_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
+                          const int32_t *d_slot, const int32_t *d_pos, const float *k,
+                          const float *v, void *k_cache, void *v_cache);
+lc_status lc_attention_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
+                           const int32_t *d_slot, const int32_t *d_pos, const float *q,
+                           const void *k_cache, const void *v_cache, float *out);
+
 /* matmul with the CUDA kernel path forced (tests and benchmarks:
  * 0 auto, 1 decode, 2 tiled (mma.sync in fast and bf16), 3 wgmma (fast and
  * bf16; strict takes 2), 4 wgmma decode (fast and bf16, M <= 64, k % 8 == 0,

@@ -11,6 +11,8 @@
 
 #include "layercast_model.h"
 
+typedef struct lc_cuda_graph lc_cuda_graph; /* lib/lc_internal.h */
+
 /* LC_OK when s holds 0 .. LC_MAX_STOP_TOKENS ids, each below vocab;
  * LC_ERR_INVALID_ARGUMENT or LC_ERR_OUT_OF_RANGE naming the id otherwise. */
 lc_status lc_stop_set_check(const lc_stop_set *s, int32_t vocab);
@@ -44,6 +46,18 @@ struct lc_model {
   lc_rope *rope;            /* [max_seq_len][head_dim/2] */
 };
 
+/* A CUDA graph of one decode pass (every entry one token): keyed by the rows
+ * and the cache capacity, valid while the context's scratch generation is
+ * the one it was captured with. */
+#define LC_SESSION_GRAPHS 8
+typedef struct lc_session_graph {
+  int64_t rows;     /* 0: unused */
+  int32_t cap;      /* attn.max_len when captured */
+  int32_t fails;    /* captures that did not hold; 2: no more tries */
+  uint64_t gen;     /* lc_cuda_scratch_generation at the capture */
+  lc_cuda_graph *g; /* NULL until captured */
+} lc_session_graph;
+
 struct lc_session {
   lc_model *model;
   lc_context *ctx;          /* == model->ctx */
@@ -67,11 +81,20 @@ struct lc_session {
   int64_t last_rows;  /* min(n_slots, T) */
   int64_t logit_rows; /* rows of the logits buffer; larger passes go in chunks */
   /* host scratch */
-  int32_t *tokens;     /* [T] */
-  int32_t *pos;        /* [T] */
-  lc_attn_seq *seqs;   /* [n_slots] */
-  unsigned char *seen; /* [n_slots] duplicate-slot check */
-  float *hook_buf;     /* [T][dim] residual for the layer hook */
+  int32_t *tokens; /* [T] */
+  int32_t *pos;    /* [T] */
+  int32_t *rslot;  /* [T] each row's slot */
+  int32_t *stage;  /* [3 T] tokens, pos and rslot of a pass, packed for the upload */
+  /* CUDA: the pass's row indices on the device ([3 T], one upload per pass)
+   * and the decode passes' graphs (lib/session.c) */
+  int32_t *didx;
+  const int32_t *d_tok, *d_pos, *d_slot; /* into didx, set per pass */
+  lc_session_graph graphs[LC_SESSION_GRAPHS];
+  int32_t graph_next;    /* the slot the next new key evicts */
+  int64_t graph_replays; /* passes run from a graph */
+  lc_attn_seq *seqs;     /* [n_slots] */
+  unsigned char *seen;   /* [n_slots] duplicate-slot check */
+  float *hook_buf;       /* [T][dim] residual for the layer hook */
   lc_layer_hook hook;
   void *hook_user;
   size_t kv_bytes;   /* K and V caches, all layers */

@@ -389,6 +389,53 @@ lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_att
   return LC_OK;
 }
 
+/* ---- ops on device row indices (lib/session.c's CUDA passes) -------------
+ * The kernels of lc_embedding, lc_rope_apply, lc_kv_write and lc_attention
+ * with the per-row token ids, positions and slots already on the device:
+ * the session validated them on the host and uploads them once per pass, so
+ * these queue kernels only (no upload, no synchronisation) and can be
+ * captured into a CUDA graph.  Shapes are the session's own: not rechecked. */
+
+lc_status lc_embedding_dev(lc_context *ctx, const lc_weights *table, const int32_t *d_ids,
+                           int64_t m, float *out) {
+  static const char fn[] = "lc_embedding";
+  KCALL(ctx, fn,
+        lc_kernels_embedding(table->data, table->cols, d_ids, m, out, lc_cuda_stream(ctx), KERR));
+  return LC_OK;
+}
+
+lc_status lc_rope_apply_dev(lc_context *ctx, const lc_rope *rope, float *x, int64_t m,
+                            int64_t n_heads, const int32_t *d_pos) {
+  static const char fn[] = "lc_rope_apply";
+  KCALL(ctx, fn,
+        lc_kernels_rope(x, m, n_heads, rope->head_dim, d_pos, rope->cos_tab, rope->sin_tab,
+                        rope->style, lc_cuda_stream(ctx), KERR));
+  return LC_OK;
+}
+
+lc_status lc_kv_write_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
+                          const int32_t *d_slot, const int32_t *d_pos, const float *k,
+                          const float *v, void *k_cache, void *v_cache) {
+  static const char fn[] = "lc_kv_write";
+  KCALL(ctx, fn,
+        lc_kernels_kv_write(shape, rows, d_slot, d_pos, k, v, k_cache, v_cache, lc_cuda_stream(ctx),
+                            KERR));
+  return LC_OK;
+}
+
+lc_status lc_attention_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
+                           const int32_t *d_slot, const int32_t *d_pos, const float *q,
+                           const void *k_cache, const void *v_cache, float *out) {
+  static const char fn[] = "lc_attention";
+  const size_t wsb = lc_kernels_attention_workspace(shape, rows);
+  void *ws = NULL;
+  LC_TRY(lc_cuda_workspace(ctx, wsb, &ws));
+  KCALL(ctx, fn,
+        lc_kernels_attention(shape, rows, d_slot, d_pos, q, k_cache, v_cache, out, ws, wsb,
+                             lc_cuda_stream(ctx), KERR));
+  return LC_OK;
+}
+
 /* ---- elementwise -----------------------------------------------------------*/
 
 /* n elements of a, b and out; out may equal a or b exactly. */

@@ -94,16 +94,27 @@ static lc_status alloc_caches(lc_context *ctx, const char *fn, int64_t L, size_t
   return LC_OK;
 }
 
+static void free_graphs(lc_session *s) {
+  for (int i = 0; i < LC_SESSION_GRAPHS; i++) {
+    lc_cuda_graph_free(s->graphs[i].g);
+    memset(&s->graphs[i], 0, sizeof s->graphs[i]);
+  }
+}
+
 void lc_session_free(lc_session *s) {
   if (!s) return;
   lc_context *ctx = s->ctx;
+  free_graphs(s);
   free_caches(ctx, s->k_cache, s->v_cache, s->model->info.config.n_layers);
+  lc_buffer_free(ctx, s->didx);
   float **bufs[] = {&s->x,   &s->xn,   &s->q,  &s->k,    &s->v,
                     &s->att, &s->gate, &s->up, &s->last, &s->logits};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(ctx, bufs[i]);
   free(s->filled);
   free(s->tokens);
   free(s->pos);
+  free(s->rslot);
+  free(s->stage);
   free(s->seqs);
   free(s->seen);
   free(s->hook_buf);
@@ -189,11 +200,18 @@ static lc_status create(lc_session *s) {
   s->filled = lc_calloc((size_t)p->n_slots, sizeof *s->filled);
   s->tokens = lc_malloc((size_t)T * sizeof *s->tokens);
   s->pos = lc_malloc((size_t)T * sizeof *s->pos);
+  s->rslot = lc_malloc((size_t)T * sizeof *s->rslot);
+  s->stage = lc_malloc((size_t)T * 3 * sizeof *s->stage);
   s->seqs = lc_malloc((size_t)p->n_slots * sizeof *s->seqs);
   s->seen = lc_calloc((size_t)p->n_slots, 1);
   s->hook_buf = lc_malloc((size_t)T * (size_t)c->dim * sizeof *s->hook_buf);
-  if (!s->filled || !s->tokens || !s->pos || !s->seqs || !s->seen || !s->hook_buf)
+  if (!s->filled || !s->tokens || !s->pos || !s->rslot || !s->stage || !s->seqs || !s->seen ||
+      !s->hook_buf)
     return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  if (ctx->backend == LC_BACKEND_CUDA) {
+    LC_TRY(lc_buffer_alloc(ctx, (size_t)T * 3 * sizeof(int32_t), (void **)&s->didx));
+    s->temp_bytes += (size_t)T * 3 * sizeof(int32_t);
+  }
   return LC_OK;
 }
 
@@ -240,6 +258,10 @@ lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_ses
   }
   *out = s;
   return LC_OK;
+}
+
+int64_t lc_session_graph_replays(const lc_session *s) {
+  return s ? s->graph_replays : 0;
 }
 
 lc_status lc_session_get_memory(const lc_session *s, lc_session_memory *out) {
@@ -352,6 +374,7 @@ static lc_status prepare(lc_session *s, const lc_batch_entry *e, int64_t n, int6
       }
       s->tokens[row] = b->tokens[j];
       s->pos[row] = b->pos + j;
+      s->rslot[row] = b->slot;
     }
     s->seqs[i].slot = b->slot;
     s->seqs[i].pos = b->pos;
@@ -361,6 +384,27 @@ static lc_status prepare(lc_session *s, const lc_batch_entry *e, int64_t n, int6
   if (st != LC_OK) return st;
   *total = T;
   return LC_OK;
+}
+
+/* Rope of x [T][heads][head_dim] at the rows' positions; the CUDA backend
+ * reads them from the device copy of the pass. */
+static lc_status rope(lc_session *s, float *x, int64_t T, int64_t heads) {
+  if (s->ctx->backend == LC_BACKEND_CUDA)
+    return lc_rope_apply_dev(s->ctx, s->model->rope, x, T, heads, s->d_pos);
+  return lc_rope_apply(s->ctx, s->model->rope, x, T, heads, s->pos);
+}
+
+/* k and v into layer l's caches, then attention of q over them into att. */
+static lc_status attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
+  lc_context *ctx = s->ctx;
+  if (ctx->backend == LC_BACKEND_CUDA) {
+    LC_TRY(lc_kv_write_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, s->k, s->v, s->k_cache[l],
+                           s->v_cache[l]));
+    return lc_attention_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, s->q, s->k_cache[l],
+                            s->v_cache[l], s->att);
+  }
+  LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, s->k, s->v, s->k_cache[l], s->v_cache[l]));
+  return lc_attention(ctx, &s->attn, s->seqs, n_seqs, s->q, s->k_cache[l], s->v_cache[l], s->att);
 }
 
 /* One transformer block over T rows of s->x. */
@@ -387,13 +431,12 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
     LC_TRY(act(s, s->q, T * qd));
     LC_TRY(act(s, s->k, T * kvd));
   }
-  LC_TRY(lc_rope_apply(ctx, s->model->rope, s->q, T, c->n_heads, s->pos));
-  LC_TRY(lc_rope_apply(ctx, s->model->rope, s->k, T, c->n_kv_heads, s->pos));
+  LC_TRY(rope(s, s->q, T, c->n_heads));
+  LC_TRY(rope(s, s->k, T, c->n_kv_heads));
   LC_TRY(act(s, s->q, T * qd));
   LC_TRY(act(s, s->k, T * kvd));
   /* a bf16 cache rounds k and v as lc_kv_write stores them */
-  LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, s->k, s->v, s->k_cache[l], s->v_cache[l]));
-  LC_TRY(lc_attention(ctx, &s->attn, s->seqs, n_seqs, s->q, s->k_cache[l], s->v_cache[l], s->att));
+  LC_TRY(attention(s, l, T, n_seqs));
   LC_TRY(act(s, s->att, T * qd));
   LC_TRY(lc_matmul(ctx, s->att, T, W->wo, NULL, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
@@ -416,27 +459,30 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   return LC_OK;
 }
 
-/* Output projection of `rows` rows of h [rows][dim] into host out
- * [rows][vocab], in chunks of logit_rows rows. */
-static lc_status project(lc_session *s, const float *h, int64_t rows, float *out) {
-  lc_context *ctx = s->ctx;
-  const int64_t dim = s->model->info.config.dim, vocab = s->model->info.config.vocab_size;
-  for (int64_t r0 = 0; r0 < rows; r0 += s->logit_rows) {
-    int64_t n = rows - r0 < s->logit_rows ? rows - r0 : s->logit_rows;
-    LC_TRY(lc_matmul(ctx, h + r0 * dim, n, s->model->lm_head, NULL, s->logits));
-    LC_TRY(act(s, s->logits, n * vocab));
-    LC_TRY(lc_buffer_read(ctx, out + r0 * vocab, s->logits, (size_t)(n * vocab) * sizeof(float)));
-  }
-  return LC_OK;
+/* Logits of n rows of h [n][dim] (n <= logit_rows) into s->logits. */
+static lc_status logits_chunk(lc_session *s, const float *h, int64_t n) {
+  LC_TRY(lc_matmul(s->ctx, h, n, s->model->lm_head, NULL, s->logits));
+  return act(s, s->logits, n * s->model->info.config.vocab_size);
 }
 
-static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T,
-                         int all_logits, float *logits) {
+static lc_status read_logits(lc_session *s, int64_t n, float *out) {
+  const size_t vocab = (size_t)s->model->info.config.vocab_size;
+  return lc_buffer_read(s->ctx, out, s->logits, (size_t)n * vocab * sizeof(float));
+}
+
+/* Embedding, the blocks and the final norm over T rows; then *h and *rows
+ * say which rows the logits are for: all T rows of the normed output
+ * (all_logits) or each entry's last row, gathered into s->last. */
+static lc_status trunk(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T, int all_logits,
+                       const float **h, int64_t *rows) {
   lc_context *ctx = s->ctx;
   const lc_model *m = s->model;
   const lc_model_config *c = &m->info.config;
   const int64_t dim = c->dim;
-  LC_TRY(lc_embedding(ctx, m->embed, s->tokens, T, s->x));
+  if (ctx->backend == LC_BACKEND_CUDA)
+    LC_TRY(lc_embedding_dev(ctx, m->embed, s->d_tok, T, s->x));
+  else
+    LC_TRY(lc_embedding(ctx, m->embed, s->tokens, T, s->x));
   for (int32_t l = 0; l < c->n_layers; l++) {
     LC_TRY(block(s, l, T, n));
     LC_TRY(call_hook(s, l, s->x, T));
@@ -444,13 +490,97 @@ static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int6
   LC_TRY(lc_rmsnorm(ctx, s->x, T, m->final_norm, c->norm_eps, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
   LC_TRY(call_hook(s, c->n_layers, s->xn, T));
-  if (all_logits) return project(s, s->xn, T, logits);
+  if (all_logits) {
+    *h = s->xn;
+    *rows = T;
+    return LC_OK;
+  }
   int64_t row = 0;
   for (int64_t i = 0; i < n; i++) {
     row += e[i].n_tokens;
     LC_TRY(copy_d2d(ctx, s->last + i * dim, s->xn + (row - 1) * dim, (size_t)dim * sizeof(float)));
   }
-  return project(s, s->last, n, logits);
+  *h = s->last;
+  *rows = n;
+  return LC_OK;
+}
+
+/* A decode pass's device work (rows <= logit_rows): trunk and logits. */
+static lc_status decode_ops(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T,
+                            int all_logits) {
+  const float *h;
+  int64_t rows;
+  LC_TRY(trunk(s, e, n, T, all_logits, &h, &rows));
+  return logits_chunk(s, h, rows);
+}
+
+/* Runs a decode pass from its graph: the first pass of a shape runs op by
+ * op (it grows the context's scratch to what the shape needs), the second
+ * is captured, later ones replay it.  A capture that does not hold (an op
+ * that wanted more scratch, a call graphs refuse) runs the pass op by op
+ * instead; after two such the shape stays op by op. */
+static lc_status decode_graph(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T,
+                              int all_logits) {
+  lc_context *ctx = s->ctx;
+  const uint64_t gen = lc_cuda_scratch_generation(ctx);
+  lc_session_graph *gr = NULL;
+  for (int i = 0; i < LC_SESSION_GRAPHS && !gr; i++)
+    if (s->graphs[i].rows == T && s->graphs[i].cap == s->attn.max_len) gr = &s->graphs[i];
+  if (!gr) { /* a new shape: evict the oldest */
+    gr = &s->graphs[s->graph_next];
+    s->graph_next = (s->graph_next + 1) % LC_SESSION_GRAPHS;
+    lc_cuda_graph_free(gr->g);
+    *gr = (lc_session_graph){.rows = T, .cap = s->attn.max_len};
+    return decode_ops(s, e, n, T, all_logits);
+  }
+  if (gr->g && gr->gen == gen) {
+    s->graph_replays++;
+    return lc_cuda_graph_launch(ctx, gr->g);
+  }
+  lc_cuda_graph_free(gr->g); /* none yet, or its scratch was reallocated */
+  gr->g = NULL;
+  if (gr->fails >= 2) return decode_ops(s, e, n, T, all_logits);
+  if (lc_cuda_capture_begin(ctx) == LC_OK) {
+    lc_status st = decode_ops(s, e, n, T, all_logits);
+    lc_cuda_capture_end(ctx, st == LC_OK && lc_cuda_scratch_generation(ctx) == gen, &gr->g);
+    if (gr->g) {
+      gr->gen = gen;
+      gr->fails = 0;
+      s->graph_replays++;
+      return lc_cuda_graph_launch(ctx, gr->g);
+    }
+  }
+  gr->fails++;
+  return decode_ops(s, e, n, T, all_logits);
+}
+
+static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T,
+                         int all_logits, float *logits) {
+  lc_context *ctx = s->ctx;
+  if (ctx->backend == LC_BACKEND_CUDA) { /* the row indices, one upload */
+    memcpy(s->stage, s->tokens, (size_t)T * sizeof *s->stage);
+    memcpy(s->stage + T, s->pos, (size_t)T * sizeof *s->stage);
+    memcpy(s->stage + 2 * T, s->rslot, (size_t)T * sizeof *s->stage);
+    LC_TRY(lc_buffer_write(ctx, s->didx, s->stage, (size_t)T * 3 * sizeof *s->stage));
+    s->d_tok = s->didx;
+    s->d_pos = s->didx + T;
+    s->d_slot = s->didx + 2 * T;
+    /* every entry one token: T == n <= last_rows <= logit_rows */
+    if (T == n && !s->hook && !s->params.no_graphs) {
+      LC_TRY(decode_graph(s, e, n, T, all_logits));
+      return read_logits(s, n, logits);
+    }
+  }
+  const float *h;
+  int64_t rows;
+  LC_TRY(trunk(s, e, n, T, all_logits, &h, &rows));
+  const int64_t vocab = s->model->info.config.vocab_size;
+  for (int64_t r0 = 0; r0 < rows; r0 += s->logit_rows) {
+    const int64_t k = rows - r0 < s->logit_rows ? rows - r0 : s->logit_rows;
+    LC_TRY(logits_chunk(s, h + r0 * s->model->info.config.dim, k));
+    LC_TRY(read_logits(s, k, logits + r0 * vocab));
+  }
+  return LC_OK;
 }
 
 /* Makes the caches hold at least `need` positions per slot (need <=
@@ -487,6 +617,7 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
     return st;
   }
   free_caches(ctx, s->k_cache, s->v_cache, L);
+  free_graphs(s); /* they hold the old caches */
   s->k_cache = nk;
   s->v_cache = nv;
   s->attn.max_len = (int32_t)cap;

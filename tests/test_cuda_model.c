@@ -207,6 +207,116 @@ static void test_cuda_model_strict_batch_invariant(void **state) {
   free(out);
 }
 
+/* CUDA graphs (lib/session.c decode_graph): decode passes replayed from a
+ * graph give the logits of the same passes launched op by op, bit for bit,
+ * and in strict those of the CPU.  Four sequences prefilled, then decode
+ * steps through every path a graph has: a shape's first pass (op by op),
+ * its capture, replays, a second shape (three entries) and back, the cache
+ * growing under it (4 -> 8 -> ... positions: new graphs), a long prefill in
+ * between that reallocates the context's scratch (the graphs recaptured),
+ * a bf16 KV cache.  The replays are counted, so a path that silently never
+ * replayed would fail. */
+static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
+  enum { NS = 4, STEPS = 40, LONG = 120 };
+  lc_context *cg = lct_cuda(mode), *cc = with_cpu ? lct_cpu(mode) : NULL;
+  lc_model *mg = load(cg), *mc = with_cpu ? load(cc) : NULL;
+  lc_session *sa = session(mg, NS + 1, 256, 128, kv_dtype, 4);
+  lc_session_params p;
+  lc_session_params_default(&p);
+  p.n_slots = NS + 1;
+  p.max_len = 256;
+  p.max_tokens = 128;
+  p.kv_dtype = kv_dtype;
+  p.kv_initial_len = 4;
+  p.no_graphs = 1;
+  lc_session *sb = NULL, *sc = NULL;
+  ok(cg, lc_session_create(mg, &p, &sb), "session without graphs");
+  if (with_cpu) sc = session(mc, NS + 1, 256, 128, kv_dtype, 256);
+  lct_rng r = lct_rng_new(91);
+  int32_t t[NS + 1][STEPS + LONG + 16];
+  int len[NS + 1];
+  for (int i = 0; i <= NS; i++) {
+    len[i] = 2 + (int)lct_range(&r, 0, 9);
+    for (int j = 0; j < STEPS + LONG + 16; j++) t[i][j] = (int32_t)lct_range(&r, 1, V - 1);
+  }
+  float *la = lct_alloc_f((int64_t)128 * V), *lb = lct_alloc_f((int64_t)128 * V),
+        *lc = lct_alloc_f((int64_t)128 * V);
+  lc_batch_entry e[NS];
+  for (int i = 0; i < NS; i++) e[i] = (lc_batch_entry){i, 0, len[i], t[i]};
+  ok(cg, lc_session_forward(sa, e, NS, 0, la), "prefill, graphs");
+  ok(cg, lc_session_forward(sb, e, NS, 0, lb), "prefill, no graphs");
+  if (sc) ok(cc, lc_session_forward(sc, e, NS, 0, lc), "prefill, cpu");
+  int pos[NS];
+  for (int i = 0; i < NS; i++) pos[i] = len[i];
+  for (int step = 0; step < STEPS; step++) {
+    /* steps 12..17: slot 1 rests (three entries); step 25: slot 4 prefills
+     * LONG tokens first (a pass of 120 rows grows the scratch) */
+    if (step == 25) {
+      lc_batch_entry big = {NS, 0, LONG, t[NS]};
+      ok(cg, lc_session_forward(sa, &big, 1, 0, la), "long prefill, graphs");
+      ok(cg, lc_session_forward(sb, &big, 1, 0, lb), "long prefill, no graphs");
+      if (sc) ok(cc, lc_session_forward(sc, &big, 1, 0, lc), "long prefill, cpu");
+      lct_assert_bitwise_f32(la, lb, V, "long prefill");
+    }
+    int n = 0;
+    for (int i = 0; i < NS; i++) {
+      if (i == 1 && step >= 12 && step < 18) continue;
+      e[n++] = (lc_batch_entry){i, pos[i], 1, t[i] + pos[i]};
+    }
+    ok(cg, lc_session_forward(sa, e, n, 0, la), "decode, graphs");
+    ok(cg, lc_session_forward(sb, e, n, 0, lb), "decode, no graphs");
+    char what[96];
+    snprintf(what, sizeof what, "%s decode step %d: graphs vs op by op", lc_mode_name(mode), step);
+    lct_assert_bitwise_f32(la, lb, (int64_t)n * V, what);
+    if (sc) {
+      ok(cc, lc_session_forward(sc, e, n, 0, lc), "decode, cpu");
+      snprintf(what, sizeof what, "%s decode step %d: graphs vs the CPU", lc_mode_name(mode), step);
+      lct_assert_bitwise_f32(la, lc, (int64_t)n * V, what);
+    }
+    for (int k = 0; k < n; k++) pos[e[k].slot]++;
+  }
+  const int64_t replays = lc_session_graph_replays(sa);
+  printf("  %s, kv %s: %d decode steps bitwise equal with and without graphs%s; %lld replayed\n",
+         lc_mode_name(mode), kv_dtype == LC_DTYPE_BF16 ? "bf16" : "f32", STEPS,
+         with_cpu ? " and on the CPU" : "", (long long)replays);
+  assert_int_equal(lc_session_graph_replays(sb), 0);
+  if (replays < STEPS - 12) printf("  the context's last error: %s\n", lc_last_error(cg));
+  /* 40 steps; op by op: each new (rows, capacity) key's first pass (the
+   * capacity goes 16 -> 32 -> 64 over the steps, slot 1's rest adds a key,
+   * the long prefill's scratch one recapture): a dozen at most */
+  assert_true(replays >= STEPS - 12);
+  lc_session_free(sa);
+  lc_session_free(sb);
+  lc_session_free(sc);
+  lc_model_free(mg);
+  lc_model_free(mc);
+  lc_context_free(cg);
+  lc_context_free(cc);
+  free(la);
+  free(lb);
+  free(lc);
+}
+
+static void test_cuda_model_graphs_strict(void **state) {
+  (void)state;
+  if (!have_gpu || !have_model) skip();
+  run_graphs(LC_MODE_STRICT, LC_DTYPE_F32, 1);
+  run_graphs(LC_MODE_STRICT, LC_DTYPE_BF16, 1);
+}
+
+static void test_cuda_model_graphs_fast(void **state) {
+  (void)state;
+  if (!have_gpu || !have_model) skip();
+  run_graphs(LC_MODE_FAST, LC_DTYPE_F32, 1);
+  run_graphs(LC_MODE_BF16, LC_DTYPE_F32, 0);
+}
+
+static void test_cuda_model_graphs_vendor(void **state) {
+  (void)state;
+  if (!have_gpu || !have_model) skip();
+  run_graphs(LC_MODE_VENDOR_BF16, LC_DTYPE_F32, 0);
+}
+
 /* Normwise distance max|got - ref| / max|ref|, printed; NaN/Inf fail. */
 static double normwise(const float *got, const float *ref, int64_t n, const char *what) {
   double mref = 0, md = 0;
@@ -296,6 +406,9 @@ int main(void) {
       cmocka_unit_test(test_cuda_model_strict_matches_cpu),
       cmocka_unit_test(test_cuda_model_strict_kv_bf16_matches_cpu),
       cmocka_unit_test(test_cuda_model_strict_batch_invariant),
+      cmocka_unit_test(test_cuda_model_graphs_strict),
+      cmocka_unit_test(test_cuda_model_graphs_fast),
+      cmocka_unit_test(test_cuda_model_graphs_vendor),
       cmocka_unit_test(test_cuda_model_vendor_fp32),
       cmocka_unit_test(test_cuda_model_vendor_bf16),
   };

@@ -19,7 +19,8 @@
 #   text     tools/tok_check.py against Python `tokenizers` (needs
 #            .cache/tokenizers: tools/fetch-tokenizers.sh) and a scored text
 #            sweep (tests/data/arith50.jsonl, Qwen3's tokenizer)
-#   model    bench_model: decode tokens/s on Llama-3-8B layer shapes (--layers N)
+#   model    bench_model: decode tokens/s on Llama-3-8B layer shapes (--layers N;
+#            LC_BENCH_GRAPHS=on|off|both: decode passes from CUDA graphs)
 #   sweeps   a sweep on that model; CPU and CUDA sweeps on stories260K
 #   long     issue 12's long generation: 32760 greedy tokens after an 8-token
 #            prompt on the 8B-shaped model with 2 layers, CUDA strict, the
@@ -27,6 +28,8 @@
 #            neighbours; the two token lists must be equal
 #   attn     bench_ops' attention (fp32 and bf16 KV, 8 sequences x 1K..32K)
 #            and argmax rows (LC_BENCH_OPS_ONLY=attention,argmax)
+#   graphs   bench_model --graphs both: decode steps replayed from CUDA graphs
+#            against launched op by op (strict, fast, vendor-bf16; batch 1, 8)
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
 #   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
@@ -46,7 +49,7 @@ while [ $# -gt 0 ]; do
     --layers) layers=${2:-8}; shift 2 ;;
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
-    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn)
+    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn | graphs)
       steps+=("$1")
       shift
       ;;
@@ -163,6 +166,7 @@ fi
 if want model; then
   timeout 300 build-gpu/bench/bench_model --dir /tmp/bm --layers "$layers" --batches 1,8,32,64 \
     --steps 16 --reps 3 --context "$context" --modes strict,fast,bf16,vendor-bf16 \
+    --graphs "${LC_BENCH_GRAPHS:-on}" \
     --md "$out/bench_model.md" \
     >"$out/bench_model.log" 2>&1
   el "bench_model rc=$?"
@@ -173,6 +177,13 @@ if want attn; then
     --md "$out/bench_ops_attn.md" >"$out/bench_ops_attn.log" 2>&1
   el "bench_ops attention, argmax rc=$?"
   grep -E "attention|argmax|validation|bandwidth" "$out/bench_ops_attn.log" | cut -c1-170
+fi
+if want graphs; then
+  timeout 200 build-gpu/bench/bench_model --dir /tmp/bm --layers "$layers" --batches 1,8 \
+    --steps 16 --reps 3 --context "$context" --modes strict,fast,vendor-bf16 --graphs both \
+    --md "$out/bench_model_graphs.md" >"$out/bench_model_graphs.log" 2>&1
+  el "bench_model --graphs both rc=$?"
+  tail -16 "$out/bench_model_graphs.md" 2>/dev/null
 fi
 if want long; then
   rm -rf /tmp/l32
