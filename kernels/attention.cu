@@ -187,6 +187,22 @@ static __device__ __forceinline__ void attn_exp_scores(float *s_s, float *m_s, i
   }
 }
 
+/* One key of the l_b and o_b chains of heads hs, hs + ns, ... (< nh): p
+ * points at the key's score of head 0 (head c's at p[c * ATTN_SROW]). */
+static __device__ __forceinline__ void attn_pv_step(const float *p, float v, int hs, int ns, int nh,
+                                                    float (&o)[ATTN_HEADS],
+                                                    float (&l)[ATTN_HEADS]) {
+#pragma unroll
+  for (int k = 0; k < ATTN_HEADS; k++) {
+    const int cc = hs + k * ns;
+    if (cc < nh) {
+      const float pk = p[cc * ATTN_SROW];
+      l[k] = l[k] + pk;
+      o[k] = LC_FMA(pk, v, o[k]);
+    }
+  }
+}
+
 /* ---- kernel 1: one partition of one row for up to ATTN_HEADS heads ------- */
 /* VEC: head_dim % 4 == 0 and the cache aligned for 4-element loads.
  * Dynamic shared memory: q [ATTN_HEADS][head_dim], scores/p
@@ -266,16 +282,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
       const KT *vi = vb + i;
 #pragma unroll 4
       for (int j = 0; j < n; j++) {
-        const float v = kv_io<KT>::load1(vi + (int64_t)j * kvs);
-#pragma unroll
-        for (int k = 0; k < ATTN_HEADS; k++) {
-          const int c = hs + k * ns;
-          if (c < nh) {
-            const float p = s_s[c * ATTN_SROW + j];
-            l[k] = l[k] + p;
-            o[k] = LC_FMA(p, v, o[k]);
-          }
-        }
+        attn_pv_step(s_s + j, kv_io<KT>::load1(vi + (int64_t)j * kvs), hs, ns, nh, o, l);
       }
       attn_store(a, it, hs, ns, i, o, l, m_s);
     }
@@ -346,11 +353,13 @@ static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk
   cp_async_commit();
 }
 
-template <typename KT>
-__global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
+/* HD: head_dim known at compile time (the common 128: the chains' loops
+ * unroll and their shared-memory loads run ahead), or 0: a.head_dim. */
+template <typename KT, int HD>
+__global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a) {
   extern __shared__ float4 attn_smem4[];
   float *const q_s = reinterpret_cast<float *>(attn_smem4);
-  const int D = a.head_dim;
+  const int D = HD > 0 ? HD : a.head_dim;
   float *const s_s = q_s + ATTN_HEADS * D;
   float *const m_s = s_s + ATTN_HEADS * ATTN_SROW;
   const size_t head_bytes =
@@ -395,6 +404,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
         const KT *kj = tile_of[ti & 1] + kk * st;
         const float *qc = q_s + c * D;
         float d = 0.0f;
+#pragma unroll
         for (int i = 0; i < D; i += 4) {
           const float4 k4 = tile_get4<KT>(kj + i);
           const float4 q4 = *reinterpret_cast<const float4 *>(qc + i);
@@ -431,19 +441,17 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
       if (hs < ns) {
         const KT *vt = tile_of[ti & 1] + i;
         const int nj = rows_of(ti);
-        for (int jj = 0; jj < nj; jj++) {
-          const float v = tile_get<KT>(vt + jj * st);
-          const int j = ti * ATTN_TK + jj;
+        const float *p0 = s_s + ti * ATTN_TK;
+        int jj = 0;
+        /* 8 keys at a time: their v loaded first, then the chains in j order */
+        for (; jj + 8 <= nj; jj += 8) {
+          float v8[8];
 #pragma unroll
-          for (int k = 0; k < ATTN_HEADS; k++) {
-            const int cc = hs + k * ns;
-            if (cc < nh) {
-              const float p = s_s[cc * ATTN_SROW + j];
-              l[k] = l[k] + p;
-              o[k] = LC_FMA(p, v, o[k]);
-            }
-          }
+          for (int u = 0; u < 8; u++) v8[u] = tile_get<KT>(vt + (jj + u) * st);
+#pragma unroll
+          for (int u = 0; u < 8; u++) attn_pv_step(p0 + jj + u, v8[u], hs, ns, nh, o, l);
         }
+        for (; jj < nj; jj++) attn_pv_step(p0 + jj, tile_get<KT>(vt + jj * st), hs, ns, nh, o, l);
       }
       __syncthreads(); /* the tile is free for the copy after next */
     }
@@ -521,6 +529,15 @@ static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t 
   return LC_ERR_CUDA;
 }
 
+template <typename KT, int HD>
+static cudaError_t launch_tiled(const attn_args &a, unsigned grid, size_t smem, cudaStream_t st) {
+  cudaError_t e = cudaFuncSetAttribute(attn_tiled_kernel<KT, HD>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e != cudaSuccess) return e;
+  attn_tiled_kernel<KT, HD><<<grid, ATTN_THREADS, smem, st>>>(a);
+  return cudaGetLastError();
+}
+
 /* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
 static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16,
                              cudaStream_t stream, char *err, size_t err_len) {
@@ -529,16 +546,12 @@ static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16
   const size_t smem = smem_bytes(a.head_dim);
   if (ATTN_TILED && tiled) {
     const size_t tsmem = tiled_smem_bytes(a.head_dim, bf16);
-    cudaError_t e =
-        bf16 ? cudaFuncSetAttribute(attn_tiled_kernel<uint16_t>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tsmem)
-             : cudaFuncSetAttribute(attn_tiled_kernel<float>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tsmem);
-    if (e != cudaSuccess) return launch_fail(e, "tiled kernel attribute", err, err_len);
-    if (bf16)
-      attn_tiled_kernel<uint16_t><<<grid1, ATTN_THREADS, tsmem, stream>>>(a);
-    else
-      attn_tiled_kernel<float><<<grid1, ATTN_THREADS, tsmem, stream>>>(a);
+    const bool d128 = a.head_dim == 128;
+    cudaError_t e = bf16 ? (d128 ? launch_tiled<uint16_t, 128>(a, grid1, tsmem, stream)
+                                 : launch_tiled<uint16_t, 0>(a, grid1, tsmem, stream))
+                         : (d128 ? launch_tiled<float, 128>(a, grid1, tsmem, stream)
+                                 : launch_tiled<float, 0>(a, grid1, tsmem, stream));
+    if (e != cudaSuccess) return launch_fail(e, "tiled kernel launch", err, err_len);
   } else if (bf16 && vec)
     attn_partition_kernel<true, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
   else if (bf16)
