@@ -367,7 +367,9 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
       ~(size_t)15;
   const int st = tile_stride<KT>(D);
   KT *const tiles = reinterpret_cast<KT *>(reinterpret_cast<char *>(attn_smem4) + head_bytes);
-  KT *const tile_of[2] = {tiles, tiles + ATTN_TK * st};
+  /* tile t % 2 of the double buffer (arithmetic, not an indexed array: no
+   * local memory) */
+  auto tile_of = [&](int t) { return tiles + (t & 1) * ATTN_TK * st; };
   const int tid = threadIdx.x;
   const int64_t kvs = (int64_t)a.n_kv * D;
   const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
@@ -384,7 +386,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
 
     /* the previous item's last reads of the tiles and q_s are behind us */
     __syncthreads();
-    tile_load<KT>(tile_of[0], kb, rows_of(0), D, kvs);
+    tile_load<KT>(tile_of(0), kb, rows_of(0), D, kvs);
     const float *qr = a.q + (r * a.n_heads + h0) * (int64_t)D;
     for (int e = tid; e < nh * D; e += ATTN_THREADS) q_s[e] = qr[e];
 
@@ -392,8 +394,8 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
     const int kk = tid % ATTN_TK, c = tid / ATTN_TK;
     for (int ti = 0; ti < n_tiles; ti++) {
       if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of[(ti + 1) & 1], kb + (int64_t)(ti + 1) * ATTN_TK * kvs,
-                      rows_of(ti + 1), D, kvs);
+        tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * ATTN_TK * kvs, rows_of(ti + 1), D,
+                      kvs);
         cp_async_wait<1>();
       } else {
         cp_async_wait<0>();
@@ -401,7 +403,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
       __syncthreads();
       const int j = ti * ATTN_TK + kk;
       if (c < nh && j < n) {
-        const KT *kj = tile_of[ti & 1] + kk * st;
+        const KT *kj = tile_of(ti) + kk * st;
         const float *qc = q_s + c * D;
         float d = 0.0f;
 #pragma unroll
@@ -418,7 +420,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
       __syncthreads(); /* the tile is free for the copy after next */
     }
     /* V's first tile comes while the max and p are computed */
-    tile_load<KT>(tile_of[0], vb, rows_of(0), D, kvs);
+    tile_load<KT>(tile_of(0), vb, rows_of(0), D, kvs);
 
     attn_exp_scores(s_s, m_s, nh, n); /* p is read after the next barrier */
 
@@ -431,15 +433,15 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
     for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
     for (int ti = 0; ti < n_tiles; ti++) {
       if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of[(ti + 1) & 1], vb + (int64_t)(ti + 1) * ATTN_TK * kvs,
-                      rows_of(ti + 1), D, kvs);
+        tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * ATTN_TK * kvs, rows_of(ti + 1), D,
+                      kvs);
         cp_async_wait<1>();
       } else {
         cp_async_wait<0>();
       }
       __syncthreads(); /* the tile, and (first time) p, are visible */
       if (hs < ns) {
-        const KT *vt = tile_of[ti & 1] + i;
+        const KT *vt = tile_of(ti) + i;
         const int nj = rows_of(ti);
         const float *p0 = s_s + ti * ATTN_TK;
         int jj = 0;
