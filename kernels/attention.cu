@@ -294,20 +294,18 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
 /* ---- kernel 1, tiled: the same partition, K and V through shared memory --
  * The same chains in the same order as attn_partition_kernel (so the same
  * bits); only the way K and V reach the threads differs.  Each partition's
- * keys go through shared memory in tiles of ATTN_TK positions, copied with
- * 16-byte cp.async in full rows (coalesced, many copies in flight, the next
- * tile while this one is used).  Scores: thread tid runs the chain of
- * (key tid % ATTN_TK, head tid / ATTN_TK) of the tile, reading k from the
- * tile (rows padded by 16 bytes: conflict-free) and q from q_s.  Then the
+ * keys go through shared memory in tiles of TK positions (32, or 64 for blocks of <= 4 heads),
+ * copied with 16-byte cp.async in full rows (coalesced, many copies in flight, the next tile while
+ * this one is used).  Scores: thread tid runs the chain of (key tid % TK, head tid / TK) of the
+ * tile, reading k from the tile (rows padded by 16 bytes: conflict-free) and q from q_s.  Then the
  * max and p as before, then l_b and o_b with v from the V tiles, j
  * ascending across tiles (the chains live in registers).
  * Needs head_dim * sizeof(KT) % 16 == 0 and 16-byte aligned caches. */
 #ifndef ATTN_TILED
 #define ATTN_TILED 1
 #endif
-#define ATTN_TK 32 /* keys per shared-memory tile */
+#define ATTN_TK 32 /* keys per shared-memory tile (64 where a block has <= 4 heads) */
 static_assert(ATTN_TK * ATTN_HEADS <= ATTN_THREADS, "one (key, head) chain per thread");
-static_assert(ATTN_P % ATTN_TK == 0, "whole tiles per partition");
 
 /* Tile row stride in elements: the row plus 16 bytes. */
 template <typename KT>
@@ -338,7 +336,7 @@ __device__ __forceinline__ float4 tile_get4<uint16_t>(const uint16_t *p) {
                      __uint_as_float(h.y << 16), __uint_as_float(h.y & 0xFFFF0000u));
 }
 
-/* Queues the copy of keys js .. js + nk - 1 (nk <= ATTN_TK) of one kv head
+/* Queues the copy of keys js .. js + nk - 1 (nk <= the tile's keys) of one kv head
  * from the cache at src (key js) into a tile; rows past nk are not copied. */
 template <typename KT>
 static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk, int D,
@@ -354,9 +352,13 @@ static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk
 }
 
 /* HD: head_dim known at compile time (the common 128: the chains' loops
- * unroll and their shared-memory loads run ahead), or 0: a.head_dim. */
-template <typename KT, int HD>
+ * unroll and their shared-memory loads run ahead), or 0: a.head_dim.
+ * TK: keys per tile, ATTN_TK or 2 ATTN_TK; TK x (heads of the block) <=
+ * ATTN_THREADS, so that every (key, head) chain of a tile has a thread
+ * (the launcher takes 2 ATTN_TK for groups of at most 4 heads). */
+template <typename KT, int HD, int TK>
 __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a) {
+  static_assert(ATTN_P % TK == 0, "whole tiles per partition");
   extern __shared__ float4 attn_smem4[];
   float *const q_s = reinterpret_cast<float *>(attn_smem4);
   const int D = HD > 0 ? HD : a.head_dim;
@@ -369,7 +371,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
   KT *const tiles = reinterpret_cast<KT *>(reinterpret_cast<char *>(attn_smem4) + head_bytes);
   /* tile t % 2 of the double buffer (arithmetic, not an indexed array: no
    * local memory) */
-  auto tile_of = [&](int t) { return tiles + (t & 1) * ATTN_TK * st; };
+  auto tile_of = [&](int t) { return tiles + (t & 1) * TK * st; };
   const int tid = threadIdx.x;
   const int64_t kvs = (int64_t)a.n_kv * D;
   const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
@@ -381,8 +383,8 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
     const int64_t r = it.r;
     const KT *const kb = static_cast<const KT *>(a.kc) + it.at;
     const KT *const vb = static_cast<const KT *>(a.vc) + it.at;
-    const int n_tiles = (n + ATTN_TK - 1) / ATTN_TK;
-    auto rows_of = [&](int ti) { return n - ti * ATTN_TK < ATTN_TK ? n - ti * ATTN_TK : ATTN_TK; };
+    const int n_tiles = (n + TK - 1) / TK;
+    auto rows_of = [&](int ti) { return n - ti * TK < TK ? n - ti * TK : TK; };
 
     /* the previous item's last reads of the tiles and q_s are behind us */
     __syncthreads();
@@ -391,17 +393,16 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
     for (int e = tid; e < nh * D; e += ATTN_THREADS) q_s[e] = qr[e];
 
     /* scores, tile by tile */
-    const int kk = tid % ATTN_TK, c = tid / ATTN_TK;
+    const int kk = tid % TK, c = tid / TK;
     for (int ti = 0; ti < n_tiles; ti++) {
       if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * ATTN_TK * kvs, rows_of(ti + 1), D,
-                      kvs);
+        tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
         cp_async_wait<1>();
       } else {
         cp_async_wait<0>();
       }
       __syncthreads();
-      const int j = ti * ATTN_TK + kk;
+      const int j = ti * TK + kk;
       if (c < nh && j < n) {
         const KT *kj = tile_of(ti) + kk * st;
         const float *qc = q_s + c * D;
@@ -433,8 +434,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
     for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
     for (int ti = 0; ti < n_tiles; ti++) {
       if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * ATTN_TK * kvs, rows_of(ti + 1), D,
-                      kvs);
+        tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
         cp_async_wait<1>();
       } else {
         cp_async_wait<0>();
@@ -443,7 +443,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a
       if (hs < ns) {
         const KT *vt = tile_of(ti) + i;
         const int nj = rows_of(ti);
-        const float *p0 = s_s + ti * ATTN_TK;
+        const float *p0 = s_s + ti * TK;
         int jj = 0;
         /* 8 keys at a time: their v loaded first, then the chains in j order */
         for (; jj + 8 <= nj; jj += 8) {
@@ -516,12 +516,12 @@ static size_t smem_bytes(int head_dim) {
          sizeof(float);
 }
 
-/* The tiled kernel's: smem_bytes rounded to 16, then two tiles. */
-static size_t tiled_smem_bytes(int head_dim, bool bf16) {
+/* The tiled kernel's: smem_bytes rounded to 16, then two tiles of tk keys. */
+static size_t tiled_smem_bytes(int head_dim, bool bf16, int tk) {
   const size_t head = (smem_bytes(head_dim) + 15) & ~(size_t)15;
   const size_t row =
       bf16 ? (size_t)tile_stride<uint16_t>(head_dim) * 2 : (size_t)tile_stride<float>(head_dim) * 4;
-  return head + 2 * ATTN_TK * row;
+  return head + 2 * (size_t)tk * row;
 }
 
 static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t err_len) {
@@ -531,13 +531,23 @@ static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t 
   return LC_ERR_CUDA;
 }
 
-template <typename KT, int HD>
-static cudaError_t launch_tiled(const attn_args &a, unsigned grid, size_t smem, cudaStream_t st) {
-  cudaError_t e = cudaFuncSetAttribute(attn_tiled_kernel<KT, HD>,
+template <typename KT, int HD, int TK>
+static cudaError_t launch_tiled(const attn_args &a, unsigned grid, cudaStream_t st) {
+  const size_t smem = tiled_smem_bytes(a.head_dim, sizeof(KT) == 2, TK);
+  cudaError_t e = cudaFuncSetAttribute(attn_tiled_kernel<KT, HD, TK>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return e;
-  attn_tiled_kernel<KT, HD><<<grid, ATTN_THREADS, smem, st>>>(a);
+  attn_tiled_kernel<KT, HD, TK><<<grid, ATTN_THREADS, smem, st>>>(a);
   return cudaGetLastError();
+}
+
+/* head_dim 128 with groups of <= 4 query heads (Llama-3-8B's 32/8): tiles
+ * of 64 keys, so that all 256 threads run score chains; else 32 keys. */
+template <typename KT>
+static cudaError_t launch_tiled_for(const attn_args &a, unsigned grid, cudaStream_t st) {
+  if (a.head_dim != 128) return launch_tiled<KT, 0, ATTN_TK>(a, grid, st);
+  if (a.group <= 4) return launch_tiled<KT, 128, 2 * ATTN_TK>(a, grid, st);
+  return launch_tiled<KT, 128, ATTN_TK>(a, grid, st);
 }
 
 /* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
@@ -547,12 +557,8 @@ static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16
   const unsigned grid1 = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
   const size_t smem = smem_bytes(a.head_dim);
   if (ATTN_TILED && tiled) {
-    const size_t tsmem = tiled_smem_bytes(a.head_dim, bf16);
-    const bool d128 = a.head_dim == 128;
-    cudaError_t e = bf16 ? (d128 ? launch_tiled<uint16_t, 128>(a, grid1, tsmem, stream)
-                                 : launch_tiled<uint16_t, 0>(a, grid1, tsmem, stream))
-                         : (d128 ? launch_tiled<float, 128>(a, grid1, tsmem, stream)
-                                 : launch_tiled<float, 0>(a, grid1, tsmem, stream));
+    cudaError_t e = bf16 ? launch_tiled_for<uint16_t>(a, grid1, stream)
+                         : launch_tiled_for<float>(a, grid1, stream);
     if (e != cudaSuccess) return launch_fail(e, "tiled kernel launch", err, err_len);
   } else if (bf16 && vec)
     attn_partition_kernel<true, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
