@@ -187,6 +187,22 @@ static __device__ __forceinline__ void attn_exp_scores(float *s_s, float *m_s, i
   }
 }
 
+/* One key of the l_b and o_b chains of heads hs, hs + ns, ... (< nh): p
+ * points at the key's score of head 0 (head c's at p[c * ATTN_SROW]). */
+static __device__ __forceinline__ void attn_pv_step(const float *p, float v, int hs, int ns, int nh,
+                                                    float (&o)[ATTN_HEADS],
+                                                    float (&l)[ATTN_HEADS]) {
+#pragma unroll
+  for (int k = 0; k < ATTN_HEADS; k++) {
+    const int cc = hs + k * ns;
+    if (cc < nh) {
+      const float pk = p[cc * ATTN_SROW];
+      l[k] = l[k] + pk;
+      o[k] = LC_FMA(pk, v, o[k]);
+    }
+  }
+}
+
 /* ---- kernel 1: one partition of one row for up to ATTN_HEADS heads ------- */
 /* VEC: head_dim % 4 == 0 and the cache aligned for 4-element loads.
  * Dynamic shared memory: q [ATTN_HEADS][head_dim], scores/p
@@ -266,16 +282,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
       const KT *vi = vb + i;
 #pragma unroll 4
       for (int j = 0; j < n; j++) {
-        const float v = kv_io<KT>::load1(vi + (int64_t)j * kvs);
-#pragma unroll
-        for (int k = 0; k < ATTN_HEADS; k++) {
-          const int c = hs + k * ns;
-          if (c < nh) {
-            const float p = s_s[c * ATTN_SROW + j];
-            l[k] = l[k] + p;
-            o[k] = LC_FMA(p, v, o[k]);
-          }
-        }
+        attn_pv_step(s_s + j, kv_io<KT>::load1(vi + (int64_t)j * kvs), hs, ns, nh, o, l);
       }
       attn_store(a, it, hs, ns, i, o, l, m_s);
     }
@@ -287,20 +294,18 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
 /* ---- kernel 1, tiled: the same partition, K and V through shared memory --
  * The same chains in the same order as attn_partition_kernel (so the same
  * bits); only the way K and V reach the threads differs.  Each partition's
- * keys go through shared memory in tiles of ATTN_TK positions, copied with
- * 16-byte cp.async in full rows (coalesced, many copies in flight, the next
- * tile while this one is used).  Scores: thread tid runs the chain of
- * (key tid % ATTN_TK, head tid / ATTN_TK) of the tile, reading k from the
- * tile (rows padded by 16 bytes: conflict-free) and q from q_s.  Then the
+ * keys go through shared memory in tiles of TK positions (32, or 64 for blocks of <= 4 heads),
+ * copied with 16-byte cp.async in full rows (coalesced, many copies in flight, the next tile while
+ * this one is used).  Scores: thread tid runs the chain of (key tid % TK, head tid / TK) of the
+ * tile, reading k from the tile (rows padded by 16 bytes: conflict-free) and q from q_s.  Then the
  * max and p as before, then l_b and o_b with v from the V tiles, j
  * ascending across tiles (the chains live in registers).
  * Needs head_dim * sizeof(KT) % 16 == 0 and 16-byte aligned caches. */
 #ifndef ATTN_TILED
 #define ATTN_TILED 1
 #endif
-#define ATTN_TK 32 /* keys per shared-memory tile */
+#define ATTN_TK 32 /* keys per shared-memory tile (64 where a block has <= 4 heads) */
 static_assert(ATTN_TK * ATTN_HEADS <= ATTN_THREADS, "one (key, head) chain per thread");
-static_assert(ATTN_P % ATTN_TK == 0, "whole tiles per partition");
 
 /* Tile row stride in elements: the row plus 16 bytes. */
 template <typename KT>
@@ -331,7 +336,7 @@ __device__ __forceinline__ float4 tile_get4<uint16_t>(const uint16_t *p) {
                      __uint_as_float(h.y << 16), __uint_as_float(h.y & 0xFFFF0000u));
 }
 
-/* Queues the copy of keys js .. js + nk - 1 (nk <= ATTN_TK) of one kv head
+/* Queues the copy of keys js .. js + nk - 1 (nk <= the tile's keys) of one kv head
  * from the cache at src (key js) into a tile; rows past nk are not copied. */
 template <typename KT>
 static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk, int D,
@@ -346,11 +351,17 @@ static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk
   cp_async_commit();
 }
 
-template <typename KT>
-__global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
+/* HD: head_dim known at compile time (the common 128: the chains' loops
+ * unroll and their shared-memory loads run ahead), or 0: a.head_dim.
+ * TK: keys per tile, ATTN_TK or 2 ATTN_TK; TK x (heads of the block) <=
+ * ATTN_THREADS, so that every (key, head) chain of a tile has a thread
+ * (the launcher takes 2 ATTN_TK for groups of at most 4 heads). */
+template <typename KT, int HD, int TK>
+__global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a) {
+  static_assert(ATTN_P % TK == 0, "whole tiles per partition");
   extern __shared__ float4 attn_smem4[];
   float *const q_s = reinterpret_cast<float *>(attn_smem4);
-  const int D = a.head_dim;
+  const int D = HD > 0 ? HD : a.head_dim;
   float *const s_s = q_s + ATTN_HEADS * D;
   float *const m_s = s_s + ATTN_HEADS * ATTN_SROW;
   const size_t head_bytes =
@@ -358,7 +369,9 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
       ~(size_t)15;
   const int st = tile_stride<KT>(D);
   KT *const tiles = reinterpret_cast<KT *>(reinterpret_cast<char *>(attn_smem4) + head_bytes);
-  KT *const tile_of[2] = {tiles, tiles + ATTN_TK * st};
+  /* tile t % 2 of the double buffer (arithmetic, not an indexed array: no
+   * local memory) */
+  auto tile_of = [&](int t) { return tiles + (t & 1) * TK * st; };
   const int tid = threadIdx.x;
   const int64_t kvs = (int64_t)a.n_kv * D;
   const int64_t n_items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
@@ -370,31 +383,31 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
     const int64_t r = it.r;
     const KT *const kb = static_cast<const KT *>(a.kc) + it.at;
     const KT *const vb = static_cast<const KT *>(a.vc) + it.at;
-    const int n_tiles = (n + ATTN_TK - 1) / ATTN_TK;
-    auto rows_of = [&](int ti) { return n - ti * ATTN_TK < ATTN_TK ? n - ti * ATTN_TK : ATTN_TK; };
+    const int n_tiles = (n + TK - 1) / TK;
+    auto rows_of = [&](int ti) { return n - ti * TK < TK ? n - ti * TK : TK; };
 
     /* the previous item's last reads of the tiles and q_s are behind us */
     __syncthreads();
-    tile_load<KT>(tile_of[0], kb, rows_of(0), D, kvs);
+    tile_load<KT>(tile_of(0), kb, rows_of(0), D, kvs);
     const float *qr = a.q + (r * a.n_heads + h0) * (int64_t)D;
     for (int e = tid; e < nh * D; e += ATTN_THREADS) q_s[e] = qr[e];
 
     /* scores, tile by tile */
-    const int kk = tid % ATTN_TK, c = tid / ATTN_TK;
+    const int kk = tid % TK, c = tid / TK;
     for (int ti = 0; ti < n_tiles; ti++) {
       if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of[(ti + 1) & 1], kb + (int64_t)(ti + 1) * ATTN_TK * kvs,
-                      rows_of(ti + 1), D, kvs);
+        tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
         cp_async_wait<1>();
       } else {
         cp_async_wait<0>();
       }
       __syncthreads();
-      const int j = ti * ATTN_TK + kk;
+      const int j = ti * TK + kk;
       if (c < nh && j < n) {
-        const KT *kj = tile_of[ti & 1] + kk * st;
+        const KT *kj = tile_of(ti) + kk * st;
         const float *qc = q_s + c * D;
         float d = 0.0f;
+#pragma unroll
         for (int i = 0; i < D; i += 4) {
           const float4 k4 = tile_get4<KT>(kj + i);
           const float4 q4 = *reinterpret_cast<const float4 *>(qc + i);
@@ -408,7 +421,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
       __syncthreads(); /* the tile is free for the copy after next */
     }
     /* V's first tile comes while the max and p are computed */
-    tile_load<KT>(tile_of[0], vb, rows_of(0), D, kvs);
+    tile_load<KT>(tile_of(0), vb, rows_of(0), D, kvs);
 
     attn_exp_scores(s_s, m_s, nh, n); /* p is read after the next barrier */
 
@@ -421,29 +434,26 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_tiled_kernel(attn_args a) {
     for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
     for (int ti = 0; ti < n_tiles; ti++) {
       if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of[(ti + 1) & 1], vb + (int64_t)(ti + 1) * ATTN_TK * kvs,
-                      rows_of(ti + 1), D, kvs);
+        tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
         cp_async_wait<1>();
       } else {
         cp_async_wait<0>();
       }
       __syncthreads(); /* the tile, and (first time) p, are visible */
       if (hs < ns) {
-        const KT *vt = tile_of[ti & 1] + i;
+        const KT *vt = tile_of(ti) + i;
         const int nj = rows_of(ti);
-        for (int jj = 0; jj < nj; jj++) {
-          const float v = tile_get<KT>(vt + jj * st);
-          const int j = ti * ATTN_TK + jj;
+        const float *p0 = s_s + ti * TK;
+        int jj = 0;
+        /* 8 keys at a time: their v loaded first, then the chains in j order */
+        for (; jj + 8 <= nj; jj += 8) {
+          float v8[8];
 #pragma unroll
-          for (int k = 0; k < ATTN_HEADS; k++) {
-            const int cc = hs + k * ns;
-            if (cc < nh) {
-              const float p = s_s[cc * ATTN_SROW + j];
-              l[k] = l[k] + p;
-              o[k] = LC_FMA(p, v, o[k]);
-            }
-          }
+          for (int u = 0; u < 8; u++) v8[u] = tile_get<KT>(vt + (jj + u) * st);
+#pragma unroll
+          for (int u = 0; u < 8; u++) attn_pv_step(p0 + jj + u, v8[u], hs, ns, nh, o, l);
         }
+        for (; jj < nj; jj++) attn_pv_step(p0 + jj, tile_get<KT>(vt + jj * st), hs, ns, nh, o, l);
       }
       __syncthreads(); /* the tile is free for the copy after next */
     }
@@ -506,12 +516,12 @@ static size_t smem_bytes(int head_dim) {
          sizeof(float);
 }
 
-/* The tiled kernel's: smem_bytes rounded to 16, then two tiles. */
-static size_t tiled_smem_bytes(int head_dim, bool bf16) {
+/* The tiled kernel's: smem_bytes rounded to 16, then two tiles of tk keys. */
+static size_t tiled_smem_bytes(int head_dim, bool bf16, int tk) {
   const size_t head = (smem_bytes(head_dim) + 15) & ~(size_t)15;
   const size_t row =
       bf16 ? (size_t)tile_stride<uint16_t>(head_dim) * 2 : (size_t)tile_stride<float>(head_dim) * 4;
-  return head + 2 * ATTN_TK * row;
+  return head + 2 * (size_t)tk * row;
 }
 
 static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t err_len) {
@@ -521,6 +531,25 @@ static lc_status launch_fail(cudaError_t e, const char *what, char *err, size_t 
   return LC_ERR_CUDA;
 }
 
+template <typename KT, int HD, int TK>
+static cudaError_t launch_tiled(const attn_args &a, unsigned grid, cudaStream_t st) {
+  const size_t smem = tiled_smem_bytes(a.head_dim, sizeof(KT) == 2, TK);
+  cudaError_t e = cudaFuncSetAttribute(attn_tiled_kernel<KT, HD, TK>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e != cudaSuccess) return e;
+  attn_tiled_kernel<KT, HD, TK><<<grid, ATTN_THREADS, smem, st>>>(a);
+  return cudaGetLastError();
+}
+
+/* head_dim 128 with groups of <= 4 query heads (Llama-3-8B's 32/8): tiles
+ * of 64 keys, so that all 256 threads run score chains; else 32 keys. */
+template <typename KT>
+static cudaError_t launch_tiled_for(const attn_args &a, unsigned grid, cudaStream_t st) {
+  if (a.head_dim != 128) return launch_tiled<KT, 0, ATTN_TK>(a, grid, st);
+  if (a.group <= 4) return launch_tiled<KT, 128, 2 * ATTN_TK>(a, grid, st);
+  return launch_tiled<KT, 128, ATTN_TK>(a, grid, st);
+}
+
 /* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
 static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16,
                              cudaStream_t stream, char *err, size_t err_len) {
@@ -528,17 +557,9 @@ static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16
   const unsigned grid1 = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
   const size_t smem = smem_bytes(a.head_dim);
   if (ATTN_TILED && tiled) {
-    const size_t tsmem = tiled_smem_bytes(a.head_dim, bf16);
-    cudaError_t e =
-        bf16 ? cudaFuncSetAttribute(attn_tiled_kernel<uint16_t>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tsmem)
-             : cudaFuncSetAttribute(attn_tiled_kernel<float>,
-                                    cudaFuncAttributeMaxDynamicSharedMemorySize, (int)tsmem);
-    if (e != cudaSuccess) return launch_fail(e, "tiled kernel attribute", err, err_len);
-    if (bf16)
-      attn_tiled_kernel<uint16_t><<<grid1, ATTN_THREADS, tsmem, stream>>>(a);
-    else
-      attn_tiled_kernel<float><<<grid1, ATTN_THREADS, tsmem, stream>>>(a);
+    cudaError_t e = bf16 ? launch_tiled_for<uint16_t>(a, grid1, stream)
+                         : launch_tiled_for<float>(a, grid1, stream);
+    if (e != cudaSuccess) return launch_fail(e, "tiled kernel launch", err, err_len);
   } else if (bf16 && vec)
     attn_partition_kernel<true, uint16_t><<<grid1, ATTN_THREADS, smem, stream>>>(a);
   else if (bf16)
