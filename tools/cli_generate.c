@@ -58,7 +58,7 @@ int cmd_generate(int argc, char **argv) {
   int32_t batch = 1, max_new = 32, threads = 1, device = 0;
   lc_stop_set stop = {-1, {0}}; /* unset: cli_text_stop decides */
   uint64_t nseed = 1;
-  int kv = 0, neigh = -1, fmt = 0, records = 0, no_progress = 0;
+  int kv = 0, neigh = -1, fmt = 0, records = 0, no_progress = 0, stats = 0;
   const cli_opt opts[] = {
       {"model", CLI_STR, &model, 0, 0, NULL, "PATH", "llama2.c .bin, or a Hugging Face directory"},
       {"backend", CLI_BACKEND, &cp.backend, 0, 0, NULL, "B", "cpu (default) | cuda"},
@@ -97,6 +97,9 @@ int cmd_generate(int argc, char **argv) {
        "with each token's logit, top-1 probability, margin and top-8 ids\nand logits (every "
        "format)"},
       {"no-progress", CLI_FLAG, &no_progress, 0, 0, NULL, NULL, "no progress bar"},
+      {"stats", CLI_FLAG, &stats, 0, 0, NULL, NULL,
+       "at the end, on stderr: tokens generated, seconds, tokens/s, and the\nsession's memory "
+       "(weights, KV cache, temporaries, op scratch)"},
       CLI_END};
   const cli_cmd cmd = {
       "generate", "--model PATH (--prompt IDS | --text S | --prompts FILE) [options]",
@@ -174,6 +177,8 @@ int cmd_generate(int argc, char **argv) {
                    : "prompt,index,token\n");
   cli_progress prog;
   cli_progress_start(&prog, "generate", !no_progress);
+  const double t0 = cli_now_s();
+  int64_t generated = 0; /* over every row of every batch */
   for (int32_t p = 0; p < ps.n && !rc; p++) {
     lc_target_params tp;
     memset(&tp, 0, sizeof tp);
@@ -191,6 +196,7 @@ int cmd_generate(int argc, char **argv) {
       rc = cli_fail(CMD, "generating", st, CLI_FAIL);
       break;
     }
+    generated += (int64_t)batch * n; /* neighbours may stop earlier: an upper bound */
     cli_progress_cb(&prog, p + 1, ps.n);
     char *out = NULL;
     if (tx.tok && (st = lc_decode_output(tx.tok, toks, n, &out)) != LC_OK) {
@@ -208,6 +214,19 @@ int cmd_generate(int argc, char **argv) {
     free(out);
   }
   cli_progress_end(&prog);
+  lc_session_memory mem;
+  if (!rc && stats && lc_session_get_memory(sess, &mem) == LC_OK) {
+    const double dt = cli_now_s() - t0, mib = 1024.0 * 1024.0;
+    fprintf(stderr,
+            "layercast %s: %lld target tokens in %.2f s (%.1f target tokens/s; rows x target "
+            "tokens: %lld, %.1f/s)\n"
+            "layercast %s: memory: weights %.1f MiB, KV cache %.1f MiB, temporaries %.1f MiB, "
+            "op scratch peak %.1f MiB\n",
+            CMD, (long long)(generated / batch), dt, dt > 0 ? (double)generated / batch / dt : 0.0,
+            (long long)generated, dt > 0 ? (double)generated / dt : 0.0, CMD,
+            (double)mem.weights_bytes / mib, (double)mem.kv_cache_bytes / mib,
+            (double)mem.temp_bytes / mib, (double)mem.workspace_peak_bytes / mib);
+  }
   if (!rc && rec) {
     char *line = NULL;
     if ((st = lc_run_record_json(rec, &line)) != LC_OK)

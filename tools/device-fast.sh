@@ -194,7 +194,7 @@ if want long; then
     t1=$(date +%s.%N)
     timeout 400 $L generate --model /tmp/l32 --backend cuda --mode strict \
       --prompt "1 2 3 4 5 6 7 8" --batch $b --position last --neighbours random \
-      --max-new 32760 --stop none --no-progress >"$out/long-$b.txt" 2>"$out/long-$b.err"
+      --max-new 32760 --stop none --no-progress --stats >"$out/long-$b.txt" 2>"$out/long-$b.err"
     rc=$?
     t2=$(date +%s.%N)
     el "32760 tokens, batch $b rc=$rc: $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f s, %.0f target tokens/s, %.0f tokens/s over the batch", b - a, 32760 / (b - a), '"$b"' * 32760 / (b - a) }')"
