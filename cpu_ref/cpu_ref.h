@@ -93,7 +93,8 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
  * (below 2^8 in magnitude), exp = E - 127, or -126 for a zero or subnormal
  * (0.xxxxxxx, not normalised: the H100 probe of 2026-12-07, bench/RESULTS.md,
  * found normalising 19,859 and 20,118 outputs of 262,144 away from the
- * hardware).  A product with a zero factor takes no part in maxe. */
+ * hardware).  A product with a zero factor takes no part in maxe, nor does a
+ * zero c. */
 static inline void lc_cpu_bf16_sig_exp(uint16_t h, int32_t *sig, int32_t *exp) {
   const int32_t e = (h >> 7) & 0xFF, m = (h & 0x7F) | (e ? 0x80 : 0);
   *sig = h & 0x8000u ? -m : m;
@@ -104,13 +105,14 @@ static inline void lc_cpu_bf16_sig_exp(uint16_t h, int32_t *sig, int32_t *exp) {
  * LC_MMA_NORM_SUBNORMALS normalises a bf16 subnormal (leading bit to bit 7,
  * exponent below -126), LC_MMA_NORM_C normalises a subnormal fp32 c,
  * LC_MMA_ZERO_IN_MAXE lets a product with a zero factor count in maxe,
- * LC_MMA_ZERO_C_OUT keeps a zero c out of it.  flags 0 is lc_cpu_mma_bf16. */
+ * LC_MMA_ZERO_C_IN lets a zero c count in it (with -126).  flags 0 is
+ * lc_cpu_mma_bf16. */
 enum {
   LC_MMA_NORM_SUBNORMALS = 1,
   LC_MMA_NORM_C = 2,
   LC_MMA_ZERO_IN_MAXE =
-      4, /* products with a zero factor count in maxe (the model before 2026-12-07) */
-  LC_MMA_ZERO_C_OUT = 8 /* a zero c does not count in maxe */
+      4,               /* products with a zero factor count in maxe (the model before 2026-12-07) */
+  LC_MMA_ZERO_C_IN = 8 /* a zero c counts in maxe (the model before the third H100 probe) */
 };
 float lc_cpu_mma_bf16_variant(float c, const uint16_t *a, const uint16_t *b, int n, unsigned flags);
 /* lc_cpu_bf16_sig_exp over h[0..n) */

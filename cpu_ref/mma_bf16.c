@@ -14,9 +14,10 @@
  *   2. a product's exponent is e_a + e_b (its significand lies in [0, 4):
  *      products are exact, not renormalised);
  *   3. maxe = the largest exponent among c and the products with no zero
- *      factor (the H100 probe of 2026-12-07: a zero times a large b_i left
- *      in maxe was the model's only difference from the hardware; whether a
- *      zero c counts is not told apart yet: it does here);
+ *      factor, and c only when it is not zero (the H100 probes of 2026-12-07:
+ *      a zero times a large b_i left in maxe, then a zero c's -126 left in
+ *      maxe beside products below 2^-126, were the model's only differences
+ *      from the hardware);
  *   4. every term is truncated toward zero to 25 fractional bits of 2^maxe;
  *   5. the truncated terms are added exactly;
  *   6. the sum is normalised to fp32 rounding toward zero (subnormal results
@@ -97,7 +98,7 @@ static float nonfinite_path(float c, const uint16_t *a, const uint16_t *b, int n
 /* The finite case on decoded operands: a term i is sa[i] * 2^(ea[i] - 7) etc.;
  * norm_c: a subnormal c is normalised (LC_MMA_NORM_C). */
 static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32_t *sb,
-                      const int32_t *eb, int n, int norm_c, int zero_in, int zero_c_out) {
+                      const int32_t *eb, int n, int norm_c, int zero_in, int zero_c_in) {
   int32_t pe[LC_MMA_K];
   int64_t ps[LC_MMA_K];
   int64_t sc;
@@ -105,9 +106,9 @@ static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32
   f32_parts(lc_f32_bits(c), &sc, &ec);
   if (norm_c && sc != 0)
     while (!((sc < 0 ? -sc : sc) & 0x800000)) sc *= 2, ec--;
-  /* maxe: over c (unless zero_c_out and c is zero) and the products with no
+  /* maxe: over c unless it is zero (or zero_c_in) and the products with no
    * zero factor (unless zero_in) */
-  const int c_in = !(zero_c_out && sc == 0);
+  const int c_in = sc != 0 || zero_c_in;
   int32_t maxe = c_in ? ec : INT32_MIN;
   for (int i = 0; i < n; i++) {
     ps[i] = (int64_t)sa[i] * sb[i];
@@ -129,6 +130,9 @@ static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32
 void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
                                     const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
                                     int n) {
+  /* maxe of a lane whose c is zero starts below every product's exponent
+   * (>= -252) and far from INT32_MIN, so that differences cannot overflow */
+  enum { NO_C = -(1 << 20) };
   int32_t maxe[LC_MMA_NB], ec[LC_MMA_NB];
   uint32_t pos[LC_MMA_NB], neg[LC_MMA_NB], sc[LC_MMA_NB], cneg[LC_MMA_NB];
   for (int j = 0; j < LC_MMA_NB; j++) {
@@ -137,7 +141,7 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
     sc[j] = (u & 0x7FFFFFu) | (e ? 0x800000u : 0u);
     cneg[j] = u >> 31;
     ec[j] = e ? e - 127 : -126;
-    maxe[j] = ec[j];
+    maxe[j] = sc[j] ? ec[j] : NO_C; /* a zero c takes no part in maxe */
   }
   for (int i = 0; i < n; i++) /* a product with a zero factor takes no part */
     for (int j = 0; j < LC_MMA_NB; j++) {
@@ -146,7 +150,7 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
     }
   for (int j = 0; j < LC_MMA_NB; j++) {
     int32_t d = maxe[j] - ec[j];
-    d = d < 31 ? d : 31;
+    d = d >= 0 && d < 31 ? d : 31; /* d < 0 only for a zero c (no part in maxe) */
     const uint32_t mag = (sc[j] << (FRAC_BITS - 23)) >> d;
     pos[j] = cneg[j] ? 0u : mag;
     neg[j] = cneg[j] ? mag : 0u;
@@ -183,8 +187,13 @@ __attribute__((target("avx2"))) static void block_avx2(float *acc, const int32_t
     ecv[j] = e ? e - 127 : -126;
   }
   const __m256i ec = _mm256_loadu_si256((const __m256i *)ecv);
-  __m256i maxe = ec;
   const __m256i zero = _mm256_setzero_si256(), none = _mm256_set1_epi32(INT32_MIN);
+  /* a zero c takes no part in maxe: its lane starts at -2^20 (block_portable's
+   * NO_C), below every product's exponent; (maxe - ec) < 0 then shifts its
+   * zero significand by a count above 31, which gives 0 */
+  __m256i maxe =
+      _mm256_blendv_epi8(ec, _mm256_set1_epi32(-(1 << 20)),
+                         _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)scv), zero));
   for (int i = 0; i < n; i++) { /* a product with a zero factor takes no part */
     if (xs[i] == 0) continue;
     const __m256i e =
@@ -269,5 +278,5 @@ float lc_cpu_mma_bf16_variant(float c, const uint16_t *a, const uint16_t *b, int
       }
     }
   return mma_core(c, sa, ea, sb, eb, n, (flags & LC_MMA_NORM_C) != 0,
-                  (flags & LC_MMA_ZERO_IN_MAXE) != 0, (flags & LC_MMA_ZERO_C_OUT) != 0);
+                  (flags & LC_MMA_ZERO_IN_MAXE) != 0, (flags & LC_MMA_ZERO_C_IN) != 0);
 }

@@ -238,8 +238,8 @@ static void make_inputs(int rows, int64_t per_family, lct_rng *rng, uint16_t *a,
 static int64_t check_outputs(const char *label, int rows, int64_t per_family, const uint16_t *a,
                              const uint16_t *b, const float *c, const float *d) {
   /* the model's variants: flags 0 (the model), zero products in maxe (the
-   * first model), a zero c out of maxe, normalised bf16 subnormals */
-  static const unsigned var_flags[4] = {0, LC_MMA_ZERO_IN_MAXE, LC_MMA_ZERO_C_OUT,
+   * first model), a zero c in maxe (the second), normalised bf16 subnormals */
+  static const unsigned var_flags[4] = {0, LC_MMA_ZERO_IN_MAXE, LC_MMA_ZERO_C_IN,
                                         LC_MMA_NORM_SUBNORMALS};
   int64_t total_bad = 0, var_bad[4] = {0, 0, 0, 0};
   const int64_t tile_out = (int64_t)rows * 8;
@@ -309,7 +309,7 @@ static int64_t check_outputs(const char *label, int rows, int64_t per_family, co
   }
   printf(
       "%s against the model's variants (all families): outputs that differ with flags 0 (the "
-      "model) %lld, zero products in maxe %lld, a zero c out of maxe %lld, normalised "
+      "model) %lld, zero products in maxe %lld, a zero c in maxe %lld, normalised "
       "subnormals %lld\n",
       label, (long long)var_bad[0], (long long)var_bad[1], (long long)var_bad[2],
       (long long)var_bad[3]);

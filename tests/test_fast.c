@@ -153,6 +153,46 @@ static void test_mma_model_known_answers(void **state) {
       assert_int_equal(bits(accp[j]), 0x1751a1ffu);
     }
   }
+  /* a zero c takes no part in maxe either: two outputs of the third H100
+   * probe (2026-12-07, "zero exponents" family; the first on mma.sync, the
+   * second too), c = -0 and every product below 2^-126.  With the zero c's
+   * -126 in maxe the grid was 2^-151 and the sums came out 1 ulp off, one
+   * up and one down (0x0001787d, 0x00e59e8a); the hardware's grid is 25 bits
+   * below the largest product. */
+  {
+    static const uint16_t ha[2][16] = {
+        {0x031e, 0x8000, 0x051c, 0x0205, 0x8025, 0x0051, 0x857b, 0x8798, 0x8003, 0x802d, 0x8069,
+         0x0064, 0x02a3, 0x0238, 0x05c9, 0x05b0},
+        {0x8587, 0x0016, 0x8051, 0x0042, 0x83bd, 0x806a, 0x8057, 0x000b, 0x023f, 0x8282, 0x006a,
+         0x01a0, 0x82ac, 0x075b, 0x807e, 0x055e}};
+    static const uint16_t hb[2][16] = {
+        {0xb226, 0x3d11, 0x3047, 0x3a11, 0xbb53, 0xb289, 0x314b, 0xb4fc, 0xb83d, 0x3080, 0x3bc4,
+         0x3b1b, 0xb5fc, 0xb389, 0xb193, 0xb346},
+        {0xb040, 0xb189, 0xbad3, 0xbe3b, 0x2f1c, 0x318a, 0xb731, 0x304c, 0x3907, 0x2dc9, 0xbb95,
+         0xb01b, 0xbcc9, 0xb0c8, 0xb651, 0x3ac9}};
+    static const uint32_t hw[2] = {0x0001787cu, 0x00e59e8bu}, old[2] = {0x0001787du, 0x00e59e8au};
+    for (int t = 0; t < 2; t++) {
+      const float c = -0.0f;
+      assert_int_equal(bits(lc_cpu_mma_bf16(c, ha[t], hb[t], 16)), hw[t]);
+      assert_int_equal(bits(lc_cpu_mma_bf16_variant(c, ha[t], hb[t], 16, LC_MMA_ZERO_C_IN)),
+                       old[t]);
+      int32_t xs[16], xe[16], ws[16][LC_MMA_NB], we[16][LC_MMA_NB];
+      for (int i = 0; i < 16; i++) {
+        lc_cpu_bf16_sig_exp(ha[t][i], &xs[i], &xe[i]);
+        for (int j = 0; j < LC_MMA_NB; j++) lc_cpu_bf16_sig_exp(hb[t][i], &ws[i][j], &we[i][j]);
+      }
+      float acc[LC_MMA_NB], accp[LC_MMA_NB];
+      for (int j = 0; j < LC_MMA_NB; j++) acc[j] = accp[j] = j % 2 ? c : 0.0f;
+      lc_cpu_mma_bf16_block(acc, xs, xe, (const int32_t(*)[LC_MMA_NB])ws,
+                            (const int32_t(*)[LC_MMA_NB])we, 16);
+      lc_cpu_mma_bf16_block_portable(accp, xs, xe, (const int32_t(*)[LC_MMA_NB])ws,
+                                     (const int32_t(*)[LC_MMA_NB])we, 16);
+      for (int j = 0; j < LC_MMA_NB; j++) {
+        assert_int_equal(bits(acc[j]), hw[t]);
+        assert_int_equal(bits(accp[j]), hw[t]);
+      }
+    }
+  }
   /* the order of the 16 terms is not seen */
   lct_rng rng = lct_rng_new(5);
   for (int rep = 0; rep < 1000; rep++) {
@@ -189,8 +229,10 @@ static void test_mma_block_forms_equal_scalar_model(void **state) {
       lc_cpu_bf16_decode(&a[i], 1, &xs[i], &xe[i]);
       for (int j = 0; j < 8; j++) lc_cpu_bf16_decode(&b[i][j], 1, &ws[i][j], &we[i][j]);
     }
-    for (int j = 0; j < 8; j++)
-      c[j] = lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -60, 60));
+    for (int j = 0; j < 8; j++) /* some lanes start from a zero c (no part in maxe) */
+      c[j] = rep % 3 == 0 && j % 2 == 0
+                 ? (j % 4 ? -0.0f : 0.0f)
+                 : lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -60, 60));
     float v1[8], v2[8];
     memcpy(v1, c, sizeof c);
     memcpy(v2, c, sizeof c);
