@@ -40,7 +40,22 @@ struct lc_weights {
   int64_t rows, cols;        /* [rows][cols] */
   uint16_t *data;            /* (rows, cols) bf16, backend memory */
   lc_conversion_stats stats; /* what rounding to bf16 did */
+  int view;                  /* data lies inside a joined matrix (lc_weights_join),
+                                which owns and frees it */
 };
+
+/* Joins n >= 2 matrices of one context into *out, their data one after the
+ * other: rows joined where the parts have equal cols ([sum rows][cols]),
+ * else, for parts of one row each (biases), cols joined ([1][sum cols]).
+ * Each part then becomes a view of its place in *out (its own memory is
+ * freed; its rows, cols and bits are unchanged), so a matmul over *out gives
+ * each part's outputs side by side, bit for bit its own.  *out owns the
+ * memory: free it with lc_weights_free, views before or after.  Every
+ * part's place must start 256-byte aligned (LC_ERR_SHAPE otherwise).  On
+ * failure nothing has changed. */
+lc_status lc_weights_join(lc_weights *const *parts, int n, lc_weights **out);
+/* 1 when lc_weights_join would place every part 256-byte aligned. */
+int lc_weights_joinable(lc_weights *const *parts, int n);
 
 struct lc_rope {
   lc_context *ctx;     /* owner */

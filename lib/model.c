@@ -52,8 +52,9 @@ void lc_model_load_params_default(lc_model_load_params *p) {
 /* ---- loading ---------------------------------------------------------------*/
 
 static void layer_free(lc_layer_weights *L) {
-  lc_weights *all[] = {L->attn_norm, L->wq,     L->wk, L->wv,       L->bq,     L->bk,   L->bv,
-                       L->q_norm,    L->k_norm, L->wo, L->ffn_norm, L->w_gate, L->w_up, L->w_down};
+  lc_weights *all[] = {L->attn_norm, L->wq,     L->wk,     L->wv,   L->bq,       L->bk,
+                       L->bv,        L->q_norm, L->k_norm, L->wo,   L->ffn_norm, L->w_gate,
+                       L->w_up,      L->w_down, L->wqkv,   L->bqkv, L->w_gate_up};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_weights_free(all[i]);
   memset(L, 0, sizeof *L);
 }
@@ -192,6 +193,23 @@ static lc_status check_config(lc_context *ctx, const char *path, const lc_model_
   return LC_OK;
 }
 
+/* Joins q, k and v's projections (and biases) into one matrix, and gate and
+ * up into another, where their parts fall 256-byte aligned (every model
+ * layercast knows: the byte sizes are multiples of 256 when dim and the
+ * head dimensions are multiples of 64): a decode row then runs one matmul
+ * for q, k and v and one for gate and up (lib/session.c).  The parts stay
+ * usable as views; the bits of every output are the same either way. */
+static lc_status join_layer(lc_layer_weights *L) {
+  lc_weights *qkv[3] = {L->wq, L->wk, L->wv}, *b[3] = {L->bq, L->bk, L->bv};
+  lc_weights *gu[2] = {L->w_gate, L->w_up};
+  if (lc_weights_joinable(qkv, 3) && (!L->bq || lc_weights_joinable(b, 3))) {
+    if (L->bq) LC_TRY(lc_weights_join(b, 3, &L->bqkv));
+    LC_TRY(lc_weights_join(qkv, 3, &L->wqkv));
+  }
+  if (lc_weights_joinable(gu, 2)) LC_TRY(lc_weights_join(gu, 2, &L->w_gate_up));
+  return LC_OK;
+}
+
 static lc_status load_layer(loader *ld, int32_t i, lc_layer_weights *L) {
   const lc_model_config *c = &ld->m->info.config;
   const int64_t dim = c->dim, hid = c->hidden_dim;
@@ -217,7 +235,7 @@ static lc_status load_layer(loader *ld, int32_t i, lc_layer_weights *L) {
   LC_TRY(take(ld, NAME("mlp.up_proj.weight"), hid, dim, 0, &L->w_up));
   LC_TRY(take(ld, NAME("mlp.down_proj.weight"), dim, hid, 0, &L->w_down));
 #undef NAME
-  return LC_OK;
+  return join_layer(L);
 }
 
 static lc_status build(loader *ld, const lc_model_load_params *p) {

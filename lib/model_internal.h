@@ -34,6 +34,14 @@ typedef struct lc_layer_weights {
   lc_weights *w_gate;    /* [hidden][dim] */
   lc_weights *w_up;      /* [hidden][dim] */
   lc_weights *w_down;    /* [dim][hidden] */
+  /* Joined matrices (lc_weights_join), NULL where the parts could not be
+   * joined aligned: wq, wk and wv (and bq, bk, bv; w_gate and w_up) are
+   * then views of their rows.  One matmul over a joined matrix gives the
+   * parts' outputs side by side, bit for bit theirs (every output element
+   * is computed whole, in an order that depends on K only). */
+  lc_weights *wqkv;      /* [(n_heads + 2 n_kv_heads) head_dim][dim] */
+  lc_weights *bqkv;      /* [1][(n_heads + 2 n_kv_heads) head_dim] (qkv_bias) or NULL */
+  lc_weights *w_gate_up; /* [2 hidden][dim] */
 } lc_layer_weights;
 
 struct lc_model {
@@ -76,6 +84,10 @@ struct lc_session {
   float *att;         /* [T][n_heads*head_dim] attention output */
   float *gate;        /* [T][hidden] */
   float *up;          /* [T][hidden] */
+  float *qkv1;        /* [n_heads + 2 n_kv_heads][head_dim]: q, k, v of a one-row pass
+                         (one matmul over the joined wqkv), NULL without it */
+  float *gate_up1;    /* [2][hidden]: gate and up of a one-row pass, NULL without
+                         w_gate_up */
   float *last;        /* [last_rows][dim] the entries' last normed rows, gathered */
   float *logits;      /* [logit_rows][vocab] */
   int64_t last_rows;  /* min(n_slots, T) */

@@ -107,8 +107,8 @@ void lc_session_free(lc_session *s) {
   free_graphs(s);
   free_caches(ctx, s->k_cache, s->v_cache, s->model->info.config.n_layers);
   lc_buffer_free(ctx, s->didx);
-  float **bufs[] = {&s->x,   &s->xn,   &s->q,  &s->k,    &s->v,
-                    &s->att, &s->gate, &s->up, &s->last, &s->logits};
+  float **bufs[] = {&s->x,    &s->xn, &s->q,    &s->k,        &s->v,    &s->att,
+                    &s->gate, &s->up, &s->qkv1, &s->gate_up1, &s->last, &s->logits};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(ctx, bufs[i]);
   free(s->filled);
   free(s->tokens);
@@ -194,6 +194,11 @@ static lc_status create(lc_session *s) {
   LC_TRY(alloc_f32(ctx, T, qd, "attention output", &s->att, acc));
   LC_TRY(alloc_f32(ctx, T, c->hidden_dim, "gate", &s->gate, acc));
   LC_TRY(alloc_f32(ctx, T, c->hidden_dim, "up", &s->up, acc));
+  /* one-row passes (decode at batch 1) run the joined projections */
+  if (c->n_layers > 0 && s->model->layers[0].wqkv)
+    LC_TRY(alloc_f32(ctx, 1, qd + 2 * kvd, "q, k and v of one row", &s->qkv1, acc));
+  if (c->n_layers > 0 && s->model->layers[0].w_gate_up)
+    LC_TRY(alloc_f32(ctx, 2, c->hidden_dim, "gate and up of one row", &s->gate_up1, acc));
   LC_TRY(alloc_f32(ctx, s->last_rows, c->dim, "last rows", &s->last, acc));
   LC_TRY(alloc_f32(ctx, s->logit_rows, c->vocab_size, "logits", &s->logits, acc));
 
@@ -395,16 +400,17 @@ static lc_status rope(lc_session *s, float *x, int64_t T, int64_t heads) {
 }
 
 /* k and v into layer l's caches, then attention of q over them into att. */
-static lc_status attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
+static lc_status attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs, const float *q,
+                           const float *k, const float *v) {
   lc_context *ctx = s->ctx;
   if (ctx->backend == LC_BACKEND_CUDA) {
-    LC_TRY(lc_kv_write_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, s->k, s->v, s->k_cache[l],
-                           s->v_cache[l]));
-    return lc_attention_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, s->q, s->k_cache[l],
-                            s->v_cache[l], s->att);
+    LC_TRY(
+        lc_kv_write_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, k, v, s->k_cache[l], s->v_cache[l]));
+    return lc_attention_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, q, s->k_cache[l], s->v_cache[l],
+                            s->att);
   }
-  LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, s->k, s->v, s->k_cache[l], s->v_cache[l]));
-  return lc_attention(ctx, &s->attn, s->seqs, n_seqs, s->q, s->k_cache[l], s->v_cache[l], s->att);
+  LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, k, v, s->k_cache[l], s->v_cache[l]));
+  return lc_attention(ctx, &s->attn, s->seqs, n_seqs, q, s->k_cache[l], s->v_cache[l], s->att);
 }
 
 /* One transformer block over T rows of s->x. */
@@ -419,24 +425,32 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   /* attention */
   LC_TRY(lc_rmsnorm(ctx, s->x, T, W->attn_norm, eps, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
-  LC_TRY(lc_matmul(ctx, s->xn, T, W->wq, W->bq, s->q));
-  LC_TRY(lc_matmul(ctx, s->xn, T, W->wk, W->bk, s->k));
-  LC_TRY(lc_matmul(ctx, s->xn, T, W->wv, W->bv, s->v));
-  LC_TRY(act(s, s->q, T * qd));
-  LC_TRY(act(s, s->k, T * kvd));
-  LC_TRY(act(s, s->v, T * kvd));
-  if (c->qk_norm) {
-    LC_TRY(lc_rmsnorm(ctx, s->q, T * c->n_heads, W->q_norm, eps, s->q));
-    LC_TRY(lc_rmsnorm(ctx, s->k, T * c->n_kv_heads, W->k_norm, eps, s->k));
-    LC_TRY(act(s, s->q, T * qd));
-    LC_TRY(act(s, s->k, T * kvd));
+  float *q = s->q, *k = s->k, *v = s->v;
+  if (T == 1 && W->wqkv && s->qkv1) { /* one matmul: q, k and v side by side */
+    q = s->qkv1;
+    k = q + qd;
+    v = k + kvd;
+    LC_TRY(lc_matmul(ctx, s->xn, 1, W->wqkv, W->bqkv, q));
+  } else {
+    LC_TRY(lc_matmul(ctx, s->xn, T, W->wq, W->bq, q));
+    LC_TRY(lc_matmul(ctx, s->xn, T, W->wk, W->bk, k));
+    LC_TRY(lc_matmul(ctx, s->xn, T, W->wv, W->bv, v));
   }
-  LC_TRY(rope(s, s->q, T, c->n_heads));
-  LC_TRY(rope(s, s->k, T, c->n_kv_heads));
-  LC_TRY(act(s, s->q, T * qd));
-  LC_TRY(act(s, s->k, T * kvd));
+  LC_TRY(act(s, q, T * qd));
+  LC_TRY(act(s, k, T * kvd));
+  LC_TRY(act(s, v, T * kvd));
+  if (c->qk_norm) {
+    LC_TRY(lc_rmsnorm(ctx, q, T * c->n_heads, W->q_norm, eps, q));
+    LC_TRY(lc_rmsnorm(ctx, k, T * c->n_kv_heads, W->k_norm, eps, k));
+    LC_TRY(act(s, q, T * qd));
+    LC_TRY(act(s, k, T * kvd));
+  }
+  LC_TRY(rope(s, q, T, c->n_heads));
+  LC_TRY(rope(s, k, T, c->n_kv_heads));
+  LC_TRY(act(s, q, T * qd));
+  LC_TRY(act(s, k, T * kvd));
   /* a bf16 cache rounds k and v as lc_kv_write stores them */
-  LC_TRY(attention(s, l, T, n_seqs));
+  LC_TRY(attention(s, l, T, n_seqs, q, k, v));
   LC_TRY(act(s, s->att, T * qd));
   LC_TRY(lc_matmul(ctx, s->att, T, W->wo, NULL, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
@@ -446,13 +460,20 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   /* feed-forward */
   LC_TRY(lc_rmsnorm(ctx, s->x, T, W->ffn_norm, eps, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
-  LC_TRY(lc_matmul(ctx, s->xn, T, W->w_gate, NULL, s->gate));
-  LC_TRY(lc_matmul(ctx, s->xn, T, W->w_up, NULL, s->up));
-  LC_TRY(act(s, s->gate, T * hid));
-  LC_TRY(act(s, s->up, T * hid));
-  LC_TRY(lc_silu_mul(ctx, s->gate, s->up, T * hid, s->gate));
-  LC_TRY(act(s, s->gate, T * hid));
-  LC_TRY(lc_matmul(ctx, s->gate, T, W->w_down, NULL, s->xn));
+  float *gate = s->gate, *up = s->up;
+  if (T == 1 && W->w_gate_up && s->gate_up1) { /* one matmul: gate and up side by side */
+    gate = s->gate_up1;
+    up = gate + hid;
+    LC_TRY(lc_matmul(ctx, s->xn, 1, W->w_gate_up, NULL, gate));
+  } else {
+    LC_TRY(lc_matmul(ctx, s->xn, T, W->w_gate, NULL, gate));
+    LC_TRY(lc_matmul(ctx, s->xn, T, W->w_up, NULL, up));
+  }
+  LC_TRY(act(s, gate, T * hid));
+  LC_TRY(act(s, up, T * hid));
+  LC_TRY(lc_silu_mul(ctx, gate, up, T * hid, gate));
+  LC_TRY(act(s, gate, T * hid));
+  LC_TRY(lc_matmul(ctx, gate, T, W->w_down, NULL, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
   LC_TRY(lc_add(ctx, s->x, s->xn, T * dim, s->x));
   LC_TRY(act(s, s->x, T * dim));

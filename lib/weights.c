@@ -101,9 +101,101 @@ lc_status lc_weights_create(lc_context *ctx, int64_t rows, int64_t cols, lc_dtyp
 
 void lc_weights_free(lc_weights *w) {
   if (!w) return;
-  w->ctx->mem.weights_bytes -= lc_weights_bytes(w);
-  lc_mem_free(w->ctx, w->data);
+  if (!w->view) {
+    w->ctx->mem.weights_bytes -= lc_weights_bytes(w);
+    lc_mem_free(w->ctx, w->data);
+  }
   free(w);
+}
+
+/* The shape of the join of parts[0..n), or 0 when they cannot be joined. */
+static int join_shape(lc_weights *const *parts, int n, int64_t *rows, int64_t *cols) {
+  if (n < 2) return 0;
+  int same_cols = 1, single_rows = 1;
+  *rows = *cols = 0;
+  for (int i = 0; i < n; i++) {
+    const lc_weights *p = parts[i];
+    if (!p || p->view || p->ctx != parts[0]->ctx) return 0;
+    same_cols &= p->cols == parts[0]->cols;
+    single_rows &= p->rows == 1;
+    *rows += p->rows;
+    *cols += p->cols;
+  }
+  if (same_cols) {
+    *cols = parts[0]->cols;
+    return 1;
+  }
+  if (single_rows) {
+    *rows = 1;
+    return 1;
+  }
+  return 0;
+}
+
+int lc_weights_joinable(lc_weights *const *parts, int n) {
+  int64_t rows, cols;
+  if (!parts || !join_shape(parts, n, &rows, &cols)) return 0;
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    if (off % 256) return 0;
+    off += lc_weights_bytes(parts[i]);
+  }
+  return 1;
+}
+
+lc_status lc_weights_join(lc_weights *const *parts, int n, lc_weights **out) {
+  static const char fn[] = "lc_weights_join";
+  if (!out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+  *out = NULL;
+  int64_t rows, cols;
+  if (!parts || !join_shape(parts, n, &rows, &cols))
+    return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
+                   "%s: expected 2 or more matrices of one context with equal cols, or of one "
+                   "row each, none a view",
+                   fn);
+  lc_context *ctx = parts[0]->ctx;
+  if (!lc_weights_joinable(parts, n))
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: a part would not start 256-byte aligned", fn);
+  lc_weights *w = lc_calloc(1, sizeof *w);
+  if (!w) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  w->ctx = ctx;
+  w->rows = rows;
+  w->cols = cols;
+  const size_t bytes = lc_weights_bytes(w);
+  lc_status st = lc_mem_alloc(ctx, bytes, (void **)&w->data);
+  size_t off = 0;
+  for (int i = 0; i < n && st == LC_OK; i++) {
+    const size_t b = lc_weights_bytes(parts[i]);
+    st = ctx->backend == LC_BACKEND_CUDA
+             ? lc_cuda_copy(ctx, (char *)w->data + off, parts[i]->data, b)
+             : (memcpy((char *)w->data + off, parts[i]->data, b), LC_OK);
+    off += b;
+  }
+  if (st != LC_OK) {
+    lc_mem_free(ctx, w->data); /* waits for the copies (lc_cuda_free) */
+    free(w);
+    return st;
+  }
+  ctx->mem.weights_bytes += bytes;
+  lc_conversion_stats *js = &w->stats;
+  off = 0;
+  for (int i = 0; i < n; i++) {
+    lc_weights *p = parts[i];
+    const lc_conversion_stats *ps = &p->stats;
+    js->n_elements += ps->n_elements;
+    js->n_inexact += ps->n_inexact;
+    js->n_overflow += ps->n_overflow;
+    js->n_nan += ps->n_nan;
+    if (ps->max_rel_err > js->max_rel_err) js->max_rel_err = ps->max_rel_err;
+    const size_t b = lc_weights_bytes(p);
+    ctx->mem.weights_bytes -= b;
+    lc_mem_free(ctx, p->data); /* after the copies: lc_cuda_free synchronises */
+    p->data = (uint16_t *)((char *)w->data + off);
+    p->view = 1;
+    off += b;
+  }
+  *out = w;
+  return LC_OK;
 }
 
 int64_t lc_weights_rows(const lc_weights *w) {

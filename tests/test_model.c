@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "layercast_model.h"
+#include "lib/lc_internal.h" /* struct lc_weights: views of joined matrices */
 #include "lib/model_internal.h"
 
 /* ---- helpers ---------------------------------------------------------------*/
@@ -891,7 +892,15 @@ static void test_model_kv_bf16(void **state) {
 
 /* Writes a small synthetic model of arch `a` into a fresh temp directory
  * (fails the test when lc_synth_write fails). */
+static void synth_dir_wide(lc_arch a, int wide, char *dir, size_t len);
 static void synth_dir(lc_arch a, char *dir, size_t len) {
+  synth_dir_wide(a, 0, dir, len);
+}
+
+/* wide: dim 256, 4/2 heads of 64, hidden 256, so that every projection and
+ * bias fills whole 256-byte blocks and the loader joins q/k/v (and their
+ * biases) and gate/up (lib/model.c join_layer). */
+static void synth_dir_wide(lc_arch a, int wide, char *dir, size_t len) {
   lct_tmpdir_make(dir, len, "model");
   lc_synth_params p;
   memset(&p, 0, sizeof p);
@@ -907,6 +916,11 @@ static void synth_dir(lc_arch a, char *dir, size_t len) {
   p.config.head_dim = a == LC_ARCH_QWEN3 ? 32 : 16; /* qwen3: head_dim != dim / n_heads */
   p.config.vocab_size = 200;
   p.config.max_seq_len = 128;
+  if (wide) {
+    p.config.dim = 256;
+    p.config.hidden_dim = 256;
+    p.config.head_dim = 64;
+  }
   p.config.tied_embeddings = a == LC_ARCH_QWEN2;
   p.seed = 42 + (uint64_t)a;
   p.dtype = LC_DTYPE_BF16;
@@ -954,6 +968,57 @@ static void test_model_synth_qwen2(void **state) {
 static void test_model_synth_qwen3(void **state) {
   (void)state;
   synth_case(LC_ARCH_QWEN3);
+}
+
+/* The joined projections (lib/model.c join_layer): where the parts fall
+ * 256-byte aligned, q/k/v (with Qwen2's biases) and gate/up are one matrix
+ * each, the parts views of it; the weights are counted once; a prompt fed
+ * token by token (one-row passes: the joined matmuls) gives bitwise the
+ * logits and hidden states of one pass over it (the parts' matmuls); and
+ * the stories260K and the small synthetic shapes that do not align keep
+ * their parts. */
+static void test_model_joined_projections(void **state) {
+  (void)state;
+  const lc_arch archs[] = {LC_ARCH_QWEN2, LC_ARCH_QWEN3};
+  for (int ai = 0; ai < 2; ai++) {
+    const lc_arch a = archs[ai];
+    for (int wide = 0; wide < 2; wide++) {
+      char dir[256];
+      synth_dir_wide(a, wide, dir, sizeof dir);
+      lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+      lc_model *m = load(ctx, dir);
+      const lc_layer_weights *L = &m->layers[m->info.config.n_layers - 1];
+      /* narrow: Qwen2's 64-element q bias is 128 bytes (not joined); Qwen3's
+       * parts are whole 256-byte blocks (joined) */
+      const int qkv = wide || a == LC_ARCH_QWEN3;
+      assert_int_equal(L->wqkv != NULL, qkv);
+      assert_int_equal(L->bqkv != NULL, qkv && a == LC_ARCH_QWEN2);
+      assert_int_equal(L->wq->view, qkv);
+      assert_non_null(L->w_gate_up); /* 96 x 64 and 256 x 256: whole blocks */
+      if (L->wqkv) {
+        assert_int_equal(L->wqkv->rows, L->wq->rows + L->wk->rows + L->wv->rows);
+        assert_ptr_equal(L->wk->data, L->wqkv->data + L->wq->rows * L->wq->cols);
+      }
+      lc_memory_stats mem;
+      ok(ctx, lc_context_get_memory(ctx, &mem), "lc_context_get_memory");
+      assert_int_equal(mem.weights_bytes, m->info.weights_bytes); /* counted once */
+      char what[64];
+      snprintf(what, sizeof what, "%s%s", lc_arch_name(a), wide ? " (wide)" : "");
+      check_chunked_prefill(m, 12, what);
+      if (wide) check_against_oracle(m, what, 12);
+      lc_model_free(m);
+      lc_context_free(ctx);
+      assert_int_equal(lct_tmpdir_remove(dir), 0);
+    }
+  }
+  const char *path = stories_path();
+  if (!path) return;
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  lc_model *m = load(ctx, path);
+  assert_non_null(m->layers[0].wqkv); /* 64 x 64, 32 x 64: whole blocks */
+  assert_non_null(m->layers[0].w_gate_up);
+  lc_model_free(m);
+  lc_context_free(ctx);
 }
 
 static void weights_hash_of(lc_mode mode, const char *dir, char hex[LC_HASH_HEX_LEN]) {
@@ -1006,6 +1071,7 @@ int main(void) {
       cmocka_unit_test(test_model_kv_bf16),
       cmocka_unit_test(test_model_synth_qwen2),
       cmocka_unit_test(test_model_synth_qwen3),
+      cmocka_unit_test(test_model_joined_projections),
   };
   double t0 = lct_now_s();
   int rc = LCT_RUN(tests);
