@@ -148,6 +148,15 @@ lc_status lc_kernels_fast_wgmma_probe(int device, const uint16_t *parts_host, in
 lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, const uint16_t *w, float eps,
                              float *y, void *stream, char *err, size_t err_len);
 
+/* The residual add and the next RMSNorm in one: x = canon(x + d) in place,
+ * then y = rmsnorm(x) (bit for bit lc_kernels_add then lc_kernels_rmsnorm);
+ * round_bf16: x and y are rounded to bf16 values as they are stored (then
+ * also bit for bit lc_kernels_round_bf16 after each, the vendor-bf16 mode's
+ * activations).  x, d, y [m][n]; d may equal y, x must not; w bf16 [n]. */
+lc_status lc_kernels_add_rmsnorm(float *x, const float *d, int64_t m, int64_t n, const uint16_t *w,
+                                 float eps, int round_bf16, float *y, void *stream, char *err,
+                                 size_t err_len);
+
 /* x [m][n_heads][head_dim] in place; pos int32 [m]; cos/sin [max_pos][head_dim/2]. */
 lc_status lc_kernels_rope(float *x, int64_t m, int64_t n_heads, int64_t head_dim,
                           const int32_t *pos, const float *cos_tab, const float *sin_tab,

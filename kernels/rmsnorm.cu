@@ -157,6 +157,64 @@ __global__ void __launch_bounds__(THREADS)
   }
 }
 
+/* ---- the residual add fused in (decode) --------------------------------------*/
+
+/* One block per row, as the block path: x = canon(x + d) (rounded to a bf16
+ * value when ROUND) is staged in shared memory and written back to x, then
+ * the chain and the output exactly as rmsnorm_block_kernel's (rounded when
+ * ROUND).  Each element of x and d is read by the thread that then writes x;
+ * y (which may be d) is written after the whole row of d has been read. */
+template <bool ROUND>
+__device__ __forceinline__ float add_one(float a, float b) {
+  const float v = lc_canon_nan(a + b);
+  return ROUND ? lc_bf16_to_f32(lc_f32_to_bf16(v)) : v;
+}
+
+template <int THREADS, bool ROUND>
+__global__ void __launch_bounds__(THREADS)
+    add_rmsnorm_block_kernel(float *x, const float *d, int64_t m, int64_t n,
+                             const uint16_t *__restrict__ w, float eps, float *y) {
+  extern __shared__ float4 rms_smem4[];
+  __shared__ float s_scale;
+  float *s = reinterpret_cast<float *>(rms_smem4);
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  for (int64_t row = blockIdx.x; row < m; row += gridDim.x) {
+    float *xr = x + row * n;
+    const float *dr = d + row * n;
+    float *yr = y + row * n;
+    if (lc_aligned16(xr) && lc_aligned16(dr)) {
+      const int64_t n4 = n >> 2;
+      float4 *x4 = reinterpret_cast<float4 *>(xr);
+      const float4 *d4 = reinterpret_cast<const float4 *>(dr);
+      float4 *s4 = reinterpret_cast<float4 *>(s);
+      for (int64_t c = t; c < n4; c += THREADS) {
+        const float4 a = x4[c], b = d4[c];
+        const float4 v = make_float4(add_one<ROUND>(a.x, b.x), add_one<ROUND>(a.y, b.y),
+                                     add_one<ROUND>(a.z, b.z), add_one<ROUND>(a.w, b.w));
+        s4[c] = v;
+        x4[c] = v;
+      }
+      for (int64_t i = 4 * n4 + t; i < n; i += THREADS) s[i] = xr[i] = add_one<ROUND>(xr[i], dr[i]);
+    } else {
+      for (int64_t i = t; i < n; i += THREADS) s[i] = xr[i] = add_one<ROUND>(xr[i], dr[i]);
+    }
+    __syncthreads();
+    if (warp == 0) {
+      const auto load_s = [&](int64_t i) { return s[i]; };
+      const float ss = lc_warp_canon_reduce<8>(n, lane, load_s, lc_step_sumsq{});
+      if (lane == 0) s_scale = rms_scale(ss, n, eps);
+    }
+    __syncthreads();
+    if (ROUND) {
+      for (int64_t i = t; i < n; i += THREADS)
+        yr[i] = lc_bf16_to_f32(lc_f32_to_bf16(rms_out(s[i], s_scale, w[i])));
+    } else {
+      write_row<THREADS>(s, s_scale, w, yr, n);
+    }
+    __syncthreads();
+  }
+}
+
 /* ---- launcher and entry ----------------------------------------------------*/
 
 static int rmsnorm_uses_block_path(int64_t m, int64_t n) {
@@ -189,4 +247,32 @@ extern "C" lc_status lc_kernels_rmsnorm(const float *x, int64_t m, int64_t n, co
   }
   if (m == 0) return LC_OK;
   return rmsnorm_launch(x, m, n, w, eps, y, (cudaStream_t)stream, err, err_len);
+}
+
+extern "C" lc_status lc_kernels_add_rmsnorm(float *x, const float *d, int64_t m, int64_t n,
+                                            const uint16_t *w, float eps, int round_bf16, float *y,
+                                            void *stream, char *err, size_t err_len) {
+  if (m < 0 || n < 1 || (m > 0 && (!x || !d || !w || !y || x == y))) {
+    if (err && err_len)
+      snprintf(err, err_len, "lc_kernels_add_rmsnorm: bad arguments (m = %lld, n = %lld)",
+               (long long)m, (long long)n);
+    return LC_ERR_INVALID_ARGUMENT;
+  }
+  if (m == 0) return LC_OK;
+  cudaStream_t st = (cudaStream_t)stream;
+  if (!rmsnorm_uses_block_path(m, n)) { /* the two ops one after the other: the same bits */
+    lc_status r = lc_kernels_add(x, d, m * n, x, stream, err, err_len);
+    if (r == LC_OK && round_bf16) r = lc_kernels_round_bf16(x, m * n, stream, err, err_len);
+    if (r == LC_OK) r = rmsnorm_launch(x, m, n, w, eps, y, st, err, err_len);
+    if (r == LC_OK && round_bf16) r = lc_kernels_round_bf16(y, m * n, stream, err, err_len);
+    return r;
+  }
+  const size_t smem = (size_t)((n + 3) / 4) * sizeof(float4);
+  if (round_bf16)
+    add_rmsnorm_block_kernel<RMS_BLOCK_THREADS, true>
+        <<<(unsigned)m, RMS_BLOCK_THREADS, smem, st>>>(x, d, m, n, w, eps, y);
+  else
+    add_rmsnorm_block_kernel<RMS_BLOCK_THREADS, false>
+        <<<(unsigned)m, RMS_BLOCK_THREADS, smem, st>>>(x, d, m, n, w, eps, y);
+  return lc_launch_status("add_rmsnorm_block_kernel", err, err_len);
 }

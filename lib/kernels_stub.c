@@ -127,4 +127,11 @@ lc_status lc_kernels_round_bf16(float *x, int64_t n, void *stream, char *err, si
   return no_cuda("lc_kernels_round_bf16", err, err_len);
 }
 
+lc_status lc_kernels_add_rmsnorm(float *x, const float *d, int64_t m, int64_t n, const uint16_t *w,
+                                 float eps, int round_bf16, float *y, void *stream, char *err,
+                                 size_t err_len) {
+  (void)x, (void)d, (void)m, (void)n, (void)w, (void)eps, (void)round_bf16, (void)y, (void)stream;
+  return no_cuda("lc_kernels_add_rmsnorm", err, err_len);
+}
+
 #endif /* !LC_HAVE_CUDA */

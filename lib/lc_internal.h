@@ -156,6 +156,15 @@ void lc_cuda_capture_end(lc_context *ctx, int keep, lc_cuda_graph **out);
 lc_status lc_cuda_graph_launch(lc_context *ctx, lc_cuda_graph *g);
 void lc_cuda_graph_free(lc_cuda_graph *g); /* NULL is accepted */
 
+/* The residual add and the RMSNorm after it: x = canon(x + d) in place, then
+ * y = rmsnorm(x) with weight; round_bf16 rounds x and y to bf16 values as
+ * they are stored (the vendor-bf16 activations).  Bit for bit lc_add, then
+ * lc_rmsnorm (each followed by lc_round_bf16 when round_bf16); one kernel
+ * on the CUDA backend for decode-sized batches.  x, d, y [m][n] with n =
+ * weight->cols; d may equal y; x must be disjoint from both. */
+lc_status lc_add_rmsnorm(lc_context *ctx, float *x, const float *d, int64_t m,
+                         const lc_weights *weight, float eps, int round_bf16, float *y);
+
 /* lc_embedding, lc_rope_apply, lc_kv_write and lc_attention on the CUDA
  * backend with the per-row indices (token ids, positions, slots) already in
  * device memory and validated by the caller (lib/ops.c). */

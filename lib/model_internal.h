@@ -88,6 +88,8 @@ struct lc_session {
                          (one matmul over the joined wqkv), NULL without it */
   float *gate_up1;    /* [2][hidden]: gate and up of a one-row pass, NULL without
                          w_gate_up */
+  int pending_add;    /* s->x += s->xn (the last block's down projection) is
+                         still to come: with the next norm (lib/session.c) */
   float *last;        /* [last_rows][dim] the entries' last normed rows, gathered */
   float *logits;      /* [logit_rows][vocab] */
   int64_t last_rows;  /* min(n_slots, T) */

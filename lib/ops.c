@@ -483,6 +483,46 @@ lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, flo
   return LC_OK;
 }
 
+lc_status lc_add_rmsnorm(lc_context *ctx, float *x, const float *d, int64_t m,
+                         const lc_weights *weight, float eps, int round_bf16, float *y) {
+  static const char fn[] = "lc_add_rmsnorm";
+  LC_TRY(lc_check_ctx(ctx, fn));
+  LC_TRY(lc_check_weights(ctx, weight, fn, "weight"));
+  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
+  if (weight->rows != 1)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: weight is [%lld][%lld], expected a vector [1][n]", fn,
+                   (long long)weight->rows, (long long)weight->cols);
+  if (!(isfinite(eps) && eps >= 0.0f))
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: eps = %g, expected finite and >= 0", fn,
+                   (double)eps);
+  if (m == 0) return LC_OK;
+  LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
+  LC_TRY(lc_check_ptr(ctx, d, fn, "d"));
+  LC_TRY(lc_check_ptr(ctx, y, fn, "y"));
+  const int64_t n = weight->cols;
+  size_t xb;
+  LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &xb));
+  LC_TRY(lc_check_same_or_disjoint(ctx, y, xb, d, xb, fn, "y", "d"));
+  if ((const void *)x == (const void *)y || (const void *)x == (const void *)d)
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: x must not be d or y", fn);
+  LC_TRY(lc_check_same_or_disjoint(ctx, x, xb, y, xb, fn, "x", "y"));
+  LC_TRY(lc_check_same_or_disjoint(ctx, x, xb, d, xb, fn, "x", "d"));
+  if (ctx->backend == LC_BACKEND_CUDA) {
+    KCALL(ctx, fn,
+          lc_kernels_add_rmsnorm(x, d, m, n, weight->data, eps, round_bf16, y, lc_cuda_stream(ctx),
+                                 KERR));
+    return LC_OK;
+  }
+  lc_cpu_add(x, d, m * n, x);
+  if (round_bf16) lc_cpu_round_bf16(x, m * n);
+  if (is_strict(ctx))
+    lc_cpu_rmsnorm_strict(x, m, n, weight->data, eps, y);
+  else
+    lc_cpu_rmsnorm_ref(x, m, n, weight->data, eps, y);
+  if (round_bf16) lc_cpu_round_bf16(y, m * n);
+  return LC_OK;
+}
+
 lc_status lc_round_bf16(lc_context *ctx, float *x, int64_t n) {
   static const char fn[] = "lc_round_bf16";
   LC_TRY(lc_check_ctx(ctx, fn));

@@ -413,7 +413,31 @@ static lc_status attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs, 
   return lc_attention(ctx, &s->attn, s->seqs, n_seqs, q, s->k_cache[l], s->v_cache[l], s->att);
 }
 
-/* One transformer block over T rows of s->x. */
+/* s->xn = rmsnorm(s->x) with w; where the last block left its down
+ * projection's residual pending (in s->xn), s->x += it first, in the same
+ * kernel (lc_add_rmsnorm: the bits of the add, then the norm). */
+static lc_status norm_into_xn(lc_session *s, int64_t T, const lc_weights *w) {
+  const lc_model_config *c = &s->model->info.config;
+  if (s->pending_add) {
+    s->pending_add = 0;
+    return lc_add_rmsnorm(s->ctx, s->x, s->xn, T, w, c->norm_eps,
+                          s->ctx->mode == LC_MODE_VENDOR_BF16, s->xn);
+  }
+  LC_TRY(lc_rmsnorm(s->ctx, s->x, T, w, c->norm_eps, s->xn));
+  return act(s, s->xn, T * c->dim);
+}
+
+/* s->x += the pending residual (before a layer hook reads s->x). */
+static lc_status flush_add(lc_session *s, int64_t T) {
+  if (!s->pending_add) return LC_OK;
+  s->pending_add = 0;
+  const int64_t n = T * s->model->info.config.dim;
+  LC_TRY(lc_add(s->ctx, s->x, s->xn, n, s->x));
+  return act(s, s->x, n);
+}
+
+/* One transformer block over T rows of s->x; its last residual add is left
+ * pending (s->pending_add) for the next norm. */
 static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   lc_context *ctx = s->ctx;
   const lc_model_config *c = &s->model->info.config;
@@ -423,8 +447,7 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   const float eps = c->norm_eps;
 
   /* attention */
-  LC_TRY(lc_rmsnorm(ctx, s->x, T, W->attn_norm, eps, s->xn));
-  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(norm_into_xn(s, T, W->attn_norm));
   float *q = s->q, *k = s->k, *v = s->v;
   if (T == 1 && W->wqkv && s->qkv1) { /* one matmul: q, k and v side by side */
     q = s->qkv1;
@@ -454,12 +477,10 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   LC_TRY(act(s, s->att, T * qd));
   LC_TRY(lc_matmul(ctx, s->att, T, W->wo, NULL, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
-  LC_TRY(lc_add(ctx, s->x, s->xn, T * dim, s->x));
-  LC_TRY(act(s, s->x, T * dim));
 
-  /* feed-forward */
-  LC_TRY(lc_rmsnorm(ctx, s->x, T, W->ffn_norm, eps, s->xn));
-  LC_TRY(act(s, s->xn, T * dim));
+  /* feed-forward: x += the attention's output, normed, in one op */
+  LC_TRY(lc_add_rmsnorm(ctx, s->x, s->xn, T, W->ffn_norm, eps, ctx->mode == LC_MODE_VENDOR_BF16,
+                        s->xn));
   float *gate = s->gate, *up = s->up;
   if (T == 1 && W->w_gate_up && s->gate_up1) { /* one matmul: gate and up side by side */
     gate = s->gate_up1;
@@ -475,8 +496,7 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   LC_TRY(act(s, gate, T * hid));
   LC_TRY(lc_matmul(ctx, gate, T, W->w_down, NULL, s->xn));
   LC_TRY(act(s, s->xn, T * dim));
-  LC_TRY(lc_add(ctx, s->x, s->xn, T * dim, s->x));
-  LC_TRY(act(s, s->x, T * dim));
+  s->pending_add = 1; /* x += xn: with the next norm, or flush_add */
   return LC_OK;
 }
 
@@ -504,12 +524,13 @@ static lc_status trunk(lc_session *s, const lc_batch_entry *e, int64_t n, int64_
     LC_TRY(lc_embedding_dev(ctx, m->embed, s->d_tok, T, s->x));
   else
     LC_TRY(lc_embedding(ctx, m->embed, s->tokens, T, s->x));
+  s->pending_add = 0;
   for (int32_t l = 0; l < c->n_layers; l++) {
     LC_TRY(block(s, l, T, n));
+    if (s->hook) LC_TRY(flush_add(s, T));
     LC_TRY(call_hook(s, l, s->x, T));
   }
-  LC_TRY(lc_rmsnorm(ctx, s->x, T, m->final_norm, c->norm_eps, s->xn));
-  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(norm_into_xn(s, T, m->final_norm));
   LC_TRY(call_hook(s, c->n_layers, s->xn, T));
   if (all_logits) {
     *h = s->xn;

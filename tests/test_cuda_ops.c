@@ -298,6 +298,69 @@ static void test_cuda_ops_argmax_matches_cpu(void **state) {
   compare_row_op_all(OP_ARGMAX);
 }
 
+/* The residual add fused with the next RMSNorm (lc_add_rmsnorm, the decode
+ * path of lib/session.c): x += d and y = rmsnorm(x) on the GPU equal the CPU's
+ * lc_add then lc_rmsnorm bit for bit, with and without the vendor-bf16
+ * rounding, y in place of d and apart, for batches that take the one-kernel
+ * path (m <= 1023, 1025 <= n <= 12224) and others that take the two kernels;
+ * rows with NaN, Inf and huge values among them. */
+static void test_cuda_ops_add_rmsnorm_matches_cpu(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+  static const int64_t ms[] = {1, 3, 64, 1030}, ns[] = {64, 1025, 4096, 5003, 12224, 16384};
+  int runs = 0;
+  for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+    for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+      const int64_t m = ms[a], n = ns[b];
+      if (n > g_max_n || (m > 64 && n > 4096)) continue;
+      lct_rng r = lct_rng_new(700 + 10 * a + b);
+      float *x = lct_malloc_f(m * n), *d = lct_malloc_f(m * n);
+      uint16_t *w = lct_malloc((size_t)n * sizeof *w);
+      for (int64_t i = 0; i < m * n; i++) {
+        x[i] = lct_normalf(&r) * 3.0f;
+        d[i] = lct_normalf(&r);
+      }
+      for (int64_t i = 0; i < n; i++) w[i] = lc_f32_to_bf16(lct_uniformf(&r, 0.5f, 1.5f));
+      if (m > 2) { /* row 1: a NaN and an Inf; row 2: values whose squares overflow */
+        x[n + n / 2] = NAN;
+        d[n + 1] = INFINITY;
+        x[2 * n] = 3e19f;
+      }
+      lc_weights *wg = NULL, *wc = NULL;
+      ok(g_gpu, lc_weights_create(g_gpu, 1, n, LC_DTYPE_BF16, w, &wg), "weights(gpu)");
+      ok(g_cpu, lc_weights_create(g_cpu, 1, n, LC_DTYPE_BF16, w, &wc), "weights(cpu)");
+      const size_t bytes = (size_t)(m * n) * sizeof(float);
+      float *dx = dev_alloc(bytes), *dd = dev_alloc(bytes), *dy = dev_alloc(bytes);
+      float *hx = lct_malloc_f(m * n), *hy = lct_malloc_f(m * n);
+      float *gx = lct_malloc_f(m * n), *gy = lct_malloc_f(m * n), *cy = lct_malloc_f(m * n);
+      for (int rnd = 0; rnd < 2; rnd++)
+        for (int inplace = 0; inplace < 2; inplace++) {
+          memcpy(hx, x, bytes);
+          memcpy(hy, d, bytes);
+          ok(g_cpu, lc_add_rmsnorm(g_cpu, hx, hy, m, wc, 1e-5f, rnd, inplace ? hy : cy), "cpu");
+          h2d(dx, x, bytes);
+          h2d(dd, d, bytes);
+          ok(g_gpu, lc_add_rmsnorm(g_gpu, dx, dd, m, wg, 1e-5f, rnd, inplace ? dd : dy), "gpu");
+          d2h(gx, dx, bytes);
+          d2h(gy, inplace ? dd : dy, bytes);
+          char what[128];
+          snprintf(what, sizeof what, "add_rmsnorm m=%lld n=%lld round=%d %s: x", (long long)m,
+                   (long long)n, rnd, inplace ? "in place" : "apart");
+          lct_assert_bitwise_f32(gx, hx, m * n, what);
+          what[strlen(what) - 1] = 'y';
+          lct_assert_bitwise_f32(gy, inplace ? hy : cy, m * n, what);
+          runs++;
+        }
+      lc_buffer_free(g_gpu, dx);
+      lc_buffer_free(g_gpu, dd);
+      lc_buffer_free(g_gpu, dy);
+      lc_weights_free(wg);
+      lc_weights_free(wc);
+      free(x), free(d), free(w), free(hx), free(hy), free(gx), free(gy), free(cy);
+    }
+  printf("add_rmsnorm: %d runs, CUDA == CPU bit for bit (x and y)\n", runs);
+}
+
 /* argmax: ties go to the first index, -0 == +0, the first NaN wins whatever
  * its sign or payload, a row of -Inf gives 0 — rows built to hit each rule
  * at the start, middle and end of short and long rows. */
@@ -977,6 +1040,7 @@ int main(void) {
       cmocka_unit_test(test_cuda_ops_log_softmax_matches_cpu),
       cmocka_unit_test(test_cuda_ops_argmax_matches_cpu),
       cmocka_unit_test(test_cuda_ops_argmax_ties_and_nan),
+      cmocka_unit_test(test_cuda_ops_add_rmsnorm_matches_cpu),
       cmocka_unit_test(test_cuda_ops_rmsnorm_batch_invariant),
       cmocka_unit_test(test_cuda_ops_softmax_batch_invariant),
       cmocka_unit_test(test_cuda_ops_log_softmax_batch_invariant),
