@@ -173,13 +173,16 @@ lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, cons
                                const void *v_cache, float *out, void *ws, size_t ws_bytes,
                                void *stream, char *err, size_t err_len);
 
-/* The K/V cache write of `rows` rows by device indices: row r of k and v
- * [rows][n_kv_heads * head_dim] fp32 goes to position row_pos[r] of slot
- * row_slot[r] of the caches (bit copies, or rounded to bf16 to nearest even
- * when shape->kv_dtype is bf16): what lc_kv_write does with host seqs. */
-lc_status lc_kernels_kv_write(const lc_attn_shape *shape, int64_t rows, const int32_t *row_slot,
-                              const int32_t *row_pos, const float *k, const float *v, void *k_cache,
-                              void *v_cache, void *stream, char *err, size_t err_len);
+/* lc_kernels_rope of q [m][n_heads][head_dim] (in place) and of k
+ * [m][n_kv_heads][head_dim] at positions pos, then lc_kernels_kv_write of
+ * the rotated k and of v at (slot, pos), in one kernel: the same bits in q
+ * and in the caches (k is not written); round_bf16 rounds the rotated q and
+ * k to bf16 values first (lc_kernels_round_bf16's rounding). */
+lc_status lc_kernels_rope_kv_write(const lc_attn_shape *shape, int64_t m, const int32_t *slot,
+                                   const int32_t *pos, float *q, const float *k, const float *v,
+                                   const float *cos_tab, const float *sin_tab, lc_rope_style style,
+                                   int round_bf16, void *k_cache, void *v_cache, void *stream,
+                                   char *err, size_t err_len);
 
 /* out[i] = silu(gate[i]) * up[i]; out may equal gate or up. */
 lc_status lc_kernels_silu_mul(const float *gate, const float *up, int64_t n, float *out,

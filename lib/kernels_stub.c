@@ -78,12 +78,14 @@ lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t total_q, cons
   return no_cuda("lc_kernels_attention", err, err_len);
 }
 
-lc_status lc_kernels_kv_write(const lc_attn_shape *shape, int64_t rows, const int32_t *row_slot,
-                              const int32_t *row_pos, const float *k, const float *v, void *k_cache,
-                              void *v_cache, void *stream, char *err, size_t err_len) {
-  (void)shape, (void)rows, (void)row_slot, (void)row_pos, (void)k, (void)v, (void)k_cache,
-      (void)v_cache, (void)stream;
-  return no_cuda("lc_kernels_kv_write", err, err_len);
+lc_status lc_kernels_rope_kv_write(const lc_attn_shape *shape, int64_t m, const int32_t *slot,
+                                   const int32_t *pos, float *q, const float *k, const float *v,
+                                   const float *cos_tab, const float *sin_tab, lc_rope_style style,
+                                   int round_bf16, void *k_cache, void *v_cache, void *stream,
+                                   char *err, size_t err_len) {
+  (void)shape, (void)m, (void)slot, (void)pos, (void)q, (void)k, (void)v, (void)cos_tab;
+  (void)sin_tab, (void)style, (void)round_bf16, (void)k_cache, (void)v_cache, (void)stream;
+  return no_cuda("lc_kernels_rope_kv_write", err, err_len);
 }
 
 lc_status lc_kernels_silu_mul(const float *gate, const float *up, int64_t n, float *out,

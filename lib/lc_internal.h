@@ -165,16 +165,17 @@ void lc_cuda_graph_free(lc_cuda_graph *g); /* NULL is accepted */
 lc_status lc_add_rmsnorm(lc_context *ctx, float *x, const float *d, int64_t m,
                          const lc_weights *weight, float eps, int round_bf16, float *y);
 
-/* lc_embedding, lc_rope_apply, lc_kv_write and lc_attention on the CUDA
+/* lc_embedding, lc_rope_apply of q and k with lc_kv_write (one kernel;
+ * round_bf16: q and k rounded to bf16 values after the rope, the vendor-bf16
+ * activations; k itself is not written) and lc_attention on the CUDA
  * backend with the per-row indices (token ids, positions, slots) already in
- * device memory and validated by the caller (lib/ops.c). */
+ * device memory and validated by the caller (lib/session.c). */
 lc_status lc_embedding_dev(lc_context *ctx, const lc_weights *table, const int32_t *d_ids,
                            int64_t m, float *out);
-lc_status lc_rope_apply_dev(lc_context *ctx, const lc_rope *rope, float *x, int64_t m,
-                            int64_t n_heads, const int32_t *d_pos);
-lc_status lc_kv_write_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
-                          const int32_t *d_slot, const int32_t *d_pos, const float *k,
-                          const float *v, void *k_cache, void *v_cache);
+lc_status lc_rope_kv_write_dev(lc_context *ctx, const lc_rope *rope, const lc_attn_shape *shape,
+                               int64_t rows, const int32_t *d_slot, const int32_t *d_pos, float *q,
+                               const float *k, const float *v, int round_bf16, void *k_cache,
+                               void *v_cache);
 lc_status lc_attention_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
                            const int32_t *d_slot, const int32_t *d_pos, const float *q,
                            const void *k_cache, const void *v_cache, float *out);

@@ -404,22 +404,15 @@ lc_status lc_embedding_dev(lc_context *ctx, const lc_weights *table, const int32
   return LC_OK;
 }
 
-lc_status lc_rope_apply_dev(lc_context *ctx, const lc_rope *rope, float *x, int64_t m,
-                            int64_t n_heads, const int32_t *d_pos) {
-  static const char fn[] = "lc_rope_apply";
+lc_status lc_rope_kv_write_dev(lc_context *ctx, const lc_rope *rope, const lc_attn_shape *shape,
+                               int64_t rows, const int32_t *d_slot, const int32_t *d_pos, float *q,
+                               const float *k, const float *v, int round_bf16, void *k_cache,
+                               void *v_cache) {
+  static const char fn[] = "lc_rope_kv_write";
   KCALL(ctx, fn,
-        lc_kernels_rope(x, m, n_heads, rope->head_dim, d_pos, rope->cos_tab, rope->sin_tab,
-                        rope->style, lc_cuda_stream(ctx), KERR));
-  return LC_OK;
-}
-
-lc_status lc_kv_write_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t rows,
-                          const int32_t *d_slot, const int32_t *d_pos, const float *k,
-                          const float *v, void *k_cache, void *v_cache) {
-  static const char fn[] = "lc_kv_write";
-  KCALL(ctx, fn,
-        lc_kernels_kv_write(shape, rows, d_slot, d_pos, k, v, k_cache, v_cache, lc_cuda_stream(ctx),
-                            KERR));
+        lc_kernels_rope_kv_write(shape, rows, d_slot, d_pos, q, k, v, rope->cos_tab, rope->sin_tab,
+                                 rope->style, round_bf16, k_cache, v_cache, lc_cuda_stream(ctx),
+                                 KERR));
   return LC_OK;
 }
 

@@ -391,24 +391,25 @@ static lc_status prepare(lc_session *s, const lc_batch_entry *e, int64_t n, int6
   return LC_OK;
 }
 
-/* Rope of x [T][heads][head_dim] at the rows' positions; the CUDA backend
- * reads them from the device copy of the pass. */
-static lc_status rope(lc_session *s, float *x, int64_t T, int64_t heads) {
-  if (s->ctx->backend == LC_BACKEND_CUDA)
-    return lc_rope_apply_dev(s->ctx, s->model->rope, x, T, heads, s->d_pos);
-  return lc_rope_apply(s->ctx, s->model->rope, x, T, heads, s->pos);
-}
-
-/* k and v into layer l's caches, then attention of q over them into att. */
-static lc_status attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs, const float *q,
-                           const float *k, const float *v) {
+/* Rope of q and k at the rows' positions, k and v into layer l's caches,
+ * then attention of q over them into s->att.  The CUDA backend reads the
+ * rows' positions and slots from the pass's device copy and does the ropes
+ * and the cache write in one kernel (the same bits as the three ops). */
+static lc_status rope_attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs, float *q,
+                                float *k, const float *v) {
   lc_context *ctx = s->ctx;
+  const lc_model_config *c = &s->model->info.config;
   if (ctx->backend == LC_BACKEND_CUDA) {
-    LC_TRY(
-        lc_kv_write_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, k, v, s->k_cache[l], s->v_cache[l]));
+    LC_TRY(lc_rope_kv_write_dev(ctx, s->model->rope, &s->attn, T, s->d_slot, s->d_pos, q, k, v,
+                                ctx->mode == LC_MODE_VENDOR_BF16, s->k_cache[l], s->v_cache[l]));
     return lc_attention_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, q, s->k_cache[l], s->v_cache[l],
                             s->att);
   }
+  LC_TRY(lc_rope_apply(ctx, s->model->rope, q, T, c->n_heads, s->pos));
+  LC_TRY(lc_rope_apply(ctx, s->model->rope, k, T, c->n_kv_heads, s->pos));
+  LC_TRY(act(s, q, T * (int64_t)c->n_heads * c->head_dim));
+  LC_TRY(act(s, k, T * (int64_t)c->n_kv_heads * c->head_dim));
+  /* a bf16 cache rounds k and v as lc_kv_write stores them */
   LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, k, v, s->k_cache[l], s->v_cache[l]));
   return lc_attention(ctx, &s->attn, s->seqs, n_seqs, q, s->k_cache[l], s->v_cache[l], s->att);
 }
@@ -468,12 +469,7 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
     LC_TRY(act(s, q, T * qd));
     LC_TRY(act(s, k, T * kvd));
   }
-  LC_TRY(rope(s, q, T, c->n_heads));
-  LC_TRY(rope(s, k, T, c->n_kv_heads));
-  LC_TRY(act(s, q, T * qd));
-  LC_TRY(act(s, k, T * kvd));
-  /* a bf16 cache rounds k and v as lc_kv_write stores them */
-  LC_TRY(attention(s, l, T, n_seqs, q, k, v));
+  LC_TRY(rope_attention(s, l, T, n_seqs, q, k, v));
   LC_TRY(act(s, s->att, T * qd));
   LC_TRY(lc_matmul(ctx, s->att, T, W->wo, NULL, s->xn));
   LC_TRY(act(s, s->xn, T * dim));

@@ -24,9 +24,9 @@
 #include <string.h>
 
 #include "cast/lc_canon.h"
+#include "lib/lc_internal.h" /* lc_add_rmsnorm */
 #if defined(LC_HAVE_CUDA)
 #include "kernels/lc_kernels.h"
-#include "lib/lc_internal.h"
 #endif
 
 static int have_gpu;
