@@ -52,7 +52,7 @@ export LCT_SANITIZE=1 OPENBLAS_NUM_THREADS=1
 # (an H100 on 2026-12-07: initcheck 15596 "uninitialized" reads in
 # splitKreduce_kernel of what the nvjet kernel before it wrote, racecheck 2 in
 # nvjet_sm90_* kernels).  None of our kernels (kernels/*.cu) matches the
-# pattern.  compute-sanitizer 2025.x (CUDA 13) takes --kernel-name-exclude with
+# pattern.  The compute-sanitizer of CUDA 13.0 takes --kernel-name-exclude with
 # key=value filters, a regex key matched against the mangled name; the .*
 # around the names make it match whether the whole name or a part of it has
 # to match.  Older ones had --kernel-regex-exclude with kns=.
