@@ -13,7 +13,7 @@
  * file, every test skips and the binary exits 77.
  *
  * Under LCT_SANITIZE (tests/test_util.h): prompts of up to 13 tokens and 3
- * greedy steps in the strict pairs (the caches still grow from 4 positions), 14
+ * greedy steps in the strict pairs (the caches still grow from 4 positions), 10
  * decode steps in the graph tests (still a shape's first pass, its capture,
  * replays, the second shape and back, the cache growing, the long prefill).
  */
@@ -221,17 +221,17 @@ static void test_cuda_model_strict_batch_invariant(void **state) {
  * growing under it (4 -> 8 -> ... positions: new graphs), a long prefill in
  * between that reallocates the context's scratch (the graphs recaptured),
  * a bf16 KV cache.  The replays are counted, so a path that silently never
- * replayed would fail.  sanitize: 14 steps, slot 1 resting at steps 4..6 and
- * the long prefill at step 8. */
+ * replayed would fail.  sanitize: 10 steps, slot 1 resting at steps 3 and 4,
+ * the long prefill at step 6. */
 static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
   enum { NS = 4, STEPS = 40, LONG = 120 };
   const int san = lct_sanitize();
-  const int steps = san ? 14 : STEPS, rest0 = san ? 4 : 12, rest1 = san ? 7 : 18,
-            long_at = san ? 8 : 25;
+  const int steps = san ? 10 : STEPS, rest0 = san ? 3 : 12, rest1 = san ? 5 : 18,
+            long_at = san ? 6 : 25;
   /* passes not replayed: each new (rows, capacity) key's first pass (op by
    * op); over 40 steps a dozen at most (the capacity goes 16 -> 32 -> 64,
    * slot 1's rest adds a key, the long prefill's scratch one recapture);
-   * over the 14 of sanitize at most 2 capacities before the long prefill
+   * over the 10 of sanitize at most 2 capacities before the long prefill
    * for each of the two row counts, one after it */
   const int max_op_by_op = san ? 6 : 12;
   lc_context *cg = lct_cuda(mode), *cc = with_cpu ? lct_cpu(mode) : NULL;
