@@ -17,10 +17,10 @@
  *
  * LC_CUDA_GEN_STRIDE=s tries batch sizes 1, 1+s, 1+2s, ... and 64 only (quicker
  * runs).  Under LCT_SANITIZE (tests/test_util.h) the same tests run on the
- * first 8 prompts with 5 new tokens each (a prefill, a decode pass op by
- * op, its graph's capture and two replays), batch sizes 1, 5 and 8 (the
- * stride 4 unless LC_CUDA_GEN_STRIDE says otherwise), the CPU's prompts
- * 0, 1, 3 and 7 in the sampled test.
+ * first 8 prompts with 5 new tokens each (a prefill and four decode passes:
+ * a decode graph's first pass, its capture, replays), batch sizes 1, 5 and
+ * 8 (the stride 4 unless LC_CUDA_GEN_STRIDE says otherwise), the CPU's
+ * prompts 0, 1, 3 and 7 in the sampled test.
  * LC_CUDA_GEN_ON_CPU=1 runs the "GPU" side on the CPU strict backend instead
  * (a check of the test itself on a machine without a GPU; vendor tests skip).
  */
