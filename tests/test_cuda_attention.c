@@ -16,6 +16,13 @@
  *
  * Without a GPU (or without CUDA in the build) every test reports skipped
  * and the binary exits 77.
+ *
+ * Under LCT_SANITIZE (tests/test_util.h) every test runs with the shorter
+ * lists marked "sanitize": one shape per kernel variant (the tiled kernel's
+ * generic head_dim, head_dim 128 with 64- and 32-key tiles, the partition
+ * kernel for head_dim 1 and 13, two blocks of query heads in both kernels,
+ * head_dim 256), a 270-token prompt, a pool of 24 sequences in batches of
+ * up to 24, 206 rows over two launches, 3 runs, a bf16 cache of 39 rows.
  */
 #include "test_util.h"
 
@@ -215,19 +222,31 @@ static void test_cuda_attention_shapes_match_cpu(void **state) {
   static const struct {
     int h, g, d;
   } odd[] = {{2, 2, 256}, {6, 2, 1}, {12, 1, 13}, {16, 1, 96}, {24, 2, 64}};
+  /* sanitize: (dims, ratios) index pairs: D 8 ratio 1 (the tiled kernel's
+   * generic head_dim), D 128 ratio 2 (64-key tiles), D 128 ratio 8 (32-key
+   * tiles); and the odd shapes 0 (D 256), 1 (D 1), 2 (D 13) and 3 (D 96), the
+   * last two with two blocks of query heads */
+  static const int san_pairs[][2] = {{0, 0}, {3, 1}, {3, 3}};
+  const int san = lct_sanitize();
   const double t0 = lct_now_s();
   int64_t elems = 0;
   int n_shapes = 0;
   const size_t thin = (size_t)lct_thin();
   for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
     for (size_t ri = 0; ri < sizeof ratios / sizeof ratios[0]; ri++) {
-      if ((di * (sizeof ratios / sizeof ratios[0]) + ri) % thin != 0) continue;
+      int keep = (di * (sizeof ratios / sizeof ratios[0]) + ri) % thin == 0;
+      if (san) {
+        keep = 0;
+        for (size_t i = 0; i < LCT_LEN(san_pairs); i++)
+          keep |= san_pairs[i][0] == (int)di && san_pairs[i][1] == (int)ri;
+      }
+      if (!keep) continue;
       elems +=
           gpu_vs_cpu_shape(2 * ratios[ri], 2, dims[di], (ri % 2) ? 3.0f : 1.0f, 100 + 10 * di + ri);
       n_shapes++;
     }
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
-    if (i % thin != 0) continue;
+    if (san ? i > 3 : i % thin != 0) continue;
     elems += gpu_vs_cpu_shape(odd[i].h, odd[i].g, odd[i].d, 2.0f, 200 + i);
     n_shapes++;
   }
@@ -245,9 +264,15 @@ static void test_cuda_attention_shapes_match_cpu(void **state) {
 static void test_cuda_attention_prefill_chunks_decode(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  enum { L = 1000, H = 4, G = 1, D = 64 };
-  static const int chunk[] = {L, 1, 7, 64, 300, -300}; /* -300: 300 then 1 by 1 */
-  const int n_modes = (int)(sizeof chunk / sizeof chunk[0]);
+  enum { H = 4, G = 1, D = 64 };
+  /* sanitize: a 270-token prompt (past the first partition) at once, in
+   * chunks of 7 and 64, and 256 then 1 by 1 */
+  const int san = lct_sanitize();
+  const int L = san ? 270 : 1000;
+  const int all_chunks[] = {L, 1, 7, 64, 300, -300}; /* -300: 300 then 1 by 1 */
+  const int san_chunks[] = {L, 7, 64, -256};
+  const int *chunk = san ? san_chunks : all_chunks;
+  const int n_modes = san ? (int)LCT_LEN(san_chunks) : (int)LCT_LEN(all_chunks);
   const double t0 = lct_now_s();
   lc_attn_shape sh = lct_attn_shape(H, G, D, L, n_modes);
   world *w = world_new(sh, L, L);
@@ -300,6 +325,7 @@ enum { BI_H = 8, BI_G = 2, BI_D = 64, BI_LEN = 600, BI_POOL = 160, BI_POISON = 7
 
 typedef struct bi_pool {
   world *w;
+  int n, n_poison; /* BI_POOL and BI_POISON; sanitize: 24 and 8 */
   lc_attn_seq seq[BI_POOL];
   float *q[BI_POOL];     /* [n_q][H][D] */
   float *alone[BI_POOL]; /* [n_q][H][D], GPU */
@@ -307,11 +333,13 @@ typedef struct bi_pool {
 
 static bi_pool *bi_pool_new(uint64_t seed) {
   bi_pool *bp = lct_malloc(sizeof *bp);
-  bp->w = world_new(lct_attn_shape(BI_H, BI_G, BI_D, BI_LEN, BI_POOL + BI_POISON), 2048, BI_LEN);
+  bp->n = lct_sanitize() ? 24 : BI_POOL;
+  bp->n_poison = lct_sanitize() ? 8 : BI_POISON;
+  bp->w = world_new(lct_attn_shape(BI_H, BI_G, BI_D, BI_LEN, bp->n + bp->n_poison), 2048, BI_LEN);
   world *w = bp->w;
   lct_rng r = lct_rng_new(seed);
   const int64_t re = lct_attn_row_elems(&w->sh);
-  for (int i = 0; i < BI_POOL; i++) {
+  for (int i = 0; i < bp->n; i++) {
     lc_attn_seq *s = &bp->seq[i];
     s->slot = i;
     const int64_t u = lct_range(&r, 0, 99);
@@ -326,20 +354,20 @@ static bi_pool *bi_pool_new(uint64_t seed) {
     if (s->n_q > 0) gpu_attn(w, s, 1, bp->q[i], bp->alone[i]);
   }
   /* poison slots: kinds fixed per slot, so batches only choose among them */
-  for (int p = 0; p < BI_POISON; p++)
-    world_poison_slot(w, BI_POOL + p, p % LCT_POISON_KINDS, (p + 1) % LCT_POISON_KINDS, &r);
+  for (int p = 0; p < bp->n_poison; p++)
+    world_poison_slot(w, bp->n + p, p % LCT_POISON_KINDS, (p + 1) % LCT_POISON_KINDS, &r);
   /* the alone outputs are the CPU's: the whole pool in one CPU call (the CPU
    * backend's own batch invariance is tests/test_attention.c's) */
-  const int64_t tq = lct_attn_total_rows(bp->seq, BI_POOL);
+  const int64_t tq = lct_attn_total_rows(bp->seq, bp->n);
   float *q = lct_malloc_f(tq * re), *want = lct_malloc_f(tq * re);
   int64_t row = 0;
-  for (int i = 0; i < BI_POOL; i++) {
+  for (int i = 0; i < bp->n; i++) {
     memcpy(q + row * re, bp->q[i], (size_t)(bp->seq[i].n_q * re) * sizeof(float));
     row += bp->seq[i].n_q;
   }
-  cpu_attn(w, bp->seq, BI_POOL, q, want);
+  cpu_attn(w, bp->seq, bp->n, q, want);
   row = 0;
-  for (int i = 0; i < BI_POOL; i++) {
+  for (int i = 0; i < bp->n; i++) {
     char what[96];
     snprintf(what, sizeof what, "pool sequence %d alone on the GPU vs CPU (pos %d, n_q %d)", i,
              (int)bp->seq[i].pos, (int)bp->seq[i].n_q);
@@ -352,7 +380,7 @@ static bi_pool *bi_pool_new(uint64_t seed) {
 }
 
 static void bi_pool_free(bi_pool *bp) {
-  for (int i = 0; i < BI_POOL; i++) {
+  for (int i = 0; i < bp->n; i++) {
     free(bp->q[i]);
     free(bp->alone[i]);
   }
@@ -360,21 +388,24 @@ static void bi_pool_free(bi_pool *bp) {
   free(bp);
 }
 
-/* Batch sizes: 1..24, then 31, 32, 33, 64, 100, 127, 128, 129. */
+/* Batch sizes: 1..24, then 31, 32, 33, 64, 100, 127, 128, 129; sanitize:
+ * 1, 2, 7, 24. */
 static const int bi_extra[] = {31, 32, 33, 64, 100, 127, 128, 129};
+static const int bi_san[] = {1, 2, 7, 24};
 static int bi_n_sizes(void) {
-  return 24 + (int)(sizeof bi_extra / sizeof bi_extra[0]);
+  return lct_sanitize() ? (int)LCT_LEN(bi_san) : 24 + (int)LCT_LEN(bi_extra);
 }
 static int bi_size(int i) {
+  if (lct_sanitize()) return bi_san[i];
   return i < 24 ? i + 1 : bi_extra[i - 24];
 }
 
-/* Picks B distinct pool entries in random order into who[]. */
-static void bi_draw(lct_rng *r, int B, int *who) {
+/* Picks B distinct entries of a pool of n in random order into who[]. */
+static void bi_draw(lct_rng *r, int n, int B, int *who) {
   int perm[BI_POOL];
-  for (int i = 0; i < BI_POOL; i++) perm[i] = i;
+  for (int i = 0; i < n; i++) perm[i] = i;
   for (int i = 0; i < B; i++) {
-    int j = (int)lct_range(r, i, BI_POOL - 1);
+    int j = (int)lct_range(r, i, n - 1);
     int t = perm[i];
     perm[i] = perm[j];
     perm[j] = t;
@@ -431,7 +462,7 @@ static void test_cuda_attention_batch_invariance(void **state) {
   for (int parity = -1; parity < 2; parity++) {
     for (int si = 0; si < bi_n_sizes(); si++) {
       const int B = bi_size(si);
-      bi_draw(&r, B, who);
+      bi_draw(&r, bp->n, B, who);
       int n_poison = 0;
       for (int b = 0; b < B; b++) {
         pq[b] = NULL;
@@ -440,7 +471,7 @@ static void test_cuda_attention_batch_invariance(void **state) {
           continue;
         }
         who[b] = -1;
-        seqs[b].slot = BI_POOL + (n_poison++ % BI_POISON);
+        seqs[b].slot = bp->n + (n_poison++ % bp->n_poison);
         seqs[b].n_q = (int32_t)lct_range(&r, 1, 4);
         seqs[b].pos = (int32_t)lct_range(&r, 0, BI_LEN - seqs[b].n_q);
         pq[b] = lct_malloc_f(seqs[b].n_q * re);
@@ -457,7 +488,7 @@ static void test_cuda_attention_batch_invariance(void **state) {
   printf(
       "cuda attention batch invariance: %d pool sequences alone = CPU; %lld batches, %lld "
       "probe rows bitwise equal to alone (%.1f s)\n",
-      BI_POOL, (long long)batches, (long long)rows, lct_now_s() - t0);
+      bp->n, (long long)batches, (long long)rows, lct_now_s() - t0);
   bi_pool_free(bp);
 }
 
@@ -530,19 +561,23 @@ static void test_cuda_attention_special_values(void **state) {
 /* ---- rows split over several launches ---------------------------------------------*/
 
 /* With max_len 65536 one row's partials are 320 KiB, so the kernels run a
- * 306-row call in several launches; every row equals the CPU and equals
- * itself computed alone (one launch), including the last key of the cache. */
+ * 306-row call in several launches (204 rows each); every row equals the CPU
+ * and equals itself computed alone (one launch), including the last key of
+ * the cache.  sanitize: 204 rows of slot 0 and the last 2 positions of slot
+ * 1 (206 rows: two launches), 4 rows alone. */
 static void test_cuda_attention_many_launches(void **state) {
   (void)state;
   if (!have_gpu) skip();
 #if defined(LC_HAVE_CUDA)
   enum { H = 32, G = 4, D = 8, LEN = 65536 };
+  const int san = lct_sanitize();
+  const int n0 = san ? 204 : 300, n1 = san ? 2 : 6; /* rows in slot 0, at the end of slot 1 */
   const double t0 = lct_now_s();
   lc_attn_shape sh = lct_attn_shape(H, G, D, LEN, 2);
   world *w = world_new(sh, 306, 8192);
   lct_rng r = lct_rng_new(77);
-  const lc_attn_seq seqs[2] = {{0, 0, 300}, {1, LEN - 6, 6}};
-  world_fill_slot(w, 0, 300, &r);
+  const lc_attn_seq seqs[2] = {{0, 0, n0}, {1, LEN - n1, n1}};
+  world_fill_slot(w, 0, n0, &r);
   world_fill_slot(w, 1, LEN, &r);
   const int64_t tq = lct_attn_total_rows(seqs, 2), re = lct_attn_row_elems(&sh), n = tq * re;
   const size_t ws = lc_kernels_attention_workspace(&sh, tq);
@@ -555,13 +590,16 @@ static void test_cuda_attention_many_launches(void **state) {
   gpu_attn(w, seqs, 2, q, got);
   cpu_attn(w, seqs, 2, q, want);
   lct_assert_bitwise_f32(got, want, n, "GPU vs CPU, rows over several launches");
-  static const int probe[] = {0, 1, 101, 102, 203, 204, 205, 299, 300, 303, 305};
-  for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
+  static const int all_probes[] = {0, 1, 101, 102, 203, 204, 205, 299, 300, 303, 305};
+  static const int san_probes[] = {0, 203, 204, 205};
+  const int *probe = san ? san_probes : all_probes;
+  const size_t n_probes = san ? LCT_LEN(san_probes) : LCT_LEN(all_probes);
+  for (size_t i = 0; i < n_probes; i++) {
     const int row = probe[i];
-    lc_attn_seq s = row < 300 ? (lc_attn_seq){0, row, 1} : (lc_attn_seq){1, LEN - 6 + row - 300, 1};
+    lc_attn_seq s = row < n0 ? (lc_attn_seq){0, row, 1} : (lc_attn_seq){1, LEN - n1 + row - n0, 1};
     gpu_attn(w, &s, 1, q + row * re, one);
     char what[64];
-    snprintf(what, sizeof what, "row %d alone vs inside the 306-row call", row);
+    snprintf(what, sizeof what, "row %d alone vs inside the %lld-row call", row, (long long)tq);
     lct_assert_bitwise_f32(got + row * re, one, re, what);
   }
   printf(
@@ -593,7 +631,8 @@ static void test_cuda_attention_run_to_run(void **state) {
                 n = tq * lct_attn_row_elems(&sh);
   float *q = lct_randn(&r, n, 2.0f), *first = lct_malloc_f(n), *again = lct_malloc_f(n);
   gpu_attn(w, shape_seqs, N_SHAPE_SEQS, q, first);
-  for (int rep = 1; rep < 20; rep++) {
+  const int reps = lct_sanitize() ? 3 : 20; /* sanitize: 3 runs */
+  for (int rep = 1; rep < reps; rep++) {
     gpu_attn(w, shape_seqs, N_SHAPE_SEQS, q, again);
     char what[48];
     snprintf(what, sizeof what, "GPU run %d vs run 0", rep);
@@ -617,9 +656,9 @@ static void test_cuda_attention_run_to_run(void **state) {
   lc_buffer_free(g2, o2);
   lc_context_free(g2);
   printf(
-      "cuda attention run to run: 20 runs + a second context, %lld elements identical "
+      "cuda attention run to run: %d runs + a second context, %lld elements identical "
       "(%.1f s)\n",
-      (long long)n, lct_now_s() - t0);
+      reps, (long long)n, lct_now_s() - t0);
   free(q);
   free(first);
   free(again);
@@ -640,6 +679,10 @@ static void test_cuda_attention_bf16_cache(void **state) {
     sh.kv_dtype = LC_DTYPE_BF16;
     lct_rng r = lct_rng_new(70 + di);
     lc_attn_seq seqs[3] = {{0, 0, 700}, {2, 0, 260}, {1, 0, 9}};
+    if (lct_sanitize()) { /* sanitize: fewer rows, still past two partitions */
+      seqs[0] = (lc_attn_seq){0, 500, 20};
+      seqs[1] = (lc_attn_seq){2, 250, 10};
+    }
     const int64_t tq = lct_attn_total_rows(seqs, 3), re = lct_attn_row_elems(&sh),
                   kvs = lct_attn_kv_row_elems(&sh);
     const int64_t ce = (int64_t)sh.n_slots * sh.max_len * kvs;
@@ -681,6 +724,7 @@ static void test_cuda_attention_bf16_cache(void **state) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
   have_gpu = lct_have_cuda();
   if (!have_gpu) printf("no usable CUDA device (or CUDA not in this build): GPU tests skip\n");
   const struct CMUnitTest tests[] = {

@@ -12,6 +12,14 @@
  * The CPU emulation costs ~20 ns per multiply-add and part, so big shapes are
  * checked on column slices (rows of W are independent: a slice's outputs are
  * the full matrix's), on several threads.  Each test prints one summary line.
+ *
+ * Under LCT_SANITIZE (tests/test_util.h) every test runs on the shorter
+ * lists marked "sanitize": both modes (3 and 1 parts) and every path still,
+ * with M = 1, 9, 17, 64, 129 (the mma.sync decode kernel's 8- and 16-row
+ * tiles, the wgmma decode kernel's BX = 8, 16, 32, 64, one and two tile rows
+ * of the tiled kernels); the wgmma decode kernel's split grid (one block per
+ * SM, runs of segments crossing tiles) and its unsplit grid over several
+ * segments on K = 4608 and 512 instead of 14336; model shapes 2304 x 2048.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -132,15 +140,30 @@ static void test_cuda_fast_awkward_shapes_equal_cpu(void **state) {
   if (!have_gpu) skip();
   static const int64_t ks[] = {1, 15, 16, 17, 63, 64, 65, 172, 1000, 2049};
   static const int64_t ns[] = {1, 17, 130};
-  static const int64_t ms[] = {1, 2, 7, 8, 9, 16, 17, 64, 129, 200};
-  const int64_t mmax = 200;
+  static const int64_t all_ms[] = {1, 2, 7, 8, 9, 16, 17, 64, 129, 200};
+  /* sanitize: (K, N) = (17, 130): no 16-byte copies (the decode kernel for
+   * every path), misaligned, bias; (64, 17): one segment (the wgmma decode
+   * kernel's unsplit grid), misaligned; (1000, 130): four segments (its
+   * split grid) */
+  static const int san_kn[][2] = {{3, 2}, {5, 1}, {8, 2}}; /* ks, ns index */
+  static const int64_t san_ms[] = {1, 9, 17, 64, 129};
+  const int san = lct_sanitize();
+  const int64_t *ms = san ? san_ms : all_ms;
+  const size_t n_ms = san ? LCT_LEN(san_ms) : LCT_LEN(all_ms);
+  const int64_t mmax = ms[n_ms - 1];
   const double t0 = lct_now_s();
   int64_t runs = 0;
   for (int mi = 0; mi < 2; mi++) {
     lc_context *g = lct_cuda(modes[mi]);
     for (size_t ik = 0; ik < sizeof ks / sizeof ks[0]; ik++) {
       for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
-        if ((ik * (sizeof ns / sizeof ns[0]) + in) % (size_t)lct_thin() != 0) continue;
+        int keep = (ik * (sizeof ns / sizeof ns[0]) + in) % (size_t)lct_thin() == 0;
+        if (san) {
+          keep = 0;
+          for (size_t i = 0; i < LCT_LEN(san_kn); i++)
+            keep |= san_kn[i][0] == (int)ik && san_kn[i][1] == (int)in;
+        }
+        if (!keep) continue;
         const int64_t k = ks[ik], n = ns[in];
         const int hb = (int)((ik + in) & 1);
         const uint64_t seed = 500 + ik * 16 + in;
@@ -156,7 +179,7 @@ static void test_cuda_fast_awkward_shapes_equal_cpu(void **state) {
         float *yd = lct_dev_alloc(g, (size_t)(mmax * n + 4) * sizeof(float));
         const int mis = (int)(ik % 2); /* x and y off 16-byte alignment for half the shapes */
         lct_dev_write(g, xd + mis, x, (size_t)(mmax * k) * sizeof(float));
-        for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
+        for (size_t im = 0; im < n_ms; im++) {
           for (int p = 0; p < N_PATHS; p++) {
             char what[160];
             snprintf(what, sizeof what, "%s K=%lld N=%lld bias=%d M=%lld path=%s mis=%d",
@@ -192,14 +215,24 @@ static void test_cuda_fast_model_shapes_equal_cpu(void **state) {
   (void)state;
   if (!have_gpu) skip();
   /* Llama 3 8B: q/o 4096x4096, k/v 1024x4096, gate/up 14336x4096, down 4096x14336 */
-  static const int64_t shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
-  static const int64_t ms[] = {1, 8, 16, 32, 64, 256};
+  static const int64_t all_shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
+  static const int64_t all_ms[] = {1, 8, 16, 32, 64, 256};
+  /* sanitize: one shape of 18 tiles x 8 segments (144 units: the wgmma
+   * decode kernel's split grid of 132 blocks, runs crossing tiles), M = 1,
+   * 64, 256 */
+  static const int64_t san_shapes[][2] = {{2304, 2048}};
+  static const int64_t san_ms[] = {1, 64, 256};
+  const int san = lct_sanitize();
+  const int64_t(*shapes)[2] = san ? san_shapes : all_shapes;
+  const size_t n_shapes = san ? LCT_LEN(san_shapes) : LCT_LEN(all_shapes);
+  const int64_t *ms = san ? san_ms : all_ms;
+  const size_t n_ms = san ? LCT_LEN(san_ms) : LCT_LEN(all_ms);
   const int64_t mmax = 256, slice = 48;
   const double t0 = lct_now_s();
   int64_t runs = 0;
   for (int mi = 0; mi < 2; mi++) {
     lc_context *g = lct_cuda(modes[mi]);
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+    for (size_t si = 0; si < n_shapes; si++) {
       const int64_t n = shapes[si][0], k = shapes[si][1];
       uint16_t *w = rand_bf16(n * k, 900 + si, 0.02f);
       float *x = rand_f32(mmax * k, 950 + si, 1.0f);
@@ -214,7 +247,7 @@ static void test_cuda_fast_model_shapes_equal_cpu(void **state) {
       float *got = lct_malloc((size_t)(mmax * n) * sizeof(float));
       float *cols = lct_malloc((size_t)(mmax * slice) * sizeof(float));
       lct_dev_write(g, xd, x, (size_t)(mmax * k) * sizeof(float));
-      for (size_t im = 0; im < sizeof ms / sizeof ms[0]; im++) {
+      for (size_t im = 0; im < n_ms; im++) {
         for (int p = 0; p < N_PATHS; p++) {
           const int64_t m = ms[im];
           char what[160];
@@ -253,7 +286,10 @@ static void test_cuda_fast_model_shapes_equal_cpu(void **state) {
 static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  const int64_t k = 4096, n = 512, mbig = 4096;
+  /* sanitize: M = 1, 9, 17, 64, 129, the row first and last; 2 repetitions */
+  const int san = lct_sanitize();
+  const int64_t k = 4096, n = 512, mbig = san ? 129 : 4096;
+  const int reps = san ? 2 : 100;
   const double t0 = lct_now_s();
   int64_t checks = 0;
   lct_rng rng = lct_rng_new(77);
@@ -278,13 +314,18 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
      * neighbours random or poisoned (NaN, Inf, huge, subnormal) */
     int64_t mlist[80];
     int nm = 0;
-    for (int64_t m = 1; m <= 64; m++) mlist[nm++] = m;
-    const int64_t spread[] = {65, 100, 127, 128, 129, 255, 256, 511, 1000, 2048, 3000, 4096};
-    for (size_t i = 0; i < sizeof spread / sizeof spread[0]; i++) mlist[nm++] = spread[i];
+    static const int64_t san_ms[] = {1, 9, 17, 64, 129};
+    if (san) {
+      for (size_t i = 0; i < LCT_LEN(san_ms); i++) mlist[nm++] = san_ms[i];
+    } else {
+      for (int64_t m = 1; m <= 64; m++) mlist[nm++] = m;
+      const int64_t spread[] = {65, 100, 127, 128, 129, 255, 256, 511, 1000, 2048, 3000, 4096};
+      for (size_t i = 0; i < sizeof spread / sizeof spread[0]; i++) mlist[nm++] = spread[i];
+    }
     for (int i = 0; i < nm; i++) {
       const int64_t m = mlist[i];
       const int64_t at[3] = {0, m - 1, m / 2};
-      for (int a = 0; a < 3; a++) {
+      for (int a = 0; a < (san ? 2 : 3); a++) {
         if (a > 0 && at[a] == at[0]) continue;
         if (i % 2)
           lct_fill_poison(x, m * k, i % LCT_POISON_KINDS, &rng);
@@ -309,9 +350,9 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
     lct_dev_write(g, xd, x, (size_t)(64 * k) * sizeof(float));
     float *first = lct_malloc((size_t)(64 * n) * sizeof(float));
     gpu_run(g, xd, 64, wg, NULL, yd, 0, first, "repeat 0");
-    for (int r = 1; r < 100; r++) {
+    for (int r = 1; r < reps; r++) {
       gpu_run(g, xd, 64, wg, NULL, yd, 0, got, "repeat");
-      lct_assert_bitwise_f32(got, first, 64 * n, "100 repetitions");
+      lct_assert_bitwise_f32(got, first, 64 * n, "repetitions");
     }
     /* decode path == tiled path on the same 64 rows */
     gpu_run(g, xd, 64, wg, NULL, yd, 1, got, "decode");
@@ -334,9 +375,9 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
     lc_context_free(g);
   }
   printf(
-      "batch invariance: %lld (mode, M, position, path) runs give the lone row's bits; 100 "
+      "batch invariance: %lld (mode, M, position, path) runs give the lone row's bits; %d "
       "repetitions identical; decode == tiled (%.1f s)\n",
-      (long long)checks, lct_now_s() - t0);
+      (long long)checks, reps, lct_now_s() - t0);
 }
 
 /* ---- 4. the wgmma decode path on long K -----------------------------------------*/
@@ -351,12 +392,16 @@ static void test_cuda_fast_batch_invariant_paths_and_repeats(void **state) {
  * and the last (both warpgroups of a tile, every warp) and one across the tile
  * boundary at N/2.  Without sm_90a code or a 9.0 device path 4 falls back to
  * the mma.sync decode kernel, which is compared the same way (the summary line
- * says which ran). */
+ * says which ran).  sanitize: N x K = 1024 x 4608 (8 tiles x 18 segments:
+ * 144 units over 132 blocks, split) and 16896 x 512 (132 tiles, one wave:
+ * unsplit at every M, two segments). */
 static void test_cuda_fast_wgmma_decode_long_k_equals_cpu(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  const int64_t k = 14336, mmax = 64, slice = 64;
-  static const int64_t ns[] = {1024, 14336};
+  const int64_t mmax = 64, slice = 64;
+  static const int64_t all_nk[][2] = {{1024, 14336}, {14336, 14336}};
+  static const int64_t san_nk[][2] = {{1024, 4608}, {16896, 512}};
+  const int64_t(*nk)[2] = lct_sanitize() ? san_nk : all_nk;
   static const int64_t ms[] = {1, 8, 33, 64};
   int wgmma = 0;
 #if defined(LC_HAVE_CUDA)
@@ -369,8 +414,8 @@ static void test_cuda_fast_wgmma_decode_long_k_equals_cpu(void **state) {
   int64_t runs = 0;
   for (int mi = 0; mi < 2; mi++) {
     lc_context *g = lct_cuda(modes[mi]);
-    for (size_t in = 0; in < sizeof ns / sizeof ns[0]; in++) {
-      const int64_t n = ns[in];
+    for (size_t in = 0; in < 2; in++) {
+      const int64_t n = nk[in][0], k = nk[in][1];
       const int64_t c0[3] = {0, n / 2 - slice / 2, n - slice};
       const uint64_t seed = 3000 + 8 * in + (uint64_t)mi;
       uint16_t *w = rand_bf16(n * k, seed, 0.02f);
@@ -416,9 +461,9 @@ static void test_cuda_fast_wgmma_decode_long_k_equals_cpu(void **state) {
     lc_context_free(g);
   }
   printf(
-      "wgmma decode, K = 14336: %lld (mode, N, M) runs, 3 x 64 columns each bitwise equal to the "
+      "wgmma decode, K = %s: %lld (mode, N, M) runs, 3 x 64 columns each bitwise equal to the "
       "CPU emulation; %s (%.1f s)\n",
-      (long long)runs,
+      lct_sanitize() ? "4608 and 512" : "14336", (long long)runs,
       wgmma ? "the swap-AB wgmma kernel ran (split and unsplit grids)"
             : "no sm_90a code or not a 9.0 device: path 4 fell back to the mma.sync decode kernel",
       lct_now_s() - t0);
@@ -431,7 +476,7 @@ static void test_cuda_fast_accuracy_vs_f64(void **state) {
   if (!have_gpu) skip();
   static const int64_t shapes[][2] = {{4096, 4096}, {4096, 14336}};
   const int64_t m = 16, slice = 128;
-  for (size_t si = 0; si < 2; si++) {
+  for (size_t si = 0; si < (lct_sanitize() ? 1 : 2); si++) { /* sanitize: K = 4096 only */
     const int64_t n = shapes[si][0], k = shapes[si][1];
     uint16_t *w = rand_bf16(n * k, 2000 + si, 0.02f);
     float *x = rand_f32(m * k, 2100 + si, 1.0f);
@@ -475,6 +520,7 @@ static void test_cuda_fast_accuracy_vs_f64(void **state) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
   have_gpu = lct_have_cuda();
   if (!have_gpu) printf("no usable CUDA device (or CUDA not in this build): GPU tests skip\n");
   const struct CMUnitTest tests[] = {

@@ -16,7 +16,11 @@
  * without the model file, every test skips and the binary exits 77.
  *
  * LC_CUDA_GEN_STRIDE=s tries batch sizes 1, 1+s, 1+2s, ... and 64 only (quicker
- * runs).
+ * runs).  Under LCT_SANITIZE (tests/test_util.h) the same tests run on the
+ * first 8 prompts with 5 new tokens each (a prefill and four decode passes:
+ * a decode graph's first pass, its capture, replays), batch sizes 1, 5 and
+ * 8 (the stride 4 unless LC_CUDA_GEN_STRIDE says otherwise), the CPU's
+ * prompts 0, 1, 3 and 7 in the sampled test.
  * LC_CUDA_GEN_ON_CPU=1 runs the "GPU" side on the CPU strict backend instead
  * (a check of the test itself on a machine without a GPU; vendor tests skip).
  */
@@ -36,6 +40,11 @@ static int have_gpu;
 static lc_backend g_backend = LC_BACKEND_CUDA; /* the side checked against the CPU */
 static char g_path[4096];
 static int g_batch_stride = 1;
+/* The prompts used (the first g_n_prompts) and the tokens generated for
+ * each: N_PROMPTS and MAX_NEW, 8 and 5 under LCT_SANITIZE.  Buffers keep the
+ * strides N_PROMPTS and MAX_NEW. */
+static int g_n_prompts = N_PROMPTS;
+static int g_max_new = MAX_NEW;
 
 static int32_t *g_prompt[N_PROMPTS];
 static int32_t g_prompt_len[N_PROMPTS];
@@ -85,9 +94,9 @@ static void runner_open(runner *r, lc_backend backend, lc_mode mode) {
   ok(r->ctx, lc_model_load(r->ctx, g_path, NULL, &r->model), "lc_model_load");
   lc_session_params sp;
   lc_session_params_default(&sp);
-  sp.n_slots = N_PROMPTS;
+  sp.n_slots = g_n_prompts;
   sp.max_len = MAX_LEN;
-  sp.max_tokens = N_PROMPTS * 32; /* every prompt's prefill in one pass */
+  sp.max_tokens = g_n_prompts * 32; /* every prompt's prefill in one pass */
   ok(r->ctx, lc_session_create(r->model, &sp, &r->sess), "lc_session_create");
 }
 
@@ -108,7 +117,7 @@ static void run_batch(runner *r, const int *idx, int b, const lc_gen_params *p, 
     s[i].seq_id = (uint64_t)idx[i];
     s[i].prompt = g_prompt[idx[i]];
     s[i].prompt_len = g_prompt_len[idx[i]];
-    s[i].max_new_tokens = MAX_NEW;
+    s[i].max_new_tokens = g_max_new;
     s[i].tokens = tokens + (size_t)i * MAX_NEW;
     s[i].records = records + (size_t)i * MAX_NEW;
   }
@@ -129,13 +138,13 @@ static void need_reference(void) {
   memset(&cpu, 0, sizeof cpu);
   runner_open(&cpu, LC_BACKEND_CPU, LC_MODE_STRICT);
   int idx[N_PROMPTS];
-  for (int i = 0; i < N_PROMPTS; i++) idx[i] = i;
+  for (int i = 0; i < g_n_prompts; i++) idx[i] = i;
   ref_alloc(&g_ref_greedy);
   const double t0 = lct_now_s();
   lc_gen_params pg = gen_params(0);
-  run_batch(&cpu, idx, N_PROMPTS, &pg, g_ref_greedy.tokens, g_ref_greedy.records, g_ref_greedy.n);
-  printf("  CPU strict reference: %d prompts x %d greedy tokens in %.2f s\n", N_PROMPTS, MAX_NEW,
-         lct_now_s() - t0);
+  run_batch(&cpu, idx, g_n_prompts, &pg, g_ref_greedy.tokens, g_ref_greedy.records, g_ref_greedy.n);
+  printf("  CPU strict reference: %d prompts x %d greedy tokens in %.2f s\n", g_n_prompts,
+         g_max_new, lct_now_s() - t0);
   runner_close(&cpu);
   g_have_ref = 1;
 }
@@ -143,8 +152,8 @@ static void need_reference(void) {
 /* The batch of size b with the target (prompt 0) at position at: the other
  * rows are prompts 1..63 from an offset that depends on (b, at). */
 static void compose(int b, int at, int *idx) {
-  const int start = (b * 7 + at * 13) % (N_PROMPTS - 1);
-  for (int i = 0, j = 0; i < b; i++) idx[i] = (i == at) ? 0 : 1 + (start + j++) % (N_PROMPTS - 1);
+  const int start = (b * 7 + at * 13) % (g_n_prompts - 1);
+  for (int i = 0, j = 0; i < b; i++) idx[i] = (i == at) ? 0 : 1 + (start + j++) % (g_n_prompts - 1);
 }
 
 /* Positions tried in a batch of b: first, middle, last (distinct). */
@@ -193,8 +202,8 @@ static void grid(runner *r, const lc_gen_params *p, const ref_out *ref, distinct
   int32_t n[N_PROMPTS];
   int idx[N_PROMPTS], at[3], runs = 0;
   const double t0 = lct_now_s();
-  for (int b = 1; b <= N_PROMPTS;
-       b = (b < N_PROMPTS && b + g_batch_stride > N_PROMPTS) ? N_PROMPTS : b + g_batch_stride) {
+  const int np = g_n_prompts;
+  for (int b = 1; b <= np; b = (b < np && b + g_batch_stride > np) ? np : b + g_batch_stride) {
     const int n_at = positions(b, at);
     for (int a = 0; a < n_at; a++) {
       compose(b, at[a], idx);
@@ -222,8 +231,8 @@ static void grid(runner *r, const lc_gen_params *p, const ref_out *ref, distinct
       }
     }
   }
-  printf("  %s: %d batch runs (sizes 1..%d, target first/middle/last) in %.2f s\n", what, runs,
-         N_PROMPTS, lct_now_s() - t0);
+  printf("  %s: %d batch runs (sizes 1..%d, target first/middle/last) in %.2f s\n", what, runs, np,
+         lct_now_s() - t0);
   free(tokens);
   free(rec);
 }
@@ -258,15 +267,15 @@ static void test_cuda_generate_strict_sampled_matches_cpu(void **state) {
   runner_open(&g_gpu_strict, g_backend, LC_MODE_STRICT);
   lc_gen_params p = gen_params(1);
   int idx[N_PROMPTS];
-  for (int i = 0; i < N_PROMPTS; i++) idx[i] = i;
+  for (int i = 0; i < g_n_prompts; i++) idx[i] = i;
   if (!g_ref_sampled.tokens) ref_alloc(&g_ref_sampled);
-  run_batch(&g_gpu_strict, idx, N_PROMPTS, &p, g_ref_sampled.tokens, g_ref_sampled.records,
+  run_batch(&g_gpu_strict, idx, g_n_prompts, &p, g_ref_sampled.tokens, g_ref_sampled.records,
             g_ref_sampled.n);
   /* the CPU on a few prompts */
   runner cpu;
   memset(&cpu, 0, sizeof cpu);
   runner_open(&cpu, LC_BACKEND_CPU, LC_MODE_STRICT);
-  const int few[4] = {0, 1, 31, 63};
+  const int few[4] = {0, 1, g_n_prompts / 2 - 1, g_n_prompts - 1}; /* 0, 1, 31, 63 */
   int32_t *tokens = lct_malloc(4 * MAX_NEW * sizeof(int32_t));
   lc_token_record *rec = lct_malloc(4 * MAX_NEW * sizeof(lc_token_record));
   int32_t n[4];
@@ -293,6 +302,7 @@ static void vendor_grid(lc_mode mode, const char *name) {
   memset(&r, 0, sizeof r);
   runner_open(&r, LC_BACKEND_CUDA, mode);
   distinct *d = calloc(N_PROMPTS, sizeof *d);
+  const int np = g_n_prompts;
   assert_non_null(d);
   lc_gen_params p = gen_params(0);
   /* the vendor modes are reported, not asserted: batch sizes 1, 8, 15, ..., 64
@@ -303,7 +313,7 @@ static void vendor_grid(lc_mode mode, const char *name) {
   g_batch_stride = saved;
   int max_tok = 0, multi = 0;
   double mean_tok = 0.0;
-  for (int q = 0; q < N_PROMPTS; q++) {
+  for (int q = 0; q < np; q++) {
     if (d[q].n_tok > max_tok) max_tok = d[q].n_tok;
     multi += d[q].n_tok > 1;
     mean_tok += d[q].n_tok;
@@ -312,7 +322,7 @@ static void vendor_grid(lc_mode mode, const char *name) {
       "  %s: target prompt: %d distinct token outputs, %d distinct record bit patterns; "
       "all prompts: mean %.2f, max %d distinct token outputs, %d of %d prompts with more "
       "than one\n",
-      name, d[0].n_tok, d[0].n_rec, mean_tok / N_PROMPTS, max_tok, multi, N_PROMPTS);
+      name, d[0].n_tok, d[0].n_rec, mean_tok / np, max_tok, multi, np);
   free(d);
   runner_close(&r);
 }
@@ -344,6 +354,12 @@ static void make_prompts(void) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
+  if (lct_sanitize()) {
+    g_n_prompts = 8;
+    g_max_new = 5;
+    g_batch_stride = 4;
+  }
   const char *stride = getenv("LC_CUDA_GEN_STRIDE");
   if (stride && *stride) g_batch_stride = atoi(stride) > 0 ? atoi(stride) : 1;
   have_gpu = lct_have_cuda();

@@ -13,6 +13,9 @@
  * Without a GPU (or CUDA in the build) every test skips and the binary exits
  * 77.  LC_CUDA_LOGLIK_ON_CPU=1 runs the "GPU" side on the CPU backend (a
  * check of the test itself on a machine without a GPU; vendor tests skip).
+ * Under LCT_SANITIZE (tests/test_util.h): max_tokens 6 and 128 (not 1: a
+ * forward per token), the cases (1, 1), (1, 40) and (7, 19), perplexity
+ * over the first 40 tokens with windows (32, 8) (two windows) and (0, 0).
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +46,20 @@ static const int32_t k_chunks[N_CHUNKS] = {1, 6, 128};
 #define PPL_N 120
 #define N_PPL 3
 static const int32_t k_ppl[N_PPL][2] = {{32, 8}, {50, 49}, {0, 0}};
+
+/* What runs: every case, or the sanitize profile's few (see the top). */
+static int chunk_on(int k) {
+  return k_chunks[k] != 1 || lct_thin() == 1;
+}
+static int case_on(int c) {
+  return !lct_sanitize() || c < 3;
+}
+static int ppl_on(int c) {
+  return !lct_sanitize() || c != 1;
+}
+static int64_t ppl_n(void) {
+  return lct_sanitize() ? 40 : PPL_N;
+}
 
 typedef struct results {
   double lp[N_CHUNKS][N_CASES][MAX_LEN];
@@ -77,7 +94,7 @@ static void run_all(const char *path, lc_backend backend, lc_mode mode, results 
   memset(out, 0, sizeof *out);
   for (int k = 0; k < N_CHUNKS; k++) {
     /* thinned (LCT_THIN > 1): not the one-token chunks, a forward per token */
-    if (lct_thin() > 1 && k_chunks[k] == 1) continue;
+    if (!chunk_on(k)) continue;
     lc_session_params sp;
     lc_session_params_default(&sp);
     sp.max_len = MAX_LEN;
@@ -85,14 +102,16 @@ static void run_all(const char *path, lc_backend backend, lc_mode mode, results 
     lc_session *s = NULL;
     ok(lc_session_create(m, &sp, &s), ctx, "lc_session_create");
     for (int c = 0; c < N_CASES; c++) {
+      if (!case_on(c)) continue;
       const int32_t nc = k_cases[c][0], nt = k_cases[c][1];
       ok(lc_loglik(s, x[c], nc, x[c] + nc, nt, out->lp[k][c], out->greedy[k][c], &out->sum[k][c],
                    &out->all[k][c]),
          ctx, "lc_loglik");
     }
     for (int c = 0; c < N_PPL; c++)
-      ok(lc_perplexity(s, p, PPL_N, k_ppl[c][0], k_ppl[c][1], &out->ppl[k][c]), ctx,
-         "lc_perplexity");
+      if (ppl_on(c))
+        ok(lc_perplexity(s, p, ppl_n(), k_ppl[c][0], k_ppl[c][1], &out->ppl[k][c]), ctx,
+           "lc_perplexity");
     lc_session_free(s);
   }
   lc_model_free(m);
@@ -210,6 +229,7 @@ static int teardown(void **state) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
   have_gpu = lct_have_cuda();
   const char *on_cpu = getenv("LC_CUDA_LOGLIK_ON_CPU");
   if (on_cpu && atoi(on_cpu) == 1) {

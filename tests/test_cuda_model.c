@@ -11,6 +11,11 @@
  * and within a stated bound of the CPU reference (the max difference is
  * printed).  Without a GPU (or CUDA in the build), or without the model
  * file, every test skips and the binary exits 77.
+ *
+ * Under LCT_SANITIZE (tests/test_util.h): prompts of up to 13 tokens and 3
+ * greedy steps in the strict pairs (the caches still grow from 4 positions), 10
+ * decode steps in the graph tests (still a shape's first pass, its capture,
+ * replays, the second shape and back, the cache growing, the long prefill).
  */
 #include "test_util.h"
 
@@ -76,6 +81,7 @@ enum { NSEQ = 5, V = 512, DIM = 64, NL = 5, MAXP = 37, CHUNK = 6, NDEC = 6, MAXT
  * positions per slot and grow (4, 8, ..., 64) as the passes reach further;
  * the CPU session's hold all 128 from the start. */
 static void run_strict_pair(lc_dtype kv_dtype) {
+  const int maxp = lct_sanitize() ? 13 : MAXP, ndec = lct_sanitize() ? 3 : NDEC;
   lc_context *cg = lct_cuda(LC_MODE_STRICT), *cc = lct_cpu(LC_MODE_STRICT);
   lc_model *mg = load(cg), *mc = load(cc);
   lc_session *sg = session(mg, NSEQ, 128, MAXT, kv_dtype, 4),
@@ -88,7 +94,7 @@ static void run_strict_pair(lc_dtype kv_dtype) {
   int32_t toks[NSEQ][MAXP + NDEC + 1];
   int len[NSEQ], fed[NSEQ];
   for (int i = 0; i < NSEQ; i++) {
-    len[i] = 3 + (int)lct_range(&r, 0, MAXP - 3);
+    len[i] = 3 + (int)lct_range(&r, 0, maxp - 3);
     fed[i] = 0;
     for (int j = 0; j < len[i]; j++) toks[i][j] = j == 0 ? 1 : (int32_t)lct_range(&r, 0, V - 1);
   }
@@ -99,7 +105,7 @@ static void run_strict_pair(lc_dtype kv_dtype) {
     int n = 0;
     int64_t rows = 0;
     for (int i = 0; i < NSEQ; i++) {
-      if (fed[i] >= len[i] + NDEC) continue;
+      if (fed[i] >= len[i] + ndec) continue;
       int c = fed[i] < len[i] ? (len[i] - fed[i] < CHUNK ? len[i] - fed[i] : CHUNK) : 1;
       e[n++] = (lc_batch_entry){i, fed[i], c, toks[i] + fed[i]};
       rows += c;
@@ -125,7 +131,7 @@ static void run_strict_pair(lc_dtype kv_dtype) {
       int i = e[k].slot;
       row += e[k].n_tokens;
       fed[i] += e[k].n_tokens;
-      if (fed[i] >= len[i] && fed[i] < len[i] + NDEC) {
+      if (fed[i] >= len[i] && fed[i] < len[i] + ndec) {
         const float *x = lc + (row - 1) * V;
         int best = 0;
         for (int t = 1; t < V; t++)
@@ -215,9 +221,19 @@ static void test_cuda_model_strict_batch_invariant(void **state) {
  * growing under it (4 -> 8 -> ... positions: new graphs), a long prefill in
  * between that reallocates the context's scratch (the graphs recaptured),
  * a bf16 KV cache.  The replays are counted, so a path that silently never
- * replayed would fail. */
+ * replayed would fail.  sanitize: 10 steps, slot 1 resting at steps 3 and 4,
+ * the long prefill at step 6. */
 static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
   enum { NS = 4, STEPS = 40, LONG = 120 };
+  const int san = lct_sanitize();
+  const int steps = san ? 10 : STEPS, rest0 = san ? 3 : 12, rest1 = san ? 5 : 18,
+            long_at = san ? 6 : 25;
+  /* passes not replayed: each new (rows, capacity) key's first pass (op by
+   * op); over 40 steps a dozen at most (the capacity goes 16 -> 32 -> 64,
+   * slot 1's rest adds a key, the long prefill's scratch one recapture);
+   * over the 10 of sanitize at most 2 capacities before the long prefill
+   * for each of the two row counts, one after it */
+  const int max_op_by_op = san ? 6 : 12;
   lc_context *cg = lct_cuda(mode), *cc = with_cpu ? lct_cpu(mode) : NULL;
   lc_model *mg = load(cg), *mc = with_cpu ? load(cc) : NULL;
   lc_session *sa = session(mg, NS + 1, 256, 128, kv_dtype, 4);
@@ -248,10 +264,11 @@ static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
   if (sc) ok(cc, lc_session_forward(sc, e, NS, 0, lc), "prefill, cpu");
   int pos[NS];
   for (int i = 0; i < NS; i++) pos[i] = len[i];
-  for (int step = 0; step < STEPS; step++) {
-    /* steps 12..17: slot 1 rests (three entries); step 25: slot 4 prefills
-     * LONG tokens first (a pass of 120 rows grows the scratch) */
-    if (step == 25) {
+  for (int step = 0; step < steps; step++) {
+    /* steps rest0..rest1-1 (12..17): slot 1 rests (three entries); step
+     * long_at (25): slot 4 prefills LONG tokens first (a pass of 120 rows
+     * grows the scratch) */
+    if (step == long_at) {
       lc_batch_entry big = {NS, 0, LONG, t[NS]};
       ok(cg, lc_session_forward(sa, &big, 1, 0, la), "long prefill, graphs");
       ok(cg, lc_session_forward(sb, &big, 1, 0, lb), "long prefill, no graphs");
@@ -260,7 +277,7 @@ static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
     }
     int n = 0;
     for (int i = 0; i < NS; i++) {
-      if (i == 1 && step >= 12 && step < 18) continue;
+      if (i == 1 && step >= rest0 && step < rest1) continue;
       e[n++] = (lc_batch_entry){i, pos[i], 1, t[i] + pos[i]};
     }
     ok(cg, lc_session_forward(sa, e, n, 0, la), "decode, graphs");
@@ -277,14 +294,11 @@ static void run_graphs(lc_mode mode, lc_dtype kv_dtype, int with_cpu) {
   }
   const int64_t replays = lc_session_graph_replays(sa);
   printf("  %s, kv %s: %d decode steps bitwise equal with and without graphs%s; %lld replayed\n",
-         lc_mode_name(mode), kv_dtype == LC_DTYPE_BF16 ? "bf16" : "f32", STEPS,
+         lc_mode_name(mode), kv_dtype == LC_DTYPE_BF16 ? "bf16" : "f32", steps,
          with_cpu ? " and on the CPU" : "", (long long)replays);
   assert_int_equal(lc_session_graph_replays(sb), 0);
-  if (replays < STEPS - 12) printf("  the context's last error: %s\n", lc_last_error(cg));
-  /* 40 steps; op by op: each new (rows, capacity) key's first pass (the
-   * capacity goes 16 -> 32 -> 64 over the steps, slot 1's rest adds a key,
-   * the long prefill's scratch one recapture): a dozen at most */
-  assert_true(replays >= STEPS - 12);
+  if (replays < steps - max_op_by_op) printf("  the context's last error: %s\n", lc_last_error(cg));
+  assert_true(replays >= steps - max_op_by_op);
   lc_session_free(sa);
   lc_session_free(sb);
   lc_session_free(sc);
@@ -397,6 +411,7 @@ static void test_cuda_model_vendor_bf16(void **state) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
   have_gpu = lct_have_cuda();
   snprintf(g_path, sizeof g_path, "%s/stories260K.bin", lct_models_dir());
   have_model = access(g_path, R_OK) == 0;

@@ -15,6 +15,15 @@
  * in rmsnorm and argmax; blocks looping over rows in softmax);
  * and repeated runs identical.  Without a GPU (or CUDA in the build) every
  * test skips and the binary exits 77.
+ *
+ * Under LCT_SANITIZE (tests/test_util.h) every test runs on the shorter
+ * lists marked "sanitize" below, which keep one case on each side of every
+ * launch-shape threshold of the kernels: rmsnorm's block path (m <= 1023,
+ * 1025 <= n <= 12224) and warp path, softmax's warp path (n <= 1024), its
+ * block path for few rows (m <= 128) and many rows, and its blocks looping
+ * over rows (more than 24 MiB of rows: 1030 x 8192), argmax's warp, block
+ * and cluster (m <= 32) paths; the vector and scalar paths of the
+ * elementwise ops by their offsets; add_bias's grid-y loop (m > 65535).
  */
 #include "test_util.h"
 
@@ -34,7 +43,8 @@ static lc_context *g_gpu; /* CUDA, strict */
 static lc_context *g_cpu; /* CPU, strict */
 /* Widest row the row-op tests use: all by default; LC_CUDA_OPS_MAX_N lowers
  * it for slow runs (compute-sanitizer).  LC_CUDA_OPS_FILTER picks tests by
- * name (CMocka's pattern, e.g. "*softmax*"). */
+ * name (CMocka's pattern, e.g. "*softmax*"; the same as LCT_FILTER, which it
+ * overrides). */
 static int64_t g_max_n = INT64_MAX;
 
 /* ---- small helpers ---------------------------------------------------------*/
@@ -244,18 +254,34 @@ static const int64_t row_batches[] = {1, 2, 7, 64, 257};
  * take several rows each). */
 static const int64_t wide_batch = 1030;
 static const int64_t wide_batch_widths[] = {33, 1025, 4096, 8192};
+/* sanitize: these (m, n) only: the warp paths (n = 1, 33; 12225 for
+ * rmsnorm's long rows), the block paths up to rmsnorm's largest staged row
+ * (12224); m = 1 and 7 (argmax's cluster path, softmax's few rows), 257
+ * (argmax's block path, softmax's many rows); and the wide batch at 8192
+ * (past the m limits and softmax's grid) */
+static const int64_t row_cases_san[][2] = {{7, 1},      {1, 33},    {257, 33},  {1, 1025},
+                                           {257, 1025}, {7, 12224}, {1, 12225}, {7, 12225}};
+
+static int row_case_on(int64_t m, int64_t n) {
+  if (n > g_max_n) return 0;
+  if (!lct_sanitize()) return 1;
+  if (m == wide_batch) return n == 8192;
+  for (size_t i = 0; i < LCT_LEN(row_cases_san); i++)
+    if (row_cases_san[i][0] == m && row_cases_san[i][1] == n) return 1;
+  return 0;
+}
 
 static void compare_row_op_all(row_op op) {
   double t0 = lct_now_s();
   int cases = 0;
-  for (size_t a = 0; a < sizeof row_widths / sizeof row_widths[0]; a++)
-    for (size_t b = 0; b < sizeof row_batches / sizeof row_batches[0]; b++) {
-      if (row_widths[a] > g_max_n) continue;
+  for (size_t a = 0; a < LCT_LEN(row_widths); a++)
+    for (size_t b = 0; b < LCT_LEN(row_batches); b++) {
+      if (!row_case_on(row_batches[b], row_widths[a])) continue;
       compare_row_op(op, row_batches[b], row_widths[a], 1e-5f, 100 * a + b);
       cases++;
     }
-  for (size_t a = 0; a < sizeof wide_batch_widths / sizeof wide_batch_widths[0]; a++) {
-    if (wide_batch_widths[a] > g_max_n) continue;
+  for (size_t a = 0; a < LCT_LEN(wide_batch_widths); a++) {
+    if (!row_case_on(wide_batch, wide_batch_widths[a])) continue;
     compare_row_op(op, wide_batch, wide_batch_widths[a], 1e-5f, 7000 + a);
     cases++;
   }
@@ -266,8 +292,8 @@ static void compare_row_op_all(row_op op) {
   }
   printf(
       "%s: CUDA == CPU strict bitwise: %d (m, n) shapes x 3 layouts, widths 1..128256, "
-      "m 1..1030 (%.1f s)\n",
-      op_name(op), cases, lct_now_s() - t0);
+      "m 1..1030%s (%.1f s)\n",
+      op_name(op), cases, lct_profile_note(), lct_now_s() - t0);
 }
 
 /* rmsnorm: CUDA strict equals CPU strict bit for bit, every shape and layout. */
@@ -367,10 +393,14 @@ static void test_cuda_ops_add_rmsnorm_matches_cpu(void **state) {
 static void test_cuda_ops_argmax_ties_and_nan(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  static const int64_t widths[] = {1, 2, 5, 31, 32, 33, 100, 1025, 4096, 128256};
+  static const int64_t all_widths[] = {1, 2, 5, 31, 32, 33, 100, 1025, 4096, 128256};
+  static const int64_t san_widths[] = {33, 1025}; /* sanitize: the warp and cluster paths */
+  const int san = lct_sanitize();
+  const int64_t *widths = san ? san_widths : all_widths;
+  const size_t n_widths = san ? LCT_LEN(san_widths) : LCT_LEN(all_widths);
   enum { M = 24 };
   int cases = 0;
-  for (size_t a = 0; a < sizeof widths / sizeof widths[0]; a++) {
+  for (size_t a = 0; a < n_widths; a++) {
     const int64_t n = widths[a];
     lct_rng r = lct_rng_new(500 + a);
     float *x = lct_malloc_f(M * n);
@@ -428,7 +458,7 @@ static void test_cuda_ops_argmax_ties_and_nan(void **state) {
     free(x);
   }
   printf("argmax: ties, -0/+0, NaN and -Inf rows equal the CPU: %d launches over %d widths\n",
-         cases, (int)(sizeof widths / sizeof widths[0]));
+         cases, (int)n_widths);
 }
 
 /* ---- batch invariance on the GPU -------------------------------------------------*/
@@ -458,14 +488,38 @@ static int probe_positions(int64_t m, int64_t pos[4]) {
   return k;
 }
 
+/* The batch sizes of the invariance tests into ms[]: m = 1..64, then a
+ * spread up to 4096, every LCT_THIN-th; sanitize: 1, 33 and 1024 (argmax's
+ * cluster path and not, softmax's few rows and many, the block paths of
+ * rmsnorm and argmax and their warp paths past m = 1023).  Returns the count. */
+enum { INV_MAX_BATCHES = 80 };
+static int invariance_batches(int64_t ms[INV_MAX_BATCHES]) {
+  static const int64_t spread[] = {127, 128, 129, 255, 256, 257, 511, 1023, 1024, 1025, 2048, 4096};
+  static const int64_t san[] = {1, 33, 1024};
+  int nb = 0;
+  if (lct_sanitize()) {
+    for (size_t i = 0; i < LCT_LEN(san); i++) ms[nb++] = san[i];
+    return nb;
+  }
+  for (int64_t k = 0; k < 64 + (int64_t)LCT_LEN(spread); k += lct_thin())
+    ms[nb++] = k < 64 ? k + 1 : spread[k - 64];
+  return nb;
+}
+
 /* Rows of width n: three probes (random; zeros and subnormals; specials),
- * each alone (m = 1) on the GPU, then inside batches of m = 1..64 and a
- * spread up to max_m at the positions of probe_positions(); every other row
- * random or poisoned (filled once).  The probe's output must be bitwise the
- * alone result each time.  Returns the number of batches run. */
+ * each alone (m = 1) on the GPU, then inside the batches of
+ * invariance_batches() up to max_m rows at the positions of
+ * probe_positions(); every other row random or poisoned (filled once).  The
+ * probe's output must be bitwise the alone result each time.  Returns the
+ * number of batches run. */
 static int invariance_width(row_op op, int64_t n, int64_t max_m, const lc_weights *wg,
                             uint64_t seed) {
-  static const int64_t spread[] = {127, 128, 129, 255, 256, 257, 511, 1023, 1024, 1025, 2048, 4096};
+  int64_t ms[INV_MAX_BATCHES];
+  const int n_ms = invariance_batches(ms);
+  int64_t rows = 1; /* the rows any batch reaches */
+  for (int i = 0; i < n_ms; i++)
+    if (ms[i] <= max_m && ms[i] > rows) rows = ms[i];
+  max_m = rows;
   const size_t rowb = (size_t)n * sizeof(float);
   const int is_arg = op == OP_ARGMAX;
   float *dx = dev_alloc((size_t)max_m * rowb);
@@ -473,10 +527,14 @@ static int invariance_width(row_op op, int64_t n, int64_t max_m, const lc_weight
   int32_t *idx = lct_malloc((size_t)max_m * sizeof(int32_t));
   float *probe = lct_malloc_f(n), *host_row = lct_malloc_f(n), *alone = lct_malloc_f(n),
         *got = lct_malloc_f(n);
-  for (int64_t r = 0; r < max_m; r++) {
-    neighbour_row(host_row, n, r, seed);
-    h2d(dx + r * n, host_row, rowb);
+  /* the neighbours, uploaded 64 rows at a time */
+  float *host_rows = lct_malloc_f(64 * n);
+  for (int64_t r0 = 0; r0 < max_m; r0 += 64) {
+    const int64_t nr = max_m - r0 < 64 ? max_m - r0 : 64;
+    for (int64_t r = 0; r < nr; r++) neighbour_row(host_rows + r * n, n, r0 + r, seed);
+    h2d(dx + r0 * n, host_rows, (size_t)nr * rowb);
   }
+  free(host_rows);
   int runs = 0;
   char what[160];
   for (int kind = 0; kind < 3; kind++) {
@@ -493,8 +551,8 @@ static int invariance_width(row_op op, int64_t n, int64_t max_m, const lc_weight
     }
     neighbour_row(host_row, n, 0, seed);
     h2d(dx, host_row, rowb);
-    for (int64_t k = 0; k < 64 + (int64_t)(sizeof spread / sizeof spread[0]); k += lct_thin()) {
-      const int64_t m = k < 64 ? k + 1 : spread[k - 64];
+    for (int b = 0; b < n_ms; b++) {
+      const int64_t m = ms[b];
       if (m > max_m) continue;
       int64_t pos[4];
       const int np = probe_positions(m, pos);
@@ -528,10 +586,13 @@ static int invariance_width(row_op op, int64_t n, int64_t max_m, const lc_weight
 }
 
 static void invariance_op(row_op op) {
-  static const int64_t widths[] = {100, 1025, 4096, 128256};
+  static const int64_t all_widths[] = {100, 1025, 4096, 128256};
+  static const int64_t san_widths[] = {100, 1025}; /* sanitize: the warp and block paths */
+  const int64_t *widths = lct_sanitize() ? san_widths : all_widths;
+  const size_t n_widths = lct_sanitize() ? LCT_LEN(san_widths) : LCT_LEN(all_widths);
   const double t0 = lct_now_s();
   int runs = 0;
-  for (size_t a = 0; a < sizeof widths / sizeof widths[0]; a++) {
+  for (size_t a = 0; a < n_widths; a++) {
     const int64_t n = widths[a];
     if (n > g_max_n) continue;
     /* 1025 rows of 128256 already cross rmsnorm's and argmax's block-per-row
@@ -545,8 +606,8 @@ static void invariance_op(row_op op) {
   }
   printf(
       "%s: a row alone == the same row in %d batches (m 1..4096, widths 100..128256, "
-      "3 probes, random and poisoned neighbours), bitwise (%.1f s)\n",
-      op_name(op), runs, lct_now_s() - t0);
+      "3 probes, random and poisoned neighbours), bitwise%s (%.1f s)\n",
+      op_name(op), runs, lct_profile_note(), lct_now_s() - t0);
 }
 
 /* rmsnorm on the GPU: a row's bits do not depend on the batch or its position. */
@@ -580,6 +641,7 @@ static void test_cuda_ops_argmax_batch_invariant(void **state) {
 /* ---- elementwise -------------------------------------------------------------------*/
 
 static const int64_t ew_sizes[] = {1, 2, 3, 4, 5, 7, 31, 100, 1000, 4097, (1 << 20) + 3};
+static const int64_t ew_sizes_san[] = {1, 5, 4097, (1 << 20) + 3}; /* sanitize */
 
 static void fill_ew(float *v, int64_t n, lct_rng *r) {
   for (int64_t i = 0; i < n; i++) {
@@ -600,13 +662,17 @@ static void run_ew(lc_context *ctx, ew_op op, const float *a, const float *b, in
 
 /* Every size, every start offset 0..3 floats of a, b and out (equal offsets
  * take the vector path, unequal ones the scalar path), out of place and in
- * place (out = a, out = b, a = b = out). */
+ * place (out = a, out = b, a = b = out).  Big sizes, and every size under
+ * sanitize, take the equal offsets and every 7th of the others. */
 static void compare_ew(ew_op op) {
   const char *name = op == EW_ADD ? "add" : "silu_mul";
+  const int san = lct_sanitize();
+  const int64_t *sizes = san ? ew_sizes_san : ew_sizes;
+  const size_t n_sizes = san ? LCT_LEN(ew_sizes_san) : LCT_LEN(ew_sizes);
   int cases = 0;
   char what[160];
-  for (size_t s = 0; s < sizeof ew_sizes / sizeof ew_sizes[0]; s++) {
-    const int64_t n = ew_sizes[s];
+  for (size_t s = 0; s < n_sizes; s++) {
+    const int64_t n = sizes[s];
     const size_t nb = (size_t)n * sizeof(float);
     lct_rng r = lct_rng_new(800 + s);
     float *a = lct_malloc_f(n), *b = lct_malloc_f(n), *ref = lct_malloc_f(n),
@@ -618,7 +684,7 @@ static void compare_ew(ew_op op) {
     run_ew(g_cpu, op, a, b, n, ref);
     for (int off = 0; off < 64; off++) {
       const int oa = off & 3, ob = (off >> 2) & 3, oo = (off >> 4) & 3;
-      if (n > 5000 && !(oa == ob && ob == oo) && off % 7 != 0) continue; /* fewer for big n */
+      if ((n > 5000 || san) && !(oa == ob && ob == oo) && off % 7 != 0) continue; /* fewer */
       h2d(da + oa, a, nb);
       h2d(db + ob, b, nb);
       run_ew(g_gpu, op, da + oa, db + ob, n, dout + oo);
@@ -661,8 +727,8 @@ static void compare_ew(ew_op op) {
   }
   printf(
       "%s: CUDA == CPU strict bitwise: %d cases (n 1..2^20+3, offsets 0..3, in place, "
-      "specials)\n",
-      name, cases);
+      "specials)%s\n",
+      name, cases, lct_profile_note());
 }
 
 /* add: CUDA equals CPU bit for bit at every size, alignment and aliasing. */
@@ -685,8 +751,11 @@ static void test_cuda_ops_round_bf16_matches_cpu(void **state) {
   (void)state;
   if (!have_gpu) skip();
   lct_rng r = lct_rng_new(4242);
-  const int64_t sizes[] = {1, 3, 4, 5, 31, 1000, 65539, 1 << 20};
-  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+  static const int64_t all_sizes[] = {1, 3, 4, 5, 31, 1000, 65539, 1 << 20};
+  static const int64_t san_sizes[] = {5, 65539}; /* sanitize: head, vectors and tail */
+  const int64_t *sizes = lct_sanitize() ? san_sizes : all_sizes;
+  const size_t n_sizes = lct_sanitize() ? LCT_LEN(san_sizes) : LCT_LEN(all_sizes);
+  for (size_t si = 0; si < n_sizes; si++) {
     for (int off = 0; off < 4; off++) {
       const int64_t n = sizes[si];
       float *h = lct_alloc_f(n + off), *cpu = lct_alloc_f(n + off), *got = lct_alloc_f(n + off);
@@ -724,9 +793,15 @@ static void test_cuda_ops_embedding_matches_cpu(void **state) {
   static const struct {
     int64_t vocab, dim;
   } tables[] = {{128256, 64}, {1000, 100}, {300, 33}, {50, 4096}, {7, 1}};
-  static const int64_t batches[] = {1, 7, 257, 4096};
+  static const int64_t all_batches[] = {1, 7, 257, 4096};
+  static const int64_t san_batches[] = {1, 257};
+  /* sanitize: the big table (vector path), 300 x 33 (scalar), 50 x 4096 */
+  const int san = lct_sanitize();
+  const int64_t *batches = san ? san_batches : all_batches;
+  const size_t n_batches = san ? LCT_LEN(san_batches) : LCT_LEN(all_batches);
   int cases = 0;
-  for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+  for (size_t t = 0; t < LCT_LEN(tables); t++) {
+    if (san && t != 0 && t != 2 && t != 3) continue;
     const int64_t vocab = tables[t].vocab, dim = tables[t].dim;
     lct_rng r = lct_rng_new(900 + t);
     uint16_t *tab = lct_malloc((size_t)(vocab * dim) * 2);
@@ -734,7 +809,7 @@ static void test_cuda_ops_embedding_matches_cpu(void **state) {
     lc_weights *wg = NULL, *wc = NULL;
     ok(g_gpu, lc_weights_create(g_gpu, vocab, dim, LC_DTYPE_BF16, tab, &wg), "table(gpu)");
     ok(g_cpu, lc_weights_create(g_cpu, vocab, dim, LC_DTYPE_BF16, tab, &wc), "table(cpu)");
-    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+    for (size_t b = 0; b < n_batches; b++) {
       const int64_t m = batches[b];
       int32_t *ids = lct_malloc((size_t)m * sizeof(int32_t));
       for (int64_t i = 0; i < m; i++)
@@ -761,8 +836,8 @@ static void test_cuda_ops_embedding_matches_cpu(void **state) {
     lc_weights_free(wc);
     free(tab);
   }
-  printf("embedding: CUDA == CPU bitwise: %d cases (tables up to 128256 x 64, any bf16 bits)\n",
-         cases);
+  printf("embedding: CUDA == CPU bitwise: %d cases (tables up to 128256 x 64, any bf16 bits)%s\n",
+         cases, lct_profile_note());
 }
 
 /* ---- rope ----------------------------------------------------------------------------*/
@@ -777,9 +852,13 @@ static void test_cuda_ops_rope_matches_cpu(void **state) {
   static const int64_t heads[] = {1, 8, 32};
   static const int64_t batches[] = {1, 7, 257};
   const int64_t max_pos = 4096;
+  /* sanitize: head_dim 6 and 256 (pairs past a warp's 32 lanes), 1 and 8
+   * heads, m = 1 and 257 */
+  const int san = lct_sanitize();
   int cases = 0;
   for (int style = 0; style < 2; style++)
     for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++) {
+      if (san && head_dims[h] != 6 && head_dims[h] != 256) continue;
       const int64_t hd = head_dims[h];
       lc_rope *rg = NULL, *rc = NULL;
       const double theta = h % 2 ? 500000.0 : 10000.0;
@@ -789,6 +868,7 @@ static void test_cuda_ops_rope_matches_cpu(void **state) {
          "rope(cpu)");
       for (size_t a = 0; a < sizeof heads / sizeof heads[0]; a++)
         for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+          if (san && (heads[a] == 32 || batches[b] == 7)) continue;
           const int64_t nh = heads[a], m = batches[b], n = m * nh * hd;
           lct_rng r = lct_rng_new(1000 + 100 * h + 10 * a + b + (uint64_t)style);
           float *x = lct_malloc_f(n), *got = lct_malloc_f(n);
@@ -816,8 +896,8 @@ static void test_cuda_ops_rope_matches_cpu(void **state) {
     }
   printf(
       "rope: CUDA == CPU strict bitwise: %d cases (both styles, head_dim 2..256, positions "
-      "up to 4095)\n",
-      cases);
+      "up to 4095)%s\n",
+      cases, lct_profile_note());
 }
 
 /* ---- conversions (kernels/convert.cu, called directly) ---------------------------------*/
@@ -833,8 +913,12 @@ static void test_cuda_ops_convert_matches_host(void **state) {
   char err[256];
   void *stream = lc_cuda_stream(g_gpu);
   static const int64_t sizes[] = {1, 3, 4, 5, 100, 4099, (1 << 20) + 1};
+  /* sanitize: 5, 4099 and 2^20+1 floats; add_bias on 3 x 5, 70000 x 8 (the
+   * grid-y loop), 2 x 4099 */
+  const int san = lct_sanitize();
   int cases = 0;
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    if (san && sizes[s] != 5 && sizes[s] != 4099 && sizes[s] != (1 << 20) + 1) continue;
     const int64_t n = sizes[s];
     lct_rng r = lct_rng_new(1200 + s);
     float *f = lct_malloc_f(n), *fback = lct_malloc_f(n);
@@ -878,6 +962,7 @@ static void test_cuda_ops_convert_matches_host(void **state) {
   /* add_bias over [m][n] */
   static const int64_t shapes[][2] = {{1, 1}, {3, 5}, {7, 64}, {300, 100}, {70000, 8}, {2, 4099}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    if (san && s != 1 && s != 4 && s != 5) continue;
     const int64_t m = shapes[s][0], n = shapes[s][1];
     lct_rng r = lct_rng_new(1300 + s);
     float *y = lct_malloc_f(m * n), *got = lct_malloc_f(m * n);
@@ -921,9 +1006,15 @@ static void test_cuda_ops_convert_matches_host(void **state) {
 static void test_cuda_ops_repeat_runs_identical(void **state) {
   (void)state;
   if (!have_gpu) skip();
-  static const int64_t shapes[][2] = {{257, 4096}, {1, 128256}, {64, 128256}, {2000, 33}};
+  static const int64_t all_shapes[][2] = {{257, 4096}, {1, 128256}, {64, 128256}, {2000, 33}};
+  /* sanitize: two runs of each op on a block-path and a warp-path shape */
+  static const int64_t san_shapes[][2] = {{257, 1025}, {2000, 33}};
+  const int san = lct_sanitize();
+  const int64_t(*shapes)[2] = san ? san_shapes : all_shapes;
+  const size_t n_shapes = san ? LCT_LEN(san_shapes) : LCT_LEN(all_shapes);
+  const int reps = san ? 2 : 3;
   int cases = 0;
-  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+  for (size_t s = 0; s < n_shapes; s++) {
     const int64_t m = shapes[s][0], n = shapes[s][1];
     float *x = lct_malloc_f(m * n), *first = lct_malloc_f(m * n), *again = lct_malloc_f(m * n);
     fill_rows(x, m, n, 1400 + s);
@@ -932,7 +1023,7 @@ static void test_cuda_ops_repeat_runs_identical(void **state) {
     float *dx = dev_alloc((size_t)(m * n) * 4), *dy = dev_alloc((size_t)(m * n) * 4);
     h2d(dx, x, (size_t)(m * n) * 4);
     for (int op = 0; op < OP_COUNT + 2; op++) {
-      for (int rep = 0; rep < 3; rep++) {
+      for (int rep = 0; rep < reps; rep++) {
         float *dst = rep == 0 ? first : again;
         if (op < OP_COUNT) {
           run_op(g_gpu, (row_op)op, dx, m, n, wg, 1e-5f, op == OP_ARGMAX ? (void *)dst : dy);
@@ -959,7 +1050,8 @@ static void test_cuda_ops_repeat_runs_identical(void **state) {
     free(first);
     free(again);
   }
-  printf("repeat: %d runs of 6 ops on 4 shapes, each identical to the first\n", cases);
+  printf("repeat: %d runs of 6 ops on %d shapes, each identical to the first\n", cases,
+         (int)n_shapes);
 }
 
 /* Not a check: rough time per call (queue of 50 calls, then synchronize) for
@@ -980,6 +1072,7 @@ static void test_cuda_ops_rough_timing(void **state) {
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     const int64_t m = cases[c].m, n = cases[c].n;
+    if (lct_sanitize() && m * n > (1 << 22)) continue; /* sanitize: up to 4M elements */
     float *x = lct_malloc_f(m * n);
     lct_rng r = lct_rng_new(1600 + c);
     for (int64_t i = 0; i < n * (m < 8 ? m : 8); i++) x[i] = lct_uniformf(&r, -8.0f, 8.0f);
@@ -1014,6 +1107,7 @@ static void test_cuda_ops_rough_timing(void **state) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
   const char *max_n = getenv("LC_CUDA_OPS_MAX_N"), *filter = getenv("LC_CUDA_OPS_FILTER");
   if (max_n && *max_n) g_max_n = strtoll(max_n, NULL, 10);
   if (filter && *filter) cmocka_set_test_filter(filter);

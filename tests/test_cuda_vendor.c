@@ -417,6 +417,7 @@ static void test_cuda_vendor_other_ops_strict(void **state) {
 }
 
 int main(void) {
+  lct_gpu_main_begin();
   have_gpu = lct_have_cuda();
   if (!have_gpu) printf("no usable CUDA device (or CUDA not in this build): GPU tests skip\n");
   const struct CMUnitTest tests[] = {

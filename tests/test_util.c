@@ -162,10 +162,29 @@ int lct_have_cuda(void) {
   return 1;
 }
 
+int lct_sanitize(void) {
+  const char *e = getenv("LCT_SANITIZE");
+  return e && *e && strcmp(e, "0") != 0;
+}
+
 int lct_thin(void) {
+  const long dflt = lct_sanitize() ? 50 : 1;
   const char *e = getenv("LCT_THIN");
-  long v = e && *e ? strtol(e, NULL, 10) : 1;
-  return v >= 1 && v <= 1000 ? (int)v : 1;
+  long v = e && *e ? strtol(e, NULL, 10) : dflt;
+  return v >= 1 && v <= 1000 ? (int)v : dflt;
+}
+
+const char *lct_profile_note(void) {
+  return lct_sanitize() ? " [sanitize profile]" : "";
+}
+
+void lct_gpu_main_begin(void) {
+  const char *filter = getenv("LCT_FILTER");
+  if (filter && *filter) cmocka_set_test_filter(filter);
+  if (lct_sanitize())
+    printf(
+        "LCT_SANITIZE: the sanitize profile: every test, small shapes, few cases (LCT_THIN=%d)\n",
+        lct_thin());
 }
 
 double lct_now_s(void) {

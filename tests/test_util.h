@@ -74,10 +74,26 @@ const char *lct_models_dir(void);
 /* ---- timing ---------------------------------------------------------------*/
 /* Seconds on CLOCK_MONOTONIC, for elapsed times in summary lines. */
 double lct_now_s(void);
-/* LCT_THIN=N (N >= 1, default 1): the long GPU sweeps run every Nth case
- * only (tools/device-sanitize.sh sets it: under compute-sanitizer a launch
- * costs 10 to 1000 times more).  Every path and kernel still runs. */
+/* LCT_SANITIZE=1: the GPU tests' sanitize profile, for runs under
+ * compute-sanitizer (tools/device-sanitize.sh sets it), where a launch costs
+ * 10 to 1000 times more and racecheck pays for every shared-memory access.
+ * Every test function still runs, and every kernel and path it covers, but
+ * on small shapes and few cases (each test file says what it keeps); the
+ * assertions are the same.  1 when LCT_SANITIZE is set to anything but ""
+ * or "0", else 0. */
+int lct_sanitize(void);
+/* LCT_THIN=N (N >= 1): the long GPU sweeps run every Nth case only.  Every
+ * path and kernel still runs.  Default 1, or 50 under LCT_SANITIZE. */
 int lct_thin(void);
+/* "" normally; under LCT_SANITIZE a note for the summary lines whose counts
+ * and ranges are those of the full lists: " [sanitize profile]". */
+const char *lct_profile_note(void);
+/* Elements of an array. */
+#define LCT_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* The first call of a GPU test's main(): LCT_FILTER=pattern runs only the
+ * test functions whose names match (CMocka's pattern, e.g. "*graphs*"), and
+ * one line says so when the sanitize profile is on. */
+void lct_gpu_main_begin(void);
 
 /* Creates a fresh folder /tmp/lc_test_<tag>_XXXXXX, its name in buf (len >=
  * 64); fails the test when it cannot. */

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # On the GPU machine, after a CUDA build in build-gpu/ (tools/device-check.sh
 # --sanitize builds, then runs this): the GPU tests under compute-sanitizer's
-# four tools, on shapes small enough to finish in minutes:
+# four tools, in the tests' sanitize profile (LCT_SANITIZE=1: every test
+# function, every kernel path, small shapes and few cases; tests/test_util.h):
 #   memcheck (--leak-check full), racecheck, initcheck, synccheck.
 # The bar is 0 errors.  A test cut by its time limit counts as not checked,
 # never as clean.  Prints one line per (tool, test) and a total.
-#   tools/device-sanitize.sh [--tools memcheck,racecheck,...] [--limit SECONDS]
+#   tools/device-sanitize.sh [--tools racecheck,memcheck,...] [--tests test_cuda_ops,...]
+#                            [--jobs N] [--limit SECONDS] [--total SECONDS] [--split]
+# --jobs: runs at once (10); --limit: seconds per run (420); --total: seconds
+# for the whole pass (480): a run gets at most what is left of it, and none
+# starts with less than 10 s left (not checked then); --split: one run
+# per test function of each binary (LCT_FILTER), so a slow function neither
+# holds up nor hides the others.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-tools=memcheck,racecheck,initcheck,synccheck limit=120 jobs=10 only=
+cd "$(dirname "$0")/.." || exit 1
+# racecheck and initcheck first: the slowest runs start first
+tools=racecheck,initcheck,memcheck,synccheck limit=420 total=480 jobs=10 only='' split=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tools) tools="$2"; shift 2 ;;
     --limit) limit="$2"; shift 2 ;;
+    --total) total="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --tests) only="$2"; shift 2 ;;
+    --split) split=1; shift ;;
     *) echo "device-sanitize: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -29,72 +39,102 @@ mkdir -p "$logs"
 pack() { [ -n "${OUT:-}" ] && tar czf "$OUT/sanitize-logs.tgz" -C "$logs" . 2>/dev/null; }
 trap pack EXIT
 trap 'pack; exit 124' TERM INT
-# Small shapes: test_cuda_ops up to 4096 columns, test_cuda_generate every
-# 21st batch size, the long sweeps of the other tests every 7th case
-# (LCT_THIN, tests/test_util.h); the models from the staged folder; one
-# OpenBLAS thread per run (10 runs share 16 cores).
-export LC_CUDA_OPS_MAX_N=4096 LC_CUDA_GEN_STRIDE=21 LCT_THIN=${LCT_THIN:-7} OPENBLAS_NUM_THREADS=1
+# The tests' sanitize profile (LCT_SANITIZE, tests/test_util.h; each
+# test_cuda_*.c says what it keeps); LCT_THIN passes through when set; the
+# models from the staged folder; one OpenBLAS thread per run (10 runs share
+# 16 cores).
+export LCT_SANITIZE=1 OPENBLAS_NUM_THREADS=1
 [ -d .device/models ] && export LC_MODELS_DIR="$PWD/.device/models"
 # cuBLASLt's own kernels (the vendor modes' baseline, not ours) are not
 # checked by initcheck and racecheck (memcheck checks them: a bad leading
-# dimension of ours would show there): on sm_90 they write through TMA and synchronise through mbarriers,
-# which initcheck and racecheck do not follow (an H100 on 2026-12-07:
-# initcheck 15596 "uninitialized" reads in splitKreduce_kernel of what the
-# nvjet kernel before it wrote, racecheck 2 in nvjet_sm90_* kernels)
+# dimension of ours would show there): on sm_90 they write through TMA and
+# synchronise through mbarriers, which initcheck and racecheck do not follow
+# (an H100 on 2026-12-07: initcheck 15596 "uninitialized" reads in
+# splitKreduce_kernel of what the nvjet kernel before it wrote, racecheck 2 in
+# nvjet_sm90_* kernels).  None of our kernels (kernels/*.cu) matches the
+# pattern.  The compute-sanitizer of CUDA 13.0 takes --kernel-name-exclude with
+# key=value filters, a regex key matched against the mangled name; the .*
+# around the names make it match whether the whole name or a part of it has
+# to match.  Older ones had --kernel-regex-exclude with kns=.
 vendor_re='nvjet|splitKreduce|cublasLt|cutlass|xmma|gemv'
-"$cs" --help 2>&1 | grep -A3 -- "--kernel-regex-exclude" >"$logs/kernel-regex-help.txt"
-if [ -s "$logs/kernel-regex-help.txt" ]; then
+"$cs" --help >"$logs/compute-sanitizer-help.txt" 2>&1
+if grep -q -- "--kernel-name-exclude" "$logs/compute-sanitizer-help.txt"; then
+  exclude=(--kernel-name-exclude "regex=.*($vendor_re).*")
+elif grep -q -- "--kernel-regex-exclude" "$logs/compute-sanitizer-help.txt"; then
   exclude=(--kernel-regex-exclude "kns=$vendor_re")
 else
   exclude=()
-  echo "device-sanitize: this compute-sanitizer has no --kernel-regex-exclude; cuBLASLt checked too"
+  echo "device-sanitize: this compute-sanitizer has no --kernel-name-exclude; cuBLASLt checked too"
 fi
-tests=(test_cuda_device test_cuda_ops test_cuda_attention test_cuda_matmul test_cuda_fast
-  test_cuda_mma test_cuda_model test_cuda_generate test_cuda_loglik test_cuda_vendor)
+# the heavy tests first
+tests=(test_cuda_ops test_cuda_attention test_cuda_matmul test_cuda_fast test_cuda_model
+  test_cuda_loglik test_cuda_generate test_cuda_vendor test_cuda_mma test_cuda_device)
 [ -n "$only" ] && IFS=, read -r -a tests <<<"$only"
-# one (tool, test) run: its log, and one result line in $logs/$tool-$t.res:
-# "n leaked rc" (n empty when no summary was printed)
+t_start=$(date +%s)
+# one run: tool, test binary, test function ("" for all); its log, and one
+# result line in $logs/<name>.res: "n leaked rc" (n empty when no summary was
+# printed; rc 124 when cut by its limit)
 one() {
-  local tool=$1 t=$2 extra=()
+  local tool=$1 t=$2 fn=$3 name=$4 extra=()
   [ "$tool" = memcheck ] && extra=(--leak-check full)
-  [ "$tool" = initcheck ] || [ "$tool" = racecheck ] && extra=("${exclude[@]}")
-  local log="$logs/$tool-$t.log"
-  (cd build-gpu && timeout "$limit" "$cs" --tool "$tool" "${extra[@]}" --print-limit 20 \
-    "tests/$t") >"$log" 2>&1
+  { [ "$tool" = initcheck ] || [ "$tool" = racecheck ]; } && extra=("${exclude[@]}")
+  local log="$logs/$name.log" left=$((total - ($(date +%s) - t_start)))
+  local lim=$((left < limit ? left : limit))
+  if [ "$left" -lt 10 ]; then
+    echo "- 0 notime" >"$logs/$name.res"
+    return
+  fi
+  (cd build-gpu && LCT_FILTER="$fn" timeout "$lim" "$cs" --tool "$tool" "${extra[@]}" \
+    --print-limit 20 "tests/$t") >"$log" 2>&1
   local rc=$?
   # "ERROR SUMMARY: N errors" (memcheck, initcheck, synccheck) or
   # "RACECHECK SUMMARY: N hazards displayed (E errors, W warnings)"
   local n leak
   n=$(grep -oE "ERROR SUMMARY: [0-9]+ error|\(([0-9]+) errors" "$log" | grep -oE "[0-9]+" | tail -1)
   leak=$(grep -oE "LEAK SUMMARY: [0-9]+ bytes" "$log" | grep -oE "[0-9]+" | tail -1)
-  echo "${n:--} ${leak:-0} $rc" >"$logs/$tool-$t.res"
+  echo "${n:--} ${leak:-0} $rc" >"$logs/$name.res"
+}
+# the test functions of a binary, from its source (--split)
+functions() {
+  grep -oE "cmocka_unit_test\(test_[a-z0-9_]+\)" "tests/$1.c" | sed -E 's/.*\((.*)\)/\1/'
 }
 runs=()
 for tool in ${tools//,/ }; do
   for t in "${tests[@]}"; do
     [ -x "build-gpu/tests/$t" ] || continue
-    runs+=("$tool:$t")
-    rm -f "$logs/$tool-$t.res"
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-    one "$tool" "$t" &
+    fns=("")
+    [ $split -eq 1 ] && mapfile -t fns < <(functions "$t")
+    for fn in "${fns[@]}"; do
+      name="$tool-$t${fn:+-$fn}"
+      runs+=("$tool:$t:$fn:$name")
+      rm -f "$logs/$name.res"
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+      one "$tool" "$t" "$fn" "$name" &
+    done
   done
 done
 wait
 errors=0 unchecked=0
 for r in "${runs[@]}"; do
-  tool=${r%%:*} t=${r#*:}
-  log="$logs/$tool-$t.log"
-  read -r n leak rc <"$logs/$tool-$t.res" || { n=- leak=0 rc=?; }
-  if [ "$rc" = 124 ] || [ "$n" = - ]; then
+  IFS=: read -r tool t fn name <<<"$r"
+  log="$logs/$name.log"
+  label="$t${fn:+ ${fn#"${t}_"}}"
+  read -r n leak rc <"$logs/$name.res" || { n=- leak=0 rc='?'; }
+  if [ "$rc" = 124 ] || [ "$rc" = notime ] || [ "$n" = - ]; then
     unchecked=$((unchecked + 1))
-    printf '%-10s %-22s NOT CHECKED (%s)\n' "$tool" "$t" \
-      "$([ "$rc" = 124 ] && echo "over ${limit} s" || echo "no summary, rc $rc")"
+    case "$rc" in
+      124) why="over its limit" ;;
+      notime) why="not started: under 10 s of --total ${total} left" ;;
+      *) why="no summary, rc $rc" ;;
+    esac
+    printf '%-10s %-22s NOT CHECKED (%s)\n' "$tool" "$label" "$why"
     continue
   fi
   errors=$((errors + n + leak))
-  printf '%-10s %-22s %s errors%s%s\n' "$tool" "$t" "$n" \
+  printf '%-10s %-22s %s errors%s%s\n' "$tool" "$label" "$n" \
     "$([ "$leak" != 0 ] && echo ", $leak bytes leaked")" \
     "$(grep -qE "FAILED" "$log" && echo " (the test itself FAILED: see $(basename "$log"))")"
 done
-echo "compute-sanitizer: $errors errors (and leaked bytes) in all, $unchecked runs not checked"
+echo "compute-sanitizer: $errors errors (and leaked bytes) in all, $unchecked runs not checked" \
+  "($(($(date +%s) - t_start)) s)"
 [ $errors -eq 0 ] && [ $unchecked -eq 0 ]
