@@ -700,14 +700,22 @@ static void test_cuda_attention_bf16_cache(void **state) {
     float *dq = lct_dev_alloc(g, (size_t)(tq * re) * 4),
           *dout = lct_dev_alloc(g, (size_t)(tq * re) * 4);
     void *dkc = lct_dev_alloc(g, (size_t)ce * 2), *dvc = lct_dev_alloc(g, (size_t)ce * 2);
-    lct_dev_write(g, dkc, kb, (size_t)ce * 2); /* the unwritten positions: zeros, as the CPU's */
-    lct_dev_write(g, dvc, vb, (size_t)ce * 2);
+    /* the device caches start as the CPU's did, all zeros (kb and vb hold the
+     * CPU's writes by now): the comparison below then sees what the GPU's own
+     * lc_kv_write stored */
+    uint16_t *zero = lct_malloc((size_t)ce * 2);
+    memset(zero, 0, (size_t)ce * 2);
+    lct_dev_write(g, dkc, zero, (size_t)ce * 2);
+    lct_dev_write(g, dvc, zero, (size_t)ce * 2);
+    free(zero);
     lct_dev_write(g, dk, k, (size_t)(tq * kvs) * 4);
     lct_dev_write(g, dv, v, (size_t)(tq * kvs) * 4);
     lct_dev_write(g, dq, q, (size_t)(tq * re) * 4);
     check(g, lc_kv_write(g, &sh, seqs, 3, dk, dv, dkc, dvc), "lc_kv_write (gpu)");
     lct_dev_read(g, kg, dkc, (size_t)ce * 2);
     assert_memory_equal(kg, kb, (size_t)ce * 2);
+    lct_dev_read(g, kg, dvc, (size_t)ce * 2);
+    assert_memory_equal(kg, vb, (size_t)ce * 2);
     check(g, lc_attention(g, &sh, seqs, 3, dq, dkc, dvc, dout), "lc_attention (gpu)");
     lct_dev_read(g, got, dout, (size_t)(tq * re) * 4);
     char what[80];
