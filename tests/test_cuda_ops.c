@@ -387,6 +387,99 @@ static void test_cuda_ops_add_rmsnorm_matches_cpu(void **state) {
   printf("add_rmsnorm: %d runs, CUDA == CPU bit for bit (x and y)\n", runs);
 }
 
+/* RoPE of q and k fused with the K/V cache write (lc_rope_kv_write_dev, the
+ * decode path of lib/session.c on the GPU) against the CPU's separate ops:
+ * lc_rope_apply of q and of k, lc_round_bf16 of both where the vendor-bf16
+ * rounding is asked for, lc_kv_write of k and v.  q and both caches bit for
+ * bit, both rope styles, fp32 and bf16 caches, rows of several slots at
+ * scattered positions, a NaN and an Inf among the inputs. */
+static void test_cuda_ops_rope_kv_write_matches_cpu(void **state) {
+  (void)state;
+  if (!have_gpu) skip();
+  enum { M = 5, NH = 8, NKV = 2, SLOTS = 3, MAXLEN = 16 };
+  static const int32_t slot[M] = {0, 2, 1, 2, 0}, pos[M] = {3, 0, 15, 7, 9};
+  static const int hds[] = {8, 64, 128};
+  int runs = 0;
+  for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++) {
+    const int hd = hds[hi];
+    const int64_t qn = (int64_t)M * NH * hd, kn = (int64_t)M * NKV * hd;
+    for (int style = 0; style < 2; style++) {
+      const lc_rope_style rs = style ? LC_ROPE_HALF : LC_ROPE_INTERLEAVED;
+      lc_rope *rc = NULL, *rg = NULL;
+      ok(g_cpu, lc_rope_create(g_cpu, hd, MAXLEN, 10000.0, rs, NULL, &rc), "rope (cpu)");
+      ok(g_gpu, lc_rope_create(g_gpu, hd, MAXLEN, 10000.0, rs, NULL, &rg), "rope (gpu)");
+      for (int bf16 = 0; bf16 < 2; bf16++)
+        for (int rnd = 0; rnd < 2; rnd++) {
+          lct_rng r = lct_rng_new(900 + 100 * hi + 10 * style + 2 * bf16 + rnd);
+          float *q = lct_randn(&r, qn, 1.0f), *k = lct_randn(&r, kn, 1.0f);
+          float *v = lct_randn(&r, kn, 1.0f);
+          q[3] = NAN;
+          k[kn - 1] = INFINITY;
+          lc_attn_shape sh = {NH,
+                              NKV,
+                              hd,
+                              MAXLEN,
+                              SLOTS,
+                              lc_attn_default_scale(hd),
+                              bf16 ? LC_DTYPE_BF16 : LC_DTYPE_F32};
+          const size_t ce = (size_t)SLOTS * MAXLEN * NKV * hd, cb = ce * (bf16 ? 2 : 4);
+          /* CPU: the separate ops, each row a sequence of one query */
+          float *hq = lct_malloc_f(qn), *hk = lct_malloc_f(kn);
+          memcpy(hq, q, (size_t)qn * 4);
+          memcpy(hk, k, (size_t)kn * 4);
+          void *kc = lct_malloc(cb), *vc = lct_malloc(cb);
+          memset(kc, 0, cb);
+          memset(vc, 0, cb);
+          lc_attn_seq seqs[M];
+          for (int i = 0; i < M; i++) seqs[i] = (lc_attn_seq){slot[i], pos[i], 1};
+          ok(g_cpu, lc_rope_apply(g_cpu, rc, hq, M, NH, pos), "rope q (cpu)");
+          ok(g_cpu, lc_rope_apply(g_cpu, rc, hk, M, NKV, pos), "rope k (cpu)");
+          if (rnd) {
+            ok(g_cpu, lc_round_bf16(g_cpu, hq, qn), "round q (cpu)");
+            ok(g_cpu, lc_round_bf16(g_cpu, hk, kn), "round k (cpu)");
+          }
+          ok(g_cpu, lc_kv_write(g_cpu, &sh, seqs, M, hk, v, kc, vc), "kv write (cpu)");
+          /* GPU: one kernel from device indices */
+          float *dq = dev_alloc((size_t)qn * 4), *dk = dev_alloc((size_t)kn * 4);
+          float *dv = dev_alloc((size_t)kn * 4);
+          void *dkc = dev_alloc(cb), *dvc = dev_alloc(cb);
+          int32_t *ds = dev_alloc(sizeof slot), *dp = dev_alloc(sizeof pos);
+          void *zero = lct_malloc(cb);
+          memset(zero, 0, cb);
+          h2d(dkc, zero, cb);
+          h2d(dvc, zero, cb);
+          h2d(dq, q, (size_t)qn * 4);
+          h2d(dk, k, (size_t)kn * 4);
+          h2d(dv, v, (size_t)kn * 4);
+          h2d(ds, slot, sizeof slot);
+          h2d(dp, pos, sizeof pos);
+          ok(g_gpu, lc_rope_kv_write_dev(g_gpu, rg, &sh, M, ds, dp, dq, dk, dv, rnd, dkc, dvc),
+             "rope + kv write (gpu)");
+          float *gq = lct_malloc_f(qn);
+          void *gk = lct_malloc(cb), *gv = lct_malloc(cb);
+          d2h(gq, dq, (size_t)qn * 4);
+          d2h(gk, dkc, cb);
+          d2h(gv, dvc, cb);
+          char what[128];
+          snprintf(what, sizeof what, "rope_kv_write hd=%d %s %s cache round=%d: q", hd,
+                   style ? "half" : "interleaved", bf16 ? "bf16" : "f32", rnd);
+          lct_assert_bitwise_f32(gq, hq, qn, what);
+          assert_memory_equal(gk, kc, cb);
+          assert_memory_equal(gv, vc, cb);
+          runs++;
+          lc_buffer_free(g_gpu, dq), lc_buffer_free(g_gpu, dk), lc_buffer_free(g_gpu, dv);
+          lc_buffer_free(g_gpu, dkc), lc_buffer_free(g_gpu, dvc);
+          lc_buffer_free(g_gpu, ds), lc_buffer_free(g_gpu, dp);
+          free(q), free(k), free(v), free(hq), free(hk), free(kc), free(vc), free(zero);
+          free(gq), free(gk), free(gv);
+        }
+      lc_rope_free(rc);
+      lc_rope_free(rg);
+    }
+  }
+  printf("rope_kv_write: %d runs, q and both caches equal to the CPU's separate ops\n", runs);
+}
+
 /* argmax: ties go to the first index, -0 == +0, the first NaN wins whatever
  * its sign or payload, a row of -Inf gives 0 — rows built to hit each rule
  * at the start, middle and end of short and long rows. */
@@ -1135,6 +1228,7 @@ int main(void) {
       cmocka_unit_test(test_cuda_ops_argmax_matches_cpu),
       cmocka_unit_test(test_cuda_ops_argmax_ties_and_nan),
       cmocka_unit_test(test_cuda_ops_add_rmsnorm_matches_cpu),
+      cmocka_unit_test(test_cuda_ops_rope_kv_write_matches_cpu),
       cmocka_unit_test(test_cuda_ops_rmsnorm_batch_invariant),
       cmocka_unit_test(test_cuda_ops_softmax_batch_invariant),
       cmocka_unit_test(test_cuda_ops_log_softmax_batch_invariant),
