@@ -481,6 +481,74 @@ static void bench_attention(int64_t len, int64_t n_seq, lc_dtype kv_dtype) {
   free(seqs);
 }
 
+/* A prompt's prefill: one sequence of len rows at positions 0 .. len-1, fp32
+ * KV.  The bytes counted are those of linear traffic (K and V read once, q
+ * read and out written once), so "of copy bandwidth" says how close the
+ * kernel comes to not re-reading K and V per row.  Validated on the first
+ * and the last 8 rows against CPU strict (every row on the CPU would take
+ * minutes). */
+static void bench_attention_prefill(int64_t len) {
+  lcb_rng r = lcb_rng_new(81 + (uint64_t)len);
+  attn_arg a;
+  memset(&a, 0, sizeof a);
+  a.shape.n_heads = N_HEADS;
+  a.shape.n_kv_heads = N_KV;
+  a.shape.head_dim = HEAD_DIM;
+  a.shape.max_len = (int32_t)len;
+  a.shape.n_slots = 1;
+  a.shape.scale = lc_attn_default_scale(HEAD_DIM);
+  a.shape.kv_dtype = LC_DTYPE_F32;
+  a.n_seq = len; /* rows */
+  const int64_t cache_n = len * N_KV * HEAD_DIM, q_n = len * N_HEADS * HEAD_DIM;
+  const size_t cb = (size_t)cache_n * 4, qb = (size_t)q_n * 4;
+  float *kh = lcb_malloc(cb), *vh = lcb_malloc(cb), *qh = lcb_malloc(qb);
+  float *ref = lcb_malloc(qb), *got = lcb_malloc(qb);
+  lcb_fill_f32(&r, kh, cache_n, 1.0f);
+  lcb_fill_f32(&r, vh, cache_n, 1.0f);
+  lcb_fill_f32(&r, qh, q_n, 1.0f);
+  int ns = rot(2 * cb + 2 * qb);
+  a.kc = slots_alloc(cb, ns);
+  a.vc = slots_alloc(cb, ns);
+  a.q = slots_alloc(qb, ns);
+  a.out = slots_alloc(qb, ns);
+  slots_fill(&a.kc, kh, cb);
+  slots_fill(&a.vc, vh, cb);
+  slots_fill(&a.q, qh, qb);
+  int32_t *idx_h = lcb_malloc((size_t)(2 * len) * 4);
+  for (int64_t i = 0; i < len; i++) {
+    idx_h[i] = 0;
+    idx_h[len + i] = (int32_t)i;
+  }
+  a.idx = lcb_dalloc(ctx, (size_t)(2 * len) * 4);
+  lcb_upload(ctx, a.idx, idx_h, (size_t)(2 * len) * 4);
+  a.ws_bytes = lc_kernels_attention_workspace(&a.shape, len);
+  lcb_check(ctx, lc_cuda_workspace(ctx, a.ws_bytes, &a.ws), "attention workspace");
+  lcb_check(ctx, attn_call(&a, 0), "attention prefill");
+  lcb_download(ctx, got, slot_at(&a.out, 0), qb);
+  const lc_attn_seq seq = {0, 0, (int32_t)len};
+  const int64_t unit_d = N_HEADS * HEAD_DIM, edge = 8 * N_HEADS; /* 8 rows of units */
+  lc_cpu_attention_strict_units(&a.shape, &seq, 1, qh, kh, vh, ref, 0, edge);
+  lc_cpu_attention_strict_units(&a.shape, &seq, 1, qh, kh, vh, ref, len * N_HEADS - edge,
+                                len * N_HEADS);
+  check_bits(got, ref, 8 * unit_d, "attention prefill, first rows");
+  check_bits(got + (len - 8) * unit_d, ref + (len - 8) * unit_d, 8 * unit_d,
+             "attention prefill, last rows");
+  char shape[64];
+  snprintf(shape, sizeof shape, "prefill 1 seq x %lld rows, %d/%d heads, fp32 KV", (long long)len,
+           N_HEADS, N_KV);
+  lcb_timing t;
+  lcb_time(&dev, &opt, ctx, attn_call, &a, ns, &t);
+  const double bytes = 2.0 * (double)cb + 2.0 * (double)qb;
+  const double flops = 2.0 * (double)len * (double)(len + 1) * N_HEADS * HEAD_DIM;
+  report("attention", shape, &t, bytes, flops);
+  lc_buffer_free(ctx, a.idx);
+  slots_free(&a.kc);
+  slots_free(&a.vc);
+  slots_free(&a.q);
+  slots_free(&a.out);
+  free(kh), free(vh), free(qh), free(ref), free(got), free(idx_h);
+}
+
 int main(int argc, char **argv) {
   lcb_parse_args(argc, argv, &opt, usage);
   lcb_device_open(&opt, &dev);
@@ -531,6 +599,10 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < n_lens && WANT("attention"); i++) bench_attention(lens[i], 8, LC_DTYPE_F32);
   for (int i = 0; i < n_lens && WANT("attention"); i++) bench_attention(lens[i], 8, LC_DTYPE_BF16);
+  if (WANT("prefill")) { /* LC_BENCH_OPS_ONLY=prefill: these rows alone */
+    bench_attention_prefill(1024);
+    bench_attention_prefill(4096);
+  }
 #undef WANT
 
   lcb_note(

@@ -93,6 +93,7 @@ struct attn_args {
   float *ws_o;   /* [n_rows][n_heads][n_parts][head_dim] partition o_b, workspace */
   int64_t row0, n_rows;
   int n_heads, n_kv, group, n_hb, head_dim, n_parts;
+  int rows_inner; /* item order: the rows fastest (prefill), else the partitions */
   int64_t max_len;
   float scale;
 };
@@ -129,17 +130,33 @@ struct attn_item {
 };
 
 /* item = ((row * n_kv + g) * n_hb + hb) * n_parts + b (the partitions of
- * one (row, kv head) side by side); false when the row does not reach the
- * partition. */
+ * one (row, kv head) side by side: decode), or, with rows_inner,
+ * ((g * n_hb + hb) * n_parts + b) * n_rows + row (the rows of one
+ * (kv head, partition) side by side: the blocks running at one time then
+ * read the same K and V tiles, which the first brings into L2 for the
+ * others, so that a prompt's prefill reads each partition from DRAM about
+ * once instead of once per row).  The order of the items changes which
+ * block runs what and when, never a chain.  False when the row does not
+ * reach the partition. */
 static __device__ __forceinline__ bool attn_item_at(const attn_args &a, int64_t item,
                                                     attn_item &it) {
   int64_t rest = item;
-  it.b = (int)(rest % a.n_parts);
-  rest /= a.n_parts;
-  const int hb = (int)(rest % a.n_hb);
-  rest /= a.n_hb;
-  const int g = (int)(rest % a.n_kv);
-  it.rl = rest / a.n_kv;
+  int hb, g;
+  if (a.rows_inner) {
+    it.rl = rest % a.n_rows;
+    rest /= a.n_rows;
+    it.b = (int)(rest % a.n_parts);
+    rest /= a.n_parts;
+    hb = (int)(rest % a.n_hb);
+    g = (int)(rest / a.n_hb);
+  } else {
+    it.b = (int)(rest % a.n_parts);
+    rest /= a.n_parts;
+    hb = (int)(rest % a.n_hb);
+    rest /= a.n_hb;
+    g = (int)(rest % a.n_kv);
+    it.rl = rest / a.n_kv;
+  }
   it.r = a.row0 + it.rl;
   const int64_t t = a.q_pos[it.r];
   const int64_t j0 = (int64_t)it.b * ATTN_P;
@@ -665,6 +682,8 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
   for (int64_t r0 = 0; r0 < total_q; r0 += rows) {
     a.row0 = r0;
     a.n_rows = (total_q - r0 < rows) ? total_q - r0 : rows;
+    /* more rows than slots: some slot has several (a prompt's rows) */
+    a.rows_inner = a.n_rows > shape->n_slots;
     lc_status s = launch_rows(a, vec, tiled, bf16, st, err, err_len);
     if (s != LC_OK) return s;
   }
