@@ -318,6 +318,9 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
  * max and p as before, then l_b and o_b with v from the V tiles, j
  * ascending across tiles (the chains live in registers).
  * Needs head_dim * sizeof(KT) % 16 == 0 and 16-byte aligned caches. */
+#ifndef ATTN_ROWS_INNER
+#define ATTN_ROWS_INNER 1
+#endif
 #ifndef ATTN_TILED
 #define ATTN_TILED 1
 #endif
@@ -682,8 +685,9 @@ extern "C" lc_status lc_kernels_attention(const lc_attn_shape *shape, int64_t to
   for (int64_t r0 = 0; r0 < total_q; r0 += rows) {
     a.row0 = r0;
     a.n_rows = (total_q - r0 < rows) ? total_q - r0 : rows;
-    /* more rows than slots: some slot has several (a prompt's rows) */
-    a.rows_inner = a.n_rows > shape->n_slots;
+    /* more rows than slots: some slot has several (a prompt's rows);
+     * -DATTN_ROWS_INNER=0 keeps the decode order always (to compare) */
+    a.rows_inner = ATTN_ROWS_INNER && a.n_rows > shape->n_slots;
     lc_status s = launch_rows(a, vec, tiled, bf16, st, err, err_len);
     if (s != LC_OK) return s;
   }
