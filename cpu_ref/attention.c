@@ -34,6 +34,7 @@
  */
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "cast/lc_canon.h"
@@ -123,6 +124,12 @@ LC_ATTN_STRICT(bf16, KV_BF16)
 
 void lc_cpu_attention_strict(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
                              const float *q, const void *k_cache, const void *v_cache, float *out) {
+  lc_cpu_attention_strict_units(shape, seqs, n_seqs, q, k_cache, v_cache, out, 0, INT64_MAX);
+}
+
+void lc_cpu_attention_strict_units(const lc_attn_shape *shape, const lc_attn_seq *seqs,
+                                   int64_t n_seqs, const float *q, const void *k_cache,
+                                   const void *v_cache, float *out, int64_t u0, int64_t u1) {
   const int64_t nh = shape->n_heads, hd = shape->head_dim;
   const int64_t group = nh / shape->n_kv_heads;
   const attn_strides st = strides_of(shape);
@@ -132,11 +139,17 @@ void lc_cpu_attention_strict(const lc_attn_shape *shape, const lc_attn_seq *seqs
   int64_t row = 0;
   for (int64_t si = 0; si < n_seqs; si++) {
     const lc_attn_seq *sq = &seqs[si];
+    if ((row + sq->n_q) * nh <= u0) { /* every unit of this sequence before the range */
+      row += sq->n_q;
+      continue;
+    }
+    if (row * nh >= u1) break;
     const char *kslot = (const char *)k_cache + (size_t)((int64_t)sq->slot * st.slot) * esz;
     const char *vslot = (const char *)v_cache + (size_t)((int64_t)sq->slot * st.slot) * esz;
     for (int64_t i = 0; i < sq->n_q; i++, row++) {
       const int64_t t = (int64_t)sq->pos + i;
       for (int64_t h = 0; h < nh; h++) {
+        if (row * nh + h < u0 || row * nh + h >= u1) continue;
         const size_t g = (size_t)(h / group) * (size_t)hd * esz;
         if (bf16)
           attend_strict_bf16(q + (row * nh + h) * hd, kslot + g, vslot + g, st.pos, t, hd,

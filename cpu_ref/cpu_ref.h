@@ -136,6 +136,13 @@ void lc_cpu_rope_ref(float *x, int64_t m, int64_t n_heads, int64_t head_dim, con
 /* k_cache, v_cache: fp32 or bf16 elements, as shape->kv_dtype says */
 void lc_cpu_attention_strict(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
                              const float *q, const void *k_cache, const void *v_cache, float *out);
+/* The (row, head) units u0 .. u1 - 1 of lc_cpu_attention_strict (unit =
+ * row * n_heads + head, rows counted across the sequences): each unit's
+ * output is written by it alone, in its own order, so any split of the
+ * units (lib/ops.c, across threads) gives the whole call's bits. */
+void lc_cpu_attention_strict_units(const lc_attn_shape *shape, const lc_attn_seq *seqs,
+                                   int64_t n_seqs, const float *q, const void *k_cache,
+                                   const void *v_cache, float *out, int64_t u0, int64_t u1);
 lc_status lc_cpu_attention_ref(const lc_attn_shape *shape, const lc_attn_seq *seqs, int64_t n_seqs,
                                const float *q, const void *k_cache, const void *v_cache,
                                float *out);

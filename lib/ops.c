@@ -92,6 +92,51 @@ static lc_status cpu_matmul_split(lc_pool *pool, const float *x, int64_t m, int6
   return st;
 }
 
+/* ---- CPU strict attention across the context's threads --------------------
+ * The (row, head) units in runs, handed out to the pool (more runs than
+ * threads: later rows see more keys, so runs differ in cost); each unit's
+ * output is its own chain's (lc_cpu_attention_strict_units), so the bits
+ * are the single thread's.  Below ATT_PAR_MIN_MACS (the q.k and p.v
+ * multiply-adds of the call) it stays on the caller's thread. */
+#define ATT_PAR_MIN_MACS ((double)(1 << 18))
+#define ATT_PAR_RUNS_PER_THREAD 4
+
+typedef struct att_job {
+  const lc_attn_shape *shape;
+  const lc_attn_seq *seqs;
+  int64_t n_seqs, units, per;
+  const float *q;
+  const void *kc, *vc;
+  float *out;
+} att_job;
+
+static void att_task(void *arg, int t) {
+  const att_job *j = arg;
+  const int64_t u0 = (int64_t)t * j->per;
+  const int64_t u1 = u0 + j->per < j->units ? u0 + j->per : j->units;
+  lc_cpu_attention_strict_units(j->shape, j->seqs, j->n_seqs, j->q, j->kc, j->vc, j->out, u0, u1);
+}
+
+static void cpu_attention_split(lc_pool *pool, const lc_attn_shape *shape, const lc_attn_seq *seqs,
+                                int64_t n_seqs, int64_t tq, const float *q, const void *kc,
+                                const void *vc, float *out) {
+  const int threads = lc_pool_threads(pool);
+  double macs = 0.0;
+  for (int64_t i = 0; i < n_seqs; i++) /* keys seen by the sequence's rows, summed */
+    macs += (double)seqs[i].n_q * ((double)seqs[i].pos + ((double)seqs[i].n_q + 1) / 2);
+  macs *= 2.0 * (double)shape->n_heads * (double)shape->head_dim;
+  const int64_t units = tq * shape->n_heads;
+  if (threads < 2 || macs < ATT_PAR_MIN_MACS || units < 2) {
+    lc_cpu_attention_strict(shape, seqs, n_seqs, q, kc, vc, out);
+    return;
+  }
+  int64_t runs = (int64_t)threads * ATT_PAR_RUNS_PER_THREAD;
+  if (runs > units) runs = units;
+  const int64_t per = (units + runs - 1) / runs;
+  att_job j = {shape, seqs, n_seqs, units, per, q, kc, vc, out};
+  lc_pool_run(pool, (int)((units + per - 1) / per), att_task, &j);
+}
+
 /* ---- matmul ----------------------------------------------------------------*/
 
 lc_status lc_matmul(lc_context *ctx, const float *x, int64_t m, const lc_weights *w,
@@ -381,7 +426,7 @@ lc_status lc_attention(lc_context *ctx, const lc_attn_shape *shape, const lc_att
     return LC_OK;
   }
   if (is_strict(ctx)) {
-    lc_cpu_attention_strict(shape, seqs, n_seqs, q, k_cache, v_cache, out);
+    cpu_attention_split(ctx->pool, shape, seqs, n_seqs, tq, q, k_cache, v_cache, out);
     return LC_OK;
   }
   lc_status st = lc_cpu_attention_ref(shape, seqs, n_seqs, q, k_cache, v_cache, out);
