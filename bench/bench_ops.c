@@ -405,21 +405,50 @@ static lc_status attn_call(void *p, int slot) {
       "attention");
 }
 
+/* The shape of the benches: N_HEADS/N_KV heads of HEAD_DIM, len positions
+ * per slot, `rows` query rows in all. */
+static void attn_init(attn_arg *a, int64_t len, int64_t n_slots, int64_t rows, lc_dtype kv_dtype) {
+  memset(a, 0, sizeof *a);
+  a->shape.n_heads = N_HEADS;
+  a->shape.n_kv_heads = N_KV;
+  a->shape.head_dim = HEAD_DIM;
+  a->shape.max_len = (int32_t)len;
+  a->shape.n_slots = (int32_t)n_slots;
+  a->shape.scale = lc_attn_default_scale(HEAD_DIM);
+  a->shape.kv_dtype = kv_dtype;
+  a->n_seq = rows;
+}
+
+/* The rotating device copies of the caches (cb bytes each) and of q and out
+ * (qb bytes each), filled from the host; returns the number of copies. */
+static int attn_slots(attn_arg *a, const void *kh, const void *vh, const float *qh, size_t cb,
+                      size_t qb) {
+  const int ns = rot(2 * cb + 2 * qb);
+  a->kc = slots_alloc(cb, ns);
+  a->vc = slots_alloc(cb, ns);
+  a->q = slots_alloc(qb, ns);
+  a->out = slots_alloc(qb, ns);
+  slots_fill(&a->kc, kh, cb);
+  slots_fill(&a->vc, vh, cb);
+  slots_fill(&a->q, qh, qb);
+  return ns;
+}
+
+static void attn_free(attn_arg *a) {
+  lc_buffer_free(ctx, a->idx);
+  slots_free(&a->kc);
+  slots_free(&a->vc);
+  slots_free(&a->q);
+  slots_free(&a->out);
+}
+
 /* kv_dtype: the cache's element type (LC_DTYPE_F32 or LC_DTYPE_BF16) */
 static void bench_attention(int64_t len, int64_t n_seq, lc_dtype kv_dtype) {
   const int bf16 = kv_dtype == LC_DTYPE_BF16;
   const size_t esz = bf16 ? 2 : 4;
   lcb_rng r = lcb_rng_new(61 + (uint64_t)len);
   attn_arg a;
-  memset(&a, 0, sizeof a);
-  a.shape.n_heads = N_HEADS;
-  a.shape.n_kv_heads = N_KV;
-  a.shape.head_dim = HEAD_DIM;
-  a.shape.max_len = (int32_t)len;
-  a.shape.n_slots = (int32_t)n_seq;
-  a.shape.scale = lc_attn_default_scale(HEAD_DIM);
-  a.shape.kv_dtype = kv_dtype;
-  a.n_seq = n_seq;
+  attn_init(&a, len, n_seq, n_seq, kv_dtype);
   const int64_t cache_n = n_seq * len * N_KV * HEAD_DIM, q_n = n_seq * N_HEADS * HEAD_DIM;
   size_t cb = (size_t)cache_n * esz, qb = (size_t)q_n * 4;
   float *kh = lcb_malloc((size_t)cache_n * 4), *vh = lcb_malloc((size_t)cache_n * 4),
@@ -435,14 +464,7 @@ static void bench_attention(int64_t len, int64_t n_seq, lc_dtype kv_dtype) {
       v16[i] = lc_f32_to_bf16(vh[i]);
     }
   }
-  int ns = rot(2 * cb + 2 * qb);
-  a.kc = slots_alloc(cb, ns);
-  a.vc = slots_alloc(cb, ns);
-  a.q = slots_alloc(qb, ns);
-  a.out = slots_alloc(qb, ns);
-  slots_fill(&a.kc, kh, cb);
-  slots_fill(&a.vc, vh, cb);
-  slots_fill(&a.q, qh, qb);
+  const int ns = attn_slots(&a, kh, vh, qh, cb, qb);
   int32_t *idx_h = lcb_malloc((size_t)(2 * n_seq) * 4);
   lc_attn_seq *seqs = lcb_malloc((size_t)n_seq * sizeof *seqs);
   for (int64_t s = 0; s < n_seq; s++) {
@@ -467,11 +489,7 @@ static void bench_attention(int64_t len, int64_t n_seq, lc_dtype kv_dtype) {
                  (2.0 * (double)len * N_KV * HEAD_DIM * (double)esz + 8.0 * N_HEADS * HEAD_DIM);
   double flops = (double)n_seq * 4.0 * (double)len * N_HEADS * HEAD_DIM;
   report("attention", shape, &t, bytes, flops);
-  lc_buffer_free(ctx, a.idx);
-  slots_free(&a.kc);
-  slots_free(&a.vc);
-  slots_free(&a.q);
-  slots_free(&a.out);
+  attn_free(&a);
   free(kh);
   free(vh);
   free(qh);
@@ -490,15 +508,7 @@ static void bench_attention(int64_t len, int64_t n_seq, lc_dtype kv_dtype) {
 static void bench_attention_prefill(int64_t len) {
   lcb_rng r = lcb_rng_new(81 + (uint64_t)len);
   attn_arg a;
-  memset(&a, 0, sizeof a);
-  a.shape.n_heads = N_HEADS;
-  a.shape.n_kv_heads = N_KV;
-  a.shape.head_dim = HEAD_DIM;
-  a.shape.max_len = (int32_t)len;
-  a.shape.n_slots = 1;
-  a.shape.scale = lc_attn_default_scale(HEAD_DIM);
-  a.shape.kv_dtype = LC_DTYPE_F32;
-  a.n_seq = len; /* rows */
+  attn_init(&a, len, 1, len, LC_DTYPE_F32);
   const int64_t cache_n = len * N_KV * HEAD_DIM, q_n = len * N_HEADS * HEAD_DIM;
   const size_t cb = (size_t)cache_n * 4, qb = (size_t)q_n * 4;
   float *kh = lcb_malloc(cb), *vh = lcb_malloc(cb), *qh = lcb_malloc(qb);
@@ -506,14 +516,7 @@ static void bench_attention_prefill(int64_t len) {
   lcb_fill_f32(&r, kh, cache_n, 1.0f);
   lcb_fill_f32(&r, vh, cache_n, 1.0f);
   lcb_fill_f32(&r, qh, q_n, 1.0f);
-  int ns = rot(2 * cb + 2 * qb);
-  a.kc = slots_alloc(cb, ns);
-  a.vc = slots_alloc(cb, ns);
-  a.q = slots_alloc(qb, ns);
-  a.out = slots_alloc(qb, ns);
-  slots_fill(&a.kc, kh, cb);
-  slots_fill(&a.vc, vh, cb);
-  slots_fill(&a.q, qh, qb);
+  const int ns = attn_slots(&a, kh, vh, qh, cb, qb);
   int32_t *idx_h = lcb_malloc((size_t)(2 * len) * 4);
   for (int64_t i = 0; i < len; i++) {
     idx_h[i] = 0;
@@ -541,11 +544,7 @@ static void bench_attention_prefill(int64_t len) {
   const double bytes = 2.0 * (double)cb + 2.0 * (double)qb;
   const double flops = 2.0 * (double)len * (double)(len + 1) * N_HEADS * HEAD_DIM;
   report("attention", shape, &t, bytes, flops);
-  lc_buffer_free(ctx, a.idx);
-  slots_free(&a.kc);
-  slots_free(&a.vc);
-  slots_free(&a.q);
-  slots_free(&a.out);
+  attn_free(&a);
   free(kh), free(vh), free(qh), free(ref), free(got), free(idx_h);
 }
 

@@ -132,6 +132,16 @@ __device__ __forceinline__ void write_row(const float *s, float r, const uint16_
   }
 }
 
+/* Warp 0: the canonical reduction of the staged row, lane by lane, from
+ * shared memory; lane 0 stores r = 1 / sqrt(ss / n + eps). */
+__device__ __forceinline__ void staged_scale(const float *s, int64_t n, float eps, int lane,
+                                             int warp, float *scale) {
+  if (warp != 0) return;
+  const auto load_s = [&](int64_t i) { return s[i]; };
+  const float ss = lc_warp_canon_reduce<8>(n, lane, load_s, lc_step_sumsq{});
+  if (lane == 0) *scale = rms_scale(ss, n, eps);
+}
+
 template <int THREADS>
 __global__ void __launch_bounds__(THREADS)
     rmsnorm_block_kernel(const float *x, int64_t m, int64_t n, const uint16_t *__restrict__ w,
@@ -145,12 +155,7 @@ __global__ void __launch_bounds__(THREADS)
     float *yr = y + row * n;
     stage_row<THREADS>(xr, n, s);
     __syncthreads();
-    if (warp == 0) {
-      /* The canonical reduction, lane by lane, from shared memory. */
-      const auto load_s = [&](int64_t i) { return s[i]; };
-      const float ss = lc_warp_canon_reduce<8>(n, lane, load_s, lc_step_sumsq{});
-      if (lane == 0) s_scale = rms_scale(ss, n, eps);
-    }
+    staged_scale(s, n, eps, lane, warp, &s_scale);
     __syncthreads();
     write_row<THREADS>(s, s_scale, w, yr, n);
     __syncthreads(); /* s and s_scale are reused by the next row */
@@ -199,11 +204,7 @@ __global__ void __launch_bounds__(THREADS)
       for (int64_t i = t; i < n; i += THREADS) s[i] = xr[i] = add_one<ROUND>(xr[i], dr[i]);
     }
     __syncthreads();
-    if (warp == 0) {
-      const auto load_s = [&](int64_t i) { return s[i]; };
-      const float ss = lc_warp_canon_reduce<8>(n, lane, load_s, lc_step_sumsq{});
-      if (lane == 0) s_scale = rms_scale(ss, n, eps);
-    }
+    staged_scale(s, n, eps, lane, warp, &s_scale);
     __syncthreads();
     if (ROUND) {
       for (int64_t i = t; i < n; i += THREADS)

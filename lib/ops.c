@@ -203,9 +203,9 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
 
 /* ---- rmsnorm ---------------------------------------------------------------*/
 
-lc_status lc_rmsnorm(lc_context *ctx, const float *x, int64_t m, const lc_weights *weight,
-                     float eps, float *y) {
-  static const char fn[] = "lc_rmsnorm";
+/* The context, a [1][n] weight, m >= 0 and a finite eps >= 0. */
+static lc_status check_norm(lc_context *ctx, const char *fn, const lc_weights *weight, int64_t m,
+                            float eps) {
   LC_TRY(lc_check_ctx(ctx, fn));
   LC_TRY(lc_check_weights(ctx, weight, fn, "weight"));
   LC_TRY(lc_check_rows(ctx, m, fn, "m"));
@@ -215,6 +215,13 @@ lc_status lc_rmsnorm(lc_context *ctx, const float *x, int64_t m, const lc_weight
   if (!(isfinite(eps) && eps >= 0.0f))
     return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: eps = %g, expected finite and >= 0", fn,
                    (double)eps);
+  return LC_OK;
+}
+
+lc_status lc_rmsnorm(lc_context *ctx, const float *x, int64_t m, const lc_weights *weight,
+                     float eps, float *y) {
+  static const char fn[] = "lc_rmsnorm";
+  LC_TRY(check_norm(ctx, fn, weight, m, eps));
   if (m == 0) return LC_OK;
   LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
   LC_TRY(lc_check_ptr(ctx, y, fn, "y"));
@@ -524,15 +531,7 @@ lc_status lc_add(lc_context *ctx, const float *a, const float *b, int64_t n, flo
 lc_status lc_add_rmsnorm(lc_context *ctx, float *x, const float *d, int64_t m,
                          const lc_weights *weight, float eps, int round_bf16, float *y) {
   static const char fn[] = "lc_add_rmsnorm";
-  LC_TRY(lc_check_ctx(ctx, fn));
-  LC_TRY(lc_check_weights(ctx, weight, fn, "weight"));
-  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
-  if (weight->rows != 1)
-    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: weight is [%lld][%lld], expected a vector [1][n]", fn,
-                   (long long)weight->rows, (long long)weight->cols);
-  if (!(isfinite(eps) && eps >= 0.0f))
-    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: eps = %g, expected finite and >= 0", fn,
-                   (double)eps);
+  LC_TRY(check_norm(ctx, fn, weight, m, eps));
   if (m == 0) return LC_OK;
   LC_TRY(lc_check_ptr(ctx, x, fn, "x"));
   LC_TRY(lc_check_ptr(ctx, d, fn, "d"));
