@@ -18,7 +18,9 @@
  *   fast-alt          fast on the mma.sync kernels (lc_matmul_with_path:
  *                     DECODE for M <= 16, TILED above), where AUTO takes the
  *                     wgmma ones on sm_90 (the decode kernel up to M = 64,
- *                     the tiled one above); validated like fast
+ *                     the tiled one above); validated like fast.  With
+ *                     LC_BENCH_FAST_ALT=wgmma: the wgmma tiled kernel at
+ *                     every M (to place AUTO's switch at M = 64)
  *
  * Napkin math per call (the "GB/s" column counts the bf16 weight bytes only,
  * 2 N K, so it is comparable across variants and with the copy bandwidth):
@@ -201,9 +203,20 @@ static lc_status mm_call(void *arg, int slot) {
   if (v == V_SGEMM)
     return lc_vendor_sgemm_prewidened(c->ctx[V_VFP32], x, c->m, c->w32[slot % c->n_w32], c->n, c->k,
                                       c->y);
-  if (v == V_FASTDEC)
+  if (v == V_FASTDEC) {
+    /* LC_BENCH_FAST_ALT=wgmma: the wgmma tiled kernel at every M instead
+     * (against AUTO's wgmma decode kernel up to M = 64) */
+    static int wg = -1;
+    if (wg < 0) {
+      const char *e = getenv("LC_BENCH_FAST_ALT");
+      wg = e && !strcmp(e, "wgmma");
+    }
+    const lc_kmatmul_path alt = wg                             ? LC_KMATMUL_WGMMA
+                                : c->m <= FASTMMA_DECODE_MAX_M ? LC_KMATMUL_DECODE
+                                                               : LC_KMATMUL_TILED;
     return lc_matmul_with_path(c->ctx[V_FAST], x, c->m, c->w[V_FAST][slot % c->n_w], NULL, c->y,
-                               c->m <= FASTMMA_DECODE_MAX_M ? LC_KMATMUL_DECODE : LC_KMATMUL_TILED);
+                               alt);
+  }
   return lc_matmul(c->ctx[v], x, c->m, c->w[v][slot % c->n_w], NULL, c->y);
 }
 
