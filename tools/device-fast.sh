@@ -30,6 +30,15 @@
 #            and argmax rows (LC_BENCH_OPS_ONLY=attention,argmax)
 #   graphs   bench_model --graphs both: decode steps replayed from CUDA graphs
 #            against launched op by op (strict, fast, vendor-bf16; batch 1, 8)
+#   fused    the fused decode ops' GPU tests (test_cuda_ops add_rmsnorm and
+#            rope_kv_write), test_cuda_model (graphs, GPU == CPU), test_cuda_attention
+#   joined   bench_matmul --quick on the k/v, q, joined q/k/v, gate/up and joined
+#            gate/up shapes (one-row passes run the joined matmuls)
+#   prefill  bench_ops' prefill attention rows (1 x 1024 and 4096 rows), then the
+#            same built with -DATTN_ROWS_INNER=0 (the decode item order) in build-gpu-ab
+#   m64      bench_matmul at every M on 4096x4096 and 4096x14336 with fast-alt the
+#            wgmma tiled kernel (LC_BENCH_FAST_ALT=wgmma): where AUTO's switch from
+#            the wgmma decode kernel (M <= 64) should be
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
 #   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
@@ -49,7 +58,8 @@ while [ $# -gt 0 ]; do
     --layers) layers=${2:-8}; shift 2 ;;
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
-    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn | graphs)
+    build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn | \
+      graphs | fused | joined | prefill | m64)
       steps+=("$1")
       shift
       ;;
@@ -231,6 +241,50 @@ if want sweeps; then
     python3 -c 'import json,sys; [print("agreement:", a) for a in json.load(open(sys.argv[1])).get("agreement", [])]' \
       /tmp/sweep260k-x/summary.json 2>&1 | head -12
   fi
+fi
+if want fused; then
+  LC_CUDA_OPS_FILTER="*_rmsnorm_matches_cpu" timeout 90 build-gpu/tests/test_cuda_ops \
+    >"$out/ops-fused.log" 2>&1
+  el "test_cuda_ops (rmsnorm, add_rmsnorm) rc=$?"
+  LC_CUDA_OPS_FILTER="*rope_kv_write*" timeout 90 build-gpu/tests/test_cuda_ops \
+    >>"$out/ops-fused.log" 2>&1
+  el "test_cuda_ops (rope_kv_write) rc=$?"
+  grep -E "add_rmsnorm|rope_kv_write|PASSED|FAILED|Failure|differ" "$out/ops-fused.log" | cut -c1-250 | head -10
+  timeout 150 build-gpu/tests/test_cuda_model >"$out/model.log" 2>&1
+  el "test_cuda_model rc=$?"
+  grep -E "replayed|last error|PASSED|FAILED|Failure|differ" "$out/model.log" | cut -c1-300 | head -16
+  timeout 90 build-gpu/tests/test_cuda_attention >"$out/attention.log" 2>&1
+  el "test_cuda_attention rc=$?"
+  grep -E "PASSED|FAILED|Failure|differ" "$out/attention.log" | head -5
+fi
+if want joined; then
+  for sh in 1024x4096 4096x4096 6144x4096 14336x4096 28672x4096; do
+    timeout 60 build-gpu/bench/bench_matmul --quick --shape "$sh" >"$out/bm-$sh.log" 2>&1
+    el "bench_matmul $sh rc=$?"
+    grep -E "M=(1|16) N=[0-9]+ K=[0-9]+" "$out/bm-$sh.log" | grep -E "strict|fast |bf16 |vendor-bf16" |
+      cut -c1-110
+  done
+fi
+if want prefill; then
+  LC_BENCH_OPS_ONLY=prefill timeout 120 build-gpu/bench/bench_ops --reps 10 --cell-ms 200 \
+    >"$out/prefill.log" 2>&1
+  el "bench_ops prefill rc=$?"
+  grep -E "prefill|validation" "$out/prefill.log" | cut -c1-170
+  cfg build-gpu-ab "-DATTN_ROWS_INNER=0"
+  cmake --build build-gpu-ab -j "$(nproc)" --target bench_ops >"$out/build-ab.log" 2>&1 &&
+    LC_BENCH_OPS_ONLY=prefill timeout 120 build-gpu-ab/bench/bench_ops --reps 10 --cell-ms 200 \
+      >"$out/prefill-old.log" 2>&1
+  el "bench_ops prefill, the decode item order rc=$?"
+  grep -E "prefill|validation" "$out/prefill-old.log" | cut -c1-170
+fi
+if want m64; then
+  for sh in 4096x4096 4096x14336; do
+    LC_BENCH_FAST_ALT=wgmma timeout 120 build-gpu/bench/bench_matmul --shape "$sh" --reps 20 \
+      --cell-ms 60 >"$out/bm-full-$sh.log" 2>&1
+    el "bench_matmul every M, $sh (fast-alt: wgmma tiled) rc=$?"
+    grep -E "M=(16|64|256) N=[0-9]+ K=[0-9]+" "$out/bm-full-$sh.log" | grep -E "fast|bf16 |vendor-bf16" |
+      cut -c1-110
+  done
 fi
 if want suite; then
   (cd build-gpu && timeout 400 ctest -j 3 -R "cuda|cublaslt|verify|experiment|model|generate|loglik" \
