@@ -318,6 +318,15 @@ __global__ void __launch_bounds__(ATTN_THREADS) attn_partition_kernel(attn_args 
  * max and p as before, then l_b and o_b with v from the V tiles, j
  * ascending across tiles (the chains live in registers).
  * Needs head_dim * sizeof(KT) % 16 == 0 and 16-byte aligned caches. */
+/* Switches for A/B runs (tools/device-fast.sh attnab): blocks per SM the
+ * tiled kernel's registers are sized for, and whether blocks of <= 4 heads
+ * take 64-key tiles (else 32, the smaller shared-memory footprint). */
+#ifndef ATTN_MINB
+#define ATTN_MINB 2
+#endif
+#ifndef ATTN_TK_BIG
+#define ATTN_TK_BIG 1
+#endif
 #ifndef ATTN_ROWS_INNER
 #define ATTN_ROWS_INNER 1
 #endif
@@ -377,7 +386,7 @@ static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk
  * ATTN_THREADS, so that every (key, head) chain of a tile has a thread
  * (the launcher takes 2 ATTN_TK for groups of at most 4 heads). */
 template <typename KT, int HD, int TK>
-__global__ void __launch_bounds__(ATTN_THREADS, 2) attn_tiled_kernel(attn_args a) {
+__global__ void __launch_bounds__(ATTN_THREADS, ATTN_MINB) attn_tiled_kernel(attn_args a) {
   static_assert(ATTN_P % TK == 0, "whole tiles per partition");
   extern __shared__ float4 attn_smem4[];
   float *const q_s = reinterpret_cast<float *>(attn_smem4);
@@ -566,7 +575,7 @@ static cudaError_t launch_tiled(const attn_args &a, unsigned grid, cudaStream_t 
 template <typename KT>
 static cudaError_t launch_tiled_for(const attn_args &a, unsigned grid, cudaStream_t st) {
   if (a.head_dim != 128) return launch_tiled<KT, 0, ATTN_TK>(a, grid, st);
-  if (a.group <= 4) return launch_tiled<KT, 128, 2 * ATTN_TK>(a, grid, st);
+  if (ATTN_TK_BIG && a.group <= 4) return launch_tiled<KT, 128, 2 * ATTN_TK>(a, grid, st);
   return launch_tiled<KT, 128, ATTN_TK>(a, grid, st);
 }
 

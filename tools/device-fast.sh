@@ -36,6 +36,9 @@
 #            gate/up shapes (one-row passes run the joined matmuls)
 #   prefill  bench_ops' prefill attention rows (1 x 1024 and 4096 rows), then the
 #            same built with -DATTN_ROWS_INNER=0 (the decode item order) in build-gpu-ab
+#   attnab   bench_ops' attention rows built as they are and with other switches
+#            (the CUDA flags in LC_AB_FLAGS, default "-DATTN_MINB=3 -DATTN_TK_BIG=0":
+#            32-key tiles, registers for 3 blocks per SM) in build-gpu-ab
 #   m64      bench_matmul at every M on 4096x4096 and 4096x14336 with fast-alt the
 #            wgmma tiled kernel (LC_BENCH_FAST_ALT=wgmma): where AUTO's switch from
 #            the wgmma decode kernel (M <= 64) should be
@@ -59,7 +62,7 @@ while [ $# -gt 0 ]; do
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
     build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn | \
-      graphs | fused | joined | prefill | m64)
+      graphs | fused | joined | prefill | m64 | attnab)
       steps+=("$1")
       shift
       ;;
@@ -276,6 +279,19 @@ if want prefill; then
       >"$out/prefill-old.log" 2>&1
   el "bench_ops prefill, the decode item order rc=$?"
   grep -E "prefill|validation" "$out/prefill-old.log" | cut -c1-170
+fi
+if want attnab; then
+  abf="${LC_AB_FLAGS:--DATTN_MINB=3 -DATTN_TK_BIG=0}"
+  LC_BENCH_OPS_ONLY=attention timeout 150 build-gpu/bench/bench_ops --reps 15 --cell-ms 80 \
+    >"$out/attn-a.log" 2>&1
+  el "bench_ops attention, as built rc=$?"
+  grep -E "^attention|validation" "$out/attn-a.log" | cut -c1-150
+  cfg build-gpu-ab "$abf"
+  cmake --build build-gpu-ab -j "$(nproc)" --target bench_ops >"$out/build-ab.log" 2>&1 &&
+    LC_BENCH_OPS_ONLY=attention timeout 150 build-gpu-ab/bench/bench_ops --reps 15 --cell-ms 80 \
+      >"$out/attn-b.log" 2>&1
+  el "bench_ops attention, built with $abf rc=$?"
+  grep -E "^attention|validation" "$out/attn-b.log" | cut -c1-150
 fi
 if want m64; then
   for sh in 4096x4096 4096x14336; do
