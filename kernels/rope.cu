@@ -32,6 +32,14 @@
 #define ROPE_ROWS 8 /* (row, head) pairs per block */
 #define ROPE_MAX_BLOCKS (1 << 20)
 
+/* One pair (a, b) rotated by (c, s), each result through canon: the formula
+ * of docs/numerics.md 2.6, shared by both kernels of this file. */
+__device__ __forceinline__ void rope_pair(float a, float b, float c, float s, float *a2,
+                                          float *b2) {
+  *a2 = lc_canon_nan(LC_FMA(a, c, -(b * s)));
+  *b2 = lc_canon_nan(LC_FMA(a, s, b * c));
+}
+
 template <bool INTERLEAVED>
 __global__ void __launch_bounds__(32 * ROPE_ROWS)
     rope_kernel(float *x, int64_t rows_heads, int64_t n_heads, int64_t head_dim,
@@ -48,10 +56,10 @@ __global__ void __launch_bounds__(32 * ROPE_ROWS)
       const int64_t ia = INTERLEAVED ? 2 * i : i;
       const int64_t ib = INTERLEAVED ? 2 * i + 1 : i + half;
       const float a = xh[ia], b = xh[ib], c = cr[i], s = sr[i];
-      const float a2 = LC_FMA(a, c, -(b * s));
-      const float b2 = LC_FMA(a, s, b * c);
-      xh[ia] = lc_canon_nan(a2);
-      xh[ib] = lc_canon_nan(b2);
+      float a2, b2;
+      rope_pair(a, b, c, s, &a2, &b2);
+      xh[ia] = a2;
+      xh[ib] = b2;
     }
   }
 }
@@ -95,8 +103,8 @@ __global__ void __launch_bounds__(32 * ROPE_ROWS)
       const int64_t ia = INTERLEAVED ? 2 * i : i;
       const int64_t ib = INTERLEAVED ? 2 * i + 1 : i + half;
       const float a = src[ia], b = src[ib], c = cr[i], s = sr[i];
-      float a2 = lc_canon_nan(LC_FMA(a, c, -(b * s)));
-      float b2 = lc_canon_nan(LC_FMA(a, s, b * c));
+      float a2, b2;
+      rope_pair(a, b, c, s, &a2, &b2);
       if (ROUND) {
         a2 = lc_bf16_to_f32(lc_f32_to_bf16(a2));
         b2 = lc_bf16_to_f32(lc_f32_to_bf16(b2));

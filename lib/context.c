@@ -290,6 +290,12 @@ lc_status lc_mem_read(lc_context *ctx, void *dst, const void *src, size_t bytes)
   return LC_OK;
 }
 
+lc_status lc_mem_copy(lc_context *ctx, void *dst, const void *src, size_t bytes) {
+  if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_copy(ctx, dst, src, bytes);
+  memmove(dst, src, bytes);
+  return LC_OK;
+}
+
 lc_status lc_buffer_alloc(lc_context *ctx, size_t bytes, void **out) {
   LC_TRY(lc_check_ctx(ctx, "lc_buffer_alloc"));
   LC_TRY(lc_check_ptr(ctx, out, "lc_buffer_alloc", "out"));

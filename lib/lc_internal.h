@@ -44,6 +44,16 @@ struct lc_weights {
                                 which owns and frees it */
 };
 
+/* Adds src's counts to dst's and keeps the larger max_rel_err. */
+static inline void lc_conversion_stats_add(lc_conversion_stats *dst,
+                                           const lc_conversion_stats *src) {
+  dst->n_elements += src->n_elements;
+  dst->n_inexact += src->n_inexact;
+  dst->n_overflow += src->n_overflow;
+  dst->n_nan += src->n_nan;
+  if (src->max_rel_err > dst->max_rel_err) dst->max_rel_err = src->max_rel_err;
+}
+
 /* Joins n >= 2 matrices of one context into *out, their data one after the
  * other: rows joined where the parts have equal cols ([sum rows][cols]),
  * else, for parts of one row each (biases), cols joined ([1][sum cols]).
@@ -216,6 +226,8 @@ lc_status lc_mem_alloc(lc_context *ctx, size_t bytes, void **out);
 void lc_mem_free(lc_context *ctx, void *p);
 lc_status lc_mem_write(lc_context *ctx, void *dst, const void *src, size_t bytes);
 lc_status lc_mem_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
+/* backend -> backend, queued on the context's stream on CUDA */
+lc_status lc_mem_copy(lc_context *ctx, void *dst, const void *src, size_t bytes);
 
 /* ---- paths (lib/exp_util.c) -------------------------------------------------*/
 /* dir + "/" + name, malloc'ed; NULL when out of memory. */

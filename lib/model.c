@@ -174,12 +174,7 @@ static lc_status take(loader *ld, const char *name, int64_t rows, int64_t cols, 
   if (t->dtype != LC_DTYPE_BF16) {
     lc_conversion_stats cs;
     LC_TRY(lc_weights_get_conversion_stats(*out, &cs));
-    lc_conversion_stats *r = &info->rounding;
-    r->n_elements += cs.n_elements;
-    r->n_inexact += cs.n_inexact;
-    r->n_overflow += cs.n_overflow;
-    r->n_nan += cs.n_nan;
-    if (cs.max_rel_err > r->max_rel_err) r->max_rel_err = cs.max_rel_err;
+    lc_conversion_stats_add(&info->rounding, &cs);
   }
   return LC_OK;
 }

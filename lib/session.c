@@ -291,13 +291,6 @@ lc_status lc_session_set_layer_hook(lc_session *s, lc_layer_hook hook, void *use
 
 /* ---- the forward pass ------------------------------------------------------*/
 
-/* Device-to-device copy on the context's backend. */
-static lc_status copy_d2d(lc_context *ctx, void *dst, const void *src, size_t bytes) {
-  if (ctx->backend == LC_BACKEND_CUDA) return lc_cuda_copy(ctx, dst, src, bytes);
-  memmove(dst, src, bytes);
-  return LC_OK;
-}
-
 /* Rounds x [n] to bf16 values when the mode stores activations in bf16. */
 static lc_status act(const lc_session *s, float *x, int64_t n) {
   if (s->ctx->mode != LC_MODE_VENDOR_BF16) return LC_OK;
@@ -536,7 +529,8 @@ static lc_status trunk(lc_session *s, const lc_batch_entry *e, int64_t n, int64_
   int64_t row = 0;
   for (int64_t i = 0; i < n; i++) {
     row += e[i].n_tokens;
-    LC_TRY(copy_d2d(ctx, s->last + i * dim, s->xn + (row - 1) * dim, (size_t)dim * sizeof(float)));
+    LC_TRY(
+        lc_mem_copy(ctx, s->last + i * dim, s->xn + (row - 1) * dim, (size_t)dim * sizeof(float)));
   }
   *h = s->last;
   *rows = n;
@@ -646,9 +640,9 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
       const size_t n = (size_t)s->filled[slot] * rowb;
       if (n == 0) continue;
       const size_t from = (size_t)slot * (size_t)old * rowb, to = (size_t)slot * (size_t)cap * rowb;
-      st = copy_d2d(ctx, (char *)nk[l] + to, (const char *)s->k_cache[l] + from, n);
+      st = lc_mem_copy(ctx, (char *)nk[l] + to, (const char *)s->k_cache[l] + from, n);
       if (st == LC_OK)
-        st = copy_d2d(ctx, (char *)nv[l] + to, (const char *)s->v_cache[l] + from, n);
+        st = lc_mem_copy(ctx, (char *)nv[l] + to, (const char *)s->v_cache[l] + from, n);
     }
   if (st != LC_OK) {
     free_caches(ctx, nk, nv, L);

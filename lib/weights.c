@@ -166,9 +166,7 @@ lc_status lc_weights_join(lc_weights *const *parts, int n, lc_weights **out) {
   size_t off = 0;
   for (int i = 0; i < n && st == LC_OK; i++) {
     const size_t b = lc_weights_bytes(parts[i]);
-    st = ctx->backend == LC_BACKEND_CUDA
-             ? lc_cuda_copy(ctx, (char *)w->data + off, parts[i]->data, b)
-             : (memcpy((char *)w->data + off, parts[i]->data, b), LC_OK);
+    st = lc_mem_copy(ctx, (char *)w->data + off, parts[i]->data, b);
     off += b;
   }
   if (st != LC_OK) {
@@ -177,16 +175,10 @@ lc_status lc_weights_join(lc_weights *const *parts, int n, lc_weights **out) {
     return st;
   }
   ctx->mem.weights_bytes += bytes;
-  lc_conversion_stats *js = &w->stats;
   off = 0;
   for (int i = 0; i < n; i++) {
     lc_weights *p = parts[i];
-    const lc_conversion_stats *ps = &p->stats;
-    js->n_elements += ps->n_elements;
-    js->n_inexact += ps->n_inexact;
-    js->n_overflow += ps->n_overflow;
-    js->n_nan += ps->n_nan;
-    if (ps->max_rel_err > js->max_rel_err) js->max_rel_err = ps->max_rel_err;
+    lc_conversion_stats_add(&w->stats, &p->stats);
     const size_t b = lc_weights_bytes(p);
     ctx->mem.weights_bytes -= b;
     lc_mem_free(ctx, p->data); /* after the copies: lc_cuda_free synchronises */

@@ -103,6 +103,23 @@ cfg() { # cfg DIR [CUDA flags]
     -DCMAKE_CUDA_ARCHITECTURES=90a -DLC_MODELS_DIR="$models" ${2:+"-DCMAKE_CUDA_FLAGS=$2"} \
     >"$out/cmake-$(basename "$1").log" 2>&1
 }
+# ops_ab ONLY FLAGS TAG LIMIT "BENCH_ARGS" PATTERN WIDTH: bench_ops' rows ONLY
+# (LC_BENCH_OPS_ONLY) from build-gpu, then from build-gpu-ab built with the CUDA
+# flags FLAGS; logs $out/TAG-a.log and TAG-b.log, lines matching PATTERN printed
+ops_ab() {
+  local only=$1 flags=$2 tag=$3 limit=$4 args=$5 pat=$6 width=$7
+  # shellcheck disable=SC2086  # args: several options
+  LC_BENCH_OPS_ONLY=$only timeout "$limit" build-gpu/bench/bench_ops $args >"$out/$tag-a.log" 2>&1
+  el "bench_ops $only, as built rc=$?"
+  grep -E "$pat" "$out/$tag-a.log" | cut -c1-"$width"
+  cfg build-gpu-ab "$flags"
+  # shellcheck disable=SC2086
+  cmake --build build-gpu-ab -j "$(nproc)" --target bench_ops >"$out/build-ab.log" 2>&1 &&
+    LC_BENCH_OPS_ONLY=$only timeout "$limit" build-gpu-ab/bench/bench_ops $args \
+      >"$out/$tag-b.log" 2>&1
+  el "bench_ops $only, built with $flags rc=$?"
+  grep -E "$pat" "$out/$tag-b.log" | cut -c1-"$width"
+}
 if want build; then
   cfg build-gpu
   # everything: the suite's binaries too (a warm machine keeps build-gpu)
@@ -269,29 +286,11 @@ if want joined; then
   done
 fi
 if want prefill; then
-  LC_BENCH_OPS_ONLY=prefill timeout 120 build-gpu/bench/bench_ops --reps 10 --cell-ms 200 \
-    >"$out/prefill.log" 2>&1
-  el "bench_ops prefill rc=$?"
-  grep -E "prefill|validation" "$out/prefill.log" | cut -c1-170
-  cfg build-gpu-ab "-DATTN_ROWS_INNER=0"
-  cmake --build build-gpu-ab -j "$(nproc)" --target bench_ops >"$out/build-ab.log" 2>&1 &&
-    LC_BENCH_OPS_ONLY=prefill timeout 120 build-gpu-ab/bench/bench_ops --reps 10 --cell-ms 200 \
-      >"$out/prefill-old.log" 2>&1
-  el "bench_ops prefill, the decode item order rc=$?"
-  grep -E "prefill|validation" "$out/prefill-old.log" | cut -c1-170
+  ops_ab prefill "-DATTN_ROWS_INNER=0" prefill 120 "--reps 10 --cell-ms 200" "prefill|validation" 170
 fi
 if want attnab; then
-  abf="${LC_AB_FLAGS:--DATTN_MINB=3 -DATTN_TK_BIG=0}"
-  LC_BENCH_OPS_ONLY=attention timeout 150 build-gpu/bench/bench_ops --reps 15 --cell-ms 80 \
-    >"$out/attn-a.log" 2>&1
-  el "bench_ops attention, as built rc=$?"
-  grep -E "^attention|validation" "$out/attn-a.log" | cut -c1-150
-  cfg build-gpu-ab "$abf"
-  cmake --build build-gpu-ab -j "$(nproc)" --target bench_ops >"$out/build-ab.log" 2>&1 &&
-    LC_BENCH_OPS_ONLY=attention timeout 150 build-gpu-ab/bench/bench_ops --reps 15 --cell-ms 80 \
-      >"$out/attn-b.log" 2>&1
-  el "bench_ops attention, built with $abf rc=$?"
-  grep -E "^attention|validation" "$out/attn-b.log" | cut -c1-150
+  ops_ab attention "${LC_AB_FLAGS:--DATTN_MINB=3 -DATTN_TK_BIG=0}" attn 150 "--reps 15 --cell-ms 80" \
+    "^attention|validation" 150
 fi
 if want m64; then
   for sh in 4096x4096 4096x14336; do
