@@ -45,7 +45,10 @@
  *     of 16-byte pieces and the caches are 16-byte aligned; build with
  *     -DATTN_TILED=0 to keep the first) computes the same chains in the
  *     same order from shared-memory tiles of 32 keys filled by cp.async,
- *     so its bits are the first kernel's.
+ *     so its bits are the first kernel's.  attn_rows_kernel (head_dim
+ *     128, more rows than slots: a prompt's prefill) runs up to ATTN_ROWS
+ *     rows of one slot per item over the same tiles, every row's chains
+ *     unchanged: K and V read once per group of rows instead of per row.
  *  2. attn_merge_kernel: one thread per (row, head, i) merges the row's
  *     partitions in ascending order and writes out (m and l recomputed
  *     identically by the head_dim threads of a (row, head)).
@@ -490,6 +493,235 @@ __global__ void __launch_bounds__(ATTN_THREADS, ATTN_MINB) attn_tiled_kernel(att
   }
 }
 
+/* ---- kernel 1, rows: several rows of one slot share each K and V tile ------
+ * A prompt's rows (prefill) all read the same keys of their slot: the tiled
+ * kernel above, one row per item, brings each K and V tile into shared memory
+ * once per row.  Here an item is (group of R consecutive rows of the launch,
+ * kv head g, block of query heads, partition b), and the rows of the group
+ * that lie in one slot (a run: consecutive rows with the slot of its first)
+ * share every tile: the partition's K and V are read once per run instead
+ * of once per row, and in the score phase a thread loads its key's four
+ * elements once for the R rows' chains.  Every chain is the one of the
+ * kernels above, element for element (i ascending from +0 for a score, j
+ * ascending from +0 for l_b and o_b, the max over lanes), so the bits are
+ * theirs; a row that does not reach the partition (position < its first
+ * key) is carried through the run's loops and stores nothing, as an item
+ * that does not reach it stores nothing above.
+ * head_dim 128 only (HD, the common case; other head dims go to the tiled
+ * kernel); TK keys per tile and HM = ATTN_THREADS / TK heads per block at
+ * most (the launcher's choice, as for the tiled kernel).  Shared memory: q
+ * [R][HM][HD], scores [R][HM][ATTN_SROW], m [R][HM], then two tiles. */
+#ifndef ATTN_ROWS
+#define ATTN_ROWS 4 /* rows per item of the rows kernel; 0: not used (A/B) */
+#endif
+
+template <int R, int HD, int TK>
+static __host__ __device__ __forceinline__ size_t rows_head_bytes() {
+  constexpr int HM = ATTN_THREADS / TK;
+  return ((size_t)(R * HM * HD + R * HM * ATTN_SROW + R * HM) * sizeof(float) + 15) & ~(size_t)15;
+}
+
+template <typename KT, int R, int HD, int TK>
+__global__ void __launch_bounds__(ATTN_THREADS, 2) attn_rows_kernel(attn_args a) {
+  constexpr int HM = ATTN_THREADS / TK;   /* heads per block, at most */
+  constexpr int NS = ATTN_THREADS / HD;   /* head subsets of the l_b/o_b phase */
+  constexpr int KPT = (HM + NS - 1) / NS; /* heads per thread there, at most */
+  static_assert(ATTN_P % TK == 0 && HM <= ATTN_HEADS && NS >= 1, "tile shape");
+  extern __shared__ float4 attn_smem4[];
+  float *const q_s = reinterpret_cast<float *>(attn_smem4); /* [R][HM][HD] */
+  float *const s_s = q_s + R * HM * HD;                     /* [R][HM][ATTN_SROW] */
+  float *const m_s = s_s + R * HM * ATTN_SROW;              /* [R][HM] */
+  constexpr int st = HD + 16 / (int)sizeof(KT);
+  KT *const tiles =
+      reinterpret_cast<KT *>(reinterpret_cast<char *>(attn_smem4) + rows_head_bytes<R, HD, TK>());
+  auto tile_of = [&](int t) { return tiles + (t & 1) * TK * st; };
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t kvs = (int64_t)a.n_kv * HD;
+  const int64_t n_groups = (a.n_rows + R - 1) / R;
+  const int64_t n_items = n_groups * a.n_kv * a.n_hb * a.n_parts;
+  /* the heads of the block and the score and l_b/o_b thread maps */
+  const int kk = tid % TK, c = tid / TK;
+  const int ns_cap = NS; /* ns = min(NS, nh) below */
+  const int hs0 = tid / HD, i = tid - hs0 * HD;
+
+  for (int64_t item = blockIdx.x; item < n_items; item += gridDim.x) {
+    /* item = ((g * n_hb + hb) * n_parts + b) * n_groups + group: the groups
+     * of one (kv head, partition) side by side, as rows_inner above */
+    int64_t rest = item;
+    const int64_t grp = rest % n_groups;
+    rest /= n_groups;
+    const int b = (int)(rest % a.n_parts);
+    rest /= a.n_parts;
+    const int hb = (int)(rest % a.n_hb);
+    const int g = (int)(rest / a.n_hb);
+    const int c0 = hb * HM;
+    const int nh = (a.group - c0 < HM) ? a.group - c0 : HM;
+    const int h0 = g * a.group + c0;
+    const int64_t j0 = (int64_t)b * ATTN_P;
+    const int64_t rl_end = (grp + 1) * R < a.n_rows ? (grp + 1) * R : a.n_rows;
+
+    for (int64_t rl0 = grp * R; rl0 < rl_end;) { /* one run per pass, block-uniform */
+      const int32_t slot = a.q_slot[a.row0 + rl0];
+      int nr = 1;
+      while (rl0 + nr < rl_end && a.q_slot[a.row0 + rl0 + nr] == slot) nr++;
+      int nrow[R]; /* keys of the partition each row of the run sees (<= 0: none) */
+      int nmax = 0;
+#pragma unroll
+      for (int rr = 0; rr < R; rr++) {
+        nrow[rr] = 0;
+        if (rr < nr) {
+          const int64_t t = a.q_pos[a.row0 + rl0 + rr];
+          nrow[rr] = (t + 1 - j0 <= 0) ? 0 : (t + 1 - j0 < ATTN_P ? (int)(t + 1 - j0) : ATTN_P);
+          nmax = nrow[rr] > nmax ? nrow[rr] : nmax;
+        }
+      }
+      if (nmax == 0) {
+        rl0 += nr;
+        continue;
+      }
+      const int64_t at = ((int64_t)slot * a.max_len + j0) * kvs + (int64_t)g * HD;
+      const KT *const kb = static_cast<const KT *>(a.kc) + at;
+      const KT *const vb = static_cast<const KT *>(a.vc) + at;
+      const int n_tiles = (nmax + TK - 1) / TK;
+      auto rows_of = [&](int ti) { return nmax - ti * TK < TK ? nmax - ti * TK : TK; };
+
+      __syncthreads(); /* the previous run's reads of the tiles, q_s and s_s are done */
+      tile_load<KT>(tile_of(0), kb, rows_of(0), HD, kvs);
+      for (int rr = 0; rr < nr; rr++) {
+        const float *qr = a.q + ((a.row0 + rl0 + rr) * a.n_heads + h0) * (int64_t)HD;
+        for (int e = tid; e < nh * HD; e += ATTN_THREADS) q_s[rr * HM * HD + e] = qr[e];
+      }
+
+      /* scores: thread (kk, c) runs key ti * TK + kk of head c for every row */
+      for (int ti = 0; ti < n_tiles; ti++) {
+        if (ti + 1 < n_tiles) {
+          tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), HD,
+                        kvs);
+          cp_async_wait<1>();
+        } else {
+          cp_async_wait<0>();
+        }
+        __syncthreads();
+        const int j = ti * TK + kk;
+        if (c < nh && j < nmax) {
+          const KT *kj = tile_of(ti) + kk * st;
+          float d[R];
+#pragma unroll
+          for (int rr = 0; rr < R; rr++) d[rr] = 0.0f;
+#pragma unroll 8
+          for (int e = 0; e < HD; e += 4) {
+            const float4 k4 = tile_get4<KT>(kj + e);
+#pragma unroll
+            for (int rr = 0; rr < R; rr++) {
+              if (rr < nr) {
+                const float4 q4 = *reinterpret_cast<const float4 *>(q_s + (rr * HM + c) * HD + e);
+                d[rr] = LC_FMA(q4.x, k4.x, d[rr]);
+                d[rr] = LC_FMA(q4.y, k4.y, d[rr]);
+                d[rr] = LC_FMA(q4.z, k4.z, d[rr]);
+                d[rr] = LC_FMA(q4.w, k4.w, d[rr]);
+              }
+            }
+          }
+#pragma unroll
+          for (int rr = 0; rr < R; rr++)
+            if (rr < nr && j < nrow[rr]) s_s[(rr * HM + c) * ATTN_SROW + j] = d[rr] * a.scale;
+        }
+        __syncthreads(); /* the tile is free for the copy after next */
+      }
+      /* V's first tile comes while the max and p are computed */
+      tile_load<KT>(tile_of(0), vb, rows_of(0), HD, kvs);
+
+      /* the max of each (row, head), one warp each, then p in place */
+      for (int rc = warp; rc < nr * HM; rc += ATTN_THREADS / 32) {
+        const int rr = rc / HM, cc = rc - rr * HM;
+        if (cc >= nh) continue;
+        int n = 0;
+#pragma unroll
+        for (int u = 0; u < R; u++)
+          if (u == rr) n = nrow[u];
+        if (n == 0) continue;
+        float m = -INFINITY;
+        for (int jj = lane; jj < n; jj += 32) m = lc_max_nonan(m, s_s[rc * ATTN_SROW + jj]);
+        m = lc_warp_max_nonan(m);
+        if (lane == 0) m_s[rc] = lc_canon_zero(m);
+      }
+      __syncthreads();
+      for (int rr = 0; rr < nr; rr++) {
+        int n = 0;
+#pragma unroll
+        for (int u = 0; u < R; u++)
+          if (u == rr) n = nrow[u];
+        for (int e = tid; e < nh * ATTN_P; e += ATTN_THREADS) {
+          const int cc = e / ATTN_P, jj = e % ATTN_P;
+          const int rc = rr * HM + cc;
+          if (jj < n) s_s[rc * ATTN_SROW + jj] = lc_expf(s_s[rc * ATTN_SROW + jj] - m_s[rc]);
+        }
+      }
+
+      /* l_b and o_b: thread (hs, i), heads hs, hs + ns, ... of every row;
+       * j ascending through the V tiles */
+      const int ns = ns_cap < nh ? ns_cap : nh;
+      const int hs = hs0;
+      float o[R][KPT], l[R][KPT];
+#pragma unroll
+      for (int rr = 0; rr < R; rr++)
+#pragma unroll
+        for (int k = 0; k < KPT; k++) o[rr][k] = l[rr][k] = 0.0f;
+      for (int ti = 0; ti < n_tiles; ti++) {
+        if (ti + 1 < n_tiles) {
+          tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), HD,
+                        kvs);
+          cp_async_wait<1>();
+        } else {
+          cp_async_wait<0>();
+        }
+        __syncthreads(); /* the tile, and (first time) p, are visible */
+        if (hs < ns) {
+          const KT *vt = tile_of(ti) + i;
+          const int nj = rows_of(ti);
+          for (int jj = 0; jj < nj; jj++) {
+            const float v = tile_get<KT>(vt + jj * st);
+            const int j = ti * TK + jj;
+#pragma unroll
+            for (int rr = 0; rr < R; rr++) {
+              if (rr < nr && j < nrow[rr]) {
+#pragma unroll
+                for (int k = 0; k < KPT; k++) {
+                  const int cc = hs + k * ns;
+                  if (cc < nh) {
+                    const float pk = s_s[(rr * HM + cc) * ATTN_SROW + j];
+                    l[rr][k] = l[rr][k] + pk;
+                    o[rr][k] = LC_FMA(pk, v, o[rr][k]);
+                  }
+                }
+              }
+            }
+          }
+        }
+        __syncthreads(); /* the tile is free for the copy after next */
+      }
+      if (hs < ns) {
+#pragma unroll
+        for (int rr = 0; rr < R; rr++) {
+          if (rr < nr && nrow[rr] > 0) {
+            const int64_t rl = rl0 + rr;
+#pragma unroll
+            for (int k = 0; k < KPT; k++) {
+              const int cc = hs + k * ns;
+              if (cc < nh) {
+                const int64_t idx = (rl * a.n_heads + h0 + cc) * a.n_parts + b;
+                a.ws_o[idx * HD + i] = o[rr][k];
+                if (i == 0) a.ws_ml[idx] = make_float2(m_s[rr * HM + cc], l[rr][k]);
+              }
+            }
+          }
+        }
+      }
+      rl0 += nr;
+    }
+  }
+}
+
 /* ---- kernel 2: merge the partitions of one (row, head), one thread per dim */
 __global__ void __launch_bounds__(ATTN_MERGE_THREADS) attn_merge_kernel(attn_args a) {
   const int64_t D = a.head_dim;
@@ -579,13 +811,43 @@ static cudaError_t launch_tiled_for(const attn_args &a, unsigned grid, cudaStrea
   return launch_tiled<KT, 128, ATTN_TK>(a, grid, st);
 }
 
+#if ATTN_ROWS > 0
+template <typename KT, int TK>
+static cudaError_t launch_rows_kernel(const attn_args &a, cudaStream_t st) {
+  constexpr int R = ATTN_ROWS, HD = 128;
+  const size_t smem =
+      rows_head_bytes<R, HD, TK>() + 2 * (size_t)TK * (size_t)tile_stride<KT>(HD) * sizeof(KT);
+  const int64_t items = (a.n_rows + R - 1) / R * a.n_kv * a.n_hb * a.n_parts;
+  const unsigned grid = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
+  cudaError_t e = cudaFuncSetAttribute(attn_rows_kernel<KT, R, HD, TK>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e != cudaSuccess) return e;
+  attn_rows_kernel<KT, R, HD, TK><<<grid, ATTN_THREADS, smem, st>>>(a);
+  return cudaGetLastError();
+}
+
+/* The rows kernel's tiles: 64 keys for groups of <= 4 heads, as the tiled
+ * kernel's. */
+template <typename KT>
+static cudaError_t launch_rows_for(const attn_args &a, cudaStream_t st) {
+  if (ATTN_TK_BIG && a.group <= 4) return launch_rows_kernel<KT, 2 * ATTN_TK>(a, st);
+  return launch_rows_kernel<KT, ATTN_TK>(a, st);
+}
+#endif
+
 /* Runs rows a.row0 .. a.row0 + a.n_rows - 1: partitions, then the merge. */
 static lc_status launch_rows(const attn_args &a, bool vec, bool tiled, bool bf16,
                              cudaStream_t stream, char *err, size_t err_len) {
   const int64_t items = a.n_rows * a.n_kv * a.n_hb * a.n_parts;
   const unsigned grid1 = (unsigned)(items < ATTN_MAX_BLOCKS ? items : ATTN_MAX_BLOCKS);
   const size_t smem = smem_bytes(a.head_dim);
-  if (ATTN_TILED && tiled) {
+  if (ATTN_ROWS > 0 && ATTN_TILED && tiled && a.rows_inner && a.head_dim == 128) {
+#if ATTN_ROWS > 0
+    /* a prompt's rows: several rows of one slot per item (prefill) */
+    cudaError_t e = bf16 ? launch_rows_for<uint16_t>(a, stream) : launch_rows_for<float>(a, stream);
+    if (e != cudaSuccess) return launch_fail(e, "rows kernel launch", err, err_len);
+#endif
+  } else if (ATTN_TILED && tiled) {
     cudaError_t e = bf16 ? launch_tiled_for<uint16_t>(a, grid1, stream)
                          : launch_tiled_for<float>(a, grid1, stream);
     if (e != cudaSuccess) return launch_fail(e, "tiled kernel launch", err, err_len);

@@ -34,8 +34,9 @@
 #            rope_kv_write), test_cuda_model (graphs, GPU == CPU), test_cuda_attention
 #   joined   bench_matmul --quick on the k/v, q, joined q/k/v, gate/up and joined
 #            gate/up shapes (one-row passes run the joined matmuls)
-#   prefill  bench_ops' prefill attention rows (1 x 1024 and 4096 rows), then the
-#            same built with -DATTN_ROWS_INNER=0 (the decode item order) in build-gpu-ab
+#   prefill  bench_ops' prefill attention rows (1 x 1024 and 4096 rows) as built (the
+#            rows kernel), built with -DATTN_ROWS=0 (the tiled kernel, rows fastest)
+#            and with -DATTN_ROWS_INNER=0 (the tiled kernel, the decode item order)
 #   attnab   bench_ops' attention rows built as they are and with other switches
 #            (the CUDA flags in LC_AB_FLAGS, default "-DATTN_MINB=3 -DATTN_TK_BIG=0":
 #            32-key tiles, registers for 3 blocks per SM) in build-gpu-ab
@@ -286,7 +287,14 @@ if want joined; then
   done
 fi
 if want prefill; then
-  ops_ab prefill "-DATTN_ROWS_INNER=0" prefill 120 "--reps 10 --cell-ms 200" "prefill|validation" 170
+  ops_ab prefill "-DATTN_ROWS=0" prefill 120 "--reps 10 --cell-ms 200" "prefill|validation" 170
+  # the third: the tiled kernel in the decode item order (no sharing at all)
+  cfg build-gpu-ab "-DATTN_ROWS_INNER=0"
+  cmake --build build-gpu-ab -j "$(nproc)" --target bench_ops >"$out/build-ab.log" 2>&1 &&
+    LC_BENCH_OPS_ONLY=prefill timeout 120 build-gpu-ab/bench/bench_ops --reps 10 --cell-ms 200 \
+      >"$out/prefill-c.log" 2>&1
+  el "bench_ops prefill, built with -DATTN_ROWS_INNER=0 rc=$?"
+  grep -E "prefill|validation" "$out/prefill-c.log" | cut -c1-170
 fi
 if want attnab; then
   ops_ab attention "${LC_AB_FLAGS:--DATTN_MINB=3 -DATTN_TK_BIG=0}" attn 150 "--reps 15 --cell-ms 80" \
