@@ -36,6 +36,7 @@ struct add_one {
  * lc_ew2_f32 of kernels/lc_cuda_common.cuh. */
 __global__ void __launch_bounds__(ADD_THREADS)
     add_kernel(const float *a, const float *b, float *out, int64_t n, int64_t head, int64_t nvec) {
+  griddep_launch_dependents(); /* a PDL-launched matmul after this may start */
   lc_ew2_f32(a, b, out, n, head, nvec, add_one{});
 }
 

@@ -724,6 +724,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_rows_kernel(attn_args a)
 
 /* ---- kernel 2: merge the partitions of one (row, head), one thread per dim */
 __global__ void __launch_bounds__(ATTN_MERGE_THREADS) attn_merge_kernel(attn_args a) {
+  griddep_launch_dependents(); /* a PDL-launched matmul after this may start */
   const int64_t D = a.head_dim;
   const int64_t n = a.n_rows * a.n_heads * D;
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n;

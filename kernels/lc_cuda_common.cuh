@@ -29,6 +29,10 @@
  *   lc_ew2_f32                      out[i] = f(a[i], b[i]) over fp32 on that walk
  *                                   (float4 body), with lc_ew2_split and
  *                                   lc_ew_blocks for its launcher.
+ *   griddep_launch_dependents,      programmatic dependent launch (sm_90): the
+ *   griddep_wait, prefetch_l2       small ops that come before a matmul let it
+ *                                   start while they run; the matmul prefetches
+ *                                   its first weights into L2, then waits.
  * Benchmark: none of its own (the including files' benchmarks cover it).
  */
 #ifndef LC_CUDA_COMMON_CUH
@@ -42,6 +46,25 @@
 #include "kernels/lc_kernels.h"
 
 #define LC_WARP_FULL_MASK 0xffffffffu
+
+/* ---- programmatic dependent launch (sm_90) ----------------------------------
+ * The next grid on the stream, when it was launched with the programmatic
+ * stream serialization attribute, may start once every block of this grid
+ * has passed griddep_launch_dependents (or exited); its griddep_wait returns
+ * only when this grid has completed and its memory is visible.  Both are
+ * no-ops without such a launch.  A kernel launched that way reads nothing
+ * another kernel writes, and writes nothing, before its griddep_wait. */
+static __device__ __forceinline__ void griddep_launch_dependents(void) {
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+}
+static __device__ __forceinline__ void griddep_wait(void) {
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+}
+/* bytes (a multiple of 16) at p (16-byte aligned) towards L2, no register
+ * or shared memory written (the bulk copy engine's prefetch) */
+static __device__ __forceinline__ void prefetch_l2(const void *p, unsigned bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
+}
 
 /* ---- host: launch checks ---------------------------------------------------*/
 

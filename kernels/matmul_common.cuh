@@ -14,8 +14,7 @@
  *   neg_zero           -0.0f, the x padding past k (fma(-0, +0, acc) == acc);
  *   cp_async16, cp_async16_pf256, cp_async4, cp_async_commit, cp_async_wait
  *                      global -> shared copies (cp.async);
- *   griddep_launch_dependents, griddep_wait
- *                      programmatic dependent launch (sm_90).
+ *   (griddep_launch_dependents, griddep_wait: kernels/lc_cuda_common.cuh).
  * Host: MM_SEG (LC_MATMUL_SEG_LEN, 256: where every path cuts k into
  * segments), MM_WS_BUDGET, mm_nseg, mm_bad, and the functions one file of the
  * op calls in another (C++ linkage, hidden like every symbol of kernels/).
@@ -87,17 +86,6 @@ static __device__ __forceinline__ void cp_async_commit(void) {
 template <int N>
 static __device__ __forceinline__ void cp_async_wait(void) {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-/* Programmatic dependent launch (sm_90): the dependent grid may start its
- * launch once every block of this grid has passed launch_dependents; the
- * dependent's griddep_wait returns only when this grid has completed and its
- * memory is visible.  Both are no-ops without a PDL launch. */
-static __device__ __forceinline__ void griddep_launch_dependents(void) {
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-}
-static __device__ __forceinline__ void griddep_wait(void) {
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
 }
 
 /* ---- the chain step --------------------------------------------------------*/

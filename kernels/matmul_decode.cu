@@ -77,6 +77,19 @@
 #define DS_WSTRIDE (DS_QK + 8)  /* bf16 per W row in a slot: 144 B = 9 x 16 B */
 #define DS_TARGET_BLOCKS 128    /* split k into groups below this many blocks */
 #define DS_PART_BYTES 16384     /* one group: the segment results in shared memory */
+/* Programmatic dependent launch of the streaming kernel: it starts while the
+ * kernel before it on the stream (a norm, attention's merge, silu_mul: they
+ * call griddep_launch_dependents first thing) still runs, sends the first
+ * DS_PF_SEGS segments of each of its warps' W rows towards L2, and waits
+ * (griddep_wait) before it reads x or writes anything.  W is never written
+ * while a pass runs.  Scheduling only: no chain changes.  -DDS_PDL=0: a
+ * plain launch, no prefetch (A/B). */
+#ifndef DS_PDL
+#define DS_PDL 1
+#endif
+#ifndef DS_PF_SEGS
+#define DS_PF_SEGS 1
+#endif
 
 /* ======================================================================== */
 /*  kernels                                                                 */
@@ -286,6 +299,21 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, WARPS < 8 ? 8 / WARPS : 1)
   unsigned char *ring = smem + (size_t)warp * DS_STAGES * SLOT;
   float *part = reinterpret_cast<float *>(smem + (size_t)WARPS * DS_STAGES * SLOT);
 
+  if (DS_PDL) {
+    /* this warp's first segments of W (lane = row) towards L2 while the
+     * kernel before finishes; row * k and the segment starts are multiples of
+     * 8 elements (k % 8 == 0), and so are the lengths */
+    const int64_t row = n0 + lane;
+    if (row < n) {
+      for (int j = 0; j < DS_PF_SEGS && j < nsw; j++) {
+        const int64_t kq = (s0 + warp + (int64_t)WARPS * j) * MM_SEG;
+        const int64_t len = k - kq < MM_SEG ? k - kq : MM_SEG;
+        prefetch_l2(w + row * k + kq, (unsigned)(len * (int64_t)sizeof(uint16_t)));
+      }
+    }
+  }
+  griddep_wait(); /* x and out: the kernel before is complete (a no-op without PDL) */
+
   /* Queues quarter q of this warp (if q < nq) into slot q % DS_STAGES and
    * commits a group (empty past nq, so that the group count stays uniform). */
   auto issue = [&](int q) {
@@ -456,8 +484,19 @@ static cudaError_t launch_decode_stream_mb(const float *x, int64_t rows, int64_t
                              cudaFuncAttributePreferredSharedMemoryCarveout,
                              cudaSharedmemCarveoutMaxShared);
   if (e != cudaSuccess) return e;
-  matmul_decode_stream_kernel<MB, WARPS><<<(unsigned)blocks, DS_ROWS * WARPS, smem, st>>>(
-      x, (int)rows, k, w, n, mm_nseg(k), gsize, bias, out, direct);
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)blocks);
+  cfg.blockDim = dim3(DS_ROWS * WARPS);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = st;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = DS_PDL ? 1 : 0;
+  e = cudaLaunchKernelEx(&cfg, matmul_decode_stream_kernel<MB, WARPS>, x, (int)rows, k, w, n,
+                         mm_nseg(k), gsize, bias, out, direct);
+  if (e != cudaSuccess) return e;
   return cudaGetLastError();
 }
 

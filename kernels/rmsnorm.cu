@@ -79,6 +79,7 @@ template <int ROWS, int UNROLL>
 __global__ void __launch_bounds__(ROWS * 32)
     rmsnorm_warp_kernel(const float *x, int64_t m, int64_t n, const uint16_t *__restrict__ w,
                         float eps, float *y) {
+  griddep_launch_dependents(); /* a PDL-launched matmul after this may start */
   const int lane = threadIdx.x & 31;
   for (int64_t row = (int64_t)blockIdx.x * ROWS + (threadIdx.x >> 5); row < m;
        row += (int64_t)gridDim.x * ROWS) {
@@ -146,6 +147,7 @@ template <int THREADS>
 __global__ void __launch_bounds__(THREADS)
     rmsnorm_block_kernel(const float *x, int64_t m, int64_t n, const uint16_t *__restrict__ w,
                          float eps, float *y) {
+  griddep_launch_dependents();          /* a PDL-launched matmul after this may start */
   extern __shared__ float4 rms_smem4[]; /* the row, n floats rounded up to 4 */
   __shared__ float s_scale;
   float *s = reinterpret_cast<float *>(rms_smem4);
@@ -179,6 +181,7 @@ template <int THREADS, bool ROUND>
 __global__ void __launch_bounds__(THREADS)
     add_rmsnorm_block_kernel(float *x, const float *d, int64_t m, int64_t n,
                              const uint16_t *__restrict__ w, float eps, float *y) {
+  griddep_launch_dependents(); /* a PDL-launched matmul after this may start */
   extern __shared__ float4 rms_smem4[];
   __shared__ float s_scale;
   float *s = reinterpret_cast<float *>(rms_smem4);

@@ -39,6 +39,7 @@ struct silu_mul_one {
 __global__ void __launch_bounds__(SILU_THREADS)
     silu_mul_kernel(const float *gate, const float *up, float *out, int64_t n, int64_t head,
                     int64_t nvec) {
+  griddep_launch_dependents(); /* a PDL-launched matmul after this may start */
   lc_ew2_f32(gate, up, out, n, head, nvec, silu_mul_one{});
 }
 

@@ -43,6 +43,9 @@
 #   m64      bench_matmul at every M on 4096x4096 and 4096x14336 with fast-alt the
 #            wgmma tiled kernel (LC_BENCH_FAST_ALT=wgmma): where AUTO's switch from
 #            the wgmma decode kernel (M <= 64) should be
+#   pdlab    bench_model strict and vendor-bf16 (batch 1, 8; --layers) as built and
+#            built with -DDS_PDL=0 (the streaming decode matmul without programmatic
+#            dependent launch) in build-gpu-ab
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
 #   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
@@ -63,7 +66,7 @@ while [ $# -gt 0 ]; do
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
     build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn | \
-      graphs | fused | joined | prefill | m64 | attnab)
+      graphs | fused | joined | prefill | m64 | attnab | pdlab)
       steps+=("$1")
       shift
       ;;
@@ -202,6 +205,20 @@ if want model; then
     >"$out/bench_model.log" 2>&1
   el "bench_model rc=$?"
   tail -24 "$out/bench_model.md" 2>/dev/null
+fi
+if want pdlab; then
+  # the streaming decode matmul with programmatic dependent launch (as built) and
+  # without (-DDS_PDL=0), strict and vendor-bf16 at batch 1 and 8, one after the other
+  cfg build-gpu-ab "-DDS_PDL=0"
+  cmake --build build-gpu-ab -j "$(nproc)" --target bench_model >"$out/build-ab.log" 2>&1
+  el "built build-gpu-ab (-DDS_PDL=0) rc=$?"
+  for b in build-gpu build-gpu-ab; do
+    timeout 160 $b/bench/bench_model --dir /tmp/bm --layers "$layers" --batches 1,8 --steps 16 \
+      --reps 3 --context "$context" --modes strict,vendor-bf16 --graphs on \
+      --md "$out/pdl-$b.md" >"$out/pdl-$b.log" 2>&1
+    el "bench_model strict,vendor-bf16, $b rc=$?"
+    grep -E "^\| (strict|vendor)" "$out/pdl-$b.md" 2>/dev/null
+  done
 fi
 if want attn; then
   LC_BENCH_OPS_ONLY=attention,argmax timeout 150 build-gpu/bench/bench_ops --reps 30 --cell-ms 150 \
