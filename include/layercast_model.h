@@ -179,7 +179,28 @@ typedef struct lc_session_params {
   int32_t no_graphs;      /* CUDA: nonzero launches every op of a decode pass
                              on its own instead of replaying a CUDA graph
                              (the default, 0: graphs; the bits are the same) */
+  int32_t tp;             /* tensor-parallel degree, emulated on the model's
+                             one context (see below); 0 or 1: none */
 } lc_session_params;
+
+/* Tensor parallelism, emulated.  With tp = N > 1 a session runs the split a
+ * tensor-parallel engine over N GPUs would, its ranks one after the other on
+ * the model's context (CPU or one GPU), so that the invariance of the split
+ * can be tested anywhere.  Only column splits (each output element computed
+ * whole, by one rank, in the single-device order): rank r owns a contiguous
+ * range of the KV heads (and their query heads: attention and the K and V
+ * caches are per rank), of the rows of o_proj and down_proj (output columns
+ * of the model width), of gate and up (the hidden width) and of the output
+ * projection (the vocabulary); ranges are as equal as they can be, r * n /
+ * N to (r + 1) * n / N.  The attention output, the MLP hidden state and
+ * every projection's output are gathered (copied whole; nothing is added),
+ * the norms and residual adds are computed once on the whole rows, as every
+ * rank would.  So the logits are bitwise those of tp = 1 at every degree.
+ * Needs tp <= n_kv_heads (each rank at least one KV head) and a mode whose
+ * matmul computes each output element in an order that depends on K alone:
+ * strict, fast or bf16 (LC_ERR_UNSUPPORTED for reference and the vendor
+ * modes, whose engines end o_proj and down_proj in an all-reduce instead:
+ * not emulated yet).  The joined one-row projections are not used. */
 
 /* The KV caches grow.  A session starts with kv_initial_len positions per
  * slot and, when a forward pass writes past them, doubles that (or goes

@@ -296,6 +296,16 @@ lc_status lc_mem_copy(lc_context *ctx, void *dst, const void *src, size_t bytes)
   return LC_OK;
 }
 
+lc_status lc_mem_copy2d(lc_context *ctx, void *dst, size_t dpitch, const void *src, size_t spitch,
+                        size_t width, size_t rows) {
+  if (width == 0 || rows == 0) return LC_OK;
+  if (ctx->backend == LC_BACKEND_CUDA)
+    return lc_cuda_copy2d(ctx, dst, dpitch, src, spitch, width, rows);
+  for (size_t i = 0; i < rows; i++)
+    memcpy((char *)dst + i * dpitch, (const char *)src + i * spitch, width);
+  return LC_OK;
+}
+
 lc_status lc_buffer_alloc(lc_context *ctx, size_t bytes, void **out) {
   LC_TRY(lc_check_ctx(ctx, "lc_buffer_alloc"));
   LC_TRY(lc_check_ptr(ctx, out, "lc_buffer_alloc", "out"));

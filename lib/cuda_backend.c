@@ -202,6 +202,16 @@ lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes
   return LC_OK;
 }
 
+lc_status lc_cuda_copy2d(lc_context *ctx, void *dst, size_t dpitch, const void *src, size_t spitch,
+                         size_t width, size_t rows) {
+  cudaError_t e = cudaSetDevice(ctx->device);
+  if (e == cudaSuccess)
+    e = cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, rows, cudaMemcpyDeviceToDevice,
+                          ctx->cuda->stream);
+  if (e != cudaSuccess) return cuda_err(ctx, e, "device 2D copy");
+  return LC_OK;
+}
+
 /* ---- graphs ----------------------------------------------------------------*/
 
 lc_status lc_cuda_capture_begin(lc_context *ctx) {
@@ -337,6 +347,17 @@ lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes
   (void)dst;
   (void)src;
   (void)bytes;
+  return no_cuda(ctx);
+}
+
+lc_status lc_cuda_copy2d(lc_context *ctx, void *dst, size_t dpitch, const void *src, size_t spitch,
+                         size_t width, size_t rows) {
+  (void)dst;
+  (void)dpitch;
+  (void)src;
+  (void)spitch;
+  (void)width;
+  (void)rows;
   return no_cuda(ctx);
 }
 

@@ -66,6 +66,13 @@ static inline void lc_conversion_stats_add(lc_conversion_stats *dst,
 lc_status lc_weights_join(lc_weights *const *parts, int n, lc_weights **out);
 /* 1 when lc_weights_join would place every part 256-byte aligned. */
 int lc_weights_joinable(lc_weights *const *parts, int n);
+/* A view of a contiguous part of w: rows r0 .. r0 + nr - 1 (all columns),
+ * or, for a one-row w (a bias), columns c0 .. c0 + nc - 1.  The view shares
+ * w's memory (free it with lc_weights_free before or after w; w must
+ * outlive its use) and has no conversion stats of its own.  LC_ERR_SHAPE
+ * for a range outside w or a part that is not contiguous. */
+lc_status lc_weights_view(const lc_weights *w, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                          lc_weights **out);
 
 struct lc_rope {
   lc_context *ctx;     /* owner */
@@ -136,6 +143,10 @@ lc_status lc_cuda_write(lc_context *ctx, void *dst, const void *src, size_t byte
 lc_status lc_cuda_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
 /* Device-to-device copy queued on the context's stream. */
 lc_status lc_cuda_copy(lc_context *ctx, void *dst, const void *src, size_t bytes);
+/* rows x width bytes, device to device, row i from src + i * spitch to
+ * dst + i * dpitch, queued on the context's stream (cudaMemcpy2DAsync). */
+lc_status lc_cuda_copy2d(lc_context *ctx, void *dst, size_t dpitch, const void *src, size_t spitch,
+                         size_t width, size_t rows);
 
 /* Makes the context's device current for this thread (kernels/ entries
  * launch on whatever device is current). */
@@ -228,6 +239,10 @@ lc_status lc_mem_write(lc_context *ctx, void *dst, const void *src, size_t bytes
 lc_status lc_mem_read(lc_context *ctx, void *dst, const void *src, size_t bytes);
 /* backend -> backend, queued on the context's stream on CUDA */
 lc_status lc_mem_copy(lc_context *ctx, void *dst, const void *src, size_t bytes);
+/* rows x width bytes, backend -> backend: row i from src + i * spitch to
+ * dst + i * dpitch (the rows of dst and src do not overlap) */
+lc_status lc_mem_copy2d(lc_context *ctx, void *dst, size_t dpitch, const void *src, size_t spitch,
+                        size_t width, size_t rows);
 
 /* ---- paths (lib/exp_util.c) -------------------------------------------------*/
 /* dir + "/" + name, malloc'ed; NULL when out of memory. */

@@ -66,6 +66,26 @@ typedef struct lc_session_graph {
   lc_cuda_graph *g; /* NULL until captured */
 } lc_session_graph;
 
+/* One rank of an emulated tensor-parallel session (lc_session_params.tp,
+ * lib/session_tp.c): its ranges, its views of the model's weights, its K
+ * and V caches and its attention shape. */
+typedef struct lc_tp_layer {
+  lc_weights *wq, *wk, *wv, *bq, *bk, *bv; /* rows of its q and kv heads (biases: columns) */
+  lc_weights *wo, *w_down;                 /* rows d0 .. d0 + nd - 1 */
+  lc_weights *w_gate, *w_up;               /* rows f0 .. f0 + nf - 1 */
+} lc_tp_layer;
+
+typedef struct lc_tp_rank {
+  int32_t kv0, n_kv, h0, n_h; /* KV heads kv0.., query heads h0.. */
+  int64_t d0, nd;             /* model-width columns (o_proj, down_proj outputs) */
+  int64_t f0, nf;             /* hidden columns (gate, up) */
+  int64_t v0, nv;             /* vocabulary columns (the output projection) */
+  lc_attn_shape attn;         /* n_h, n_kv; max_len, slots, dtype, scale: the session's */
+  float **k_cache, **v_cache; /* host [n_layers] of backend [n_slots][cap][n_kv][hd] */
+  lc_tp_layer *layers;        /* host [n_layers] */
+  lc_weights *lm_head;        /* rows v0 .. v0 + nv - 1 */
+} lc_tp_rank;
+
 struct lc_session {
   lc_model *model;
   lc_context *ctx;          /* == model->ctx */
@@ -111,8 +131,42 @@ struct lc_session {
   float *hook_buf;       /* [T][dim] residual for the layer hook */
   lc_layer_hook hook;
   void *hook_user;
-  size_t kv_bytes;   /* K and V caches, all layers */
-  size_t temp_bytes; /* activations and logits buffers (backend) */
+  /* emulated tensor parallelism (params.tp > 1; lib/session_tp.c): the
+   * ranks, and scratch for one rank's outputs (the largest rank's sizes) */
+  lc_tp_rank *tp;                    /* [params.tp], NULL when tp <= 1 */
+  float *tq, *tk, *tv, *tatt, *tout; /* [T][...] */
+  float *tgate, *tup, *tlogits;      /* [T][nf max], [logit_rows][nv max] */
+  size_t kv_bytes;                   /* K and V caches, all layers */
+  size_t temp_bytes;                 /* activations and logits buffers (backend) */
 };
+
+/* lib/session.c, for lib/session_tp.c (each says what it does there). */
+lc_status lc_session_alloc_f32(lc_context *ctx, int64_t rows, int64_t cols, const char *what,
+                               float **out, size_t *acc);
+lc_status lc_session_cache_size(lc_session *s, int64_t len, int64_t kvd, size_t *bytes);
+lc_status lc_session_alloc_caches(lc_context *ctx, const char *fn, int64_t L, size_t bytes,
+                                  float ***k, float ***v);
+void lc_session_free_caches(lc_context *ctx, float **k, float **v, int64_t L);
+lc_status lc_session_grow_caches(lc_session *s, int64_t kvd, int64_t old, int64_t cap, float ***k,
+                                 float ***v, size_t *bytes);
+lc_status lc_session_act(const lc_session *s, float *x, int64_t n);
+lc_status lc_session_norm_into_xn(lc_session *s, int64_t T, const lc_weights *w);
+lc_status lc_session_rope_attention(lc_session *s, const lc_attn_shape *a, float *kc, float *vc,
+                                    int64_t T, int64_t n_seqs, float *q, float *k, const float *v,
+                                    float *out);
+
+/* lib/session_tp.c, for lib/session.c.  Every function here needs
+ * s->params.tp > 1 and fails with the reason in the context's error. */
+/* Checks the degree against the model and mode, then the ranks: ranges,
+ * weight views, caches of kv_initial_len positions, scratch. */
+lc_status lc_session_tp_create(lc_session *s);
+void lc_session_tp_free(lc_session *s);
+/* One transformer block over T rows, the ranks one after the other. */
+lc_status lc_session_tp_block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs);
+/* Logits of n rows of h into s->logits, each rank its vocabulary columns. */
+lc_status lc_session_tp_logits(lc_session *s, const float *h, int64_t n);
+/* Every rank's caches to cap positions per slot (the filled ones copied);
+ * on a failure the ranks keep their old caches. */
+lc_status lc_session_tp_grow(lc_session *s, int64_t cap);
 
 #endif /* LC_MODEL_INTERNAL_H */

@@ -73,7 +73,7 @@ static void free_buf(lc_context *ctx, float **p) {
 
 /* Frees the K and V caches of L layers and their arrays (NULL arrays and
  * NULL layers, from a failed allocation, are fine). */
-static void free_caches(lc_context *ctx, float **k, float **v, int64_t L) {
+void lc_session_free_caches(lc_context *ctx, float **k, float **v, int64_t L) {
   for (int64_t l = 0; k && l < L; l++) free_buf(ctx, &k[l]);
   for (int64_t l = 0; v && l < L; l++) free_buf(ctx, &v[l]);
   free(k);
@@ -82,8 +82,8 @@ static void free_caches(lc_context *ctx, float **k, float **v, int64_t L) {
 
 /* K and V caches of L layers, `bytes` each, into *k and *v; on a failure
  * what was allocated is left there for free_caches. */
-static lc_status alloc_caches(lc_context *ctx, const char *fn, int64_t L, size_t bytes, float ***k,
-                              float ***v) {
+lc_status lc_session_alloc_caches(lc_context *ctx, const char *fn, int64_t L, size_t bytes,
+                                  float ***k, float ***v) {
   *k = lc_calloc((size_t)L, sizeof **k);
   *v = lc_calloc((size_t)L, sizeof **v);
   if (!*k || !*v) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
@@ -105,7 +105,8 @@ void lc_session_free(lc_session *s) {
   if (!s) return;
   lc_context *ctx = s->ctx;
   free_graphs(s);
-  free_caches(ctx, s->k_cache, s->v_cache, s->model->info.config.n_layers);
+  if (s->tp) lc_session_tp_free(s);
+  lc_session_free_caches(ctx, s->k_cache, s->v_cache, s->model->info.config.n_layers);
   lc_buffer_free(ctx, s->didx);
   float **bufs[] = {&s->x,    &s->xn, &s->q,    &s->k,        &s->v,    &s->att,
                     &s->gate, &s->up, &s->qkv1, &s->gate_up1, &s->last, &s->logits};
@@ -123,8 +124,8 @@ void lc_session_free(lc_session *s) {
 
 /* Allocates a backend fp32 [rows][cols] buffer, adding its size to *acc.
  * rows * cols must also fit one op call (<= LC_MAX_DIM elements). */
-static lc_status alloc_f32(lc_context *ctx, int64_t rows, int64_t cols, const char *what,
-                           float **out, size_t *acc) {
+lc_status lc_session_alloc_f32(lc_context *ctx, int64_t rows, int64_t cols, const char *what,
+                               float **out, size_t *acc) {
   static const char fn[] = "lc_session_create";
   size_t bytes;
   LC_TRY(lc_check_bytes(ctx, rows, cols, 4, fn, &bytes));
@@ -137,13 +138,14 @@ static lc_status alloc_f32(lc_context *ctx, int64_t rows, int64_t cols, const ch
   return LC_OK;
 }
 
-/* Bytes of one layer's K (or V) cache of `len` positions per slot, or
+/* Bytes of one layer's K (or V) cache of `len` positions per slot of kvd
+ * elements each, or
  * LC_ERR_OVERFLOW past 2^40 bytes over all layers, K and V. */
-static lc_status cache_size(lc_session *s, int64_t len, size_t *bytes) {
+lc_status lc_session_cache_size(lc_session *s, int64_t len, int64_t kvd, size_t *bytes) {
   static const char fn[] = "lc_session_create";
   lc_context *ctx = s->ctx;
   const lc_model_config *c = &s->model->info.config;
-  const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
+  const int64_t L = c->n_layers;
   LC_TRY(lc_check_bytes(ctx, (int64_t)s->params.n_slots * len, kvd,
                         (int64_t)lc_attn_kv_elem_size(&s->attn), fn, bytes));
   if (L > 0 && *bytes > (size_t)LC_MAX_BYTES / (size_t)(2 * L))
@@ -177,30 +179,33 @@ static lc_status create(lc_session *s) {
   /* KV caches: [n_slots * kv_initial_len][kvd] per layer, K and V; the most
    * they may grow to is checked here, so that a growth cannot overflow */
   size_t cache_bytes;
-  LC_TRY(cache_size(s, p->max_len, &cache_bytes));
-  LC_TRY(cache_size(s, p->kv_initial_len, &cache_bytes));
-  LC_TRY(alloc_caches(ctx, fn, L, cache_bytes, &s->k_cache, &s->v_cache));
-  s->kv_bytes = (size_t)(2 * L) * cache_bytes;
+  LC_TRY(lc_session_cache_size(s, p->max_len, kvd, &cache_bytes));
+  LC_TRY(lc_session_cache_size(s, p->kv_initial_len, kvd, &cache_bytes));
+  if (p->tp <= 1) { /* the ranks of tp > 1 hold the caches (lib/session_tp.c) */
+    LC_TRY(lc_session_alloc_caches(ctx, fn, L, cache_bytes, &s->k_cache, &s->v_cache));
+    s->kv_bytes = (size_t)(2 * L) * cache_bytes;
+  }
 
   s->last_rows = p->n_slots < T ? p->n_slots : T;
   s->logit_rows = T < LC_SESSION_LOGIT_CHUNK ? T : LC_SESSION_LOGIT_CHUNK;
   if (s->logit_rows < s->last_rows) s->logit_rows = s->last_rows;
   size_t *acc = &s->temp_bytes;
-  LC_TRY(alloc_f32(ctx, T, c->dim, "x", &s->x, acc));
-  LC_TRY(alloc_f32(ctx, T, c->dim, "xn", &s->xn, acc));
-  LC_TRY(alloc_f32(ctx, T, qd, "q", &s->q, acc));
-  LC_TRY(alloc_f32(ctx, T, kvd, "k", &s->k, acc));
-  LC_TRY(alloc_f32(ctx, T, kvd, "v", &s->v, acc));
-  LC_TRY(alloc_f32(ctx, T, qd, "attention output", &s->att, acc));
-  LC_TRY(alloc_f32(ctx, T, c->hidden_dim, "gate", &s->gate, acc));
-  LC_TRY(alloc_f32(ctx, T, c->hidden_dim, "up", &s->up, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, c->dim, "x", &s->x, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, c->dim, "xn", &s->xn, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, qd, "q", &s->q, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, kvd, "k", &s->k, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, kvd, "v", &s->v, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, qd, "attention output", &s->att, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, c->hidden_dim, "gate", &s->gate, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, c->hidden_dim, "up", &s->up, acc));
   /* one-row passes (decode at batch 1) run the joined projections */
-  if (c->n_layers > 0 && s->model->layers[0].wqkv)
-    LC_TRY(alloc_f32(ctx, 1, qd + 2 * kvd, "q, k and v of one row", &s->qkv1, acc));
-  if (c->n_layers > 0 && s->model->layers[0].w_gate_up)
-    LC_TRY(alloc_f32(ctx, 2, c->hidden_dim, "gate and up of one row", &s->gate_up1, acc));
-  LC_TRY(alloc_f32(ctx, s->last_rows, c->dim, "last rows", &s->last, acc));
-  LC_TRY(alloc_f32(ctx, s->logit_rows, c->vocab_size, "logits", &s->logits, acc));
+  if (p->tp <= 1 && c->n_layers > 0 && s->model->layers[0].wqkv)
+    LC_TRY(lc_session_alloc_f32(ctx, 1, qd + 2 * kvd, "q, k and v of one row", &s->qkv1, acc));
+  if (p->tp <= 1 && c->n_layers > 0 && s->model->layers[0].w_gate_up)
+    LC_TRY(
+        lc_session_alloc_f32(ctx, 2, c->hidden_dim, "gate and up of one row", &s->gate_up1, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, s->last_rows, c->dim, "last rows", &s->last, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, s->logit_rows, c->vocab_size, "logits", &s->logits, acc));
 
   s->filled = lc_calloc((size_t)p->n_slots, sizeof *s->filled);
   s->tokens = lc_malloc((size_t)T * sizeof *s->tokens);
@@ -217,6 +222,7 @@ static lc_status create(lc_session *s) {
     LC_TRY(lc_buffer_alloc(ctx, (size_t)T * 3 * sizeof(int32_t), (void **)&s->didx));
     s->temp_bytes += (size_t)T * 3 * sizeof(int32_t);
   }
+  if (p->tp > 1) LC_TRY(lc_session_tp_create(s));
   return LC_OK;
 }
 
@@ -247,6 +253,8 @@ lc_status lc_session_create(lc_model *m, const lc_session_params *params, lc_ses
                    (int)p.kv_initial_len, (int)p.max_len);
   if (p.kv_initial_len == 0)
     p.kv_initial_len = p.max_len < LC_SESSION_KV_INITIAL ? p.max_len : LC_SESSION_KV_INITIAL;
+  if (p.tp < 0)
+    return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT, "%s: tp = %d, expected >= 0", fn, (int)p.tp);
   if (p.kv_dtype != LC_DTYPE_F32 && p.kv_dtype != LC_DTYPE_BF16)
     return LC_FAIL(ctx, LC_ERR_INVALID_ARGUMENT,
                    "%s: kv_dtype = %d, expected LC_DTYPE_F32 or LC_DTYPE_BF16", fn,
@@ -292,7 +300,7 @@ lc_status lc_session_set_layer_hook(lc_session *s, lc_layer_hook hook, void *use
 /* ---- the forward pass ------------------------------------------------------*/
 
 /* Rounds x [n] to bf16 values when the mode stores activations in bf16. */
-static lc_status act(const lc_session *s, float *x, int64_t n) {
+lc_status lc_session_act(const lc_session *s, float *x, int64_t n) {
   if (s->ctx->mode != LC_MODE_VENDOR_BF16) return LC_OK;
   return lc_round_bf16(s->ctx, x, n);
 }
@@ -384,33 +392,33 @@ static lc_status prepare(lc_session *s, const lc_batch_entry *e, int64_t n, int6
   return LC_OK;
 }
 
-/* Rope of q and k at the rows' positions, k and v into layer l's caches,
- * then attention of q over them into s->att.  The CUDA backend reads the
- * rows' positions and slots from the pass's device copy and does the ropes
- * and the cache write in one kernel (the same bits as the three ops). */
-static lc_status rope_attention(lc_session *s, int32_t l, int64_t T, int64_t n_seqs, float *q,
-                                float *k, const float *v) {
+/* Rope of q and k at the rows' positions, k and v into the caches kc and vc
+ * (of shape a: its heads), then attention of q over them into out.  The
+ * CUDA backend reads the rows' positions and slots from the pass's device
+ * copy and does the ropes and the cache write in one kernel (the same bits
+ * as the three ops). */
+lc_status lc_session_rope_attention(lc_session *s, const lc_attn_shape *a, float *kc, float *vc,
+                                    int64_t T, int64_t n_seqs, float *q, float *k, const float *v,
+                                    float *out) {
   lc_context *ctx = s->ctx;
-  const lc_model_config *c = &s->model->info.config;
   if (ctx->backend == LC_BACKEND_CUDA) {
-    LC_TRY(lc_rope_kv_write_dev(ctx, s->model->rope, &s->attn, T, s->d_slot, s->d_pos, q, k, v,
-                                ctx->mode == LC_MODE_VENDOR_BF16, s->k_cache[l], s->v_cache[l]));
-    return lc_attention_dev(ctx, &s->attn, T, s->d_slot, s->d_pos, q, s->k_cache[l], s->v_cache[l],
-                            s->att);
+    LC_TRY(lc_rope_kv_write_dev(ctx, s->model->rope, a, T, s->d_slot, s->d_pos, q, k, v,
+                                ctx->mode == LC_MODE_VENDOR_BF16, kc, vc));
+    return lc_attention_dev(ctx, a, T, s->d_slot, s->d_pos, q, kc, vc, out);
   }
-  LC_TRY(lc_rope_apply(ctx, s->model->rope, q, T, c->n_heads, s->pos));
-  LC_TRY(lc_rope_apply(ctx, s->model->rope, k, T, c->n_kv_heads, s->pos));
-  LC_TRY(act(s, q, T * (int64_t)c->n_heads * c->head_dim));
-  LC_TRY(act(s, k, T * (int64_t)c->n_kv_heads * c->head_dim));
+  LC_TRY(lc_rope_apply(ctx, s->model->rope, q, T, a->n_heads, s->pos));
+  LC_TRY(lc_rope_apply(ctx, s->model->rope, k, T, a->n_kv_heads, s->pos));
+  LC_TRY(lc_session_act(s, q, T * (int64_t)a->n_heads * a->head_dim));
+  LC_TRY(lc_session_act(s, k, T * (int64_t)a->n_kv_heads * a->head_dim));
   /* a bf16 cache rounds k and v as lc_kv_write stores them */
-  LC_TRY(lc_kv_write(ctx, &s->attn, s->seqs, n_seqs, k, v, s->k_cache[l], s->v_cache[l]));
-  return lc_attention(ctx, &s->attn, s->seqs, n_seqs, q, s->k_cache[l], s->v_cache[l], s->att);
+  LC_TRY(lc_kv_write(ctx, a, s->seqs, n_seqs, k, v, kc, vc));
+  return lc_attention(ctx, a, s->seqs, n_seqs, q, kc, vc, out);
 }
 
 /* s->xn = rmsnorm(s->x) with w; where the last block left its down
  * projection's residual pending (in s->xn), s->x += it first, in the same
  * kernel (lc_add_rmsnorm: the bits of the add, then the norm). */
-static lc_status norm_into_xn(lc_session *s, int64_t T, const lc_weights *w) {
+lc_status lc_session_norm_into_xn(lc_session *s, int64_t T, const lc_weights *w) {
   const lc_model_config *c = &s->model->info.config;
   if (s->pending_add) {
     s->pending_add = 0;
@@ -418,7 +426,7 @@ static lc_status norm_into_xn(lc_session *s, int64_t T, const lc_weights *w) {
                           s->ctx->mode == LC_MODE_VENDOR_BF16, s->xn);
   }
   LC_TRY(lc_rmsnorm(s->ctx, s->x, T, w, c->norm_eps, s->xn));
-  return act(s, s->xn, T * c->dim);
+  return lc_session_act(s, s->xn, T * c->dim);
 }
 
 /* s->x += the pending residual (before a layer hook reads s->x). */
@@ -427,12 +435,13 @@ static lc_status flush_add(lc_session *s, int64_t T) {
   s->pending_add = 0;
   const int64_t n = T * s->model->info.config.dim;
   LC_TRY(lc_add(s->ctx, s->x, s->xn, n, s->x));
-  return act(s, s->x, n);
+  return lc_session_act(s, s->x, n);
 }
 
 /* One transformer block over T rows of s->x; its last residual add is left
  * pending (s->pending_add) for the next norm. */
 static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
+  if (s->tp) return lc_session_tp_block(s, l, T, n_seqs);
   lc_context *ctx = s->ctx;
   const lc_model_config *c = &s->model->info.config;
   const lc_layer_weights *W = &s->model->layers[l];
@@ -441,7 +450,7 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
   const float eps = c->norm_eps;
 
   /* attention */
-  LC_TRY(norm_into_xn(s, T, W->attn_norm));
+  LC_TRY(lc_session_norm_into_xn(s, T, W->attn_norm));
   float *q = s->q, *k = s->k, *v = s->v;
   if (T == 1 && W->wqkv && s->qkv1) { /* one matmul: q, k and v side by side */
     q = s->qkv1;
@@ -453,19 +462,20 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
     LC_TRY(lc_matmul(ctx, s->xn, T, W->wk, W->bk, k));
     LC_TRY(lc_matmul(ctx, s->xn, T, W->wv, W->bv, v));
   }
-  LC_TRY(act(s, q, T * qd));
-  LC_TRY(act(s, k, T * kvd));
-  LC_TRY(act(s, v, T * kvd));
+  LC_TRY(lc_session_act(s, q, T * qd));
+  LC_TRY(lc_session_act(s, k, T * kvd));
+  LC_TRY(lc_session_act(s, v, T * kvd));
   if (c->qk_norm) {
     LC_TRY(lc_rmsnorm(ctx, q, T * c->n_heads, W->q_norm, eps, q));
     LC_TRY(lc_rmsnorm(ctx, k, T * c->n_kv_heads, W->k_norm, eps, k));
-    LC_TRY(act(s, q, T * qd));
-    LC_TRY(act(s, k, T * kvd));
+    LC_TRY(lc_session_act(s, q, T * qd));
+    LC_TRY(lc_session_act(s, k, T * kvd));
   }
-  LC_TRY(rope_attention(s, l, T, n_seqs, q, k, v));
-  LC_TRY(act(s, s->att, T * qd));
+  LC_TRY(lc_session_rope_attention(s, &s->attn, s->k_cache[l], s->v_cache[l], T, n_seqs, q, k, v,
+                                   s->att));
+  LC_TRY(lc_session_act(s, s->att, T * qd));
   LC_TRY(lc_matmul(ctx, s->att, T, W->wo, NULL, s->xn));
-  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(lc_session_act(s, s->xn, T * dim));
 
   /* feed-forward: x += the attention's output, normed, in one op */
   LC_TRY(lc_add_rmsnorm(ctx, s->x, s->xn, T, W->ffn_norm, eps, ctx->mode == LC_MODE_VENDOR_BF16,
@@ -479,20 +489,23 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
     LC_TRY(lc_matmul(ctx, s->xn, T, W->w_gate, NULL, gate));
     LC_TRY(lc_matmul(ctx, s->xn, T, W->w_up, NULL, up));
   }
-  LC_TRY(act(s, gate, T * hid));
-  LC_TRY(act(s, up, T * hid));
+  LC_TRY(lc_session_act(s, gate, T * hid));
+  LC_TRY(lc_session_act(s, up, T * hid));
   LC_TRY(lc_silu_mul(ctx, gate, up, T * hid, gate));
-  LC_TRY(act(s, gate, T * hid));
+  LC_TRY(lc_session_act(s, gate, T * hid));
   LC_TRY(lc_matmul(ctx, gate, T, W->w_down, NULL, s->xn));
-  LC_TRY(act(s, s->xn, T * dim));
+  LC_TRY(lc_session_act(s, s->xn, T * dim));
   s->pending_add = 1; /* x += xn: with the next norm, or flush_add */
   return LC_OK;
 }
 
 /* Logits of n rows of h [n][dim] (n <= logit_rows) into s->logits. */
 static lc_status logits_chunk(lc_session *s, const float *h, int64_t n) {
-  LC_TRY(lc_matmul(s->ctx, h, n, s->model->lm_head, NULL, s->logits));
-  return act(s, s->logits, n * s->model->info.config.vocab_size);
+  if (s->tp)
+    LC_TRY(lc_session_tp_logits(s, h, n));
+  else
+    LC_TRY(lc_matmul(s->ctx, h, n, s->model->lm_head, NULL, s->logits));
+  return lc_session_act(s, s->logits, n * s->model->info.config.vocab_size);
 }
 
 static lc_status read_logits(lc_session *s, int64_t n, float *out) {
@@ -519,7 +532,7 @@ static lc_status trunk(lc_session *s, const lc_batch_entry *e, int64_t n, int64_
     if (s->hook) LC_TRY(flush_add(s, T));
     LC_TRY(call_hook(s, l, s->x, T));
   }
-  LC_TRY(norm_into_xn(s, T, m->final_norm));
+  LC_TRY(lc_session_norm_into_xn(s, T, m->final_norm));
   LC_TRY(call_hook(s, c->n_layers, s->xn, T));
   if (all_logits) {
     *h = s->xn;
@@ -615,14 +628,44 @@ static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int6
   return LC_OK;
 }
 
-/* Makes the caches hold at least `need` positions per slot (need <=
- * params.max_len): the capacity doubled until it does, at most max_len; new
- * caches for every layer first (on a failure they are freed and the session
- * is as it was), then each slot's filled positions copied, the old caches
- * freed. */
-static lc_status grow_kv(lc_session *s, int64_t need) {
+/* One set of K and V caches (kvd elements per position, one per layer) from
+ * old to cap positions per slot: new caches for every layer first (on a
+ * failure they are freed and the set is as it was), then each slot's filled
+ * positions copied, the old caches freed and *k, *v replaced; *bytes gets one
+ * new layer cache's size. */
+lc_status lc_session_grow_caches(lc_session *s, int64_t kvd, int64_t old, int64_t cap, float ***k,
+                                 float ***v, size_t *bytes) {
   static const char fn[] = "lc_session_forward";
   lc_context *ctx = s->ctx;
+  const int64_t L = s->model->info.config.n_layers;
+  LC_TRY(lc_session_cache_size(s, cap, kvd, bytes));
+  float **nk = NULL, **nv = NULL;
+  lc_status st = lc_session_alloc_caches(ctx, fn, L, *bytes, &nk, &nv);
+  const size_t rowb = (size_t)kvd * lc_attn_kv_elem_size(&s->attn);
+  for (int64_t l = 0; l < L && st == LC_OK; l++)
+    for (int32_t slot = 0; slot < s->params.n_slots && st == LC_OK; slot++) {
+      const size_t n = (size_t)s->filled[slot] * rowb;
+      if (n == 0) continue;
+      const size_t from = (size_t)slot * (size_t)old * rowb, to = (size_t)slot * (size_t)cap * rowb;
+      st = lc_mem_copy(ctx, (char *)nk[l] + to, (const char *)(*k)[l] + from, n);
+      if (st == LC_OK) st = lc_mem_copy(ctx, (char *)nv[l] + to, (const char *)(*v)[l] + from, n);
+    }
+  if (st != LC_OK) {
+    lc_session_free_caches(ctx, nk, nv, L);
+    return st;
+  }
+  lc_session_free_caches(ctx, *k, *v, L);
+  *k = nk;
+  *v = nv;
+  return LC_OK;
+}
+
+/* Makes the caches hold at least `need` positions per slot (need <=
+ * params.max_len): the capacity doubled until it does, at most max_len
+ * (lc_session_grow_caches; with tp > 1 every rank's).  On a failure the
+ * session is as it was (with tp > 1: each rank's caches either grown or as
+ * they were, its shape saying which). */
+static lc_status grow_kv(lc_session *s, int64_t need) {
   const int64_t old = s->attn.max_len;
   if (need <= old) return LC_OK;
   int64_t cap = old;
@@ -630,30 +673,17 @@ static lc_status grow_kv(lc_session *s, int64_t need) {
   if (cap > s->params.max_len) cap = s->params.max_len;
   const lc_model_config *c = &s->model->info.config;
   const int64_t L = c->n_layers, kvd = (int64_t)c->n_kv_heads * c->head_dim;
-  size_t bytes;
-  LC_TRY(cache_size(s, cap, &bytes));
-  float **nk = NULL, **nv = NULL;
-  lc_status st = alloc_caches(ctx, fn, L, bytes, &nk, &nv);
-  const size_t rowb = (size_t)kvd * lc_attn_kv_elem_size(&s->attn);
-  for (int64_t l = 0; l < L && st == LC_OK; l++)
-    for (int32_t slot = 0; slot < s->params.n_slots && st == LC_OK; slot++) {
-      const size_t n = (size_t)s->filled[slot] * rowb;
-      if (n == 0) continue;
-      const size_t from = (size_t)slot * (size_t)old * rowb, to = (size_t)slot * (size_t)cap * rowb;
-      st = lc_mem_copy(ctx, (char *)nk[l] + to, (const char *)s->k_cache[l] + from, n);
-      if (st == LC_OK)
-        st = lc_mem_copy(ctx, (char *)nv[l] + to, (const char *)s->v_cache[l] + from, n);
-    }
-  if (st != LC_OK) {
-    free_caches(ctx, nk, nv, L);
-    return st;
+  if (s->tp) {
+    const lc_status st = lc_session_tp_grow(s, cap);
+    free_graphs(s); /* they may hold old caches */
+    if (st != LC_OK) return st;
+  } else {
+    size_t bytes;
+    LC_TRY(lc_session_grow_caches(s, kvd, old, cap, &s->k_cache, &s->v_cache, &bytes));
+    free_graphs(s); /* they hold the old caches */
+    s->kv_bytes = (size_t)(2 * L) * bytes;
   }
-  free_caches(ctx, s->k_cache, s->v_cache, L);
-  free_graphs(s); /* they hold the old caches */
-  s->k_cache = nk;
-  s->v_cache = nv;
   s->attn.max_len = (int32_t)cap;
-  s->kv_bytes = (size_t)(2 * L) * bytes;
   return LC_OK;
 }
 

@@ -190,6 +190,32 @@ lc_status lc_weights_join(lc_weights *const *parts, int n, lc_weights **out) {
   return LC_OK;
 }
 
+lc_status lc_weights_view(const lc_weights *w, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                          lc_weights **out) {
+  static const char fn[] = "lc_weights_view";
+  if (!out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+  *out = NULL;
+  if (!w) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: w is NULL", fn);
+  const int inside =
+      r0 >= 0 && nr >= 1 && r0 <= w->rows - nr && c0 >= 0 && nc >= 1 && c0 <= w->cols - nc;
+  const int contiguous = (c0 == 0 && nc == w->cols) || (w->rows == 1);
+  if (!inside || !contiguous)
+    return LC_FAIL(w->ctx, LC_ERR_SHAPE,
+                   "%s: rows %lld+%lld, cols %lld+%lld of a [%lld][%lld] matrix: expected a "
+                   "range inside it, whole rows or a part of its one row",
+                   fn, (long long)r0, (long long)nr, (long long)c0, (long long)nc,
+                   (long long)w->rows, (long long)w->cols);
+  lc_weights *v = lc_calloc(1, sizeof *v);
+  if (!v) return LC_FAIL(w->ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  v->ctx = w->ctx;
+  v->rows = nr;
+  v->cols = nc;
+  v->data = w->data + r0 * w->cols + c0;
+  v->view = 1;
+  *out = v;
+  return LC_OK;
+}
+
 int64_t lc_weights_rows(const lc_weights *w) {
   return w ? w->rows : -1;
 }

@@ -17,6 +17,10 @@ fail() { echo "cli_smoke: FAIL: $*" >&2; exit 1; }
 out=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6 --batch 4 --position last)
 [ "$(echo "$out" | wc -w)" -eq 6 ] || fail "generate printed '$out', expected 6 token ids"
 alone=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6)
+# emulated tensor parallelism: tp 2 (its 2 KV heads split) gives the same tokens and records
+tp1=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6 --batch 2 --records)
+tp2=$("$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 6 --batch 2 --records --tp 2)
+[ "$tp1" = "$tp2" ] || fail "generate --tp 2 differs from --tp 1: '$tp2' vs '$tp1'"
 [ "$out" = "$alone" ] || fail "strict: batch 4 / last gave '$out', alone '$alone'"
 "$LC" generate --model "$T/m" --prompt "1 2 3" --max-new 4 --format json --records |
   grep -q '"tokens_hash"' || fail "generate --format json has no tokens_hash"
@@ -51,6 +55,8 @@ awk -F, '$1=="cpu" && $2=="strict" && $5==1 && $6==1 {ok=1} END {exit !ok}' "$T/
 set +e
 "$LC" sweep --model "$T/m" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing options: exit not 2"
 "$LC" generate --model "$T/nope" --prompt 1 >/dev/null 2>&1; [ $? -eq 1 ] || fail "bad model: exit not 1"
+"$LC" generate --model "$T/m" --prompt 1 --tp 3 >/dev/null 2>&1; [ $? -eq 1 ] ||
+  fail "tp 3 > 2 KV heads: exit not 1"
 "$LC" loglik --model "$T/m" --context 1 --cont 9999 >/dev/null 2>&1; [ $? -eq 2 ] || fail "loglik bad id: exit not 2"
 "$LC" perplexity --model "$T/m" --ids "1 2" --window 2 --stride 2 >/dev/null 2>&1; [ $? -eq 2 ] ||
   fail "perplexity stride = window: exit not 2"

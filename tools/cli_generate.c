@@ -55,7 +55,7 @@ int cmd_generate(int argc, char **argv) {
   lc_gen_params gp;
   memset(&gp, 0, sizeof gp);
   lc_sampler_params_default(&gp.sampler);
-  int32_t batch = 1, max_new = 32, threads = 1, device = 0;
+  int32_t batch = 1, max_new = 32, threads = 1, device = 0, tp_degree = 1;
   lc_stop_set stop = {-1, {0}}; /* unset: cli_text_stop decides */
   uint64_t nseed = 1;
   int kv = 0, neigh = -1, fmt = 0, records = 0, no_progress = 0, stats = 0;
@@ -70,6 +70,9 @@ int cmd_generate(int argc, char **argv) {
       {"max-seq", CLI_I32, &lp.max_seq_len, 1, 1 << 24, NULL, "N",
        "positions the model covers (default: the checkpoint's)"},
       {"kv-dtype", CLI_CHOICE, &kv, 0, 0, "f32|bf16", "T", "KV cache: f32 (default) | bf16"},
+      {"tp", CLI_I32, &tp_degree, 1, 1024, NULL, "N",
+       "tensor-parallel degree, emulated on the one backend (strict, fast,\nbf16; N <= the "
+       "model's KV heads; default 1)"},
       {"prefill-chunk", CLI_I32, &gp.prefill_chunk, 0, INT32_MAX, NULL, "N",
        "prompt tokens per step (default 0: whole prompts)"},
       {"prompt", CLI_STR, &prompt, 0, 0, NULL, "IDS", "one prompt as token ids (\"1 2 3\")"},
@@ -155,7 +158,7 @@ int cmd_generate(int argc, char **argv) {
              ((st = lc_target_session_params(batch, lc_target_max_prompt(&ps, random_nb), max_new,
                                              gp.prefill_chunk, kv ? LC_DTYPE_BF16 : LC_DTYPE_F32,
                                              &sp)) != LC_OK ||
-              (st = lc_session_create(m, &sp, &sess)) != LC_OK)) {
+              (sp.tp = tp_degree, (st = lc_session_create(m, &sp, &sess)) != LC_OK))) {
     rc = cli_fail(CMD, "creating the session", st, CLI_FAIL);
   } else if (st != LC_OK) {
     rc = cli_fail(CMD, "starting", st, CLI_FAIL);
