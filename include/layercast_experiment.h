@@ -201,6 +201,7 @@ typedef struct lc_run_cell {
   int32_t position;
   const char *position_label; /* as given ("last", "3") */
   int32_t repeat;
+  int32_t tp; /* tensor-parallel degree (lc_session_params.tp); 0 counts as 1 */
 } lc_run_cell;
 
 typedef struct lc_run_record lc_run_record;
@@ -254,6 +255,10 @@ typedef struct lc_sweep_params {
   int32_t n_batch_sizes;
   const char *const *positions; /* [n_positions]: first|middle|last|number */
   int32_t n_positions;
+  const int32_t *tp_degrees; /* [n_tp_degrees], each >= 1: emulated tensor
+                                parallelism (lc_session_params.tp), a grid axis
+                                like the batch size; default {1} */
+  int32_t n_tp_degrees;
   int32_t repeats;               /* >= 1 runs per cell */
   const lc_prompt_list *prompts; /* >= 1 prompt */
   int32_t max_new;               /* >= 0 */
@@ -297,6 +302,7 @@ typedef struct lc_sweep_output {
 typedef struct lc_sweep_cell {
   int32_t batch, position, repeat;
   const char *label; /* the position as given */
+  int32_t tp;        /* tensor-parallel degree */
 } lc_sweep_cell;
 
 typedef struct lc_sweep_group {

@@ -196,11 +196,17 @@ typedef struct lc_session_params {
  * every projection's output are gathered (copied whole; nothing is added),
  * the norms and residual adds are computed once on the whole rows, as every
  * rank would.  So the logits are bitwise those of tp = 1 at every degree.
- * Needs tp <= n_kv_heads (each rank at least one KV head) and a mode whose
- * matmul computes each output element in an order that depends on K alone:
- * strict, fast or bf16 (LC_ERR_UNSUPPORTED for reference and the vendor
- * modes, whose engines end o_proj and down_proj in an all-reduce instead:
- * not emulated yet).  The joined one-row projections are not used. */
+ * That holds in strict, fast and bf16, whose matmuls compute each output
+ * element in an order that depends on K alone.  The reference and vendor
+ * modes take the layout of the engines they stand for (Megatron-style):
+ * o_proj and down_proj row-parallel, each rank multiplying its own
+ * attention output (its heads) or hidden slice by its columns of W (copies:
+ * more weight memory in the emulation), the partial outputs then
+ * all-reduced: added in ascending rank order, in fp32, and in vendor-bf16
+ * each partial and each sum rounded to bf16 as a bf16 all-reduce stores
+ * them.  Their logits therefore may move with tp, as the engines' do.
+ * Needs tp <= n_kv_heads (each rank at least one KV head; LC_ERR_SHAPE
+ * otherwise).  The joined one-row projections are not used. */
 
 /* The KV caches grow.  A session starts with kv_initial_len positions per
  * slot and, when a forward pass writes past them, doubles that (or goes

@@ -73,6 +73,10 @@ int lc_weights_joinable(lc_weights *const *parts, int n);
  * for a range outside w or a part that is not contiguous. */
 lc_status lc_weights_view(const lc_weights *w, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
                           lc_weights **out);
+/* A new matrix (its own memory, counted as weights) holding columns c0 ..
+ * c0 + nc - 1 of every row of w, the bits unchanged; LC_ERR_SHAPE for a
+ * range outside w. */
+lc_status lc_weights_copy_cols(const lc_weights *w, int64_t c0, int64_t nc, lc_weights **out);
 
 struct lc_rope {
   lc_context *ctx;     /* owner */

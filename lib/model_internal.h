@@ -73,6 +73,9 @@ typedef struct lc_tp_layer {
   lc_weights *wq, *wk, *wv, *bq, *bk, *bv; /* rows of its q and kv heads (biases: columns) */
   lc_weights *wo, *w_down;                 /* rows d0 .. d0 + nd - 1 */
   lc_weights *w_gate, *w_up;               /* rows f0 .. f0 + nf - 1 */
+  /* row-parallel layout (reference, vendor modes): the columns of o_proj of
+   * its query heads and of down_proj of f0 .., copies (own memory) */
+  lc_weights *wo_k, *w_down_k;
 } lc_tp_layer;
 
 typedef struct lc_tp_rank {
@@ -133,11 +136,13 @@ struct lc_session {
   void *hook_user;
   /* emulated tensor parallelism (params.tp > 1; lib/session_tp.c): the
    * ranks, and scratch for one rank's outputs (the largest rank's sizes) */
-  lc_tp_rank *tp;                    /* [params.tp], NULL when tp <= 1 */
+  lc_tp_rank *tp; /* [params.tp], NULL when tp <= 1 */
+  int tp_rowpar;  /* o_proj and down_proj row-parallel, all-reduced (reference, vendor) */
   float *tq, *tk, *tv, *tatt, *tout; /* [T][...] */
   float *tgate, *tup, *tlogits;      /* [T][nf max], [logit_rows][nv max] */
-  size_t kv_bytes;                   /* K and V caches, all layers */
-  size_t temp_bytes;                 /* activations and logits buffers (backend) */
+  float *tsum;       /* [T][dim] the row-parallel o_proj's all-reduce (NULL otherwise) */
+  size_t kv_bytes;   /* K and V caches, all layers */
+  size_t temp_bytes; /* activations and logits buffers (backend) */
 };
 
 /* lib/session.c, for lib/session_tp.c (each says what it does there). */

@@ -42,6 +42,7 @@ lc_status lc_run_record_create(const char *kind, const lc_context *ctx, const lc
     bad |= lc_json_put(c, "position_label",
                        json_string(cell->position_label ? cell->position_label : ""));
     bad |= lc_json_put(c, "repeat", json_integer(cell->repeat));
+    bad |= lc_json_put(c, "tp", json_integer(cell->tp > 1 ? cell->tp : 1));
     bad |= lc_json_put(o, "record_version", json_integer(LC_RUN_RECORD_VERSION));
     bad |= lc_json_put(o, "kind", json_string(kind));
     bad |= lc_json_put(o, "cell", c);

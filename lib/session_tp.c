@@ -37,8 +37,8 @@ static int64_t share_lo(int64_t n, int32_t tp, int32_t r) {
 }
 
 static void free_layer(lc_tp_layer *L) {
-  lc_weights *w[] = {L->wq, L->wk, L->wv,     L->bq,     L->bk,
-                     L->bv, L->wo, L->w_down, L->w_gate, L->w_up};
+  lc_weights *w[] = {L->wq, L->wk,     L->wv,     L->bq,   L->bk,   L->bv,
+                     L->wo, L->w_down, L->w_gate, L->w_up, L->wo_k, L->w_down_k};
   for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) lc_weights_free(w[i]);
   memset(L, 0, sizeof *L);
 }
@@ -55,7 +55,8 @@ void lc_session_tp_free(lc_session *s) {
   }
   free(s->tp);
   s->tp = NULL;
-  float **bufs[] = {&s->tq, &s->tk, &s->tv, &s->tatt, &s->tout, &s->tgate, &s->tup, &s->tlogits};
+  float **bufs[] = {&s->tq,    &s->tk,  &s->tv,      &s->tatt, &s->tout,
+                    &s->tgate, &s->tup, &s->tlogits, &s->tsum};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
     lc_buffer_free(s->ctx, *bufs[i]);
     *bufs[i] = NULL;
@@ -94,6 +95,10 @@ static lc_status rank_views(lc_session *s, lc_tp_rank *R) {
     LC_TRY(view_rows(W->w_down, R->d0, R->nd, &V->w_down));
     LC_TRY(view_rows(W->w_gate, R->f0, R->nf, &V->w_gate));
     LC_TRY(view_rows(W->w_up, R->f0, R->nf, &V->w_up));
+    if (s->tp_rowpar) { /* its columns of o_proj and down_proj, copied */
+      LC_TRY(lc_weights_copy_cols(W->wo, q0, nq, &V->wo_k));
+      LC_TRY(lc_weights_copy_cols(W->w_down, R->f0, R->nf, &V->w_down_k));
+    }
   }
   return view_rows(m->lm_head, R->v0, R->nv, &R->lm_head);
 }
@@ -103,12 +108,9 @@ lc_status lc_session_tp_create(lc_session *s) {
   lc_context *ctx = s->ctx;
   const lc_model_config *c = &s->model->info.config;
   const int32_t tp = s->params.tp;
-  if (ctx->mode != LC_MODE_STRICT && ctx->mode != LC_MODE_FAST && ctx->mode != LC_MODE_BF16)
-    return LC_FAIL(ctx, LC_ERR_UNSUPPORTED,
-                   "%s: tp = %d in mode %s: emulated tensor parallelism needs strict, fast or "
-                   "bf16 (matmuls whose every output element is computed in an order that "
-                   "depends on K alone); the vendor modes' row-parallel layout is not emulated",
-                   fn, (int)tp, lc_mode_name(ctx->mode));
+  /* the engines' layout where the mode stands for an engine */
+  s->tp_rowpar =
+      ctx->mode != LC_MODE_STRICT && ctx->mode != LC_MODE_FAST && ctx->mode != LC_MODE_BF16;
   if (tp > c->n_kv_heads)
     return LC_FAIL(ctx, LC_ERR_SHAPE,
                    "%s: tp = %d but the model has %d KV heads: each rank needs at least one "
@@ -153,9 +155,11 @@ lc_status lc_session_tp_create(lc_session *s) {
   LC_TRY(lc_session_alloc_f32(ctx, T, max_kv * hd, "a rank's k", &s->tk, acc));
   LC_TRY(lc_session_alloc_f32(ctx, T, max_kv * hd, "a rank's v", &s->tv, acc));
   LC_TRY(lc_session_alloc_f32(ctx, T, max_h * hd, "a rank's attention output", &s->tatt, acc));
-  LC_TRY(lc_session_alloc_f32(ctx, T, max_d, "a rank's projection output", &s->tout, acc));
+  LC_TRY(lc_session_alloc_f32(ctx, T, s->tp_rowpar ? c->dim : max_d, "a rank's projection output",
+                              &s->tout, acc));
   LC_TRY(lc_session_alloc_f32(ctx, T, max_f, "a rank's gate", &s->tgate, acc));
   LC_TRY(lc_session_alloc_f32(ctx, T, max_f, "a rank's up", &s->tup, acc));
+  if (s->tp_rowpar) LC_TRY(lc_session_alloc_f32(ctx, T, c->dim, "the all-reduce", &s->tsum, acc));
   return lc_session_alloc_f32(ctx, s->logit_rows, max_v, "a rank's logits", &s->tlogits, acc);
 }
 
@@ -164,6 +168,18 @@ static lc_status gather(lc_session *s, float *dst, int64_t ld, int64_t c0, const
                         int64_t n, int64_t T) {
   return lc_mem_copy2d(s->ctx, dst + c0, (size_t)ld * sizeof(float), src, (size_t)n * sizeof(float),
                        (size_t)n * sizeof(float), (size_t)T);
+}
+
+/* The all-reduce of the row-parallel layout, one rank's step: its partial
+ * [T][dim] (in s->tout) into the sum in dst, rank 0's copied, the others
+ * added in ascending rank order (vendor-bf16: the partial and every sum
+ * rounded to bf16, as a bf16 all-reduce stores them). */
+static lc_status all_reduce_step(lc_session *s, int32_t r, int64_t T, float *dst) {
+  const int64_t n = T * s->model->info.config.dim;
+  LC_TRY(lc_session_act(s, s->tout, n));
+  if (r == 0) return lc_mem_copy(s->ctx, dst, s->tout, (size_t)n * sizeof(float));
+  LC_TRY(lc_add(s->ctx, dst, s->tout, n, dst));
+  return lc_session_act(s, dst, n);
 }
 
 lc_status lc_session_tp_block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
@@ -175,45 +191,75 @@ lc_status lc_session_tp_block(lc_session *s, int32_t l, int64_t T, int64_t n_seq
   const float eps = c->norm_eps;
   const int32_t tp = s->params.tp;
 
-  /* attention: each rank its heads, then the outputs gathered */
+  /* attention: each rank its heads; o_proj column split (the outputs
+   * gathered, then each rank its output columns) or row-parallel (each
+   * rank its own output times its columns, all-reduced; the sum waits in
+   * tsum, as xn is read by the later ranks' q, k and v) */
   LC_TRY(lc_session_norm_into_xn(s, T, W->attn_norm));
   for (int32_t r = 0; r < tp; r++) {
     lc_tp_rank *R = &s->tp[r];
     const lc_tp_layer *V = &R->layers[l];
-    const int64_t nq = (int64_t)R->n_h * hd;
+    const int64_t nq = (int64_t)R->n_h * hd, nk = (int64_t)R->n_kv * hd;
     LC_TRY(lc_matmul(ctx, s->xn, T, V->wq, V->bq, s->tq));
     LC_TRY(lc_matmul(ctx, s->xn, T, V->wk, V->bk, s->tk));
     LC_TRY(lc_matmul(ctx, s->xn, T, V->wv, V->bv, s->tv));
+    LC_TRY(lc_session_act(s, s->tq, T * nq));
+    LC_TRY(lc_session_act(s, s->tk, T * nk));
+    LC_TRY(lc_session_act(s, s->tv, T * nk));
     if (c->qk_norm) {
       LC_TRY(lc_rmsnorm(ctx, s->tq, T * R->n_h, W->q_norm, eps, s->tq));
       LC_TRY(lc_rmsnorm(ctx, s->tk, T * R->n_kv, W->k_norm, eps, s->tk));
+      LC_TRY(lc_session_act(s, s->tq, T * nq));
+      LC_TRY(lc_session_act(s, s->tk, T * nk));
     }
     LC_TRY(lc_session_rope_attention(s, &R->attn, R->k_cache[l], R->v_cache[l], T, n_seqs, s->tq,
                                      s->tk, s->tv, s->tatt));
-    LC_TRY(gather(s, s->att, qd, (int64_t)R->h0 * hd, s->tatt, nq, T));
+    LC_TRY(lc_session_act(s, s->tatt, T * nq));
+    if (s->tp_rowpar) {
+      LC_TRY(lc_matmul(ctx, s->tatt, T, V->wo_k, NULL, s->tout));
+      LC_TRY(all_reduce_step(s, r, T, s->tsum));
+    } else {
+      LC_TRY(gather(s, s->att, qd, (int64_t)R->h0 * hd, s->tatt, nq, T));
+    }
   }
-  /* o_proj: each rank its output columns of the whole attention output */
-  for (int32_t r = 0; r < tp; r++) {
-    lc_tp_rank *R = &s->tp[r];
-    LC_TRY(lc_matmul(ctx, s->att, T, R->layers[l].wo, NULL, s->tout));
-    LC_TRY(gather(s, s->xn, dim, R->d0, s->tout, R->nd, T));
+  if (s->tp_rowpar) {
+    LC_TRY(lc_mem_copy(ctx, s->xn, s->tsum, (size_t)(T * dim) * sizeof(float)));
+  } else {
+    for (int32_t r = 0; r < tp; r++) {
+      lc_tp_rank *R = &s->tp[r];
+      LC_TRY(lc_matmul(ctx, s->att, T, R->layers[l].wo, NULL, s->tout));
+      LC_TRY(gather(s, s->xn, dim, R->d0, s->tout, R->nd, T));
+    }
   }
 
   /* feed-forward: x += the attention's output, normed (every rank) */
   LC_TRY(lc_add_rmsnorm(ctx, s->x, s->xn, T, W->ffn_norm, eps, ctx->mode == LC_MODE_VENDOR_BF16,
                         s->xn));
+  /* gate and up, column split, into gate; then down_proj column split (the
+   * hidden state whole) or row-parallel (each rank's slice of it times its
+   * columns, all-reduced into xn, free once every gate and up is done) */
   for (int32_t r = 0; r < tp; r++) {
     lc_tp_rank *R = &s->tp[r];
     const lc_tp_layer *V = &R->layers[l];
     LC_TRY(lc_matmul(ctx, s->xn, T, V->w_gate, NULL, s->tgate));
     LC_TRY(lc_matmul(ctx, s->xn, T, V->w_up, NULL, s->tup));
+    LC_TRY(lc_session_act(s, s->tgate, T * R->nf));
+    LC_TRY(lc_session_act(s, s->tup, T * R->nf));
     LC_TRY(lc_silu_mul(ctx, s->tgate, s->tup, T * R->nf, s->tgate));
+    LC_TRY(lc_session_act(s, s->tgate, T * R->nf));
     LC_TRY(gather(s, s->gate, hid, R->f0, s->tgate, R->nf, T));
   }
   for (int32_t r = 0; r < tp; r++) {
     lc_tp_rank *R = &s->tp[r];
-    LC_TRY(lc_matmul(ctx, s->gate, T, R->layers[l].w_down, NULL, s->tout));
-    LC_TRY(gather(s, s->xn, dim, R->d0, s->tout, R->nd, T));
+    if (s->tp_rowpar) {
+      LC_TRY(lc_mem_copy2d(ctx, s->tgate, (size_t)R->nf * sizeof(float), s->gate + R->f0,
+                           (size_t)hid * sizeof(float), (size_t)R->nf * sizeof(float), (size_t)T));
+      LC_TRY(lc_matmul(ctx, s->tgate, T, R->layers[l].w_down_k, NULL, s->tout));
+      LC_TRY(all_reduce_step(s, r, T, s->xn));
+    } else {
+      LC_TRY(lc_matmul(ctx, s->gate, T, R->layers[l].w_down, NULL, s->tout));
+      LC_TRY(gather(s, s->xn, dim, R->d0, s->tout, R->nd, T));
+    }
   }
   s->pending_add = 1; /* x += xn: with the next norm, or flush_add */
   return LC_OK;

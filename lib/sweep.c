@@ -31,6 +31,7 @@ void lc_sweep_params_default(lc_sweep_params *p) {
   static const lc_mode modes[] = {LC_MODE_STRICT, LC_MODE_REFERENCE};
   static const int32_t batches[] = {1, 8, 32};
   static const char *const positions[] = {"first", "last"};
+  static const int32_t tp1[] = {1};
   if (!p) return;
   memset(p, 0, sizeof *p);
   p->backends = backends;
@@ -41,6 +42,8 @@ void lc_sweep_params_default(lc_sweep_params *p) {
   p->n_batch_sizes = 3;
   p->positions = positions;
   p->n_positions = 2;
+  p->tp_degrees = tp1;
+  p->n_tp_degrees = 1;
   p->repeats = 1;
   p->max_new = 32;
   lc_sampler_params_default(&p->gen.sampler);
@@ -93,14 +96,14 @@ static void note(lc_sweep_result *res, const char *fmt, ...) {
 
 static lc_status check_params(const lc_sweep_params *p) {
   if (!p->model || !p->prompts || p->prompts->n < 1 || !p->backends || !p->modes ||
-      !p->batch_sizes || !p->positions)
+      !p->batch_sizes || !p->positions || !p->tp_degrees)
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
-                   "%s: need a model, at least one prompt, backends, modes, batch sizes and "
-                   "positions",
+                   "%s: need a model, at least one prompt, backends, modes, batch sizes, "
+                   "positions and tp degrees",
                    FN);
   if (p->n_backends < 1 || p->n_modes < 1 || p->n_batch_sizes < 1 || p->n_positions < 1 ||
-      p->repeats < 1 || p->max_new < 0 || p->stop.n < 0 || p->stop.n > LC_MAX_STOP_TOKENS ||
-      p->device < 0 || p->cpu_threads < 0 ||
+      p->n_tp_degrees < 1 || p->repeats < 1 || p->max_new < 0 || p->stop.n < 0 ||
+      p->stop.n > LC_MAX_STOP_TOKENS || p->device < 0 || p->cpu_threads < 0 ||
       (p->kv_dtype != LC_DTYPE_F32 && p->kv_dtype != LC_DTYPE_BF16))
     return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
                    "%s: need >= 1 backend, mode, batch size and position, repeats >= 1, max_new "
@@ -110,6 +113,10 @@ static lc_status check_params(const lc_sweep_params *p) {
     if (p->batch_sizes[i] < 1 || p->batch_sizes[i] > (1 << 16))
       return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: batch size %d is not in [1, 65536]", FN,
                      (int)p->batch_sizes[i]);
+  for (int32_t i = 0; i < p->n_tp_degrees; i++)
+    if (p->tp_degrees[i] < 1 || p->tp_degrees[i] > 1024)
+      return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: tp degree %d is not in [1, 1024]", FN,
+                     (int)p->tp_degrees[i]);
   for (int32_t i = 0; i < p->n_positions; i++)
     if (lc_position_resolve(p->positions[i], INT32_MAX) < 0)
       return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT,
@@ -131,21 +138,23 @@ static lc_status check_params(const lc_sweep_params *p) {
   return LC_OK;
 }
 
-/* The cells every group runs: batch sizes x distinct resolved positions x
- * repeats; positions that a batch lacks are skipped with a note. */
+/* The cells every group runs: batch sizes x tp degrees x distinct resolved
+ * positions x repeats; positions that a batch lacks are skipped with a note. */
 static lc_status make_cells(const lc_sweep_params *p, lc_sweep_result *res, lc_sweep_cell **out,
                             int32_t *n_out) {
-  int64_t cap = (int64_t)p->n_batch_sizes * p->n_positions * p->repeats;
+  int64_t cap = (int64_t)p->n_batch_sizes * p->n_tp_degrees * p->n_positions * p->repeats;
   if (cap > INT32_MAX) /* a group counts its runs in an int32 */
     return LC_FAIL(NULL, LC_ERR_OVERFLOW,
-                   "%s: %d batch sizes x %d positions x %d repeats = %lld runs per group, more "
-                   "than 2^31-1",
-                   FN, (int)p->n_batch_sizes, (int)p->n_positions, (int)p->repeats, (long long)cap);
+                   "%s: %d batch sizes x %d tp degrees x %d positions x %d repeats = %lld runs "
+                   "per group, more than 2^31-1",
+                   FN, (int)p->n_batch_sizes, (int)p->n_tp_degrees, (int)p->n_positions,
+                   (int)p->repeats, (long long)cap);
   lc_sweep_cell *cells = lc_calloc((size_t)(cap > 0 ? cap : 1), sizeof *cells);
   if (!cells) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   int32_t n = 0;
-  for (int32_t b = 0; b < p->n_batch_sizes; b++) {
-    const int32_t B = p->batch_sizes[b];
+  for (int32_t b = 0; b < p->n_batch_sizes * p->n_tp_degrees; b++) {
+    const int32_t B = p->batch_sizes[b / p->n_tp_degrees];
+    const int32_t tp = p->tp_degrees[b % p->n_tp_degrees];
     for (int32_t q = 0; q < p->n_positions; q++) {
       const int32_t pos = lc_position_resolve(p->positions[q], B);
       if (pos < 0) {
@@ -154,10 +163,11 @@ static lc_status make_cells(const lc_sweep_params *p, lc_sweep_result *res, lc_s
         continue;
       }
       int dup = 0; /* e.g. first and last of a batch of 1 */
-      for (int32_t i = 0; i < n && !dup; i++) dup = cells[i].batch == B && cells[i].position == pos;
+      for (int32_t i = 0; i < n && !dup; i++)
+        dup = cells[i].batch == B && cells[i].tp == tp && cells[i].position == pos;
       if (dup) continue;
       for (int32_t r = 0; r < p->repeats; r++)
-        cells[n++] = (lc_sweep_cell){B, pos, r, p->positions[q]};
+        cells[n++] = (lc_sweep_cell){B, pos, r, p->positions[q], tp};
     }
   }
   if (n == 0) {
@@ -360,15 +370,17 @@ static int64_t run_of(const sweep_state *s, const json_t *rec) {
   const char *be = json_string_value(json_object_get(c, "backend"));
   const char *mo = json_string_value(json_object_get(c, "mode"));
   const json_t *jb = json_object_get(c, "batch_size"), *jp = json_object_get(c, "position"),
-               *jr = json_object_get(c, "repeat");
+               *jr = json_object_get(c, "repeat"), *jt = json_object_get(c, "tp");
   if (!be || !mo || !json_is_integer(jb) || !json_is_integer(jp) || !json_is_integer(jr)) return -1;
+  /* records from before the tp axis have no "tp": degree 1 */
+  const json_int_t tp = jt ? (json_is_integer(jt) ? json_integer_value(jt) : -1) : 1;
   for (int32_t g = 0; g < s->res->n_groups; g++) {
     const lc_sweep_group *G = &s->res->groups[g];
     if (strcmp(be, lc_backend_name(G->backend)) || strcmp(mo, lc_mode_name(G->mode))) continue;
     for (int32_t r = 0; r < G->n_runs; r++)
       if (G->cells[r].batch == json_integer_value(jb) &&
           G->cells[r].position == json_integer_value(jp) &&
-          G->cells[r].repeat == json_integer_value(jr))
+          G->cells[r].repeat == json_integer_value(jr) && G->cells[r].tp == tp)
         return (int64_t)g * G->n_runs + r;
   }
   return -1;
@@ -464,7 +476,7 @@ static lc_status run_group(sweep_state *s, int32_t g) {
   lc_status st =
       toks && recs ? LC_OK : LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   const int32_t max_prompt = lc_target_max_prompt(p->prompts, p->random_neighbours);
-  int32_t cur_b = -1;
+  int32_t cur_b = -1, cur_tp = -1;
   for (int32_t r = 0; r < G->n_runs && st == LC_OK; r++) {
     const lc_sweep_cell *c = &G->cells[r];
     if (resumed[r]) {
@@ -474,18 +486,20 @@ static lc_status run_group(sweep_state *s, int32_t g) {
       progress(s, np);
       continue;
     }
-    if (c->batch != cur_b) { /* one session per batch size */
+    if (c->batch != cur_b || c->tp != cur_tp) { /* one session per batch size and degree */
       lc_session_free(sess);
       sess = NULL;
       lc_session_params sp;
       st = lc_target_session_params(c->batch, max_prompt, p->max_new, p->gen.prefill_chunk,
                                     p->kv_dtype, &sp);
+      sp.tp = c->tp;
       if (st == LC_OK) st = lc_session_create(s->og.model, &sp, &sess);
       if (st != LC_OK) break;
       cur_b = c->batch;
+      cur_tp = c->tp;
     }
     if (s->runs) {
-      lc_run_cell cell = {c->batch, c->position, c->label, c->repeat};
+      lc_run_cell cell = {c->batch, c->position, c->label, c->repeat, c->tp};
       st = lc_run_record_create("sweep", s->og.ctx, &s->setup, &cell, &rec);
     }
     for (int32_t q = 0; q < np && st == LC_OK; q++) {

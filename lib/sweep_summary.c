@@ -66,6 +66,7 @@ static json_t *group_json(const lc_sweep_group *G, const lc_sweep_result *res) {
     bad |= !c || lc_json_put(c, "position", json_integer(G->cells[r].position));
     bad |= !c || lc_json_put(c, "position_label", json_string(G->cells[r].label));
     bad |= !c || lc_json_put(c, "repeat", json_integer(G->cells[r].repeat));
+    bad |= !c || lc_json_put(c, "tp", json_integer(G->cells[r].tp));
     bad |= !c ||
            lc_json_put(c, "accuracy", answered ? json_real((double)right / answered) : json_null());
     bad |= json_array_append_new(cells, c) != 0;

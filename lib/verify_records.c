@@ -69,20 +69,22 @@ static lc_status load_set(const char *path, rec_set *s) {
   if (!s->seqs) return LC_FAIL(NULL, LC_ERR_OUT_OF_MEMORY, "%s: out of memory", FN);
   for (int64_t i = 0; i < s->file.n; i++) {
     const json_t *rec = s->file.v[i].json, *cell = json_object_get(rec, "cell");
-    char be[32], mo[32], ba[32], po[32], re[32];
+    char be[32], mo[32], ba[32], po[32], re[32], tp[32] = "1";
     jstr(json_object_get(cell, "backend"), be, sizeof be);
     jstr(json_object_get(cell, "mode"), mo, sizeof mo);
     jstr(json_object_get(cell, "batch_size"), ba, sizeof ba);
     jstr(json_object_get(cell, "position"), po, sizeof po);
     jstr(json_object_get(cell, "repeat"), re, sizeof re);
+    if (json_object_get(cell, "tp")) /* absent before the tp axis: 1 */
+      jstr(json_object_get(cell, "tp"), tp, sizeof tp);
     const json_t *seqs = json_object_get(rec, "sequences");
     for (size_t k = 0; k < json_array_size(seqs); k++) {
       const json_t *q = json_array_get(seqs, k);
       rec_seq *r = &s->seqs[s->n++];
       char pr[32];
       jstr(json_object_get(q, "prompt"), pr, sizeof pr);
-      if (snprintf(r->key, sizeof r->key, "%s %s batch=%s pos=%s prompt=%s rep=%s", be, mo, ba, po,
-                   pr, re) >= (int)sizeof r->key)
+      if (snprintf(r->key, sizeof r->key, "%s %s batch=%s tp=%s pos=%s prompt=%s rep=%s", be, mo,
+                   ba, tp, po, pr, re) >= (int)sizeof r->key)
         return LC_FAIL(NULL, LC_ERR_FORMAT, "%s:%ld: a cell's fields are too long", path,
                        s->file.v[i].lineno);
       /* a (cell, prompt) is run once per file: a second one could not be

@@ -216,6 +216,36 @@ lc_status lc_weights_view(const lc_weights *w, int64_t r0, int64_t nr, int64_t c
   return LC_OK;
 }
 
+lc_status lc_weights_copy_cols(const lc_weights *w, int64_t c0, int64_t nc, lc_weights **out) {
+  static const char fn[] = "lc_weights_copy_cols";
+  if (!out) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+  *out = NULL;
+  if (!w) return LC_FAIL(NULL, LC_ERR_INVALID_ARGUMENT, "%s: w is NULL", fn);
+  lc_context *ctx = w->ctx;
+  if (c0 < 0 || nc < 1 || c0 > w->cols - nc)
+    return LC_FAIL(ctx, LC_ERR_SHAPE, "%s: cols %lld+%lld of a [%lld][%lld] matrix", fn,
+                   (long long)c0, (long long)nc, (long long)w->rows, (long long)w->cols);
+  lc_weights *v = lc_calloc(1, sizeof *v);
+  if (!v) return LC_FAIL(ctx, LC_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+  v->ctx = ctx;
+  v->rows = w->rows;
+  v->cols = nc;
+  const size_t bytes = lc_weights_bytes(v);
+  lc_status st = lc_mem_alloc(ctx, bytes, (void **)&v->data);
+  if (st == LC_OK)
+    st = lc_mem_copy2d(ctx, v->data, (size_t)nc * sizeof(uint16_t), w->data + c0,
+                       (size_t)w->cols * sizeof(uint16_t), (size_t)nc * sizeof(uint16_t),
+                       (size_t)w->rows);
+  if (st != LC_OK) {
+    lc_mem_free(ctx, v->data);
+    free(v);
+    return st;
+  }
+  ctx->mem.weights_bytes += bytes;
+  *out = v;
+  return LC_OK;
+}
+
 int64_t lc_weights_rows(const lc_weights *w) {
   return w ? w->rows : -1;
 }

@@ -16,7 +16,9 @@
 # - the SVG plots label both axes and put margins on a log scale;
 # - generate --records shows the top-k ids and logits in text and csv too;
 # - a CPU sweep in strict, fast and bf16 on `synth --preset tiny` gives one
-#   unique output per prompt in each mode (all three promise it).
+#   unique output per prompt in each mode (all three promise it);
+# - a sweep with tp 1,2 as an axis: one unique output per prompt in strict,
+#   the degree in every record, resumable; tp past the KV heads refused.
 #   usage: tests/cli_experiment.sh path/to/layercast
 set -uo pipefail
 cli=${1:?usage: $0 path/to/layercast}
@@ -157,6 +159,22 @@ for mode in strict fast bf16; do
     "$tmp/sf/summary.csv"
   check "sweep: cpu $mode gives 1 unique output per prompt over 3 runs" $?
 done
+
+# ---- tensor parallelism as a grid axis (emulated) ----
+# strict: 1 unique output per prompt over batch sizes x tp 1, 2; every record
+# names its degree; the records of a tp sweep are comparable with themselves
+# and a resumed tp sweep finds its runs
+sweep "$tmp/tp" "$tmp/m" --modes strict --tp 1,2 >/dev/null &&
+  awk -F, '$1=="cpu" && $2=="strict" && $3==6 && $5==1 && $6==1 {ok=1} END {exit !ok}' \
+    "$tmp/tp/summary.csv" &&
+  [ "$(grep -c '"tp":2' "$tmp/tp/runs.jsonl")" -eq 3 ] && [ "$(grep -c '"tp":1' "$tmp/tp/runs.jsonl")" -eq 3 ]
+check "sweep --tp 1,2: 6 runs, 1 unique output per prompt, tp in every record" $?
+sweep "$tmp/tp" "$tmp/m" --modes strict --tp 1,2 --resume >"$tmp/o.txt" 2>&1 &&
+  grep -q "18 generations taken from the earlier records, 0 run now" "$tmp/o.txt"
+check "sweep --tp 1,2 --resume: the runs are found" $?
+sweep "$tmp/tp3" "$tmp/m" --modes strict --tp 3 >/dev/null 2>"$tmp/e.txt"
+[ $? -ne 0 ] && grep -q "n_kv_heads" "$tmp/e.txt"
+check "sweep --tp 3 on 2 KV heads: refused, the reason named" $?
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed"

@@ -168,7 +168,7 @@ int cmd_generate(int argc, char **argv) {
     lc_run_setup su = {model,     "",   "", max_new, stop, gp, kv ? LC_DTYPE_BF16 : LC_DTYPE_F32,
                        random_nb, nseed};
     memcpy(su.weights_hash, info.weights_hash, LC_HASH_HEX_LEN);
-    lc_run_cell cell = {batch, position, pos_label, 0};
+    lc_run_cell cell = {batch, position, pos_label, 0, tp_degree};
     if ((st = lc_prompt_list_hash(&ps, su.prompts_hash)) != LC_OK ||
         (st = lc_run_record_create("generate", ctx, &su, &cell, &rec)) != LC_OK) {
       rc = cli_fail(CMD, "the run record", st, CLI_FAIL);

@@ -51,8 +51,8 @@ void cli_print_sweep(FILE *f, const lc_sweep_result *res) {
 int cmd_sweep(int argc, char **argv) {
   lc_sweep_params sp;
   lc_sweep_params_default(&sp);
-  const char *prompts = NULL, *bs = "1,8,32", *pos = "first,last", *modes = "strict,reference",
-             *backends = "cpu";
+  const char *prompts = NULL, *bs = "1,8,32", *tps = "1", *pos = "first,last",
+             *modes = "strict,reference", *backends = "cpu";
   int32_t device = 0, threads = 1;
   int kv = 0, neigh = 0, no_progress = 0, kind = 0;
   cli_text tx = {NULL, NULL, 0, NULL, NULL};
@@ -73,6 +73,9 @@ int cmd_sweep(int argc, char **argv) {
        "summary_prompts.csv,\ndiv_index_<backend>-<mode>.svg, "
        "margins.svg"},
       {"batch-sizes", CLI_STR, &bs, 0, 0, NULL, "LIST", "e.g. 1,8,32 (default 1,8,32)"},
+      {"tp", CLI_STR, &tps, 0, 0, NULL, "LIST",
+       "tensor-parallel degrees, emulated on each backend, e.g. 1,2,4\n(default 1; each <= the "
+       "model's KV heads)"},
       {"positions", CLI_STR, &pos, 0, 0, NULL, "LIST",
        "first,middle,last or numbers (default first,last); a number\nnot below a batch size is "
        "skipped for that size"},
@@ -121,14 +124,16 @@ int cmd_sweep(int argc, char **argv) {
   sp.random_neighbours = neigh;
   sp.device = device;
   sp.cpu_threads = threads;
-  cli_list lb = {0}, lp = {0}, lm = {0}, lk = {0};
-  int32_t *batches = NULL;
+  cli_list lb = {0}, lp = {0}, lm = {0}, lk = {0}, lt = {0};
+  int32_t *batches = NULL, *degrees = NULL;
   lc_backend *bv = NULL;
   lc_mode *mv = NULL;
   lc_prompt_list ps = {NULL, 0};
   lc_sweep_result *res = NULL;
   if ((rc = cli_split(CMD, "--batch-sizes", bs, &lb)) ||
       (rc = cli_list_i32(CMD, "--batch-sizes", &lb, 1, 1 << 16, &batches)) ||
+      (rc = cli_split(CMD, "--tp", tps, &lt)) ||
+      (rc = cli_list_i32(CMD, "--tp", &lt, 1, 1024, &degrees)) ||
       (rc = cli_split(CMD, "--positions", pos, &lp)) ||
       (rc = cli_split(CMD, "--modes", modes, &lm)) || (rc = cli_list_modes(CMD, &lm, &mv)) ||
       (rc = cli_split(CMD, "--backends", backends, &lk)) || (rc = cli_list_backends(CMD, &lk, &bv)))
@@ -147,6 +152,8 @@ int cmd_sweep(int argc, char **argv) {
   sp.answer_kind = (lc_answer_kind)(kind + 1);
   sp.batch_sizes = batches;
   sp.n_batch_sizes = lb.n;
+  sp.tp_degrees = degrees;
+  sp.n_tp_degrees = lt.n;
   sp.positions = (const char *const *)lp.v;
   sp.n_positions = lp.n;
   sp.modes = mv;
@@ -177,7 +184,8 @@ done:
   lc_sweep_result_free(res);
   lc_prompt_list_free(&ps);
   cli_list_free(&lb), cli_list_free(&lp), cli_list_free(&lm), cli_list_free(&lk);
-  free(batches), free(bv), free(mv);
+  cli_list_free(&lt);
+  free(batches), free(degrees), free(bv), free(mv);
   cli_text_close(&tx);
   return rc;
 }
