@@ -204,6 +204,7 @@ static lc_status wf_load_llama2c(const wf *w) {
 static int32_t g_ref_tokens[2][4];
 static double g_ref_ll;
 static int g_have_ref;
+static int32_t g_tp; /* the session's tensor-parallel degree (emulated) */
 
 static lc_status wf_generate(const wf *w) {
   lc_context *ctx;
@@ -214,6 +215,7 @@ static lc_status wf_generate(const wf *w) {
   lc_session_params_default(&sp);
   sp.n_slots = 2;
   sp.max_len = 32;
+  sp.tp = g_tp;
   if (st == LC_OK) st = lc_session_create(m, &sp, &s);
   static const int32_t prompt[2][5] = {{1, 5, 9, 12, 3}, {2, 4, 6, 8, 10}};
   int32_t tokens[2][4] = {{-1, -1, -1, -1}, {-1, -1, -1, -1}};
@@ -545,8 +547,20 @@ static void test_alloc_fail_load(void **state) {
 static void test_alloc_fail_generate(void **state) {
   (void)state;
   g_have_ref = 0;
+  g_tp = 0;
   const wf gen = {"generate+loglik", wf_generate, LC_BACKEND_CPU, NULL, NULL, LC_MODE_STRICT};
   run_walk(&gen);
+  /* tp 2 (emulated: the ranks' views, caches and scratch): every run that
+   * succeeds gives tp 1's tokens and log-likelihood, bitwise */
+  g_tp = 2;
+  const wf gen_tp = {"generate+loglik, tp 2", wf_generate, LC_BACKEND_CPU, NULL, NULL,
+                     LC_MODE_STRICT};
+  run_walk(&gen_tp);
+  g_have_ref = 0; /* reference at tp 2: the row-parallel layout's copies, its own outputs */
+  const wf ref_tp = {"reference generate, tp 2", wf_generate, LC_BACKEND_CPU, NULL, NULL,
+                     LC_MODE_REFERENCE};
+  run_walk(&ref_tp);
+  g_tp = 0;
   g_have_ref = 0; /* fast mode's own tokens */
   const wf fast = {"fast generate", wf_generate, LC_BACKEND_CPU, NULL, NULL, LC_MODE_FAST};
   run_walk(&fast);
