@@ -408,6 +408,7 @@ typedef struct lc_replay_side {
   int32_t batch;    /* >= 1 */
   int32_t position; /* 0 .. batch - 1 */
   uint64_t seed;    /* the neighbours' seed */
+  int32_t tp;       /* tensor-parallel degree (lc_session_params.tp); 0 or 1: none */
 } lc_replay_side;
 
 typedef struct lc_replay_params {
@@ -629,6 +630,9 @@ typedef struct lc_verify_model_params {
   int require_gpu;   /* 1: no usable GPU is LC_ERR_NO_DEVICE; 0: SKIPPED */
   lc_mode mode;      /* the mode under test: LC_MODE_STRICT, LC_MODE_FAST or
                         LC_MODE_BF16 (others: LC_ERR_INVALID_ARGUMENT) */
+  int32_t tp;        /* the runs of the mode under test (CPU and CUDA) at this
+                        tensor-parallel degree, emulated; the reference at 1;
+                        0 or 1: none */
 } lc_verify_model_params;
 
 /* Defaults: no model, 8 decode steps, chunks of 16, seed 1,

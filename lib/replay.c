@@ -38,8 +38,8 @@ struct lc_replay {
 void lc_replay_params_default(lc_replay_params *p) {
   if (!p) return;
   memset(p, 0, sizeof *p);
-  p->a = (lc_replay_side){LC_BACKEND_CPU, LC_MODE_STRICT, 1, 0, 1};
-  p->b = (lc_replay_side){LC_BACKEND_CPU, LC_MODE_REFERENCE, 1, 0, 2};
+  p->a = (lc_replay_side){LC_BACKEND_CPU, LC_MODE_STRICT, 1, 0, 1, 1};
+  p->b = (lc_replay_side){LC_BACKEND_CPU, LC_MODE_REFERENCE, 1, 0, 2, 1};
   p->cpu_threads = 1;
   p->max_new = 32;
 }
@@ -145,6 +145,7 @@ static lc_status generate_a(lc_replay *r, const lc_prompt *target, int32_t index
       a->cfg.batch > 1 ? lc_neighbour_max_len(target->n_tokens) : target->n_tokens;
   LC_TRY(lc_target_session_params(a->cfg.batch, max_prompt, r->p.max_new, r->p.prefill_chunk,
                                   LC_DTYPE_F32, &sp));
+  sp.tp = a->cfg.tp;
   lc_session *s = NULL;
   LC_TRY(lc_session_create(a->model, &sp, &s));
   lc_target_params tp;
@@ -211,6 +212,7 @@ static lc_status replay(const side *c, const lc_model_config *mc, const int32_t 
   sp.n_slots = B;
   sp.max_len = T;
   sp.max_tokens = (int32_t)max_tokens;
+  sp.tp = c->cfg.tp;
   if (st == LC_OK) st = lc_session_create(c->model, &sp, &s);
   hook_state h = {0, 0, 0, T, dim, hidden};
   if (st == LC_OK) st = lc_session_set_layer_hook(s, copy_hook, &h);

@@ -84,9 +84,9 @@ static int32_t vm_step_len(const vm_seq *q, int32_t done, int32_t chunk) {
 
 /* The schedule: step by step, each unfinished sequence (slot = its index)
  * feeds up to `chunk` prompt tokens, then one token per step. */
-static lc_status vm_run_ctx(lc_context *c, const char *path, vm_seq *seqs, int32_t n_seq,
-                            int32_t chunk, int32_t max_total, vm_run *out, int32_t *vocab_out,
-                            int32_t *layers_out, int32_t *dim_out) {
+static lc_status vm_run_ctx(lc_context *c, int32_t tp, const char *path, vm_seq *seqs,
+                            int32_t n_seq, int32_t chunk, int32_t max_total, vm_run *out,
+                            int32_t *vocab_out, int32_t *layers_out, int32_t *dim_out) {
   lc_model *m = NULL;
   lc_session *s = NULL;
   lc_batch_entry *e = lc_calloc((size_t)n_seq, sizeof *e);
@@ -119,6 +119,7 @@ static lc_status vm_run_ctx(lc_context *c, const char *path, vm_seq *seqs, int32
   sp.n_slots = n_seq;
   sp.max_len = max_total;
   sp.max_tokens = n_seq * chunk;
+  sp.tp = tp;
   if ((st = vcheck(c, lc_session_create(m, &sp, &s), "creating the session"))) goto fail;
   vm_hook h = {e, 0, n_seq, max_total, dim, out->hidden};
   if ((st = vcheck(c, lc_session_set_layer_hook(s, vm_hook_fn, &h), "lc_session_set_layer_hook")))
@@ -275,8 +276,8 @@ lc_status lc_verify_model(const lc_verify_model_params *p, lc_verify_model_repor
   }
   for (int ci = 0; ci < N_CTX && st == LC_OK; ci++) {
     if (!v.c[ci]) continue;
-    st =
-        vm_run_ctx(v.c[ci], p->model, seqs, NSEQ, p->chunk, max_total, &runs[ci], &vocab, &L, &dim);
+    st = vm_run_ctx(v.c[ci], ci == LC_VERIFY_CR ? 1 : p->tp, p->model, seqs, NSEQ, p->chunk,
+                    max_total, &runs[ci], &vocab, &L, &dim);
   }
   rep->n_layers = L;
   rep->vocab = vocab;

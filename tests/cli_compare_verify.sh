@@ -7,6 +7,8 @@
 # - compare cpu strict vs cpu reference: differences are reported, exit 0;
 # - compare cpu strict vs cpu strict at another batch size, row and chunking:
 #   no difference in any bit (logits and every layer);
+# - compare strict at tp 1 and tp 2 (emulated): no difference; reference at tp 1
+#   and tp 2: a difference from layer 0 on (the row-parallel all-reduce);
 # - compare with A's tokens given (--tokens) and read from a run record;
 # - verify ops and verify model: the CPU half passes; without a GPU the CUDA
 #   half says "SKIPPED" (tests/cli_verify.sh checks that and the exit codes);
@@ -42,6 +44,18 @@ check "compare strict vs strict exits 0" $?
 grep -q "no difference: every hidden state and every logit are bitwise equal" "$tmp/c2.txt"
 check "compare strict vs strict (batch 2/row 1 vs batch 5/row 3, chunks of 4): no difference" $?
 
+# tensor parallelism (emulated): strict at tp 2 is bitwise tp 1; reference at tp 2 (o_proj and
+# down_proj row-parallel, all-reduced) differs from tp 1 from layer 0 on
+"$cli" compare --model "$tmp/m" --prompt "1 7 42 99 3" --max-new 8 --mode-a strict \
+  --mode-b strict --tp-b 2 --batch-b 3 >"$tmp/c5.txt" &&
+  grep -q "no difference: every hidden state and every logit are bitwise equal" "$tmp/c5.txt" &&
+  grep -q "B: cpu strict, batch 3, row 0, tp 2" "$tmp/c5.txt"
+check "compare strict tp 1 vs strict tp 2: no difference" $?
+"$cli" compare --model "$tmp/m" --prompt "1 7 42 99 3" --max-new 8 --mode-a reference \
+  --mode-b reference --tp-b 2 >"$tmp/c6.txt" &&
+  grep -q "first difference in bits: layer 0" "$tmp/c6.txt"
+check "compare reference tp 1 vs reference tp 2: a difference at layer 0" $?
+
 # JSON and CSV; A's tokens given
 "$cli" compare --model "$tmp/m" --prompt "1 7 42" --tokens "5 6 7 8" --mode-b strict \
   --batch-b 3 --position-b 2 --format json >"$tmp/c3.json"
@@ -64,6 +78,9 @@ else
 fi
 "$cli" verify model --model "$tmp/m" --tokens 4 >"$tmp/v2.txt"
 check "verify model passes" $?
+"$cli" verify model --model "$tmp/m" --tokens 4 --tp 2 >"$tmp/v3.txt" &&
+  grep -q "tensor-parallel degree 2" "$tmp/v3.txt" && grep -q "^PASS" "$tmp/v3.txt"
+check "verify model --tp 2 passes (strict at tp 2 against the reference at 1)" $?
 grep -q "^PASS" "$tmp/v2.txt"
 check "verify model prints PASS" $?
 

@@ -13,8 +13,8 @@
 static const char *const CMD = "compare";
 
 static void side_text(FILE *f, const char *label, const lc_replay_side *c) {
-  fprintf(f, "  %s: %s %s, batch %d, row %d\n", label, lc_backend_name(c->backend),
-          lc_mode_name(c->mode), (int)c->batch, (int)c->position);
+  fprintf(f, "  %s: %s %s, batch %d, row %d, tp %d\n", label, lc_backend_name(c->backend),
+          lc_mode_name(c->mode), (int)c->batch, (int)c->position, c->tp > 1 ? (int)c->tp : 1);
 }
 
 static const char *layer_name(int32_t l, int32_t n_layers, char buf[16]) {
@@ -102,6 +102,10 @@ int cmd_compare(int argc, char **argv) {
        "(default reference; strict with --backend-b cuda)"},
       {"batch-a", CLI_I32, &rp.a.batch, 1, 4096, NULL, "N", "rows in A's batch (default 1)"},
       {"batch-b", CLI_I32, &rp.b.batch, 1, 4096, NULL, "N", "rows in B's batch (default 1)"},
+      {"tp-a", CLI_I32, &rp.a.tp, 1, 1024, NULL, "N",
+       "A's tensor-parallel degree, emulated (default 1)"},
+      {"tp-b", CLI_I32, &rp.b.tp, 1, 1024, NULL, "N",
+       "B's tensor-parallel degree, emulated (default 1)"},
       {"position-a", CLI_I32, &rp.a.position, 0, 4095, NULL, "I",
        "A's row in its batch (default 0)"},
       {"position-b", CLI_I32, &rp.b.position, 0, 4095, NULL, "I",
@@ -181,13 +185,14 @@ int cmd_compare(int argc, char **argv) {
     fprintf(out,
             ", \"config\": {\"arch\": \"%s\", \"dim\": %d, \"n_layers\": %d, "
             "\"vocab\": %d},\n \"a\": {\"backend\": \"%s\", \"mode\": \"%s\", \"batch\": %d, "
-            "\"position\": %d, \"seed\": %llu},\n \"b\": {\"backend\": \"%s\", \"mode\": \"%s\", "
-            "\"batch\": %d, \"position\": %d, \"seed\": %llu},\n \"prefill_chunk\": %d,\n "
-            "\"prompts\": [",
+            "\"position\": %d, \"seed\": %llu, \"tp\": %d},\n \"b\": {\"backend\": \"%s\", "
+            "\"mode\": \"%s\", \"batch\": %d, \"position\": %d, \"seed\": %llu, \"tp\": %d},\n "
+            "\"prefill_chunk\": %d,\n \"prompts\": [",
             lc_arch_name(mc->arch), mc->dim, mc->n_layers, mc->vocab_size,
             lc_backend_name(rp.a.backend), lc_mode_name(rp.a.mode), rp.a.batch, rp.a.position,
-            (unsigned long long)rp.a.seed, lc_backend_name(rp.b.backend), lc_mode_name(rp.b.mode),
-            rp.b.batch, rp.b.position, (unsigned long long)rp.b.seed, rp.prefill_chunk);
+            (unsigned long long)rp.a.seed, rp.a.tp > 1 ? rp.a.tp : 1, lc_backend_name(rp.b.backend),
+            lc_mode_name(rp.b.mode), rp.b.batch, rp.b.position, (unsigned long long)rp.b.seed,
+            rp.b.tp > 1 ? rp.b.tp : 1, rp.prefill_chunk);
   } else {
     fprintf(out,
             "prompt,step,pos,token,max_abs_dlogit,top1_a,top1_b,flip,margin_a,margin_b,"

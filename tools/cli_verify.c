@@ -177,13 +177,16 @@ static int verify_ops(int argc, char **argv) {
 
 /* ---- verify model -----------------------------------------------------------------*/
 
-static void print_model_report(const char *path, const lc_verify_model_report *r) {
+static void print_model_report(const char *path, int32_t tp, const lc_verify_model_report *r) {
   const char *mode = lc_mode_name(r->mode);
   printf(
       "layercast verify model: %s (mode %s)\n  %d sequences (prompts of %d, %d, %d tokens, "
       "prefill in chunks of %d, then %d decode steps), one batch\n",
       path, mode, LC_VERIFY_MODEL_SEQS, r->prompt_len[0], r->prompt_len[1], r->prompt_len[2],
       r->chunk, r->tokens);
+  if (tp > 1)
+    printf("  %s on both backends at tensor-parallel degree %d (emulated); the reference at 1\n",
+           mode, (int)tp);
   print_gpu(&r->gpu);
   char gcol[40], rcol[40];
   snprintf(gcol, sizeof gcol, "cuda vs cpu %s (bits)", mode);
@@ -236,6 +239,9 @@ static int verify_model(int argc, char **argv) {
       {"tokens", CLI_I32, &p.tokens, 0, 4096, NULL, "N",
        "decode steps after each prompt (default 8)"},
       {"chunk", CLI_I32, &p.chunk, 1, 4096, NULL, "C", "prefill chunk (default 16)"},
+      {"tp", CLI_I32, &p.tp, 1, 1024, NULL, "N",
+       "the mode's runs (CPU and CUDA) at this tensor-parallel degree,\nemulated; the reference "
+       "at 1 (default 1)"},
       {"seed", CLI_U64, &p.seed, 0, 0, NULL, "S", "prompt seed (default 1)"},
       {"rtol", CLI_STR, &rtol, 0, 0, NULL, "R",
        "the normwise bound (default 2^-10 = 0.0009765625; with --mode bf16\n2^-1 = 0.5)"},
@@ -271,7 +277,7 @@ static int verify_model(int argc, char **argv) {
   lc_verify_model_report *r = NULL;
   lc_status st = lc_verify_model(&p, &r);
   if (st != LC_OK) return verify_error(cmd, "lc_verify_model", st, p.require_gpu);
-  print_model_report(p.model, r);
+  print_model_report(p.model, p.tp, r);
   rc = r->n_fail ? 1 : 0;
   lc_verify_model_report_free(r);
   return rc;
