@@ -327,7 +327,7 @@ if want m64; then
   done
 fi
 if want suite; then
-  (cd build-gpu && timeout 400 ctest -j 3 -R "cuda|cublaslt|verify|experiment|model|generate|loglik" \
+  (cd build-gpu && timeout 400 ctest -j 3 -R "cuda|cublaslt|verify|experiment|model|generate|loglik|test_tp" \
     -E "test_cuda_fast|test_cuda_mma" >"$out/ctest-gpu.log" 2>&1)
   el "GPU suite rc=$?"
   tail -25 "$out/ctest-gpu.log"

@@ -68,7 +68,7 @@ else
 fi
 # the heavy tests first
 tests=(test_cuda_ops test_cuda_attention test_cuda_matmul test_cuda_fast test_cuda_model
-  test_cuda_loglik test_cuda_generate test_cuda_vendor test_cuda_mma test_cuda_device)
+  test_cuda_loglik test_cuda_generate test_cuda_vendor test_cuda_mma test_cuda_device test_tp)
 [ -n "$only" ] && IFS=, read -r -a tests <<<"$only"
 t_start=$(date +%s)
 # one run: tool, test binary, test function ("" for all); its log, and one
