@@ -383,6 +383,22 @@ static __device__ __forceinline__ void tile_load(KT *tile, const KT *src, int nk
   cp_async_commit();
 }
 
+/* The double buffer's step at tile ti of n_tiles: queues the copy of tile
+ * ti + 1 (keys from base + (ti + 1) TK positions on, rows_of(ti + 1) of them)
+ * into `next`, waits for tile ti's copies, then a barrier: tile ti is in
+ * shared memory for every thread. */
+template <typename KT, int TK, typename RowsOf>
+static __device__ __forceinline__ void tile_step(KT *next, const KT *base, int ti, int n_tiles,
+                                                 RowsOf rows_of, int D, int64_t kvs) {
+  if (ti + 1 < n_tiles) {
+    tile_load<KT>(next, base + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
+    cp_async_wait<1>();
+  } else {
+    cp_async_wait<0>();
+  }
+  __syncthreads();
+}
+
 /* HD: head_dim known at compile time (the common 128: the chains' loops
  * unroll and their shared-memory loads run ahead), or 0: a.head_dim.
  * TK: keys per tile, ATTN_TK or 2 ATTN_TK; TK x (heads of the block) <=
@@ -427,13 +443,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, ATTN_MINB) attn_tiled_kernel(att
     /* scores, tile by tile */
     const int kk = tid % TK, c = tid / TK;
     for (int ti = 0; ti < n_tiles; ti++) {
-      if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
-        cp_async_wait<1>();
-      } else {
-        cp_async_wait<0>();
-      }
-      __syncthreads();
+      tile_step<KT, TK>(tile_of(ti + 1), kb, ti, n_tiles, rows_of, D, kvs);
       const int j = ti * TK + kk;
       if (c < nh && j < n) {
         const KT *kj = tile_of(ti) + kk * st;
@@ -465,13 +475,8 @@ __global__ void __launch_bounds__(ATTN_THREADS, ATTN_MINB) attn_tiled_kernel(att
 #pragma unroll
     for (int k = 0; k < ATTN_HEADS; k++) o[k] = l[k] = 0.0f;
     for (int ti = 0; ti < n_tiles; ti++) {
-      if (ti + 1 < n_tiles) {
-        tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), D, kvs);
-        cp_async_wait<1>();
-      } else {
-        cp_async_wait<0>();
-      }
-      __syncthreads(); /* the tile, and (first time) p, are visible */
+      /* the tile, and (first time) p, are visible after the step */
+      tile_step<KT, TK>(tile_of(ti + 1), vb, ti, n_tiles, rows_of, D, kvs);
       if (hs < ns) {
         const KT *vt = tile_of(ti) + i;
         const int nj = rows_of(ti);
@@ -594,14 +599,7 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_rows_kernel(attn_args a)
 
       /* scores: thread (kk, c) runs key ti * TK + kk of head c for every row */
       for (int ti = 0; ti < n_tiles; ti++) {
-        if (ti + 1 < n_tiles) {
-          tile_load<KT>(tile_of(ti + 1), kb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), HD,
-                        kvs);
-          cp_async_wait<1>();
-        } else {
-          cp_async_wait<0>();
-        }
-        __syncthreads();
+        tile_step<KT, TK>(tile_of(ti + 1), kb, ti, n_tiles, rows_of, HD, kvs);
         const int j = ti * TK + kk;
         if (c < nh && j < nmax) {
           const KT *kj = tile_of(ti) + kk * st;
@@ -668,14 +666,8 @@ __global__ void __launch_bounds__(ATTN_THREADS, 2) attn_rows_kernel(attn_args a)
 #pragma unroll
         for (int k = 0; k < KPT; k++) o[rr][k] = l[rr][k] = 0.0f;
       for (int ti = 0; ti < n_tiles; ti++) {
-        if (ti + 1 < n_tiles) {
-          tile_load<KT>(tile_of(ti + 1), vb + (int64_t)(ti + 1) * TK * kvs, rows_of(ti + 1), HD,
-                        kvs);
-          cp_async_wait<1>();
-        } else {
-          cp_async_wait<0>();
-        }
-        __syncthreads(); /* the tile, and (first time) p, are visible */
+        /* the tile, and (first time) p, are visible after the step */
+        tile_step<KT, TK>(tile_of(ti + 1), vb, ti, n_tiles, rows_of, HD, kvs);
         if (hs < ns) {
           const KT *vt = tile_of(ti) + i;
           const int nj = rows_of(ti);
