@@ -531,8 +531,11 @@ static int utf8_feed(lc_detokenizer *d, const unsigned char *b, size_t n, tok_bu
   return 0;
 }
 
-/* The decoded bytes of one piece go out through the whole-text Strip. */
+/* The decoded bytes of one piece go out through the whole-text Strip.  An
+ * empty piece (a vocabulary entry "", whose buffer may be NULL) emits
+ * nothing and leaves the strip as it was. */
 static int emit(lc_detokenizer *d, const char *p, size_t n, tok_buf *dst) {
+  if (n == 0) return 0;
   size_t i = 0;
   while (d->strip_left > 0 && i < n) {
     if (p[i] != d->t->dec_strip_c) {

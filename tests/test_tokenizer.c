@@ -674,6 +674,54 @@ static void test_tokenizer_llama2c_empty_pieces(void **state) {
   lc_tokenizer_free(t);
 }
 
+/* A byte-level tokenizer.json whose vocabulary holds an empty piece ("")
+ * decodes it to nothing, alone and between other ids, through decode and the
+ * streaming detokenizer.  Found by fuzz_tokenizer: the empty piece reached the
+ * output stage as a NULL buffer plus 0, undefined behaviour that clang's UBSan
+ * reports and gcc's (this suite's sanitizer build) does not; the fuzz seed
+ * tokenizer/empty-piece.json (tests/fuzz/fuzz_seeds.c) replays it under clang
+ * in every CI fuzz stage.  Here: the decoded text. */
+static void test_tokenizer_json_empty_piece(void **state) {
+  (void)state;
+  enum { EMPTY = 299 };
+  char path[512];
+  path_in(path, sizeof path, "empty.json");
+  json_t *j = bl_json((bl_opts){0, 0, 0, 0});
+  json_object_set_new(json_object_get(json_object_get(j, "model"), "vocab"), "",
+                      json_integer(EMPTY));
+  write_json(path, j);
+  json_decref(j);
+  lc_tokenizer *t = load_ok(path);
+  static const int32_t ids[][3] = {{EMPTY, EMPTY, EMPTY}, {'a', EMPTY, 'b'}};
+  static const char *const want[] = {"", "ab"};
+  for (int c = 0; c < 2; c++) {
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(lc_tokenizer_decode(t, ids[c], 3, 0, &text, &len), LC_OK);
+    assert_int_equal(len, strlen(want[c]));
+    assert_memory_equal(text, want[c], len);
+    free(text);
+    lc_detokenizer *d = NULL;
+    assert_int_equal(lc_detokenizer_create(t, 0, &d), LC_OK);
+    size_t got = 0;
+    char cat[8];
+    for (int i = 0; i <= 3; i++) {
+      const char *piece = NULL;
+      size_t plen = 0;
+      assert_int_equal(i < 3 ? lc_detokenizer_push(d, ids[c][i], &piece, &plen)
+                             : lc_detokenizer_flush(d, &piece, &plen),
+                       LC_OK);
+      assert_true(got + plen <= sizeof cat);
+      if (plen) memcpy(cat + got, piece, plen);
+      got += plen;
+    }
+    assert_int_equal(got, strlen(want[c]));
+    assert_memory_equal(cat, want[c], got);
+    lc_detokenizer_free(d);
+  }
+  lc_tokenizer_free(t);
+}
+
 /* tokenizer.bin cut anywhere: a cut between two tokens is a smaller valid
  * file; anywhere else LC_ERR_FORMAT naming the offset.  Bad lengths and
  * headers too. */
@@ -1295,6 +1343,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tokenizer_llama2c_known, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_llama2c_corrupt, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_llama2c_empty_pieces, make_dir, remove_dir),
+      cmocka_unit_test_setup_teardown(test_tokenizer_json_empty_piece, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_json_malformed, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_json_fuzz, make_dir, remove_dir),
       cmocka_unit_test_setup_teardown(test_tokenizer_invalid_utf8, make_dir, remove_dir),
