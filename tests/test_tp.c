@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/lc_internal.h"
 #include "lib/model_internal.h"
 
 enum { N_DEC = 10, MAX_ROWS = 16 };
@@ -310,6 +311,51 @@ static void test_tp_errors(void **state) {
   assert_int_equal(lct_tmpdir_remove(dir), 0);
 }
 
+/* The rank views and copies (lib/weights.c): the bits of the part they name,
+ * LC_ERR_SHAPE for a range outside the matrix or a part that is not
+ * contiguous (columns of a matrix of several rows), the view's memory
+ * shared and the copy's its own. */
+static void test_tp_weight_views(void **state) {
+  (void)state;
+  lc_context *ctx = lct_cpu(LC_MODE_STRICT);
+  enum { R = 5, C = 24 };
+  lct_rng rng = lct_rng_new(3);
+  uint16_t *bits = lct_rand_bf16(&rng, R * C, 1.0f);
+  lc_weights *w = lct_weights_bf16(ctx, R, C, bits), *b = lct_weights_bf16(ctx, 1, C, bits);
+  lc_weights *v = NULL;
+  uint16_t got[R * C];
+  assert_int_equal(lc_weights_view(w, 1, 3, 0, C, &v), LC_OK);
+  assert_int_equal(lc_weights_rows(v), 3);
+  assert_int_equal(lc_weights_read_bf16(v, got), LC_OK);
+  assert_memory_equal(got, bits + C, 3 * C * sizeof(uint16_t));
+  lc_weights_free(v);
+  assert_int_equal(lc_weights_view(b, 0, 1, 8, 16, &v), LC_OK); /* a bias's columns */
+  assert_int_equal(lc_weights_read_bf16(v, got), LC_OK);
+  assert_memory_equal(got, bits + 8, 16 * sizeof(uint16_t));
+  lc_weights_free(v);
+  static const int64_t bad[][4] = {{0, 6, 0, C},    {-1, 2, 0, C},    {4, 2, 0, C},
+                                   {0, 0, 0, C},    {0, 2, 1, C - 1}, /* columns of several rows */
+                                   {0, 1, 0, C + 1}};
+  for (size_t i = 0; i < LCT_LEN(bad); i++) {
+    v = (lc_weights *)&v; /* poisoned: must come back NULL */
+    assert_int_equal(lc_weights_view(w, bad[i][0], bad[i][1], bad[i][2], bad[i][3], &v),
+                     LC_ERR_SHAPE);
+    assert_null(v);
+  }
+  assert_int_equal(lc_weights_copy_cols(w, 4, 8, &v), LC_OK);
+  assert_int_equal(lc_weights_cols(v), 8);
+  assert_int_equal(lc_weights_read_bf16(v, got), LC_OK);
+  for (int r = 0; r < R; r++) assert_memory_equal(got + r * 8, bits + r * C + 4, 16);
+  lc_weights_free(v);
+  v = (lc_weights *)&v;
+  assert_int_equal(lc_weights_copy_cols(w, 20, 5, &v), LC_ERR_SHAPE);
+  assert_null(v);
+  lc_weights_free(w);
+  lc_weights_free(b);
+  free(bits);
+  lc_context_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tp_cpu_matches_tp1),
@@ -317,6 +363,7 @@ int main(void) {
       cmocka_unit_test(test_tp_reference_row_parallel),
       cmocka_unit_test(test_tp_cuda_vendor_row_parallel),
       cmocka_unit_test(test_tp_errors),
+      cmocka_unit_test(test_tp_weight_views),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
