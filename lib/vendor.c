@@ -31,6 +31,15 @@
  * context's handle) or lc_vendor_sgemm_prewidened is first called, and every
  * cuBLASLt call below goes through that table (vs->lt->cublasLt...).
  *
+ * LC_VENDOR_CLEAR_OUTPUT=1 in the environment (read when a context's vendor
+ * state is made; a sanitizer aid, tools/device-sanitize.sh sets it for
+ * initcheck): each call clears y with cudaMemsetAsync before cuBLASLt writes
+ * it.  compute-sanitizer's initcheck does not see the stores of cuBLASLt's
+ * sm_90 kernels (TMA), so without it every read of a vendor matmul's output
+ * by a later kernel or copy is reported as uninitialized.  cuBLASLt (beta =
+ * 0) overwrites every element, so the bits are the same either way; only
+ * one more operation per call is queued.
+ *
  * Benchmark: build/bench/bench_matmul (bench/run.sh).
  */
 #include "lib/lc_internal.h"
@@ -38,6 +47,7 @@
 #if defined(LC_HAVE_CUDA)
 
 #include <cuda_runtime_api.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/lc_kernels.h"
@@ -75,6 +85,7 @@ struct lc_vendor_state {
   cublasLtHandle_t handle; /* this context's handle, created on its device */
   vendor_plan plans[VENDOR_PLANS];
   uint64_t clock;
+  int clear_output; /* LC_VENDOR_CLEAR_OUTPUT=1: y cleared before each call */
 };
 
 static const char *kind_name(vendor_kind kind) {
@@ -130,6 +141,8 @@ lc_status lc_vendor_context_init(lc_context *ctx, const char *fn) {
                    lt->cublasLtGetStatusString(s), (int)s);
   }
   vs->lt = lt;
+  const char *clear = getenv("LC_VENDOR_CLEAR_OUTPUT");
+  vs->clear_output = clear && strcmp(clear, "1") == 0;
   ctx->vendor = vs;
   return LC_OK;
 }
@@ -244,6 +257,13 @@ static lc_status run_plan(lc_context *ctx, const vendor_plan *p, const void *a, 
                           float *y, void *lt_ws) {
   const float one = 1.0f, zero = 0.0f;
   const lc_vendor_state *vs = ctx->vendor;
+  if (vs->clear_output) {
+    cudaError_t e = cudaMemsetAsync(y, 0, (size_t)p->m * (size_t)p->n * sizeof(float),
+                                    (cudaStream_t)lc_cuda_stream(ctx));
+    if (e != cudaSuccess)
+      return LC_FAIL(ctx, LC_ERR_CUDA, "lc_matmul (%s): cudaMemsetAsync: %s", kind_name(p->kind),
+                     cudaGetErrorString(e));
+  }
   cublasStatus_t s = vs->lt->cublasLtMatmul(vs->handle, p->op, &one, a, p->a, b, p->b, &zero, y,
                                             p->d, y, p->d, &p->algo, p->ws_bytes ? lt_ws : NULL,
                                             p->ws_bytes, (cudaStream_t)lc_cuda_stream(ctx));

@@ -212,6 +212,7 @@ static void test_cuda_loglik_vendor_report(void **state) {
   (void)state;
   if (skip_reason() || g_backend != LC_BACKEND_CUDA) skip();
   gpu_vs_cpu(g_synth, LC_MODE_VENDOR_FP32, 0, "synth");
+  if (lct_skip_vendor_bf16("loglik report")) skip();
   gpu_vs_cpu(g_synth, LC_MODE_VENDOR_BF16, 0, "synth");
 }
 

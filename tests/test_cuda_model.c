@@ -327,7 +327,7 @@ static void test_cuda_model_graphs_fast(void **state) {
 
 static void test_cuda_model_graphs_vendor(void **state) {
   (void)state;
-  if (!have_gpu || !have_model) skip();
+  if (!have_gpu || !have_model || lct_skip_vendor_bf16("graphs")) skip();
   run_graphs(LC_MODE_VENDOR_BF16, LC_DTYPE_F32, 0);
 }
 
@@ -406,7 +406,7 @@ static void test_cuda_model_vendor_fp32(void **state) {
 /* vendor-bf16 runs; logits finite and within VENDOR_BF16_BOUND. */
 static void test_cuda_model_vendor_bf16(void **state) {
   (void)state;
-  if (!have_gpu || !have_model) skip();
+  if (!have_gpu || !have_model || lct_skip_vendor_bf16("vendor model")) skip();
   run_vendor(LC_MODE_VENDOR_BF16, VENDOR_BF16_BOUND);
 }
 

@@ -167,6 +167,13 @@ int lct_sanitize(void) {
   return e && *e && strcmp(e, "0") != 0;
 }
 
+int lct_skip_vendor_bf16(const char *what) {
+  const char *e = getenv("LCT_SKIP_VENDOR_BF16");
+  if (!(e && *e && strcmp(e, "0") != 0)) return 0;
+  printf("  %s: vendor-bf16 left out (LCT_SKIP_VENDOR_BF16)\n", what);
+  return 1;
+}
+
 int lct_thin(void) {
   const long dflt = lct_sanitize() ? 50 : 1;
   const char *e = getenv("LCT_THIN");

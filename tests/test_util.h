@@ -82,6 +82,13 @@ double lct_now_s(void);
  * assertions are the same.  1 when LCT_SANITIZE is set to anything but ""
  * or "0", else 0. */
 int lct_sanitize(void);
+/* LCT_SKIP_VENDOR_BF16=1: the vendor-bf16 parts of the GPU tests are left
+ * out (tools/device-sanitize.sh sets it for racecheck: the compute-sanitizer
+ * of CUDA 13.0 stops with "Internal Sanitizer Error: The Sanitizer failed to
+ * handle a hardware exception" in cuBLASLt's bf16 kernels on an H100, and
+ * the context is lost for the rest of the binary).  Returns 1 (and prints
+ * one line naming `what`) when they are to be left out, else 0. */
+int lct_skip_vendor_bf16(const char *what);
 /* LCT_THIN=N (N >= 1): the long GPU sweeps run every Nth case only.  Every
  * path and kernel still runs.  Default 1, or 50 under LCT_SANITIZE. */
 int lct_thin(void);
