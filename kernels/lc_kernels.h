@@ -99,18 +99,6 @@ lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t
                             const uint16_t *bias, float *y, lc_kmatmul_path path, void *ws,
                             size_t ws_bytes, void *stream, char *err, size_t err_len);
 
-/* y[m][n] = swiglu(gate, up) W^T with swiglu(g, u) = canon(silu(g) * u):
- * bit for bit lc_kernels_silu_mul (gate, up -> gate), then lc_kernels_matmul
- * (AUTO, no bias).  Where m <= 4, k % 8 == 0 and gate, up and w are 16-byte
- * aligned the streaming decode kernel computes the activation as it loads x
- * (one launch fewer, gate left as it was); elsewhere it runs the two kernels
- * and gate holds the activation afterwards.  gate and up [m][k] fp32 (they may
- * be parts of one buffer; neither may overlap y); ws: workspace of ws_bytes,
- * lc_kernels_matmul_workspace(m, k, n, LC_KMATMUL_AUTO) suffices. */
-lc_status lc_kernels_matmul_swiglu(float *gate, const float *up, int64_t m, int64_t k,
-                                   const uint16_t *w, int64_t n, float *y, void *ws,
-                                   size_t ws_bytes, void *stream, char *err, size_t err_len);
-
 /* The fast order v1 on bf16 tensor cores (kernels/matmul_fast.cu): bitwise
  * lc_cpu_matmul_fast of cpu_ref/ with the same `parts` (3: fast, 1: bf16)
  * wherever the MMA model of docs/numerics.md 10.2 holds.  The path never

@@ -139,20 +139,3 @@ extern "C" lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, con
     return lc_matmul_run_decode(x, m, k, w, n, bias, y, ws, ws_bytes, st, err, err_len);
   return lc_matmul_run_tiled(x, m, k, w, n, bias, y, ws, ws_bytes, st, err, err_len);
 }
-
-extern "C" lc_status lc_kernels_matmul_swiglu(float *gate, const float *up, int64_t m, int64_t k,
-                                              const uint16_t *w, int64_t n, float *y, void *ws,
-                                              size_t ws_bytes, void *stream, char *err,
-                                              size_t err_len) {
-  if (m < 0 || k < 1 || n < 1) return mm_bad("bad shape", err, err_len);
-  if (m == 0) return LC_OK;
-  if (!gate || !up || !w || !y) return mm_bad("NULL tensor", err, err_len);
-  if (m > INT64_MAX / k) return mm_bad("m * k overflows", err, err_len);
-  cudaStream_t st = static_cast<cudaStream_t>(stream);
-  if (lc_matmul_decode_swiglu_fits(gate, up, m, k, w, n))
-    return lc_matmul_run_decode_swiglu(gate, up, m, k, w, n, y, ws, ws_bytes, st, err, err_len);
-  const lc_status s = lc_kernels_silu_mul(gate, up, m * k, gate, stream, err, err_len);
-  if (s != LC_OK) return s;
-  return lc_kernels_matmul(gate, m, k, w, n, NULL, y, LC_KMATMUL_AUTO, ws, ws_bytes, stream, err,
-                           err_len);
-}

@@ -140,14 +140,6 @@ lc_status lc_matmul_run_decode(const float *x, int64_t m, int64_t k, const uint1
                                const uint16_t *bias, float *y, void *ws, size_t ws_bytes,
                                cudaStream_t st, char *err, size_t err_len);
 int64_t lc_matmul_decode_slice_rows(int64_t m, int64_t k, int64_t n);
-/* kernels/matmul_decode.cu: y = swiglu(gate, up) W^T in the streaming decode
- * kernel (gate, up [m][k]); _fits says whether the shape and alignment are
- * for it (else the caller runs silu_mul, then the matmul). */
-bool lc_matmul_decode_swiglu_fits(const float *gate, const float *up, int64_t m, int64_t k,
-                                  const uint16_t *w, int64_t n);
-lc_status lc_matmul_run_decode_swiglu(const float *gate, const float *up, int64_t m, int64_t k,
-                                      const uint16_t *w, int64_t n, float *y, void *ws,
-                                      size_t ws_bytes, cudaStream_t st, char *err, size_t err_len);
 
 /* kernels/matmul_tiled.cu: the TILED path for the whole call, and whether it
  * splits k by segment (then it needs nseg * m * n floats of workspace). */

@@ -67,11 +67,9 @@
 /* streaming decode (matmul_decode_stream_kernel): m <= DS_MAX_M, k % 8 == 0,
  * x and w 16-byte aligned */
 #define DS_MAX_M 16
-#define DS_ROWS 32 /* W rows per block = lanes of a warp */
-#define DS_WARPS 4 /* warps per block, round-robin over segments (m = 2..16) */
-#ifndef DS_WARPS_M1
-#define DS_WARPS_M1 8 /* the same for m = 1 (-D to A/B) */
-#endif
+#define DS_ROWS 32              /* W rows per block = lanes of a warp */
+#define DS_WARPS 4              /* warps per block, round-robin over segments (m = 2..16) */
+#define DS_WARPS_M1 8           /* the same for m = 1 */
 #define DS_QK 64                /* k per quarter (8 chunks of 8 bf16) */
 #define DS_QPS (MM_SEG / DS_QK) /* quarters per segment */
 #define DS_CPR (DS_QK / 8)      /* 16-byte chunks per W row in a quarter */
@@ -92,14 +90,6 @@
 #ifndef DS_PF_SEGS
 #define DS_PF_SEGS 1
 #endif
-/* The SwiGLU variant (lc_kernels_matmul_swiglu: the gated activation computed
- * from gate and up as the x quarters land) for m <= this; above, the
- * recomputation per block (n / 32 blocks each compute all of x) would cost
- * more issue slots than the launch it saves. */
-#ifndef DS_SW_MAX_M
-#define DS_SW_MAX_M 4
-#endif
-static_assert(DS_SW_MAX_M >= 0 && DS_SW_MAX_M <= 4, "the SwiGLU variant has MB 1, 2 and 4");
 
 /* ======================================================================== */
 /*  kernels                                                                 */
@@ -280,31 +270,20 @@ __global__ void __launch_bounds__(DEC_ROWS, 4)
  * ascending segment order, + bias, canon, stored by this kernel (no workspace
  * read or written, no combine kernel).  Several groups: the segment results go
  * to the workspace [nseg][rows][n] and matmul_combine_kernel adds them. */
-template <int MB, bool SW = false>
+template <int MB>
 struct ds_slot {
   static constexpr int W_BYTES = DS_ROWS * DS_WSTRIDE * (int)sizeof(uint16_t);
-  /* x's quarter, then (SW) up's quarter beside it */
-  static constexpr int BYTES = W_BYTES + (SW ? 2 : 1) * MB * DS_QK * (int)sizeof(float);
+  static constexpr int BYTES = W_BYTES + MB * DS_QK * (int)sizeof(float);
 };
 
-/* The gated activation of a SwiGLU block (kernels/silu_mul.cu's element
- * function): canon(silu(g) * u), lc_siluf of cast/lc_canon.h. */
-__device__ __forceinline__ float ds_swiglu(float g, float u) {
-  return lc_canon_nan(lc_siluf(g) * u);
-}
-
-/* SW (swiglu): x is gate and x2 is up, both [rows][k]; the kernel's x is
- * ds_swiglu(gate, up), computed by the warp from the two quarters it copied,
- * in shared memory, before the quarter's chains read it: the same fp32 x bits
- * as silu_mul_kernel writes, so the same chains and the same y. */
-template <int MB, int WARPS, bool SW>
+template <int MB, int WARPS>
 __global__ void __launch_bounds__(DS_ROWS *WARPS, WARPS < 8 ? 8 / WARPS : 1)
-    matmul_decode_stream_kernel(const float *__restrict__ x, const float *__restrict__ x2, int rows,
-                                int64_t k, const uint16_t *__restrict__ w, int64_t n, int64_t nseg,
+    matmul_decode_stream_kernel(const float *__restrict__ x, int rows, int64_t k,
+                                const uint16_t *__restrict__ w, int64_t n, int64_t nseg,
                                 int64_t gsize, const uint16_t *__restrict__ bias,
                                 float *__restrict__ out, int direct) {
   extern __shared__ uint4 ds_smem[];
-  constexpr int SLOT = ds_slot<MB, SW>::BYTES;
+  constexpr int SLOT = ds_slot<MB>::BYTES;
   unsigned char *smem = reinterpret_cast<unsigned char *>(ds_smem);
 
   griddep_launch_dependents();
@@ -343,7 +322,7 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, WARPS < 8 ? 8 / WARPS : 1)
       const int64_t kq = s * MM_SEG + (int64_t)(q % DS_QPS) * DS_QK;
       unsigned char *slot = ring + (q % DS_STAGES) * SLOT;
       uint16_t *wt = reinterpret_cast<uint16_t *>(slot);
-      float4 *xs4 = reinterpret_cast<float4 *>(slot + ds_slot<MB, SW>::W_BYTES);
+      float4 *xs4 = reinterpret_cast<float4 *>(slot + ds_slot<MB>::W_BYTES);
       /* W: a warp instruction copies 32 / DS_CPR rows x DS_QK * 2 contiguous
        * bytes; k % 8 == 0, so a chunk of 8 is wholly inside k or wholly past
        * it (zero-filled) */
@@ -362,7 +341,6 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, WARPS < 8 ? 8 / WARPS : 1)
         const int64_t kk = kq + (i % (DS_QK / 4)) * 4;
         if (r < rows && kk < k) {
           cp_async16(xs4 + i, x + (int64_t)r * k + kk, true);
-          if (SW) cp_async16(xs4 + MB * (DS_QK / 4) + i, x2 + (int64_t)r * k + kk, true);
         } else {
           const float nz = neg_zero();
           xs4[i] = make_float4(nz, nz, nz, nz);
@@ -388,26 +366,7 @@ __global__ void __launch_bounds__(DS_ROWS *WARPS, WARPS < 8 ? 8 / WARPS : 1)
     __syncwarp();                   /* ... and every lane's, visible to all */
     const unsigned char *slot = ring + (q % DS_STAGES) * SLOT;
     const uint4 *wrow = reinterpret_cast<const uint4 *>(slot) + lane * (DS_WSTRIDE / 8);
-    const float4 *xs4 = reinterpret_cast<const float4 *>(slot + ds_slot<MB, SW>::W_BYTES);
-    if (SW) {
-      /* x = swiglu(gate, up) in place of gate, where the quarter copied them
-       * (elsewhere x is the -0 stored at the copy) */
-      float4 *xw4 =
-          reinterpret_cast<float4 *>(ring + (q % DS_STAGES) * SLOT + ds_slot<MB, SW>::W_BYTES);
-      const int64_t kq =
-          (s0 + warp + (int64_t)WARPS * (q / DS_QPS)) * MM_SEG + (int64_t)(q % DS_QPS) * DS_QK;
-#pragma unroll
-      for (int i = lane; i < MB * (DS_QK / 4); i += 32) {
-        const int r = i / (DS_QK / 4);
-        const int64_t kk = kq + (i % (DS_QK / 4)) * 4;
-        if (r < rows && kk < k) {
-          const float4 g = xw4[i], u = xw4[MB * (DS_QK / 4) + i];
-          xw4[i] = make_float4(ds_swiglu(g.x, u.x), ds_swiglu(g.y, u.y), ds_swiglu(g.z, u.z),
-                               ds_swiglu(g.w, u.w));
-        }
-      }
-      __syncwarp(); /* every lane's x values are in place */
-    }
+    const float4 *xs4 = reinterpret_cast<const float4 *>(slot + ds_slot<MB>::W_BYTES);
 #pragma unroll
     for (int c = 0; c < DS_QK / 8; c++) fma_chunk<MB, DS_QK / 4>(acc, wrow[c], xs4, c);
     __syncwarp(); /* every lane is done with this slot before it is refilled */
@@ -511,17 +470,17 @@ static bool mm_ds_plan(int64_t m, int64_t k, int64_t n, int64_t *gsize, int64_t 
   return true;
 }
 
-template <int MB, int WARPS, bool SW>
-static cudaError_t launch_decode_stream_mb(const float *x, const float *x2, int64_t rows, int64_t k,
+template <int MB, int WARPS>
+static cudaError_t launch_decode_stream_mb(const float *x, int64_t rows, int64_t k,
                                            const uint16_t *w, int64_t n, const uint16_t *bias,
                                            float *out, int direct, int64_t gsize, int64_t blocks,
                                            cudaStream_t st) {
-  const size_t smem = (size_t)WARPS * DS_STAGES * ds_slot<MB, SW>::BYTES +
+  const size_t smem = (size_t)WARPS * DS_STAGES * ds_slot<MB>::BYTES +
                       (direct ? (size_t)gsize * MB * DS_ROWS * sizeof(float) : 0);
-  cudaError_t e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB, WARPS, SW>,
+  cudaError_t e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB, WARPS>,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e == cudaSuccess)
-    e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB, WARPS, SW>,
+    e = cudaFuncSetAttribute(matmul_decode_stream_kernel<MB, WARPS>,
                              cudaFuncAttributePreferredSharedMemoryCarveout,
                              cudaSharedmemCarveoutMaxShared);
   if (e != cudaSuccess) return e;
@@ -535,74 +494,42 @@ static cudaError_t launch_decode_stream_mb(const float *x, const float *x2, int6
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
   cfg.numAttrs = DS_PDL ? 1 : 0;
-  e = cudaLaunchKernelEx(&cfg, matmul_decode_stream_kernel<MB, WARPS, SW>, x, x2, (int)rows, k, w,
-                         n, mm_nseg(k), gsize, bias, out, direct);
+  e = cudaLaunchKernelEx(&cfg, matmul_decode_stream_kernel<MB, WARPS>, x, (int)rows, k, w, n,
+                         mm_nseg(k), gsize, bias, out, direct);
   if (e != cudaSuccess) return e;
   return cudaGetLastError();
 }
 
 /* m <= DS_MAX_M, k % 8 == 0, x and w 16-byte aligned: the streaming kernel,
  * and the combine kernel when k is split into several groups. */
-template <bool SW>
-static cudaError_t launch_decode_stream(const float *x, const float *x2, int64_t m, int64_t k,
-                                        const uint16_t *w, int64_t n, const uint16_t *bias,
-                                        float *out, int direct, int64_t gsize, int64_t blocks,
-                                        cudaStream_t st) {
-  if (m <= 1)
-    return launch_decode_stream_mb<1, DS_WARPS_M1, SW>(x, x2, m, k, w, n, bias, out, direct, gsize,
-                                                       blocks, st);
-  if (m <= 2)
-    return launch_decode_stream_mb<2, DS_WARPS, SW>(x, x2, m, k, w, n, bias, out, direct, gsize,
-                                                    blocks, st);
-  if (m <= 4)
-    return launch_decode_stream_mb<4, DS_WARPS, SW>(x, x2, m, k, w, n, bias, out, direct, gsize,
-                                                    blocks, st);
-  if (SW) return cudaErrorInvalidValue; /* m > DS_SW_MAX_M: not instantiated */
-  if (m <= 8)
-    return launch_decode_stream_mb<8, DS_WARPS, false>(x, x2, m, k, w, n, bias, out, direct, gsize,
-                                                       blocks, st);
-  return launch_decode_stream_mb<16, DS_WARPS, false>(x, x2, m, k, w, n, bias, out, direct, gsize,
-                                                      blocks, st);
-}
-
-/* x2 NULL: y = x W^T; else y = swiglu(x, x2) W^T (m <= DS_SW_MAX_M). */
-static lc_status run_decode_stream(const float *x, const float *x2, int64_t m, int64_t k,
-                                   const uint16_t *w, int64_t n, const uint16_t *bias, float *y,
-                                   void *ws, size_t ws_bytes, int64_t gsize, int64_t ngroups,
-                                   cudaStream_t st, char *err, size_t err_len) {
+static lc_status run_decode_stream(const float *x, int64_t m, int64_t k, const uint16_t *w,
+                                   int64_t n, const uint16_t *bias, float *y, void *ws,
+                                   size_t ws_bytes, int64_t gsize, int64_t ngroups, cudaStream_t st,
+                                   char *err, size_t err_len) {
   const int64_t nseg = mm_nseg(k);
   const int64_t blocks = ((n + DS_ROWS - 1) / DS_ROWS) * ngroups;
   const int direct = ngroups == 1;
   if (!direct && (ws == NULL || ws_bytes < (size_t)(nseg * m * n) * sizeof(float)))
     return mm_bad("workspace too small (lc_kernels_matmul_workspace)", err, err_len);
   float *out = direct ? y : static_cast<float *>(ws);
-  const cudaError_t e =
-      x2 ? launch_decode_stream<true>(x, x2, m, k, w, n, bias, out, direct, gsize, blocks, st)
-         : launch_decode_stream<false>(x, x2, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  cudaError_t e;
+  if (m <= 1)
+    e = launch_decode_stream_mb<1, DS_WARPS_M1>(x, m, k, w, n, bias, out, direct, gsize, blocks,
+                                                st);
+  else if (m <= 2)
+    e = launch_decode_stream_mb<2, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else if (m <= 4)
+    e = launch_decode_stream_mb<4, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else if (m <= 8)
+    e = launch_decode_stream_mb<8, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
+  else
+    e = launch_decode_stream_mb<16, DS_WARPS>(x, m, k, w, n, bias, out, direct, gsize, blocks, st);
   if (e != cudaSuccess) return lc_cuda_fail(e, "matmul decode stream kernel", err, err_len);
   if (!direct) {
-    const cudaError_t ec =
-        lc_matmul_launch_combine(static_cast<const float *>(ws), m, n, nseg, bias, y, st);
-    if (ec != cudaSuccess) return lc_cuda_fail(ec, "matmul combine kernel", err, err_len);
+    e = lc_matmul_launch_combine(static_cast<const float *>(ws), m, n, nseg, bias, y, st);
+    if (e != cudaSuccess) return lc_cuda_fail(e, "matmul combine kernel", err, err_len);
   }
   return LC_OK;
-}
-
-bool lc_matmul_decode_swiglu_fits(const float *gate, const float *up, int64_t m, int64_t k,
-                                  const uint16_t *w, int64_t n) {
-  int64_t gsize, ngroups;
-  return m >= 1 && m <= DS_SW_MAX_M && lc_aligned16(gate) && lc_aligned16(up) && lc_aligned16(w) &&
-         mm_ds_plan(m, k, n, &gsize, &ngroups);
-}
-
-lc_status lc_matmul_run_decode_swiglu(const float *gate, const float *up, int64_t m, int64_t k,
-                                      const uint16_t *w, int64_t n, float *y, void *ws,
-                                      size_t ws_bytes, cudaStream_t st, char *err, size_t err_len) {
-  int64_t gsize, ngroups;
-  if (!lc_matmul_decode_swiglu_fits(gate, up, m, k, w, n) || !mm_ds_plan(m, k, n, &gsize, &ngroups))
-    return mm_bad("swiglu: shape or alignment not for the streaming decode kernel", err, err_len);
-  return run_decode_stream(gate, up, m, k, w, n, NULL, y, ws, ws_bytes, gsize, ngroups, st, err,
-                           err_len);
 }
 
 lc_status lc_matmul_run_decode(const float *x, int64_t m, int64_t k, const uint16_t *w, int64_t n,
@@ -610,7 +537,7 @@ lc_status lc_matmul_run_decode(const float *x, int64_t m, int64_t k, const uint1
                                cudaStream_t st, char *err, size_t err_len) {
   int64_t gsize, ngroups;
   if (lc_aligned16(x) && lc_aligned16(w) && mm_ds_plan(m, k, n, &gsize, &ngroups))
-    return run_decode_stream(x, NULL, m, k, w, n, bias, y, ws, ws_bytes, gsize, ngroups, st, err,
+    return run_decode_stream(x, m, k, w, n, bias, y, ws, ws_bytes, gsize, ngroups, st, err,
                              err_len);
   const int64_t nseg = mm_nseg(k);
   const int64_t blocks = ((n + DEC_ROWS - 1) / DEC_ROWS) * nseg;

@@ -35,14 +35,6 @@ lc_status lc_kernels_matmul(const float *x, int64_t m, int64_t k, const uint16_t
   return no_cuda("lc_kernels_matmul", err, err_len);
 }
 
-lc_status lc_kernels_matmul_swiglu(float *gate, const float *up, int64_t m, int64_t k,
-                                   const uint16_t *w, int64_t n, float *y, void *ws,
-                                   size_t ws_bytes, void *stream, char *err, size_t err_len) {
-  (void)gate, (void)up, (void)m, (void)k, (void)w, (void)n, (void)y, (void)ws, (void)ws_bytes,
-      (void)stream;
-  return no_cuda("lc_kernels_matmul_swiglu", err, err_len);
-}
-
 size_t lc_kernels_matmul_fast_workspace(int64_t m, int64_t k, int64_t n, int parts,
                                         lc_kmatmul_path path) {
   (void)m, (void)k, (void)n, (void)parts, (void)path;

@@ -205,15 +205,6 @@ lc_status lc_attention_dev(lc_context *ctx, const lc_attn_shape *shape, int64_t 
                            const int32_t *d_slot, const int32_t *d_pos, const float *q,
                            const void *k_cache, const void *v_cache, float *out);
 
-/* y[m][n] = swiglu(gate, up) W^T, swiglu(g, u) = canon(silu(g) * u): bit for
- * bit lc_silu_mul(gate, up -> gate), then lc_matmul (no bias), on every
- * backend and mode.  In CUDA strict and reference with m <= 4 (decode rows)
- * one kernel does both (kernels/lc_kernels.h); gate is scratch: afterwards
- * it holds the activation or what it held before.  gate and up [m][k] with
- * k = w->cols may be parts of one buffer; y [m][n] must overlap neither. */
-lc_status lc_matmul_swiglu(lc_context *ctx, float *gate, const float *up, int64_t m,
-                           const lc_weights *w, float *y);
-
 /* matmul with the CUDA kernel path forced (tests and benchmarks:
  * 0 auto, 1 decode, 2 tiled (mma.sync in fast and bf16), 3 wgmma (fast and
  * bf16; strict takes 2), 4 wgmma decode (fast and bf16, M <= 64, k % 8 == 0,

@@ -201,36 +201,6 @@ lc_status lc_matmul_with_path(lc_context *ctx, const float *x, int64_t m, const 
   return LC_OK;
 }
 
-lc_status lc_matmul_swiglu(lc_context *ctx, float *gate, const float *up, int64_t m,
-                           const lc_weights *w, float *y) {
-  static const char fn[] = "lc_matmul_swiglu";
-  LC_TRY(lc_check_ctx(ctx, fn));
-  LC_TRY(lc_check_weights(ctx, w, fn, "w"));
-  LC_TRY(lc_check_rows(ctx, m, fn, "m"));
-  if (m == 0) return LC_OK;
-  const int64_t n = w->rows, k = w->cols;
-  LC_TRY(lc_check_ptr(ctx, gate, fn, "gate"));
-  LC_TRY(lc_check_ptr(ctx, up, fn, "up"));
-  LC_TRY(lc_check_ptr(ctx, y, fn, "y"));
-  size_t xb, yb;
-  LC_TRY(lc_check_bytes(ctx, m, k, 4, fn, &xb));
-  LC_TRY(lc_check_bytes(ctx, m, n, 4, fn, &yb));
-  LC_TRY(lc_check_disjoint(ctx, y, yb, gate, xb, fn, "y", "gate"));
-  LC_TRY(lc_check_disjoint(ctx, y, yb, up, xb, fn, "y", "up"));
-  if (ctx->backend == LC_BACKEND_CUDA && !fast_parts(ctx) && ctx->mode != LC_MODE_VENDOR_BF16 &&
-      ctx->mode != LC_MODE_VENDOR_FP32) {
-    size_t wsb = lc_kernels_matmul_workspace(m, k, n, LC_KMATMUL_AUTO);
-    void *ws = NULL;
-    LC_TRY(lc_cuda_workspace(ctx, wsb, &ws));
-    KCALL(ctx, fn,
-          lc_kernels_matmul_swiglu(gate, up, m, k, w->data, n, y, ws, wsb, lc_cuda_stream(ctx),
-                                   KERR));
-    return LC_OK;
-  }
-  LC_TRY(lc_silu_mul(ctx, gate, up, m * k, gate));
-  return lc_matmul(ctx, gate, m, w, NULL, y);
-}
-
 /* ---- rmsnorm ---------------------------------------------------------------*/
 
 /* The context, a [1][n] weight, m >= 0 and a finite eps >= 0. */

@@ -489,15 +489,11 @@ static lc_status block(lc_session *s, int32_t l, int64_t T, int64_t n_seqs) {
     LC_TRY(lc_matmul(ctx, s->xn, T, W->w_gate, NULL, gate));
     LC_TRY(lc_matmul(ctx, s->xn, T, W->w_up, NULL, up));
   }
-  if (ctx->mode == LC_MODE_VENDOR_BF16) { /* activations rounded between the ops */
-    LC_TRY(lc_session_act(s, gate, T * hid));
-    LC_TRY(lc_session_act(s, up, T * hid));
-    LC_TRY(lc_silu_mul(ctx, gate, up, T * hid, gate));
-    LC_TRY(lc_session_act(s, gate, T * hid));
-    LC_TRY(lc_matmul(ctx, gate, T, W->w_down, NULL, s->xn));
-  } else { /* the activation inside the down projection where a kernel does both */
-    LC_TRY(lc_matmul_swiglu(ctx, gate, up, T, W->w_down, s->xn));
-  }
+  LC_TRY(lc_session_act(s, gate, T * hid));
+  LC_TRY(lc_session_act(s, up, T * hid));
+  LC_TRY(lc_silu_mul(ctx, gate, up, T * hid, gate));
+  LC_TRY(lc_session_act(s, gate, T * hid));
+  LC_TRY(lc_matmul(ctx, gate, T, W->w_down, NULL, s->xn));
   LC_TRY(lc_session_act(s, s->xn, T * dim));
   s->pending_add = 1; /* x += xn: with the next norm, or flush_add */
   return LC_OK;

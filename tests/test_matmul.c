@@ -14,7 +14,6 @@
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
 #include "lib/bounds.h"
-#include "lib/lc_internal.h"
 #include "test_util.h"
 
 /* ---- the canonical order, transcribed as plainly as possible ---------------*/
@@ -445,51 +444,6 @@ static void test_matmul_empty_batch_is_noop(void **state) {
   }
 }
 
-/* lc_matmul_swiglu (the down projection of a SwiGLU block, internal) on the
- * CPU: bitwise lc_silu_mul then lc_matmul in strict and reference, gate and
- * up side by side in one buffer; y overlapping gate or up, NULL pointers and
- * m < 0 (LC_ERR_SHAPE) are refused with nothing written. */
-static void test_matmul_swiglu_is_silu_mul_then_matmul(void **state) {
-  (void)state;
-  enum { M = 3, K = 300, N = 37 };
-  lct_rng r = lct_rng_new(91);
-  uint16_t *w = lct_rand_bf16(&r, N * K, 1.0f);
-  float *gu = lct_randn(&r, 2 * M * K, 8.0f);
-  float *act = malloc(sizeof(float) * M * K), *y = malloc(sizeof(float) * M * N),
-        *ref = malloc(sizeof(float) * M * N);
-  assert_non_null(act);
-  assert_non_null(y);
-  assert_non_null(ref);
-  gu[5] = NAN;
-  gu[M * K + 7] = INFINITY;
-  const lc_mode modes[2] = {LC_MODE_STRICT, LC_MODE_REFERENCE};
-  for (int mi = 0; mi < 2; mi++) {
-    mm p = mm_new(modes[mi], K, w, N, NULL);
-    assert_int_equal(lc_silu_mul(p.ctx, gu, gu + M * K, M * K, act), LC_OK);
-    mm_call(&p, act, M, ref);
-    float *g = lct_malloc_f(2 * M * K);
-    memcpy(g, gu, sizeof(float) * 2 * M * K);
-    assert_int_equal(lc_matmul_swiglu(p.ctx, g, g + M * K, M, p.w, y), LC_OK);
-    lct_assert_bitwise_f32(y, ref, M * N, "swiglu vs silu_mul + matmul");
-    for (int j = 0; j < M * N; j++) y[j] = -7.0f;
-    assert_int_equal(lc_matmul_swiglu(p.ctx, g, g + M * K, M, p.w, g + 1), LC_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lc_matmul_swiglu(p.ctx, g, g + M * K, M, p.w, g + 2 * M * K - 1),
-                     LC_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lc_matmul_swiglu(p.ctx, NULL, g, M, p.w, y), LC_ERR_INVALID_ARGUMENT);
-    assert_int_equal(lc_matmul_swiglu(p.ctx, g, g + M * K, -1, p.w, y), LC_ERR_SHAPE);
-    assert_int_equal(lc_matmul_swiglu(p.ctx, g, g + M * K, M, NULL, y), LC_ERR_INVALID_ARGUMENT);
-    for (int j = 0; j < M * N; j++) assert_true(y[j] == -7.0f);
-    assert_int_equal(lc_matmul_swiglu(p.ctx, g, g + M * K, 0, p.w, y), LC_OK);
-    free(g);
-    mm_free(&p);
-  }
-  free(w);
-  free(gu);
-  free(act);
-  free(y);
-  free(ref);
-}
-
 /* Subnormals are neither flushed nor treated as zero: a subnormal x times 1 comes
  * out exactly, and products that round into the subnormal range keep their value. */
 static void test_matmul_subnormals_preserved(void **state) {
@@ -577,7 +531,6 @@ int main(void) {
       cmocka_unit_test(test_matmul_empty_batch_is_noop),
       cmocka_unit_test(test_matmul_subnormals_preserved),
       cmocka_unit_test(test_matmul_cpu_ref_column_slices_identical),
-      cmocka_unit_test(test_matmul_swiglu_is_silu_mul_then_matmul),
       cmocka_unit_test(test_matmul_large_k_within_bounds),
   };
   return LCT_RUN(tests);

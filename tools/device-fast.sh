@@ -46,10 +46,6 @@
 #   pdlab    bench_model strict and vendor-bf16 (batch 1, 8; --layers) as built and
 #            built with -DDS_PDL=0 (the streaming decode matmul without programmatic
 #            dependent launch) in build-gpu-ab
-#   trace    nsys (when the machine has it) over bench_model strict and vendor-bf16
-#            at batch 1 (--layers, graphs on, every graph node traced): per kernel
-#            name its count, median duration and median idle gap before it, and
-#            the sum of durations against the step (tools/trace_summary.py)
 #   suite    the rest of the GPU test suite (ctest)
 #   alloc    the CUDA allocation-failure walk of tests/test_alloc_fail
 #   tools/device-fast.sh [--layers N] [--context N] [--deadline S] [STEP ...]
@@ -70,7 +66,7 @@ while [ $# -gt 0 ]; do
     --deadline) deadline=${2:-0}; shift 2 ;;
     --context) context=${2:-128}; shift 2 ;;
     build | mma | fast | matmul | ab | profile | text | model | long | sweeps | suite | alloc | attn | \
-      graphs | fused | joined | prefill | m64 | attnab | pdlab | trace)
+      graphs | fused | joined | prefill | m64 | attnab | pdlab)
       steps+=("$1")
       shift
       ;;
@@ -329,24 +325,6 @@ if want m64; then
     grep -E "M=(16|64|256) N=[0-9]+ K=[0-9]+" "$out/bm-full-$sh.log" | grep -E "fast|bf16 |vendor-bf16" |
       cut -c1-110
   done
-fi
-if want trace; then
-  nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
-  if [ -z "$nsys" ]; then
-    el "trace: no nsys on this machine"
-  else
-    for mode in strict vendor-bf16; do
-      rm -f "/tmp/trace-$mode".*
-      timeout 200 "$nsys" profile -t cuda --cuda-graph-trace=node -o "/tmp/trace-$mode" \
-        build-gpu/bench/bench_model --dir /tmp/bm --layers "$layers" --batches 1 --steps 16 \
-        --reps 3 --context "$context" --modes "$mode" --graphs on >"$out/trace-$mode.log" 2>&1
-      el "nsys bench_model $mode rc=$?"
-      timeout 120 "$nsys" stats -q --report cuda_gpu_trace --format csv \
-        -o "/tmp/trace-$mode" "/tmp/trace-$mode.nsys-rep" >>"$out/trace-$mode.log" 2>&1
-      f=$(ls /tmp/trace-"$mode"*cuda_gpu_trace*.csv 2>/dev/null | head -1)
-      [ -n "$f" ] && cp "$f" "$out/" && python3 tools/trace_summary.py "$f" --layers "$layers"
-    done
-  fi
 fi
 if want suite; then
   (cd build-gpu && timeout 400 ctest -j 3 -R "cuda|cublaslt|verify|experiment|model|generate|loglik|test_tp" \
