@@ -10,16 +10,17 @@
 # out, initcheck runs with LC_VENDOR_CLEAR_OUTPUT=1 (lib/vendor.c) and
 # racecheck with LCT_SKIP_VENDOR_BF16=1 (tests/test_util.h); why, below.  Prints one line per (tool, test) and a total.
 #   tools/device-sanitize.sh [--tools racecheck,memcheck,...] [--tests test_cuda_ops,...]
-#                            [--jobs N] [--limit SECONDS] [--total SECONDS] [--split]
+#                            [--jobs N] [--limit SECONDS] [--total SECONDS] [--split] [--tag T]
 # --jobs: runs at once (10); --limit: seconds per run (420); --total: seconds
 # for the whole pass (480): a run gets at most what is left of it, and none
 # starts with less than 10 s left (not checked then); --split: one run
 # per test function of each binary (LCT_FILTER), so a slow function neither
-# holds up nor hides the others.
+# holds up nor hides the others; --tag: logs in /tmp/lc-sanitize-logs-T and
+# $OUT/sanitize-logs-T.tgz, so that two passes can run side by side.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # racecheck and initcheck first: the slowest runs start first
-tools=racecheck,initcheck,memcheck,synccheck limit=420 total=480 jobs=10 only='' split=0
+tools=racecheck,initcheck,memcheck,synccheck limit=420 total=480 jobs=10 only='' split=0 tag=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --tools) tools="$2"; shift 2 ;;
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs="$2"; shift 2 ;;
     --tests) only="$2"; shift 2 ;;
     --split) split=1; shift ;;
+    --tag) tag="-$2"; shift 2 ;;
     *) echo "device-sanitize: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -36,10 +38,10 @@ cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 [ -x "$cs" ] || { echo "device-sanitize: compute-sanitizer not found"; exit 1; }
 # the logs go to a folder of their own, and to $OUT as one archive (the
 # device tool brings back only a few files), also when a call's limit cuts in
-logs=/tmp/lc-sanitize-logs
+logs=/tmp/lc-sanitize-logs$tag
 rm -rf "$logs"
 mkdir -p "$logs"
-pack() { [ -n "${OUT:-}" ] && tar czf "$OUT/sanitize-logs.tgz" -C "$logs" . 2>/dev/null; }
+pack() { [ -n "${OUT:-}" ] && tar czf "$OUT/sanitize-logs$tag.tgz" -C "$logs" . 2>/dev/null; }
 trap pack EXIT
 trap 'pack; exit 124' TERM INT
 # The tests' sanitize profile (LCT_SANITIZE, tests/test_util.h; each
