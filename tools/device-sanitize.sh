@@ -8,7 +8,8 @@
 # under the tool, counts as not checked, never as clean.  cuBLASLt (the vendor
 # modes' baseline) is NVIDIA's code: initcheck and racecheck leave its kernels
 # out, initcheck runs with LC_VENDOR_CLEAR_OUTPUT=1 (lib/vendor.c) and
-# racecheck with LCT_SKIP_VENDOR_BF16=1 (tests/test_util.h); why, below.  Prints one line per (tool, test) and a total.
+# racecheck with LCT_SKIP_VENDOR_BF16=1 (tests/test_util.h); why, below.
+# Prints one line per (tool, test) and a total.
 #   tools/device-sanitize.sh [--tools racecheck,memcheck,...] [--tests test_cuda_ops,...]
 #                            [--jobs N] [--limit SECONDS] [--total SECONDS] [--split] [--tag T]
 # --jobs: runs at once (10); --limit: seconds per run (420); --total: seconds
