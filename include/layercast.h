@@ -228,7 +228,9 @@ typedef struct lc_context_params {
   int device;         /* CUDA device index (>= 0); ignored on the CPU */
   int cpu_threads;    /* CPU backend threads; 0 means 1.  Strict, fast and
                          bf16: a matmul of 2^20 multiply-adds or more splits
-                         its output columns across them (the bits never
+                         its output columns across them, and a decode pass
+                         over a model of 32 MiB of matmul weights or less
+                         runs a group of rows per thread (the bits never
                          depend on the count).  Reference: OpenBLAS's
                          threads, pinned at context creation (OpenBLAS's
                          setting is process-wide): reference results can

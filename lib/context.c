@@ -3,6 +3,7 @@
  * memory.
  */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +98,7 @@ void lc_canon_get_info(lc_canon_info *out) {
 /* ---- errors ----------------------------------------------------------------*/
 
 static _Thread_local char tls_err[LC_ERR_LEN];
+static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
 
 lc_status lc_fail_at(lc_context *ctx, lc_status st, const char *file, int line, const char *fmt,
                      ...) {
@@ -108,7 +110,11 @@ lc_status lc_fail_at(lc_context *ctx, lc_status st, const char *file, int line, 
   va_start(ap, fmt);
   vsnprintf(tls_err + n, sizeof tls_err - (size_t)n, fmt, ap);
   va_end(ap);
-  if (ctx) memcpy(ctx->err, tls_err, sizeof ctx->err);
+  if (ctx) { /* tasks of a row-parallel pass (lib/session.c) may fail at once */
+    pthread_mutex_lock(&err_mu);
+    memcpy(ctx->err, tls_err, sizeof ctx->err);
+    pthread_mutex_unlock(&err_mu);
+  }
   return st;
 }
 

@@ -129,6 +129,7 @@ struct lc_session {
   lc_session_graph graphs[LC_SESSION_GRAPHS];
   int32_t graph_next;    /* the slot the next new key evicts */
   int64_t graph_replays; /* passes run from a graph */
+  int64_t rows_passes;   /* CPU decode passes run row-parallel (lib/session.c) */
   lc_attn_seq *seqs;     /* [n_slots] */
   unsigned char *seen;   /* [n_slots] duplicate-slot check */
   float *hook_buf;       /* [T][dim] residual for the layer hook */

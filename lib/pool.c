@@ -11,9 +11,9 @@
  * depend on the thread count.
  *
  * One lc_pool_run at a time per pool (a context is used by one thread at a
- * time: include/layercast.h).  The threads are created with the context and
- * joined when it is freed; if fewer can be created than asked for, the pool
- * runs with those (a pool of one runs every task on the caller).
+ * time: include/layercast.h); a run started from inside a task runs inline.  The threads are
+ * created with the context and joined when it is freed; if fewer can be created than asked for, the
+ * pool runs with those (a pool of one runs every task on the caller).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -42,15 +42,24 @@ struct lc_pool {
   int active;      /* workers inside the current generation, under mu */
 };
 
+/* Set while this thread runs a pool task: an lc_pool_run from inside a task
+ * (an op of a row-parallel decode pass, lib/session.c, calling the matmul's
+ * own split) runs its tasks inline on this thread instead of waiting for a
+ * pool whose threads are all busy with the outer run. */
+static _Thread_local int tls_in_task;
+
 /* Runs tasks of the current job until none is left; returns how many it ran. */
 static int drain(lc_pool *p) {
   int ran = 0;
+  tls_in_task = 1;
   for (;;) {
     const int t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-    if (t >= p->n_tasks) return ran;
+    if (t >= p->n_tasks) break;
     p->fn(p->arg, t);
     ran++;
   }
+  tls_in_task = 0;
+  return ran;
 }
 
 static void *worker(void *vp) {
@@ -107,7 +116,7 @@ int lc_pool_threads(const lc_pool *p) {
 
 void lc_pool_run(lc_pool *p, int n_tasks, void (*fn)(void *arg, int task), void *arg) {
   if (n_tasks <= 0) return;
-  if (!p || p->n_threads == 0 || n_tasks == 1) {
+  if (!p || p->n_threads == 0 || n_tasks == 1 || tls_in_task) {
     for (int t = 0; t < n_tasks; t++) fn(arg, t);
     return;
   }

@@ -6,7 +6,9 @@
  * pool is valid everywhere).  lc_pool_run(p, n, fn, arg) calls fn(arg, t)
  * once for every t in 0 .. n-1, on the pool's threads and the caller's, and
  * returns when all have returned.  Tasks must write disjoint outputs; which
- * thread runs one must not change a bit of it.  One run at a time per pool.
+ * thread runs one must not change a bit of it.  One run at a time per pool;
+ * lc_pool_run called from inside a task runs that run's tasks inline, on the
+ * calling thread.
  */
 #ifndef LC_POOL_H
 #define LC_POOL_H

@@ -49,6 +49,7 @@
 
 #include "lib/lc_internal.h"
 #include "lib/model_internal.h"
+#include "lib/pool.h"
 
 /* Most rows one logits matmul computes; passes with more rows (all_logits)
  * run the output projection in chunks, which bounds the logits buffer. */
@@ -599,9 +600,102 @@ static lc_status decode_graph(lc_session *s, const lc_batch_entry *e, int64_t n,
   return decode_ops(s, e, n, T, all_logits);
 }
 
+/* ---- row-parallel decode passes on the CPU -----------------------------------
+ * A decode pass (every entry one token) on a CPU context with worker threads,
+ * over a model whose matmul weights total at most LC_ROWS_PARALLEL_BYTES:
+ * the rows are cut into one contiguous group per thread (at most one group
+ * per row) and each pool task runs the whole pass for its group (embedding,
+ * the blocks, the final norm, the logits) with the same ops, so that a pass
+ * costs one hand-off to the pool instead of one per op, which on a small
+ * model costs more than the op (bench/RESULTS.md, CPU threads).  Every op is
+ * row-wise, a row's bits never depend on the other rows (the batch
+ * invariance tests/test_model.c checks), so the logits are bitwise those of
+ * the pass over all rows at once (tests/test_model.c, threads).  A task works
+ * on a shallow copy of the session whose row buffers start at its group; the
+ * one-row joined matmuls are off there (their buffers are shared), and an
+ * op's own split (the matmul's column blocks, attention's heads) runs inline
+ * inside a task (lib/pool.c).  Larger models keep the op-level split: there
+ * each thread reads its own share of W once, where a row group would read all
+ * of it (every thread streaming the whole model per pass). */
+#define LC_ROWS_PARALLEL_BYTES ((int64_t)32 << 20)
+#define LC_ROWS_PARALLEL_MAX_GROUPS 256
+
+typedef struct {
+  lc_session *s;
+  int64_t n, groups;
+  lc_status st[LC_ROWS_PARALLEL_MAX_GROUPS];
+} rows_job;
+
+static lc_status rows_pass(lc_session *sub, int64_t rows) {
+  const lc_model *m = sub->model;
+  LC_TRY(lc_embedding(sub->ctx, m->embed, sub->tokens, rows, sub->x));
+  sub->pending_add = 0;
+  for (int32_t l = 0; l < m->info.config.n_layers; l++) LC_TRY(block(sub, l, rows, rows));
+  LC_TRY(lc_session_norm_into_xn(sub, rows, m->final_norm));
+  return logits_chunk(sub, sub->xn, rows);
+}
+
+static void rows_task(void *arg, int g) {
+  rows_job *j = arg;
+  const lc_model_config *c = &j->s->model->info.config;
+  const int64_t r0 = j->n * g / j->groups, r1 = j->n * (g + 1) / j->groups;
+  const int64_t dim = c->dim, hid = c->hidden_dim, qd = (int64_t)c->n_heads * c->head_dim,
+                kvd = (int64_t)c->n_kv_heads * c->head_dim;
+  lc_session sub = *j->s;
+  sub.x += r0 * dim;
+  sub.xn += r0 * dim;
+  sub.q += r0 * qd;
+  sub.k += r0 * kvd;
+  sub.v += r0 * kvd;
+  sub.att += r0 * qd;
+  sub.gate += r0 * hid;
+  sub.up += r0 * hid;
+  sub.logits += r0 * c->vocab_size;
+  sub.tokens += r0;
+  sub.pos += r0;
+  sub.rslot += r0;
+  sub.seqs += r0; /* a decode pass: entry i is row i */
+  sub.qkv1 = NULL;
+  sub.gate_up1 = NULL;
+  j->st[g] = rows_pass(&sub, r1 - r0);
+}
+
+/* Whether a pass of T rows over n entries runs row-parallel (above). */
+static int rows_parallel(const lc_session *s, int64_t n, int64_t T) {
+  const lc_context *ctx = s->ctx;
+  if (ctx->backend != LC_BACKEND_CPU || !ctx->pool || T != n || n < 2 || s->hook || s->tp ||
+      n > s->logit_rows)
+    return 0;
+  const lc_model_config *c = &s->model->info.config;
+  const int64_t qd = (int64_t)c->n_heads * c->head_dim, kvd = (int64_t)c->n_kv_heads * c->head_dim;
+  const int64_t per_layer = c->dim * (qd + 2 * kvd) + qd * c->dim + 3 * c->dim * c->hidden_dim;
+  const int64_t bytes = 2 * (c->n_layers * per_layer + (int64_t)c->vocab_size * c->dim);
+  return bytes <= LC_ROWS_PARALLEL_BYTES;
+}
+
+static lc_status forward_rows(lc_session *s, int64_t n, float *logits) {
+  rows_job *j = lc_malloc(sizeof *j);
+  if (!j)
+    return LC_FAIL(s->ctx, LC_ERR_OUT_OF_MEMORY, "lc_session_forward: row-parallel pass state");
+  int64_t groups = lc_pool_threads(s->ctx->pool);
+  if (groups > n) groups = n;
+  if (groups > LC_ROWS_PARALLEL_MAX_GROUPS) groups = LC_ROWS_PARALLEL_MAX_GROUPS;
+  j->s = s;
+  j->n = n;
+  j->groups = groups;
+  lc_pool_run(s->ctx->pool, (int)groups, rows_task, j);
+  s->rows_passes++;
+  lc_status st = LC_OK;
+  for (int64_t g = 0; g < groups && st == LC_OK; g++) st = j->st[g];
+  free(j);
+  LC_TRY(st); /* the context's message is a failing task's */
+  return read_logits(s, n, logits);
+}
+
 static lc_status forward(lc_session *s, const lc_batch_entry *e, int64_t n, int64_t T,
                          int all_logits, float *logits) {
   lc_context *ctx = s->ctx;
+  if (rows_parallel(s, n, T)) return forward_rows(s, n, logits);
   if (ctx->backend == LC_BACKEND_CUDA) { /* the row indices, one upload */
     memcpy(s->stage, s->tokens, (size_t)T * sizeof *s->stage);
     memcpy(s->stage + T, s->pos, (size_t)T * sizeof *s->stage);

@@ -1057,6 +1057,73 @@ static void test_model_weights_hash(void **state) {
   assert_int_equal(lct_tmpdir_remove(root), 0);
 }
 
+/* A CPU context with worker threads runs a decode pass over a small model
+ * row-parallel (a group of rows per thread, lib/session.c): its logits are
+ * bitwise those of one thread, in strict, fast and bf16, at batches that
+ * split into 3 groups, into 2 and not at all (one row), after a prefill
+ * (op-level split) of entries of other lengths. */
+static void rows_case(const char *path, lc_mode mode, int32_t vocab) {
+  enum { B = 7, NDEC = 4, PRE = 9 }; /* NDEC: the decode passes below */
+  lc_context *c1 = lct_cpu(mode), *c3 = NULL;
+  lc_context_params cp;
+  lc_context_params_default(&cp);
+  cp.mode = mode;
+  cp.cpu_threads = 3;
+  ok(NULL, lc_context_create(&cp, &c3), "lc_context_create (3 threads)");
+  lc_model *m1 = load(c1, path), *m3 = load(c3, path);
+  lc_session *s1 = session(m1, B, 64, 64), *s3 = session(m3, B, 64, 64);
+  lct_rng r = lct_rng_new(77);
+  int32_t *tok[B], next[B];
+  lc_batch_entry e[B];
+  for (int j = 0; j < B; j++) {
+    tok[j] = rand_tokens(&r, PRE + NDEC + 2, vocab);
+    next[j] = 1 + j % PRE;
+    e[j] = (lc_batch_entry){j, 0, next[j], tok[j]};
+  }
+  float *l1 = lct_alloc_f((int64_t)64 * vocab), *l3 = lct_alloc_f((int64_t)64 * vocab);
+  forward(s1, e, B, 0, l1);
+  forward(s3, e, B, 0, l3);
+  lct_assert_bitwise_f32(l3, l1, (int64_t)B * vocab, "prefill, 3 threads");
+  assert_int_equal(s3->rows_passes, 0); /* entries of several tokens: op-level split */
+  static const int batches[] = {7, 2, 1, 5};
+  for (int d = 0; d < (int)(sizeof batches / sizeof batches[0]); d++) {
+    const int nb = batches[d];
+    for (int j = 0; j < nb; j++) {
+      const int p = next[j]++;
+      e[j] = (lc_batch_entry){j, p, 1, tok[j] + p};
+    }
+    const int64_t before = s3->rows_passes;
+    forward(s1, e, nb, 0, l1);
+    forward(s3, e, nb, 0, l3);
+    char what[96];
+    snprintf(what, sizeof what, "%s decode, batch %d, 3 threads", lc_mode_name(mode), nb);
+    lct_assert_bitwise_f32(l3, l1, (int64_t)nb * vocab, what);
+    assert_int_equal(s3->rows_passes - before, nb >= 2 ? 1 : 0);
+  }
+  assert_int_equal(s1->rows_passes, 0); /* one thread: no pool */
+  for (int j = 0; j < B; j++) free(tok[j]);
+  free(l1);
+  free(l3);
+  lc_session_free(s1);
+  lc_session_free(s3);
+  lc_model_free(m1);
+  lc_model_free(m3);
+  lc_context_free(c1);
+  lc_context_free(c3);
+}
+
+static void test_model_threads_rows(void **state) {
+  (void)state;
+  char root[256];
+  lct_tmpdir_make(root, sizeof root, "rows");
+  lct_synth_tiny(root, 11, LC_DTYPE_BF16, 1, 64);
+  static const lc_mode modes[] = {LC_MODE_STRICT, LC_MODE_FAST, LC_MODE_BF16};
+  for (int i = 0; i < 3; i++) rows_case(root, modes[i], 64);
+  assert_int_equal(lct_tmpdir_remove(root), 0);
+  const char *path = stories_path();
+  if (path) rows_case(path, LC_MODE_STRICT, 512);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_model_weights_hash),
@@ -1072,6 +1139,7 @@ int main(void) {
       cmocka_unit_test(test_model_synth_qwen2),
       cmocka_unit_test(test_model_synth_qwen3),
       cmocka_unit_test(test_model_joined_projections),
+      cmocka_unit_test(test_model_threads_rows),
   };
   double t0 = lct_now_s();
   int rc = LCT_RUN(tests);
