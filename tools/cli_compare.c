@@ -127,7 +127,7 @@ int cmd_compare(int argc, char **argv) {
       {"format", CLI_CHOICE, &fmt, 0, 0, "text|json|csv", "F", "text (default) | json | csv"},
       {"output", CLI_STR, &out_path, 0, 0, NULL, "FILE", "write there (atomically), not to stdout"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "N",
-       "CPU threads (big matmuls; reference: OpenBLAS)"},
+       "CPU threads (big matmuls, small models' decode rows; reference: OpenBLAS)"},
       {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
       CLI_END};
   const cli_cmd cmd = {

@@ -30,7 +30,7 @@ static int demo_matmul(int argc, char **argv) {
       {"n", CLI_I32, &n, 1, 1 << 20, NULL, "N", "output columns (default 1024)"},
       {"seed", CLI_U64, &seed, 0, 0, NULL, "S", "seed of the weights and rows (default 1)"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "T",
-       "CPU threads (big matmuls; reference: OpenBLAS; default 1)"},
+       "CPU threads (big matmuls, small models' decode rows; reference: OpenBLAS; default 1)"},
       CLI_END};
   const cli_cmd cmd = {
       "demo", "--matmul [--k K] [--n N] [--seed S] [--threads T]",

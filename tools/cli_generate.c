@@ -66,7 +66,7 @@ int cmd_generate(int argc, char **argv) {
        "strict (default) | fast | bf16 | reference (cpu) | vendor-bf16 |\nvendor-fp32 (cuda)"},
       {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "N",
-       "CPU threads (big matmuls; reference: OpenBLAS; default 1)"},
+       "CPU threads (big matmuls, small models' decode rows; reference: OpenBLAS; default 1)"},
       {"max-seq", CLI_I32, &lp.max_seq_len, 1, 1 << 24, NULL, "N",
        "positions the model covers (default: the checkpoint's)"},
       {"kv-dtype", CLI_CHOICE, &kv, 0, 0, "f32|bf16", "T", "KV cache: f32 (default) | bf16"},

@@ -44,10 +44,14 @@ typedef struct ll_setup {
        "M",                                                                                       \
        "strict (default) | fast | bf16 | reference (cpu) | vendor-bf16 |\nvendor-fp32 (cuda)"},   \
       {"device", CLI_I32, &(u).device, 0, 1024, NULL, "N", "CUDA device (default 0)"},            \
-      {"threads",    CLI_I32,                                                                     \
-       &(u).threads, 1,                                                                           \
-       1024,         NULL,                                                                        \
-       "N",          "CPU threads (big matmuls; reference: OpenBLAS; default 1)"},                \
+      {"threads",                                                                                 \
+       CLI_I32,                                                                                   \
+       &(u).threads,                                                                              \
+       1,                                                                                         \
+       1024,                                                                                      \
+       NULL,                                                                                      \
+       "N",                                                                                       \
+       "CPU threads (big matmuls, small models' decode rows; reference: OpenBLAS; default 1)"},   \
       {"max-seq",                                                                                 \
        CLI_I32,                                                                                   \
        &(u).lp.max_seq_len,                                                                       \

@@ -100,7 +100,7 @@ int cmd_sweep(int argc, char **argv) {
       {"kv-dtype", CLI_CHOICE, &kv, 0, 0, "f32|bf16", "T", "f32 (default) | bf16"},
       {"device", CLI_I32, &device, 0, 1024, NULL, "N", "CUDA device (default 0)"},
       {"threads", CLI_I32, &threads, 1, 1024, NULL, "N",
-       "CPU threads (big matmuls; reference: OpenBLAS)"},
+       "CPU threads (big matmuls, small models' decode rows; reference: OpenBLAS)"},
       {"strict-grid", CLI_FLAG, &sp.require_all, 0, 0, NULL, NULL,
        "fail on an unavailable backend/mode instead of skipping it"},
       {"resume", CLI_FLAG, &sp.resume, 0, 0, NULL, NULL,
