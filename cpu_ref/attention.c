@@ -58,6 +58,80 @@ static attn_strides strides_of(const lc_attn_shape *sh) {
 #define KV_F32(p, i) (((const float *)(p))[i])
 #define KV_BF16(p, i) lc_bf16_to_f32(((const uint16_t *)(p))[i])
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <stdatomic.h>
+#define LC_ATTN_AVX2 1
+
+/* 1 when this CPU runs AVX2 and FMA (asked once; threads may ask at once). */
+static int attn_avx2(void) {
+  static _Atomic int cached = -1;
+  int c = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (c < 0) {
+    __builtin_cpu_init();
+    c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+    atomic_store_explicit(&cached, c, memory_order_relaxed);
+  }
+  return c;
+}
+
+/* r[i] = column i of the 8 x 8 block whose rows are r[0..7]. */
+__attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int j = 0; j < 4; j++) {
+    t[2 * j] = _mm256_unpacklo_ps(r[2 * j], r[2 * j + 1]);
+    t[2 * j + 1] = _mm256_unpackhi_ps(r[2 * j], r[2 * j + 1]);
+  }
+  for (int h = 0; h < 2; h++) {
+    const int b = 4 * h;
+    u[b] = _mm256_shuffle_ps(t[b], t[b + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[b + 1] = _mm256_shuffle_ps(t[b], t[b + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[b + 2] = _mm256_shuffle_ps(t[b + 1], t[b + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[b + 3] = _mm256_shuffle_ps(t[b + 1], t[b + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+  }
+}
+
+/* The scores of 8 consecutive keys (the first at element kj of k, the next
+ * kstride further each), hd % 8 == 0: key j's lane runs its chain
+ * d = fma(q[i], k_j[i], d) for i ascending from +0, then d * scale, the very
+ * operations of the scalar loop below, 8 keys side by side (8 x 8 blocks of
+ * the cache transposed in registers). */
+__attribute__((target("avx2,fma"))) static void scores8_f32(const float *q, const void *k,
+                                                            int64_t kj, int64_t kstride, int64_t hd,
+                                                            float scale, float *s) {
+  const float *kp = (const float *)k + kj;
+  __m256 d = _mm256_setzero_ps();
+  for (int64_t i0 = 0; i0 < hd; i0 += 8) {
+    __m256 r[8];
+    for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(kp + j * kstride + i0);
+    transpose8(r);
+    for (int i = 0; i < 8; i++) d = _mm256_fmadd_ps(_mm256_set1_ps(q[i0 + i]), r[i], d);
+  }
+  _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(scale)));
+}
+/* The same from a bf16 cache, each element widened exactly (a shift). */
+__attribute__((target("avx2,fma"))) static void scores8_bf16(const float *q, const void *k,
+                                                             int64_t kj, int64_t kstride,
+                                                             int64_t hd, float scale, float *s) {
+  const uint16_t *kp = (const uint16_t *)k + kj;
+  __m256 d = _mm256_setzero_ps();
+  for (int64_t i0 = 0; i0 < hd; i0 += 8) {
+    __m256 r[8];
+    for (int j = 0; j < 8; j++) {
+      const __m128i h = _mm_loadu_si128((const __m128i *)(kp + j * kstride + i0));
+      r[j] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    transpose8(r);
+    for (int i = 0; i < 8; i++) d = _mm256_fmadd_ps(_mm256_set1_ps(q[i0 + i]), r[i], d);
+  }
+  _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(scale)));
+}
+#endif
+
 /* partition_strict_SUF: the partition of keys [j0, j1) for one query: its
  * max m_b, l_b and o_b (head_dim floats at ob).  k, v point at position 0 of
  * the slot (at the query's kv head); consecutive positions are `kstride`
@@ -66,26 +140,38 @@ static attn_strides strides_of(const lc_attn_shape *sh) {
  * 0..t; canonical order v1; writes head_dim floats at out.
  * Generated for fp32 and bf16 caches: the same operations on the same
  * (widened) values. */
+#if LC_ATTN_AVX2
+#define ATTN_SCORES8(SUF)         \
+  if (hd % 8 == 0 && attn_avx2()) \
+    for (; jj + 8 <= n; jj += 8)  \
+      scores8_##SUF(q, k, (j0 + jj) * kstride, kstride, hd, scale, s + jj);
+#else
+#define ATTN_SCORES8(SUF)
+#endif
+
 #define LC_ATTN_STRICT(SUF, LOAD)                                                                \
   LC_CPU_CLONES static void partition_strict_##SUF(                                              \
       const float *q, const void *k, const void *v, int64_t kstride, int64_t j0, int64_t j1,     \
       int64_t hd, float scale, float *mb_out, float *lb_out, float *ob) {                        \
     float s[LC_ATTN_PARTITION];                                                                  \
-    /* scores and the partition max */                                                           \
+    /* scores (8 keys at a time where AVX2 runs: the same chains), then the                      \
+     * partition max */                                                                          \
     const int64_t n = j1 - j0;                                                                   \
-    float mb = -INFINITY;                                                                        \
-    for (int64_t jj = 0; jj < n; jj++) {                                                         \
+    int64_t jj = 0;                                                                              \
+    ATTN_SCORES8(SUF)                                                                            \
+    for (; jj < n; jj++) {                                                                       \
       const int64_t kj = (j0 + jj) * kstride;                                                    \
       float d = 0.0f;                                                                            \
       for (int64_t i = 0; i < hd; i++) d = LC_FMA(q[i], LOAD(k, kj + i), d);                     \
       s[jj] = d * scale;                                                                         \
-      mb = lc_max_nonan(mb, s[jj]);                                                              \
     }                                                                                            \
+    float mb = -INFINITY;                                                                        \
+    for (jj = 0; jj < n; jj++) mb = lc_max_nonan(mb, s[jj]);                                     \
     mb = lc_canon_zero(mb);                                                                      \
     /* l_b and o_b, sequential over the keys */                                                  \
     float lb = 0.0f;                                                                             \
     for (int64_t i = 0; i < hd; i++) ob[i] = 0.0f;                                               \
-    for (int64_t jj = 0; jj < n; jj++) {                                                         \
+    for (jj = 0; jj < n; jj++) {                                                                 \
       const float p = lc_expf(s[jj] - mb);                                                       \
       const int64_t vj = (j0 + jj) * kstride;                                                    \
       lb = lb + p;                                                                               \
