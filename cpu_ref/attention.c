@@ -130,6 +130,39 @@ __attribute__((target("avx2,fma"))) static void scores8_bf16(const float *q, con
   }
   _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(scale)));
 }
+
+/* o_b[i] = the chain fma(p[j], v_j[i], o_b[i]) over the n keys ascending from
+ * +0 (the first key's row at element vj of v, the next kstride further each),
+ * hd % 8 == 0: 64 elements' chains in 8 registers at a time, then 8 at a
+ * time; the same operations as the scalar loop. */
+#define LC_ATTN_PV(SUF, WIDEN8)                                                                    \
+  __attribute__((target("avx2,fma"))) static void pv_##SUF(const float *p, const void *v,          \
+                                                           int64_t vj, int64_t kstride, int64_t n, \
+                                                           int64_t hd, float *ob) {                \
+    int64_t i0 = 0;                                                                                \
+    for (; i0 + 64 <= hd; i0 += 64) {                                                              \
+      __m256 acc[8];                                                                               \
+      for (int b = 0; b < 8; b++) acc[b] = _mm256_setzero_ps();                                    \
+      for (int64_t j = 0; j < n; j++) {                                                            \
+        const __m256 pj = _mm256_set1_ps(p[j]);                                                    \
+        const int64_t o = vj + j * kstride + i0;                                                   \
+        for (int b = 0; b < 8; b++) acc[b] = _mm256_fmadd_ps(pj, WIDEN8(v, o + 8 * b), acc[b]);    \
+      }                                                                                            \
+      for (int b = 0; b < 8; b++) _mm256_storeu_ps(ob + i0 + 8 * b, acc[b]);                       \
+    }                                                                                              \
+    for (; i0 < hd; i0 += 8) {                                                                     \
+      __m256 acc = _mm256_setzero_ps();                                                            \
+      for (int64_t j = 0; j < n; j++)                                                              \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), WIDEN8(v, vj + j * kstride + i0), acc);        \
+      _mm256_storeu_ps(ob + i0, acc);                                                              \
+    }                                                                                              \
+  }
+#define V8_F32(v, i) _mm256_loadu_ps((const float *)(v) + (i))
+#define V8_BF16(v, i)                    \
+  _mm256_castsi256_ps(_mm256_slli_epi32( \
+      _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)(v) + (i)))), 16))
+LC_ATTN_PV(f32, V8_F32)
+LC_ATTN_PV(bf16, V8_BF16)
 #endif
 
 /* partition_strict_SUF: the partition of keys [j0, j1) for one query: its
@@ -141,11 +174,16 @@ __attribute__((target("avx2,fma"))) static void scores8_bf16(const float *q, con
  * Generated for fp32 and bf16 caches: the same operations on the same
  * (widened) values. */
 #if LC_ATTN_AVX2
+#define ATTN_PV(SUF)                                 \
+  if (hd % 8 == 0 && attn_avx2())                    \
+    pv_##SUF(s, v, j0 *kstride, kstride, n, hd, ob); \
+  else
 #define ATTN_SCORES8(SUF)         \
   if (hd % 8 == 0 && attn_avx2()) \
     for (; jj + 8 <= n; jj += 8)  \
       scores8_##SUF(q, k, (j0 + jj) * kstride, kstride, hd, scale, s + jj);
 #else
+#define ATTN_PV(SUF)
 #define ATTN_SCORES8(SUF)
 #endif
 
@@ -168,14 +206,20 @@ __attribute__((target("avx2,fma"))) static void scores8_bf16(const float *q, con
     float mb = -INFINITY;                                                                        \
     for (jj = 0; jj < n; jj++) mb = lc_max_nonan(mb, s[jj]);                                     \
     mb = lc_canon_zero(mb);                                                                      \
-    /* l_b and o_b, sequential over the keys */                                                  \
+    /* l_b, sequential over the keys (the scores become the p), then o_b:                        \
+     * each element's chain over the keys ascending (with AVX2, 64 elements                      \
+     * in registers at a time: the same chains) */                                               \
     float lb = 0.0f;                                                                             \
-    for (int64_t i = 0; i < hd; i++) ob[i] = 0.0f;                                               \
     for (jj = 0; jj < n; jj++) {                                                                 \
-      const float p = lc_expf(s[jj] - mb);                                                       \
-      const int64_t vj = (j0 + jj) * kstride;                                                    \
-      lb = lb + p;                                                                               \
-      for (int64_t i = 0; i < hd; i++) ob[i] = LC_FMA(p, LOAD(v, vj + i), ob[i]);                \
+      s[jj] = lc_expf(s[jj] - mb);                                                               \
+      lb = lb + s[jj];                                                                           \
+    }                                                                                            \
+    ATTN_PV(SUF) {                                                                               \
+      for (int64_t i = 0; i < hd; i++) ob[i] = 0.0f;                                             \
+      for (jj = 0; jj < n; jj++) {                                                               \
+        const int64_t vj = (j0 + jj) * kstride;                                                  \
+        for (int64_t i = 0; i < hd; i++) ob[i] = LC_FMA(s[jj], LOAD(v, vj + i), ob[i]);          \
+      }                                                                                          \
     }                                                                                            \
     *mb_out = mb;                                                                                \
     *lb_out = lb;                                                                                \
