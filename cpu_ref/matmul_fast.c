@@ -28,6 +28,7 @@
  */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cast/lc_canon.h"
 #include "cpu_ref/cpu_ref.h"
@@ -39,6 +40,7 @@
 #define RBK 16               /* rows decoded together */
 
 #define NB LC_MMA_NB /* 8 columns side by side */
+_Static_assert(NB == 8, "chain_block reads a step's 8 W flags as one uint64_t");
 
 typedef struct {
   int32_t *sig, *exp;  /* [RBK][3][k] */
@@ -89,13 +91,19 @@ static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64
       for (int64_t s0 = c0; s0 < end; s0 += KS) {
         const int len = (int)(end - s0 < KS ? end - s0 : KS);
         const int64_t st = s0 / KS;
+        /* the common case first, without a branch per lane: no non-finite
+         * value in the row's step, in the block's step of W or in acc
+         * (columns past ncols have zero W and a finite acc) */
+        uint64_t wnf;
+        memcpy(&wnf, s->wnf[st], sizeof wnf);
+        uint32_t accnf = 0;
+        for (int j = 0; j < NB; j++) accnf |= (lc_f32_bits(acc[j]) & 0x7F800000u) == 0x7F800000u;
+        const int any = s->nf[pn + st] | (wnf != 0) | (int)accnf;
         uint8_t slow[NB];
-        int any = 0;
-        for (int j = 0; j < NB; j++) {
-          slow[j] =
-              (uint8_t)(j < ncols && (s->nf[pn + st] | s->wnf[st][j] | !lc_f32_isfinite(acc[j])));
-          any |= slow[j];
-        }
+        if (any)
+          for (int j = 0; j < NB; j++)
+            slow[j] =
+                (uint8_t)(j < ncols && (s->nf[pn + st] | s->wnf[st][j] | !lc_f32_isfinite(acc[j])));
         float keep[NB]; /* the accumulators the slow lanes start from */
         if (any)
           for (int j = 0; j < NB; j++) keep[j] = acc[j];

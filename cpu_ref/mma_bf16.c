@@ -170,6 +170,54 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #include <immintrin.h>
+/* (pos - neg) * 2^(maxe - FRAC_BITS) to fp32 rounding toward zero, as
+ * normalise_rz, 4 lanes in doubles: pos and neg (below 2^32) become doubles
+ * exactly (the 2^52 trick), so do their difference and its scaling by a power
+ * of two (maxe - 25 >= -277 whenever the sum is not zero; a lane with nothing
+ * in maxe has a zero sum, and its scale is clamped); then |d| >= 2^128 gives
+ * +-Inf, |d| >= 2^-126 keeps the double's top 24 significant bits (its low 29
+ * bits cleared: exact in fp32), and below it d is cut toward zero to a
+ * multiple of 2^-149 (exact in fp32: a subnormal); a zero result is +0. */
+__attribute__((target("avx2"))) static __m128 normalise4_avx2(__m256i pos64, __m256i neg64,
+                                                              __m128i maxe) {
+  const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
+  const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+  const __m256d pd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(pos64, magic)), two52);
+  const __m256d nd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(neg64, magic)), two52);
+  const __m256d diff = _mm256_sub_pd(pd, nd);
+  /* 2^(maxe - 25) from its exponent bits */
+  const __m128i sc =
+      _mm_max_epi32(_mm_sub_epi32(maxe, _mm_set1_epi32(FRAC_BITS)), _mm_set1_epi32(-1000));
+  const __m256i eb =
+      _mm256_slli_epi64(_mm256_cvtepi32_epi64(_mm_add_epi32(sc, _mm_set1_epi32(1023))), 52);
+  const __m256d d = _mm256_mul_pd(diff, _mm256_castsi256_pd(eb));
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  const __m256d ad = _mm256_andnot_pd(sign, d);
+  /* normal: clear the low 29 bits */
+  const __m256d nrm = _mm256_castsi256_pd(
+      _mm256_and_si256(_mm256_castpd_si256(d), _mm256_set1_epi64x(~0x1FFFFFFFLL)));
+  /* subnormal: trunc(d 2^149) 2^-149 */
+  const __m256d sub = _mm256_mul_pd(_mm256_round_pd(_mm256_mul_pd(d, _mm256_set1_pd(0x1p149)),
+                                                    _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC),
+                                    _mm256_set1_pd(0x1p-149));
+  const __m256d inf = _mm256_or_pd(_mm256_and_pd(d, sign), _mm256_set1_pd(INFINITY));
+  __m256d r = _mm256_blendv_pd(sub, nrm, _mm256_cmp_pd(ad, _mm256_set1_pd(0x1p-126), _CMP_GE_OQ));
+  r = _mm256_blendv_pd(r, inf, _mm256_cmp_pd(ad, _mm256_set1_pd(0x1p128), _CMP_GE_OQ));
+  r = _mm256_add_pd(r, _mm256_setzero_pd()); /* -0 (a tiny negative cut to zero) -> +0 */
+  return _mm256_cvtpd_ps(r);
+}
+
+__attribute__((target("avx2"))) static void normalise_rz_avx2(float *acc, __m256i pos, __m256i neg,
+                                                              __m256i maxe) {
+  for (int h = 0; h < 2; h++) {
+    const __m128i p = h ? _mm256_extracti128_si256(pos, 1) : _mm256_castsi256_si128(pos);
+    const __m128i q = h ? _mm256_extracti128_si256(neg, 1) : _mm256_castsi256_si128(neg);
+    const __m128i m = h ? _mm256_extracti128_si256(maxe, 1) : _mm256_castsi256_si128(maxe);
+    _mm_storeu_ps(acc + 4 * h,
+                  normalise4_avx2(_mm256_cvtepu32_epi64(p), _mm256_cvtepu32_epi64(q), m));
+  }
+}
+
 /* block_portable in AVX2 intrinsics, 8 lanes in one register: the compiler's
  * vectorisation of the portable loops left half the speed on the table.
  * vpsrlvd gives 0 for shift counts above 31, which is the clamp of the
@@ -217,13 +265,7 @@ __attribute__((target("avx2"))) static void block_avx2(float *acc, const int32_t
     pos = _mm256_add_epi32(pos, _mm256_andnot_si256(sgn, t));
     neg = _mm256_add_epi32(neg, _mm256_and_si256(sgn, t));
   }
-  uint32_t pv[LC_MMA_NB], nv[LC_MMA_NB];
-  int32_t mv[LC_MMA_NB];
-  _mm256_storeu_si256((__m256i *)pv, pos);
-  _mm256_storeu_si256((__m256i *)nv, neg);
-  _mm256_storeu_si256((__m256i *)mv, maxe);
-  for (int j = 0; j < LC_MMA_NB; j++)
-    acc[j] = normalise_rz((int64_t)pv[j] - (int64_t)nv[j], mv[j] - FRAC_BITS);
+  normalise_rz_avx2(acc, pos, neg, maxe);
 }
 
 void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,

@@ -211,28 +211,33 @@ static void test_mma_model_known_answers(void **state) {
 }
 
 /* The 8-lane block (AVX2 where the CPU has it, and the portable C form) gives
- * the scalar model's bits on finite inputs with wide exponent spread. */
+ * the scalar model's bits on finite inputs with wide exponent spread; every
+ * seventh case with exponents across bf16's whole range, so that sums
+ * overflow to Inf and fall into fp32's subnormals (the block's own
+ * normalisation), and every eleventh with a huge c. */
 static void test_mma_block_forms_equal_scalar_model(void **state) {
   (void)state;
   lct_rng rng = lct_rng_new(10);
-  for (int rep = 0; rep < 20000; rep++) {
+  for (int rep = 0; rep < 30000; rep++) {
     uint16_t a[16], b[16][8];
     int32_t xs[16], xe[16], ws[16][8], we[16][8];
     float c[8];
     const int n = (int)lct_range(&rng, 1, 16);
+    const int wide = rep % 7 == 1;
+    const int lo = wide ? -125 : -40, hi = wide ? 122 : 40;
     for (int i = 0; i < n; i++) {
       a[i] = rep % 5 == 0
                  ? (uint16_t)(lct_next(&rng) & 0x807F) /* zero or subnormal */
-                 : lc_f32_to_bf16(lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -40, 40)));
+                 : lc_f32_to_bf16(lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, lo, hi)));
       for (int j = 0; j < 8; j++)
-        b[i][j] = lc_f32_to_bf16(lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -40, 40)));
+        b[i][j] = lc_f32_to_bf16(lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, lo, hi)));
       lc_cpu_bf16_decode(&a[i], 1, &xs[i], &xe[i]);
       for (int j = 0; j < 8; j++) lc_cpu_bf16_decode(&b[i][j], 1, &ws[i][j], &we[i][j]);
     }
     for (int j = 0; j < 8; j++) /* some lanes start from a zero c (no part in maxe) */
-      c[j] = rep % 3 == 0 && j % 2 == 0
-                 ? (j % 4 ? -0.0f : 0.0f)
-                 : lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -60, 60));
+      c[j] = rep % 3 == 0 && j % 2 == 0 ? (j % 4 ? -0.0f : 0.0f)
+             : rep % 11 == 2            ? ldexpf(lct_normalf(&rng) > 0 ? 1.5f : -1.5f, 126)
+                             : lct_normalf(&rng) * ldexpf(1.0f, (int)lct_range(&rng, -60, 60));
     float v1[8], v2[8];
     memcpy(v1, c, sizeof c);
     memcpy(v2, c, sizeof c);
