@@ -80,15 +80,16 @@ lc_status lc_cpu_matmul_fast(const float *x, int64_t m, int64_t k, const uint16_
  * (docs/numerics.md 10.2).  NaN results are 0x7FFFFFFF, as the hardware's. */
 float lc_cpu_mma_bf16(float c, const uint16_t *a, const uint16_t *b, int n);
 /* LC_MMA_NB lanes at once: acc[j] = MMA(acc[j], a, column j of b) for a's n
- * decoded values xs/xe and b's ws[i][j]/we[i][j]; every input finite. */
+ * decoded values xs/xe and b's ws[i][j]/we[i][j]; every input finite.
+ * Returns nonzero when a lane's result is +-Inf (a sum past the fp32 range). */
 #define LC_MMA_NB 8
-void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
-                           const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n);
+int lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
+                          const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n);
 /* The portable C form of the block (lc_cpu_mma_bf16_block takes AVX2 code where
  * the CPU has it); exposed for tests/test_fast.c. */
-void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
-                                    const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
-                                    int n);
+int lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
+                                   const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
+                                   int n);
 /* A bf16 as the MMA model reads it: |value| = |sig| * 2^(exp - 7), sig signed
  * (below 2^8 in magnitude), exp = E - 127, or -126 for a zero or subnormal
  * (0.xxxxxxx, not normalised: the H100 probe of 2026-12-07, bench/RESULTS.md,

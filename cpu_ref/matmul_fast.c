@@ -85,6 +85,7 @@ static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64
   for (int64_t c0 = 0; c0 < k; c0 += KC) {
     const int64_t end = k - c0 < KC ? k : c0 + KC;
     for (int j = 0; j < NB; j++) acc[j] = 0.0f;
+    int accnf = 0;
     for (int p = parts - 1; p >= 0; p--) {
       const size_t po = xo + (size_t)p * (size_t)k;
       const size_t pn = no + (size_t)p * (size_t)steps;
@@ -92,13 +93,11 @@ static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64
         const int len = (int)(end - s0 < KS ? end - s0 : KS);
         const int64_t st = s0 / KS;
         /* the common case first, without a branch per lane: no non-finite
-         * value in the row's step, in the block's step of W or in acc
-         * (columns past ncols have zero W and a finite acc) */
+         * value in the row's step, in the block's step of W or in acc (accnf:
+         * what the step before left, from the block's own report) */
         uint64_t wnf;
         memcpy(&wnf, s->wnf[st], sizeof wnf);
-        uint32_t accnf = 0;
-        for (int j = 0; j < NB; j++) accnf |= (lc_f32_bits(acc[j]) & 0x7F800000u) == 0x7F800000u;
-        const int any = s->nf[pn + st] | (wnf != 0) | (int)accnf;
+        const int any = s->nf[pn + st] | (wnf != 0) | accnf;
         uint8_t slow[NB];
         if (any)
           for (int j = 0; j < NB; j++)
@@ -107,12 +106,15 @@ static void chain_block(const scratch *s, size_t xo, size_t no, int64_t k, int64
         float keep[NB]; /* the accumulators the slow lanes start from */
         if (any)
           for (int j = 0; j < NB; j++) keep[j] = acc[j];
-        lc_cpu_mma_bf16_block(acc, s->sig + po + s0, s->exp + po + s0,
-                              (const int32_t(*)[NB])s->wsig[s0], (const int32_t(*)[NB])s->wexp[s0],
-                              len);
-        if (any)
+        accnf = lc_cpu_mma_bf16_block(acc, s->sig + po + s0, s->exp + po + s0,
+                                      (const int32_t(*)[NB])s->wsig[s0],
+                                      (const int32_t(*)[NB])s->wexp[s0], len);
+        if (any) {
           for (int j = 0; j < NB; j++)
             if (slow[j]) acc[j] = lc_cpu_mma_bf16(keep[j], s->bits + po + s0, w + j * k + s0, len);
+          accnf = 0; /* the lanes as they are now (past ncols: ignored) */
+          for (int j = 0; j < ncols; j++) accnf |= !lc_f32_isfinite(acc[j]);
+        }
       }
     }
     for (int j = 0; j < NB; j++) {

@@ -127,9 +127,9 @@ static float mma_core(float c, const int32_t *sa, const int32_t *ea, const int32
  * (floor of a non-negative value; |v| << sh < 2^27, so d clamped to 31 gives
  * the 0 that any d >= 27 gives), and positive and negative terms are summed
  * apart (each below 17 * 2^27 < 2^32) and subtracted in 64 bits at the end. */
-void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
-                                    const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
-                                    int n) {
+int lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t *xe,
+                                   const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB],
+                                   int n) {
   /* maxe of a lane whose c is zero starts below every product's exponent
    * (>= -252) and far from INT32_MIN, so that differences cannot overflow */
   enum { NO_C = -(1 << 20) };
@@ -164,8 +164,12 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
       pos[j] += prod < 0 ? 0u : mag;
       neg[j] += prod < 0 ? mag : 0u;
     }
-  for (int j = 0; j < LC_MMA_NB; j++)
+  int inf = 0;
+  for (int j = 0; j < LC_MMA_NB; j++) {
     acc[j] = normalise_rz((int64_t)pos[j] - (int64_t)neg[j], maxe[j] - FRAC_BITS);
+    inf |= !lc_f32_isfinite(acc[j]);
+  }
+  return inf;
 }
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
@@ -179,7 +183,7 @@ void lc_cpu_mma_bf16_block_portable(float *acc, const int32_t *xs, const int32_t
  * bits cleared: exact in fp32), and below it d is cut toward zero to a
  * multiple of 2^-149 (exact in fp32: a subnormal); a zero result is +0. */
 __attribute__((target("avx2"))) static __m128 normalise4_avx2(__m256i pos64, __m256i neg64,
-                                                              __m128i maxe) {
+                                                              __m128i maxe, int *inf_out) {
   const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
   const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
   const __m256d pd = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(pos64, magic)), two52);
@@ -202,30 +206,34 @@ __attribute__((target("avx2"))) static __m128 normalise4_avx2(__m256i pos64, __m
                                     _mm256_set1_pd(0x1p-149));
   const __m256d inf = _mm256_or_pd(_mm256_and_pd(d, sign), _mm256_set1_pd(INFINITY));
   __m256d r = _mm256_blendv_pd(sub, nrm, _mm256_cmp_pd(ad, _mm256_set1_pd(0x1p-126), _CMP_GE_OQ));
-  r = _mm256_blendv_pd(r, inf, _mm256_cmp_pd(ad, _mm256_set1_pd(0x1p128), _CMP_GE_OQ));
+  const __m256d big = _mm256_cmp_pd(ad, _mm256_set1_pd(0x1p128), _CMP_GE_OQ);
+  r = _mm256_blendv_pd(r, inf, big);
+  *inf_out |= _mm256_movemask_pd(big);
   r = _mm256_add_pd(r, _mm256_setzero_pd()); /* -0 (a tiny negative cut to zero) -> +0 */
   return _mm256_cvtpd_ps(r);
 }
 
-__attribute__((target("avx2"))) static void normalise_rz_avx2(float *acc, __m256i pos, __m256i neg,
-                                                              __m256i maxe) {
+__attribute__((target("avx2"))) static int normalise_rz_avx2(float *acc, __m256i pos, __m256i neg,
+                                                             __m256i maxe) {
+  int inf = 0;
   for (int h = 0; h < 2; h++) {
     const __m128i p = h ? _mm256_extracti128_si256(pos, 1) : _mm256_castsi256_si128(pos);
     const __m128i q = h ? _mm256_extracti128_si256(neg, 1) : _mm256_castsi256_si128(neg);
     const __m128i m = h ? _mm256_extracti128_si256(maxe, 1) : _mm256_castsi256_si128(maxe);
     _mm_storeu_ps(acc + 4 * h,
-                  normalise4_avx2(_mm256_cvtepu32_epi64(p), _mm256_cvtepu32_epi64(q), m));
+                  normalise4_avx2(_mm256_cvtepu32_epi64(p), _mm256_cvtepu32_epi64(q), m, &inf));
   }
+  return inf;
 }
 
 /* block_portable in AVX2 intrinsics, 8 lanes in one register: the compiler's
  * vectorisation of the portable loops left half the speed on the table.
  * vpsrlvd gives 0 for shift counts above 31, which is the clamp of the
  * portable code.  The same integer operations, so the same bits. */
-__attribute__((target("avx2"))) static void block_avx2(float *acc, const int32_t *xs,
-                                                       const int32_t *xe,
-                                                       const int32_t (*ws)[LC_MMA_NB],
-                                                       const int32_t (*we)[LC_MMA_NB], int n) {
+__attribute__((target("avx2"))) static int block_avx2(float *acc, const int32_t *xs,
+                                                      const int32_t *xe,
+                                                      const int32_t (*ws)[LC_MMA_NB],
+                                                      const int32_t (*we)[LC_MMA_NB], int n) {
   int32_t ecv[LC_MMA_NB], scv[LC_MMA_NB], cnv[LC_MMA_NB];
   for (int j = 0; j < LC_MMA_NB; j++) {
     const uint32_t u = lc_f32_bits(acc[j]);
@@ -265,20 +273,19 @@ __attribute__((target("avx2"))) static void block_avx2(float *acc, const int32_t
     pos = _mm256_add_epi32(pos, _mm256_andnot_si256(sgn, t));
     neg = _mm256_add_epi32(neg, _mm256_and_si256(sgn, t));
   }
-  normalise_rz_avx2(acc, pos, neg, maxe);
+  return normalise_rz_avx2(acc, pos, neg, maxe);
 }
 
-void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
-                           const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n) {
+int lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
+                          const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n) {
   if (__builtin_cpu_supports("avx2")) /* a load of libgcc's cpu model: cheap, thread-safe */
-    block_avx2(acc, xs, xe, ws, we, n);
-  else
-    lc_cpu_mma_bf16_block_portable(acc, xs, xe, ws, we, n);
+    return block_avx2(acc, xs, xe, ws, we, n);
+  return lc_cpu_mma_bf16_block_portable(acc, xs, xe, ws, we, n);
 }
 #else
-void lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
-                           const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n) {
-  lc_cpu_mma_bf16_block_portable(acc, xs, xe, ws, we, n);
+int lc_cpu_mma_bf16_block(float *acc, const int32_t *xs, const int32_t *xe,
+                          const int32_t (*ws)[LC_MMA_NB], const int32_t (*we)[LC_MMA_NB], int n) {
+  return lc_cpu_mma_bf16_block_portable(acc, xs, xe, ws, we, n);
 }
 #endif
 

@@ -343,6 +343,13 @@ static void test_fast_matmul_equals_transcription(void **state) {
       float *x = lct_randn(&rng, m * k, 1.0f);
       if (ki % 3 == 0) x[0] = 0x1p-120f; /* a part below bf16's normal range */
       uint16_t *w = lct_rand_bf16(&rng, n * k, 0.05f);
+      if (ki % 4 == 1) { /* non-finite inputs: the scalar model's lanes */
+        x[(m * k) / 2] = INFINITY;
+        x[m * k - 1] = NAN;
+        w[(n * k) / 3] = lc_f32_to_bf16(-INFINITY);
+      }
+      if (ki % 4 == 2) /* sums past the fp32 range mid-chain: Inf from the block */
+        for (int64_t i = 0; i < m * k; i += 3) x[i] = x[i] * 0x1p126f;
       uint16_t *bias = ki % 2 ? lct_rand_bf16(&rng, n, 0.5f) : NULL;
       float *got = lct_alloc_f(m * n), *want = lct_alloc_f(m * n);
       assert_int_equal(lc_cpu_matmul_fast(x, m, k, w, n, bias, got, parts), LC_OK);
@@ -356,6 +363,21 @@ static void test_fast_matmul_equals_transcription(void **state) {
       free(got);
       free(want);
     }
+  }
+  /* An accumulator that overflowed to +Inf in one step stays +Inf when the
+   * next step's products would cancel it (Inf + finite in the model): the
+   * emulation must send that step to the scalar model, not to the block. */
+  for (int parts = 1; parts <= 3; parts += 2) {
+    float x[32], got, want;
+    uint16_t w[32];
+    for (int i = 0; i < 32; i++) {
+      x[i] = i < 16 ? 0x1p124f : -0x1p124f;
+      w[i] = lc_f32_to_bf16(1.0f);
+    }
+    assert_int_equal(lc_cpu_matmul_fast(x, 1, 32, w, 1, NULL, &got, parts), LC_OK);
+    transcribed_fast(x, 1, 32, w, 1, NULL, &want, parts);
+    assert_true(isinf(want) && want > 0);
+    lct_assert_bitwise_f32(&got, &want, 1, "an overflowed accumulator");
   }
 }
 
