@@ -30,7 +30,10 @@
  * a product is P * 2^(e_a + e_b - 14) with |P| < 2^16, and its term in units
  * of 2^(maxe - 25) is trunc(|P| * 2^(11 - d)) (d = maxe - e_a - e_b >= 0).
  * c = S_c * 2^(e_c - 23) gives trunc(|S_c| * 2^(2 - d_c)).  Seventeen terms
- * below 2^27 each fit an int64 sum exactly.
+ * below 2^27 each fit an int64 sum exactly.  The AVX2 block adds the positive
+ * and the negative terms apart in 32-bit lanes and normalises in doubles,
+ * where those sums, their difference and its scaling by 2^(maxe - 25) are
+ * exact too, so every form gives the same bits (tests/test_fast.c).
  */
 #include <math.h>
 #include <string.h>
