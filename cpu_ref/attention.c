@@ -60,19 +60,11 @@ static attn_strides strides_of(const lc_attn_shape *sh) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#include <stdatomic.h>
 #define LC_ATTN_AVX2 1
 
-/* 1 when this CPU runs AVX2 and FMA (asked once; threads may ask at once). */
+/* 1 when this CPU runs AVX2 and FMA (libgcc's cpu model: cheap, thread-safe). */
 static int attn_avx2(void) {
-  static _Atomic int cached = -1;
-  int c = atomic_load_explicit(&cached, memory_order_relaxed);
-  if (c < 0) {
-    __builtin_cpu_init();
-    c = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-    atomic_store_explicit(&cached, c, memory_order_relaxed);
-  }
-  return c;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 /* r[i] = column i of the 8 x 8 block whose rows are r[0..7]. */
@@ -93,42 +85,6 @@ __attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8]) {
     r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
     r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
   }
-}
-
-/* The scores of 8 consecutive keys (the first at element kj of k, the next
- * kstride further each), hd % 8 == 0: key j's lane runs its chain
- * d = fma(q[i], k_j[i], d) for i ascending from +0, then d * scale, the very
- * operations of the scalar loop below, 8 keys side by side (8 x 8 blocks of
- * the cache transposed in registers). */
-__attribute__((target("avx2,fma"))) static void scores8_f32(const float *q, const void *k,
-                                                            int64_t kj, int64_t kstride, int64_t hd,
-                                                            float scale, float *s) {
-  const float *kp = (const float *)k + kj;
-  __m256 d = _mm256_setzero_ps();
-  for (int64_t i0 = 0; i0 < hd; i0 += 8) {
-    __m256 r[8];
-    for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(kp + j * kstride + i0);
-    transpose8(r);
-    for (int i = 0; i < 8; i++) d = _mm256_fmadd_ps(_mm256_set1_ps(q[i0 + i]), r[i], d);
-  }
-  _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(scale)));
-}
-/* The same from a bf16 cache, each element widened exactly (a shift). */
-__attribute__((target("avx2,fma"))) static void scores8_bf16(const float *q, const void *k,
-                                                             int64_t kj, int64_t kstride,
-                                                             int64_t hd, float scale, float *s) {
-  const uint16_t *kp = (const uint16_t *)k + kj;
-  __m256 d = _mm256_setzero_ps();
-  for (int64_t i0 = 0; i0 < hd; i0 += 8) {
-    __m256 r[8];
-    for (int j = 0; j < 8; j++) {
-      const __m128i h = _mm_loadu_si128((const __m128i *)(kp + j * kstride + i0));
-      r[j] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    }
-    transpose8(r);
-    for (int i = 0; i < 8; i++) d = _mm256_fmadd_ps(_mm256_set1_ps(q[i0 + i]), r[i], d);
-  }
-  _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(scale)));
 }
 
 /* o_b[i] = the chain fma(p[j], v_j[i], o_b[i]) over the n keys ascending from
@@ -157,10 +113,33 @@ __attribute__((target("avx2,fma"))) static void scores8_bf16(const float *q, con
       _mm256_storeu_ps(ob + i0, acc);                                                              \
     }                                                                                              \
   }
+
+/* The scores of 8 consecutive keys (the first at element kj of k, the next
+ * kstride further each), hd % 8 == 0: key j's lane runs its chain
+ * d = fma(q[i], k_j[i], d) for i ascending from +0, then d * scale, the very
+ * operations of the scalar loop below, 8 keys side by side (8 x 8 blocks of
+ * the cache transposed in registers). */
+#define LC_ATTN_SCORES8(SUF, WIDEN8)                                                       \
+  __attribute__((target("avx2,fma"))) static void scores8_##SUF(                           \
+      const float *q, const void *k, int64_t kj, int64_t kstride, int64_t hd, float scale, \
+      float *s) {                                                                          \
+    __m256 d = _mm256_setzero_ps();                                                        \
+    for (int64_t i0 = 0; i0 < hd; i0 += 8) {                                               \
+      __m256 r[8];                                                                         \
+      for (int j = 0; j < 8; j++) r[j] = WIDEN8(k, kj + j * kstride + i0);                 \
+      transpose8(r);                                                                       \
+      for (int i = 0; i < 8; i++) d = _mm256_fmadd_ps(_mm256_set1_ps(q[i0 + i]), r[i], d); \
+    }                                                                                      \
+    _mm256_storeu_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(scale)));                          \
+  }
+
+/* 8 cache elements from element i on, as fp32 (a bf16 widened exactly: a shift) */
 #define V8_F32(v, i) _mm256_loadu_ps((const float *)(v) + (i))
 #define V8_BF16(v, i)                    \
   _mm256_castsi256_ps(_mm256_slli_epi32( \
       _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)(v) + (i)))), 16))
+LC_ATTN_SCORES8(f32, V8_F32)
+LC_ATTN_SCORES8(bf16, V8_BF16)
 LC_ATTN_PV(f32, V8_F32)
 LC_ATTN_PV(bf16, V8_BF16)
 #endif

@@ -48,7 +48,6 @@
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "cast/lc_canon.h"
@@ -111,17 +110,9 @@ __attribute__((target("avx2"))) static void widen_panel_avx2(const uint16_t *b, 
     for (int j = 0; j < NB; j++) wt[kk][j] = lc_bf16_to_f32(b[j * k + kk]);
 }
 
-/* 1 when this CPU runs AVX2 (asked once; the pool's threads may ask at once,
- * and all find the same answer). */
+/* 1 when this CPU runs AVX2 (libgcc's cpu model: cheap, thread-safe). */
 static int have_avx2(void) {
-  static _Atomic int cached = -1;
-  int c = atomic_load_explicit(&cached, memory_order_relaxed);
-  if (c < 0) {
-    __builtin_cpu_init();
-    c = __builtin_cpu_supports("avx2") ? 1 : 0;
-    atomic_store_explicit(&cached, c, memory_order_relaxed);
-  }
-  return c;
+  return __builtin_cpu_supports("avx2");
 }
 #endif
 

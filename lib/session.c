@@ -674,20 +674,13 @@ static int rows_parallel(const lc_session *s, int64_t n, int64_t T) {
 }
 
 static lc_status forward_rows(lc_session *s, int64_t n, float *logits) {
-  rows_job *j = lc_malloc(sizeof *j);
-  if (!j)
-    return LC_FAIL(s->ctx, LC_ERR_OUT_OF_MEMORY, "lc_session_forward: row-parallel pass state");
-  int64_t groups = lc_pool_threads(s->ctx->pool);
-  if (groups > n) groups = n;
-  if (groups > LC_ROWS_PARALLEL_MAX_GROUPS) groups = LC_ROWS_PARALLEL_MAX_GROUPS;
-  j->s = s;
-  j->n = n;
-  j->groups = groups;
-  lc_pool_run(s->ctx->pool, (int)groups, rows_task, j);
+  rows_job j = {.s = s, .n = n, .groups = lc_pool_threads(s->ctx->pool)};
+  if (j.groups > n) j.groups = n;
+  if (j.groups > LC_ROWS_PARALLEL_MAX_GROUPS) j.groups = LC_ROWS_PARALLEL_MAX_GROUPS;
+  lc_pool_run(s->ctx->pool, (int)j.groups, rows_task, &j);
   s->rows_passes++;
   lc_status st = LC_OK;
-  for (int64_t g = 0; g < groups && st == LC_OK; g++) st = j->st[g];
-  free(j);
+  for (int64_t g = 0; g < j.groups && st == LC_OK; g++) st = j.st[g];
   LC_TRY(st); /* the context's message is a failing task's */
   return read_logits(s, n, logits);
 }
